@@ -1,0 +1,67 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lokiz/lokiz"
+)
+
+// Postgres error codes we translate.
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+	pgCheckViolation      = "23514"
+)
+
+// IsUniqueViolation reports whether err is a unique-key violation, and on
+// which constraint (index) name.
+func IsUniqueViolation(err error) (string, bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgUniqueViolation {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// IsCheckViolation reports whether err is a CHECK violation, and which one.
+func IsCheckViolation(err error) (string, bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgCheckViolation {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// IsNotFound reports whether err means "no such row".
+func IsNotFound(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// translate maps driver errors to lokiz codes with a user-safe message; what
+// it does not recognise stays internal. what names the thing, e.g. "user".
+func translate(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var le *lokiz.Error
+	if errors.As(err, &le) {
+		return err
+	}
+	if IsNotFound(err) {
+		return fmt.Errorf("%w: %w", lokiz.Errorf(lokiz.ENOTFOUND, "%s not found", what), err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case pgUniqueViolation:
+			return fmt.Errorf("%w: %w", lokiz.Errorf(lokiz.ECONFLICT, "%s already exists", what), err)
+		case pgForeignKeyViolation:
+			return fmt.Errorf("%w: %w", lokiz.Errorf(lokiz.ENOTFOUND, "a referenced record does not exist"), err)
+		case pgCheckViolation:
+			return fmt.Errorf("%w: %w", lokiz.Errorf(lokiz.EINVALID, "%s violates a rule", what), err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,80 @@
+-- name: UserCreate :one
+INSERT INTO users (id, username, email, hashed_password, display_name, credits, role)
+VALUES (@id, @username, @email, @hashed_password, @display_name, 0, @role)
+RETURNING *;
+
+-- name: UserGetByID :one
+SELECT * FROM users WHERE id = @id;
+
+-- name: UserGetByEmail :one
+SELECT * FROM users WHERE email = @email;
+
+-- name: UserGetByUsername :one
+SELECT * FROM users WHERE username = @username;
+
+-- name: UserGetAuth :one
+-- The per-request auth check: the columns authorization needs, nothing else.
+SELECT id, is_active, role FROM users WHERE id = @id;
+
+-- name: UserUpdateProfile :one
+-- A field changes only when its set_ flag is true, so that an absent field
+-- means "unchanged" and an explicit null clears it (B-42).
+UPDATE users SET
+    display_name      = CASE WHEN @set_display_name::bool THEN sqlc.narg('display_name') ELSE display_name END,
+    bio               = CASE WHEN @set_bio::bool THEN sqlc.narg('bio') ELSE bio END,
+    profile_image_url = CASE WHEN @set_profile_image_url::bool THEN sqlc.narg('profile_image_url') ELSE profile_image_url END,
+    updated_at        = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: UserAddCredits :one
+-- The only statement that changes a balance; it runs inside the ledger
+-- transaction (CreditsApply). The CHECK (credits >= 0) rejects an overdraft.
+UPDATE users SET credits = credits + @delta, updated_at = now()
+WHERE id = @id
+RETURNING credits;
+
+-- name: UserSetActive :execrows
+UPDATE users SET is_active = @is_active, updated_at = now() WHERE id = @id;
+
+-- name: UserSetRole :execrows
+UPDATE users SET role = @role, updated_at = now() WHERE id = @id;
+
+-- name: UserProfileCounts :one
+-- Counts shown on a profile. Videos count when anyone may see them, or, for
+-- the owner looking at their own profile, when they are theirs and not deleted.
+SELECT
+    (SELECT count(*) FROM follows f WHERE f.following_id = @user_id)::bigint AS follower_count,
+    (SELECT count(*) FROM follows f WHERE f.follower_id = @user_id)::bigint AS following_count,
+    (SELECT count(*) FROM videos v
+      WHERE v.user_id = @user_id AND v.deleted_at IS NULL AND v.status = 'completed'
+        AND (v.is_public OR v.user_id = sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
+    (SELECT coalesce(sum(v.like_count), 0) FROM videos v
+      WHERE v.user_id = @user_id AND v.deleted_at IS NULL AND v.status = 'completed'
+        AND (v.is_public OR v.user_id = sqlc.narg('viewer_id')::uuid))::bigint AS total_likes,
+    EXISTS (SELECT 1 FROM follows f
+             WHERE f.follower_id = sqlc.narg('viewer_id')::uuid AND f.following_id = @user_id) AS is_following;
+
+-- name: UserBatchInfo :many
+-- Public facts about many users in one query, without the users the viewer
+-- has blocked or been blocked by.
+SELECT
+    u.id, u.username, u.display_name, u.bio, u.profile_image_url, u.created_at,
+    (SELECT count(*) FROM follows f WHERE f.following_id = u.id)::bigint AS follower_count,
+    (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::bigint AS following_count,
+    (SELECT count(*) FROM videos v
+      WHERE v.user_id = u.id AND v.deleted_at IS NULL AND v.status = 'completed'
+        AND (v.is_public OR v.user_id = sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
+    EXISTS (SELECT 1 FROM follows f
+             WHERE f.follower_id = sqlc.narg('viewer_id')::uuid AND f.following_id = u.id) AS is_following
+FROM users u
+WHERE u.id = ANY(@ids::uuid[])
+  AND u.is_active
+  AND NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = sqlc.narg('viewer_id')::uuid AND b.blocked_id = u.id)
+                      OR (b.blocker_id = u.id AND b.blocked_id = sqlc.narg('viewer_id')::uuid));
+
+-- name: UserBlockedEitherWay :one
+-- Whether a and b have blocked each other in either direction (CONTRACT.md §2).
+SELECT EXISTS (SELECT 1 FROM blocks
+                WHERE (blocker_id = @a AND blocked_id = @b) OR (blocker_id = @b AND blocked_id = @a));

@@ -1,0 +1,74 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PoolOptions tune the connection pool.
+type PoolOptions struct {
+	// MaxConns caps open connections; 0 keeps pgxpool's default (max(4, NumCPU)).
+	MaxConns int32
+	// StatementTimeout is the server-side backstop for any one statement; 0 disables it.
+	StatementTimeout time.Duration
+}
+
+// Open connects a pool to url and pings it.
+func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
+	}
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// Store is the single entry point to Postgres: the generated queries plus the
+// hand-written business transactions.
+type Store struct {
+	*Queries
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store over pool.
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{Queries: New(pool), pool: pool}
+}
+
+// Pool returns the underlying pool (for health checks and migrations).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// InTx runs fn in one transaction: committed when fn returns nil, rolled back
+// otherwise. Only SQL belongs in fn: no Redis, no HTTP, no sleeping.
+func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(s.Queries.WithTx(tx))
+	})
+}
+
+// Ping reports whether Postgres answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// NewID returns a new time-ordered UUIDv7, the id of every new row.
+func NewID() uuid.UUID {
+	return uuid.Must(uuid.NewV7())
+}
