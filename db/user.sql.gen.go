@@ -52,7 +52,7 @@ WHERE u.id = ANY($2::uuid[])
 
 type UserBatchInfoParams struct {
 	ViewerID *uuid.UUID
-	Ids      []uuid.UUID
+	IDs      []uuid.UUID
 }
 
 type UserBatchInfoRow struct {
@@ -71,7 +71,7 @@ type UserBatchInfoRow struct {
 // Public facts about many users in one query, without the users the viewer
 // has blocked or been blocked by.
 func (q *Queries) UserBatchInfo(ctx context.Context, arg UserBatchInfoParams) ([]UserBatchInfoRow, error) {
-	rows, err := q.db.Query(ctx, userBatchInfo, arg.ViewerID, arg.Ids)
+	rows, err := q.db.Query(ctx, userBatchInfo, arg.ViewerID, arg.IDs)
 	if err != nil {
 		return nil, err
 	}

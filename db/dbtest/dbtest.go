@@ -26,7 +26,7 @@ import (
 // AdminURL is the server-level connection the helpers use to create
 // databases: TEST_DATABASE_URL, or the local server as the postgres user.
 func AdminURL() string {
-	return cmp.Or(os.Getenv("TEST_DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	return cmp.Or(os.Getenv("TEST_DATABASE_URL"), "postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable")
 }
 
 // templateLockID serialises template creation across test processes.
