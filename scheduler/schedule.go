@@ -1,0 +1,30 @@
+package scheduler
+
+import (
+	"github.com/hibiken/asynq"
+
+	"github.com/lokiz/lokiz/tasks"
+)
+
+// Entry is one row of the cron table.
+type Entry struct {
+	// Name identifies the entry and prefixes the TaskID of each of its runs.
+	// It is unique within a table; by convention it is the task type.
+	Name string
+	// Spec is when the entry runs, in UTC: a five-field cron spec
+	// ("0 * * * *"), a descriptor ("@hourly"), or "@every <duration>" in whole
+	// seconds. Prefer cron specs: "@every" counts from each process's start,
+	// so a replica restarted more often than the period never fires it.
+	Spec string
+	// Task builds the task to enqueue, with its queue, retries and timeout;
+	// the Scheduler sets the TaskID. It is called once, by New.
+	Task func() *asynq.Task
+}
+
+// DefaultEntries returns the cron table that the scheduler process runs.
+// Adding a periodic task or a reconciler is adding one line here.
+func DefaultEntries() []Entry {
+	return []Entry{
+		{Name: tasks.TypeCreditsAudit, Spec: "0 * * * *", Task: tasks.NewCreditsAuditTask},
+	}
+}

@@ -1,0 +1,56 @@
+package scheduler
+
+import (
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/tasks"
+)
+
+func TestDefaultEntries(t *testing.T) {
+	t.Parallel()
+
+	entries := DefaultEntries()
+	logger, _ := newLogger()
+	_, err := New(newRedis(t), logger, entries)
+	require.NoError(t, err, "the table must be valid")
+
+	byName := map[string]Entry{}
+	for _, e := range entries {
+		require.Equal(t, e.Name, e.Task().Type(), "an entry is named for its task type")
+		byName[e.Name] = e
+	}
+	require.Equal(t, "0 * * * *", byName[tasks.TypeCreditsAudit].Spec)
+}
+
+func TestNewRejectsBadEntries(t *testing.T) {
+	t.Parallel()
+
+	shared := asynq.NewTask("test:shared", nil)
+	ok := func() *asynq.Task { return asynq.NewTask("test:ok", nil) }
+	tests := []struct {
+		name    string
+		entries []Entry
+		err     string
+	}{
+		{"EmptyName", []Entry{{Spec: "@hourly", Task: ok}}, "empty name"},
+		{"DuplicateName", []Entry{{Name: "a", Spec: "@hourly", Task: ok}, {Name: "a", Spec: "@daily", Task: ok}}, "duplicate name"},
+		{"BadSpec", []Entry{{Name: "a", Spec: "every hour", Task: ok}}, "spec"},
+		{"NilTask", []Entry{{Name: "a", Spec: "@hourly"}}, "nil Task"},
+		{"TaskReturnsNil", []Entry{{Name: "a", Spec: "@hourly", Task: func() *asynq.Task { return nil }}}, "returned nil"},
+		{"SharedTask", []Entry{
+			{Name: "a", Spec: "@hourly", Task: func() *asynq.Task { return shared }},
+			{Name: "b", Spec: "@daily", Task: func() *asynq.Task { return shared }},
+		}, "another entry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, _ := newLogger()
+			_, err := New(newRedis(t), logger, tt.entries)
+			require.ErrorContains(t, err, tt.err)
+		})
+	}
+}

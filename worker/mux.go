@@ -1,0 +1,77 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/tasks"
+)
+
+// NewMux returns the routing table from task type to handler, wrapped in the
+// logging middleware. Tests call its ProcessTask directly.
+func NewMux(store *db.Store, logger *slog.Logger) *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.Use(logTasks(logger))
+	mux.Handle(tasks.TypeCreditsAudit, NewCreditsAuditHandler(store, logger))
+	return mux
+}
+
+// Task outcomes in the per-task log line.
+const (
+	outcomeOK        = "ok"
+	outcomeError     = "error"      // retried unless retry == max_retry
+	outcomeSkipRetry = "skip_retry" // archived at once
+	outcomePanic     = "panic"      // asynq recovers it and retries like an error
+)
+
+// logTasks writes one line per task run. A failure is logged here and
+// nowhere else: handlers return errors rather than logging them.
+func logTasks(logger *slog.Logger) asynq.MiddlewareFunc {
+	return func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			start := time.Now()
+			id, _ := asynq.GetTaskID(ctx)
+			queue, _ := asynq.GetQueueName(ctx)
+			retry, _ := asynq.GetRetryCount(ctx)
+			maxRetry, _ := asynq.GetMaxRetry(ctx)
+			logLine := func(level slog.Level, outcome string, extra ...slog.Attr) {
+				attrs := append([]slog.Attr{
+					slog.String("task_type", t.Type()),
+					slog.String("task_id", id),
+					slog.String("queue", queue),
+					slog.Int("retry", retry),
+					slog.Int("max_retry", maxRetry),
+					slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+					slog.String("outcome", outcome),
+				}, extra...)
+				logger.LogAttrs(ctx, level, "task processed", attrs...)
+			}
+
+			defer func() {
+				if p := recover(); p != nil {
+					logLine(slog.LevelError, outcomePanic, slog.Any("panic", p))
+					panic(p) // asynq turns it into an error with the stack
+				}
+			}()
+
+			err := next.ProcessTask(ctx, t)
+			switch {
+			case err == nil:
+				logLine(slog.LevelInfo, outcomeOK)
+			case errors.Is(err, asynq.SkipRetry):
+				logLine(slog.LevelError, outcomeSkipRetry, slog.Any("error", err))
+			case retry >= maxRetry:
+				// The last attempt: asynq archives the task now.
+				logLine(slog.LevelError, outcomeError, slog.Any("error", err))
+			default:
+				logLine(slog.LevelWarn, outcomeError, slog.Any("error", err))
+			}
+			return err
+		})
+	}
+}
