@@ -1,0 +1,157 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
+)
+
+type registerRequest struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (r *registerRequest) validate() []lokiz.FieldError {
+	r.Username = lokiz.NormalizeUsername(r.Username)
+	r.Email = lokiz.NormalizeEmail(r.Email)
+	var errs []lokiz.FieldError
+	if r.Username == "" {
+		errs = append(errs, fieldErr("is required", "body", "username"))
+	} else if msg := lokiz.ValidateUsername(r.Username); msg != "" {
+		errs = append(errs, fieldErr(msg, "body", "username"))
+	}
+	if msg := lokiz.ValidateEmail(r.Email); msg != "" {
+		errs = append(errs, fieldErr(msg, "body", "email"))
+	}
+	if r.Password == "" {
+		errs = append(errs, fieldErr("is required", "body", "password"))
+	} else if msg := lokiz.ValidatePassword(r.Password); msg != "" {
+		errs = append(errs, fieldErr(msg, "body", "password"))
+	}
+	return errs
+}
+
+// loginRequest accepts email or username: the original frontend sends
+// {username, password}, the original backend wanted {email, password}.
+type loginRequest struct {
+	Email    string `json:"email"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (r *loginRequest) validate() []lokiz.FieldError {
+	r.Email = lokiz.NormalizeEmail(r.Email)
+	r.Username = lokiz.NormalizeUsername(r.Username)
+	var errs []lokiz.FieldError
+	if r.Email == "" && r.Username == "" {
+		errs = append(errs, fieldErr("email or username is required", "body", "email"))
+	}
+	if r.Password == "" {
+		errs = append(errs, fieldErr("is required", "body", "password"))
+	}
+	return errs
+}
+
+type tokenResponse struct {
+	AccessToken string       `json:"access_token"`
+	TokenType   string       `json:"token_type"`
+	ExpiresAt   time.Time    `json:"expires_at"`
+	ExpiresIn   int64        `json:"expires_in"`
+	User        userResponse `json:"user"`
+}
+
+func (s *Server) register(c *gin.Context) {
+	ctx := c.Request.Context()
+	var req registerRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), s.cfg.BcryptCost)
+	if err != nil {
+		s.writeError(c, fmt.Errorf("hash password: %w", err))
+		return
+	}
+	u, err := s.store.RegisterUser(ctx, db.RegisterUserParams{Username: req.Username, Email: req.Email, HashedPassword: string(hash)})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.respondWithToken(c, http.StatusCreated, u)
+}
+
+// dummyHash is compared against when no user matches, so that an unknown
+// account takes as long to reject as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("lokiz-timing-equaliser"), 12)
+
+var errBadLogin = lokiz.Errorf(lokiz.EUNAUTHORIZED, "Incorrect email or password")
+
+func (s *Server) login(c *gin.Context) {
+	ctx := c.Request.Context()
+	var req loginRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := s.findLoginUser(ctx, req)
+	if db.IsNotFound(err) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(req.Password))
+		s.writeError(c, errBadLogin)
+		return
+	} else if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.HashedPassword), []byte(req.Password)) != nil {
+		s.writeError(c, errBadLogin)
+		return
+	}
+	if !u.IsActive {
+		s.writeError(c, &lokiz.Error{Code: lokiz.EFORBIDDEN, Message: "This account has been disabled", Reason: "account_disabled"})
+		return
+	}
+	s.respondWithToken(c, http.StatusOK, u)
+}
+
+// findLoginUser looks the account up by email, or by username; a username
+// field holding an address is treated as an email (login forms say "email
+// or username").
+func (s *Server) findLoginUser(ctx context.Context, req loginRequest) (db.User, error) {
+	switch {
+	case req.Email != "":
+		return s.store.UserGetByEmail(ctx, req.Email)
+	case strings.Contains(req.Username, "@"):
+		return s.store.UserGetByEmail(ctx, lokiz.NormalizeEmail(req.Username))
+	default:
+		return s.store.UserGetByUsername(ctx, req.Username)
+	}
+}
+
+func (s *Server) respondWithToken(c *gin.Context, status int, u db.User) {
+	token, exp, err := s.tokens.issue(u.ID)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	me, err := s.loadMe(c.Request.Context(), u)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(status, tokenResponse{
+		AccessToken: token,
+		TokenType:   "bearer",
+		ExpiresAt:   exp.UTC(),
+		ExpiresIn:   int64(time.Until(exp).Seconds()),
+		User:        me,
+	})
+}

@@ -1,0 +1,73 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lokiz/lokiz"
+)
+
+// statusByCode is the one table from error code to HTTP status.
+var statusByCode = map[string]int{
+	lokiz.EINVALID:             http.StatusBadRequest,
+	lokiz.EUNAUTHORIZED:        http.StatusUnauthorized,
+	lokiz.EINSUFFICIENTCREDITS: http.StatusPaymentRequired,
+	lokiz.EFORBIDDEN:           http.StatusForbidden,
+	lokiz.ENOTFOUND:            http.StatusNotFound,
+	lokiz.ECONFLICT:            http.StatusConflict,
+	lokiz.ETOOLARGE:            http.StatusRequestEntityTooLarge,
+	lokiz.EVALIDATION:          http.StatusUnprocessableEntity,
+	lokiz.ERATELIMITED:         http.StatusTooManyRequests,
+	lokiz.EINTERNAL:            http.StatusInternalServerError,
+	lokiz.ENOTIMPLEMENTED:      http.StatusNotImplemented,
+	lokiz.EUNAVAILABLE:         http.StatusServiceUnavailable,
+	codeMethodNotAllowed:       http.StatusMethodNotAllowed,
+}
+
+const codeMethodNotAllowed = "method_not_allowed"
+
+// errorResponse is the contract's error shape (CONTRACT.md §1).
+type errorResponse struct {
+	Detail    string             `json:"detail"`
+	Code      string             `json:"code"`
+	Reason    string             `json:"reason,omitempty"`
+	Errors    []lokiz.FieldError `json:"errors,omitempty"`
+	RequestID string             `json:"request_id,omitempty"`
+}
+
+// writeError answers err in the error shape and aborts the chain. Internal
+// errors are logged here, once, with the request id; clients see only
+// "internal error".
+func (s *Server) writeError(c *gin.Context, err error) {
+	code := lokiz.ErrorCode(err)
+	status, ok := statusByCode[code]
+	if !ok {
+		status, code = http.StatusInternalServerError, lokiz.EINTERNAL
+	}
+	body := errorResponse{Detail: lokiz.ErrorMessage(err), Code: code, RequestID: requestID(c)}
+	var le *lokiz.Error
+	if errors.As(err, &le) {
+		body.Errors = le.Fields
+		body.Reason = le.Reason
+		if le.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(le.RetryAfter))
+		}
+	}
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="lokiz"`)
+	}
+	if status >= 500 && code != lokiz.EUNAVAILABLE {
+		s.log.ErrorContext(c.Request.Context(), "request failed",
+			slog.String("request_id", body.RequestID), slog.String("route", c.FullPath()), slog.Any("error", err))
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+// fieldErr is a shorthand for one validation problem.
+func fieldErr(msg string, loc ...any) lokiz.FieldError {
+	return lokiz.FieldError{Loc: loc, Msg: msg}
+}

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lokiz/lokiz"
+)
+
+// rateLimiter counts requests per key in fixed windows in Redis, so limits
+// hold across api replicas. One round trip per request.
+type rateLimiter struct {
+	rdb redis.UniversalClient
+}
+
+// allow counts one hit on key and reports whether it is within limit per
+// window; when it is not, retryAfter says how long until the window resets.
+func (rl rateLimiter) allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
+	slot := time.Now().UnixNano() / int64(window)
+	full := fmt.Sprintf("lokiz:rl:%s:%d", key, slot)
+	pipe := rl.rdb.Pipeline()
+	incr := pipe.Incr(ctx, full)
+	pipe.PExpire(ctx, full, window+time.Second)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
+	}
+	if incr.Val() <= int64(limit) {
+		return true, 0, nil
+	}
+	windowEnd := time.Unix(0, (slot+1)*int64(window))
+	return false, time.Until(windowEnd), nil
+}
+
+// limitByIP is middleware allowing limit requests per window per client IP
+// for one named bucket.
+func (s *Server) limitByIP(bucket string, limit int, window time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ok, retry, err := s.limiter.allow(c.Request.Context(), bucket+":"+c.ClientIP(), limit, window)
+		if err != nil {
+			// Redis is down: failing closed would lock everyone out of login,
+			// failing open keeps the product usable; readiness reports Redis.
+			s.log.WarnContext(c.Request.Context(), "rate limiter unavailable", "error", err)
+			c.Next()
+			return
+		}
+		if !ok {
+			secs := int(math.Ceil(retry.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			s.writeError(c, &lokiz.Error{Code: lokiz.ERATELIMITED, RetryAfter: secs,
+				Message: fmt.Sprintf("Too many attempts; try again in %d seconds", secs)})
+			return
+		}
+		c.Next()
+	}
+}

@@ -1,0 +1,289 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
+)
+
+// userResponse is the caller's own account (register, login, /auth/me,
+// /users/me): the only shape with email and credits. profile_image and
+// like_count are aliases the frontend's types use (CONTRACT.md §5).
+type userResponse struct {
+	ID                    uuid.UUID  `json:"id"`
+	Username              string     `json:"username"`
+	Email                 string     `json:"email"`
+	DisplayName           *string    `json:"display_name"`
+	Bio                   *string    `json:"bio"`
+	ProfileImageURL       *string    `json:"profile_image_url"`
+	ProfileImage          *string    `json:"profile_image"`
+	Credits               int32      `json:"credits"`
+	Role                  string     `json:"role"`
+	SubscriptionTier      string     `json:"subscription_tier"`
+	SubscriptionExpiresAt *time.Time `json:"subscription_expires_at"`
+	FollowerCount         int64      `json:"follower_count"`
+	FollowingCount        int64      `json:"following_count"`
+	VideoCount            int64      `json:"video_count"`
+	TotalLikes            int64      `json:"total_likes"`
+	LikeCount             int64      `json:"like_count"`
+	CreatedAt             time.Time  `json:"created_at"`
+	UpdatedAt             time.Time  `json:"updated_at"`
+}
+
+// profileResponse is anyone's public profile (GET /users/{id}).
+type profileResponse struct {
+	ID              uuid.UUID `json:"id"`
+	Username        string    `json:"username"`
+	DisplayName     *string   `json:"display_name"`
+	Bio             *string   `json:"bio"`
+	ProfileImageURL *string   `json:"profile_image_url"`
+	ProfileImage    *string   `json:"profile_image"`
+	FollowerCount   int64     `json:"follower_count"`
+	FollowingCount  int64     `json:"following_count"`
+	VideoCount      int64     `json:"video_count"`
+	TotalLikes      int64     `json:"total_likes"`
+	LikeCount       int64     `json:"like_count"`
+	IsFollowing     bool      `json:"is_following"`
+	IsMe            bool      `json:"is_me"`
+	CreatedAt       time.Time `json:"created_at"`
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// loadMe adds the profile counts to the caller's own row.
+func (s *Server) loadMe(ctx context.Context, u db.User) (userResponse, error) {
+	counts, err := s.store.UserProfileCounts(ctx, db.UserProfileCountsParams{UserID: u.ID, ViewerID: &u.ID})
+	if err != nil {
+		return userResponse{}, err
+	}
+	return userResponse{
+		ID:                    u.ID,
+		Username:              u.Username,
+		Email:                 u.Email,
+		DisplayName:           u.DisplayName,
+		Bio:                   u.Bio,
+		ProfileImageURL:       u.ProfileImageURL,
+		ProfileImage:          u.ProfileImageURL,
+		Credits:               u.Credits,
+		Role:                  u.Role,
+		SubscriptionTier:      u.SubscriptionTier,
+		SubscriptionExpiresAt: utc(u.SubscriptionExpiresAt),
+		FollowerCount:         counts.FollowerCount,
+		FollowingCount:        counts.FollowingCount,
+		VideoCount:            counts.VideoCount,
+		TotalLikes:            counts.TotalLikes,
+		LikeCount:             counts.TotalLikes,
+		CreatedAt:             u.CreatedAt.UTC(),
+		UpdatedAt:             u.UpdatedAt.UTC(),
+	}, nil
+}
+
+func (s *Server) getMe(c *gin.Context) {
+	ctx := c.Request.Context()
+	u, err := s.store.UserByID(ctx, mustUser(c).ID)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	me, err := s.loadMe(ctx, u)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, me)
+}
+
+// updateProfileRequest: an absent field is unchanged, null clears it (B-42).
+// Username and email are not editable here.
+type updateProfileRequest struct {
+	DisplayName     Optional[string] `json:"display_name"`
+	Bio             Optional[string] `json:"bio"`
+	ProfileImageURL Optional[string] `json:"profile_image_url"`
+	// ProfileImage is the frontend's name for profile_image_url.
+	ProfileImage Optional[string] `json:"profile_image"`
+}
+
+func (r *updateProfileRequest) validate() []lokiz.FieldError {
+	var errs []lokiz.FieldError
+	if !r.ProfileImageURL.Set && r.ProfileImage.Set {
+		r.ProfileImageURL = r.ProfileImage
+	}
+	if v := r.DisplayName.Ptr(); v != nil {
+		if msg := lokiz.ValidateDisplayName(*v); msg != "" {
+			errs = append(errs, fieldErr(msg, "body", "display_name"))
+		}
+	}
+	if v := r.Bio.Ptr(); v != nil {
+		if msg := lokiz.ValidateBio(*v); msg != "" {
+			errs = append(errs, fieldErr(msg, "body", "bio"))
+		}
+	}
+	if v := r.ProfileImageURL.Ptr(); v != nil && *v == "" {
+		r.ProfileImageURL.Null = true // "" clears, like null
+	} else if v != nil {
+		// A profile image must be an object in our own storage, uploaded
+		// through POST /v1/images/upload-url; until that route exists no URL
+		// can qualify, so only clearing is accepted.
+		errs = append(errs, fieldErr("must be an image uploaded through POST /v1/images/upload-url", "body", "profile_image_url"))
+	}
+	return errs
+}
+
+func (s *Server) updateMe(c *gin.Context) {
+	ctx := c.Request.Context()
+	var req updateProfileRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := s.store.UserUpdateProfile(ctx, db.UserUpdateProfileParams{
+		ID:                 mustUser(c).ID,
+		SetDisplayName:     req.DisplayName.Set,
+		DisplayName:        req.DisplayName.Ptr(),
+		SetBio:             req.Bio.Set,
+		Bio:                req.Bio.Ptr(),
+		SetProfileImageURL: req.ProfileImageURL.Set,
+		ProfileImageURL:    req.ProfileImageURL.Ptr(),
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	me, err := s.loadMe(ctx, u)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, me)
+}
+
+// getUser is anyone's profile. Banned users and users on either side of a
+// block with the caller are not found (CONTRACT.md §2).
+func (s *Server) getUser(c *gin.Context) {
+	ctx := c.Request.Context()
+	id, err := pathUUID(c, "user_id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	notFound := lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
+	u, err := s.store.UserGetByID(ctx, id)
+	if db.IsNotFound(err) || (err == nil && !u.IsActive) {
+		s.writeError(c, notFound)
+		return
+	} else if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	viewer := optionalUserID(c)
+	if viewer != nil && *viewer != id {
+		blocked, err := s.store.UserBlockedEitherWay(ctx, db.UserBlockedEitherWayParams{A: *viewer, B: id})
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if blocked {
+			s.writeError(c, notFound)
+			return
+		}
+	}
+	counts, err := s.store.UserProfileCounts(ctx, db.UserProfileCountsParams{UserID: id, ViewerID: viewer})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, profileResponse{
+		ID:              u.ID,
+		Username:        u.Username,
+		DisplayName:     u.DisplayName,
+		Bio:             u.Bio,
+		ProfileImageURL: u.ProfileImageURL,
+		ProfileImage:    u.ProfileImageURL,
+		FollowerCount:   counts.FollowerCount,
+		FollowingCount:  counts.FollowingCount,
+		VideoCount:      counts.VideoCount,
+		TotalLikes:      counts.TotalLikes,
+		LikeCount:       counts.TotalLikes,
+		IsFollowing:     counts.IsFollowing,
+		IsMe:            viewer != nil && *viewer == id,
+		CreatedAt:       u.CreatedAt.UTC(),
+	})
+}
+
+// maxBatch is the most ids a batch route takes.
+const maxBatch = 100
+
+type batchUsersRequest struct {
+	UserIDs []string `json:"user_ids"`
+	ids     []uuid.UUID
+}
+
+func (r *batchUsersRequest) validate() []lokiz.FieldError {
+	if r.UserIDs == nil {
+		return []lokiz.FieldError{fieldErr("is required", "body", "user_ids")}
+	}
+	if len(r.UserIDs) > maxBatch {
+		return []lokiz.FieldError{fieldErr("must hold at most 100 ids", "body", "user_ids")}
+	}
+	var errs []lokiz.FieldError
+	r.ids, errs = parseUUIDs(r.UserIDs, "user_ids")
+	return errs
+}
+
+type batchUserEntry struct {
+	ID              uuid.UUID `json:"id"`
+	Username        string    `json:"username"`
+	DisplayName     *string   `json:"display_name"`
+	ProfileImageURL *string   `json:"profile_image_url"`
+	ProfileImage    *string   `json:"profile_image"`
+	Bio             *string   `json:"bio"`
+	FollowerCount   int64     `json:"follower_count"`
+	FollowingCount  int64     `json:"following_count"`
+	VideoCount      int64     `json:"video_count"`
+	IsFollowing     bool      `json:"is_following"`
+	IsVerified      bool      `json:"is_verified"`
+}
+
+type batchUsersResponse struct {
+	Users map[string]batchUserEntry `json:"users"`
+}
+
+// batchUsers answers facts about up to 100 users in one query, keyed by
+// canonical id; unknown, banned and blocked ids are omitted.
+func (s *Server) batchUsers(c *gin.Context) {
+	ctx := c.Request.Context()
+	var req batchUsersRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := batchUsersResponse{Users: map[string]batchUserEntry{}}
+	if len(req.ids) > 0 {
+		rows, err := s.store.UserBatchInfo(ctx, db.UserBatchInfoParams{IDs: req.ids, ViewerID: optionalUserID(c)})
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		for _, r := range rows {
+			out.Users[r.ID.String()] = batchUserEntry{
+				ID: r.ID, Username: r.Username, DisplayName: r.DisplayName,
+				ProfileImageURL: r.ProfileImageURL, ProfileImage: r.ProfileImageURL, Bio: r.Bio,
+				FollowerCount: r.FollowerCount, FollowingCount: r.FollowingCount, VideoCount: r.VideoCount,
+				IsFollowing: r.IsFollowing,
+			}
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
