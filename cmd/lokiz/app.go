@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/dashboard"
+	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/scheduler"
+	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/worker"
+)
+
+// app holds the connections one process shares between its roles.
+type app struct {
+	cfg   Config
+	log   *slog.Logger
+	pool  *pgxpool.Pool
+	store *db.Store
+	rdb   *redis.Client
+}
+
+// loadApp reads and validates the configuration, then builds the logger.
+// No connection is opened before the configuration is known to be valid.
+func loadApp(env *environment) (*app, error) {
+	cfg, err := LoadConfig(env.getenv)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg, env.stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	return &app{cfg: cfg, log: log}, nil
+}
+
+// connect opens Postgres and Redis. With requireSchema, it refuses to go on
+// when the database is behind the binary's migrations.
+func (a *app) connect(ctx context.Context, requireSchema bool) error {
+	pool, err := db.Open(ctx, a.cfg.DB.URL, db.PoolOptions{MaxConns: a.cfg.DB.MaxConns, StatementTimeout: a.cfg.DB.StatementTimeout})
+	if err != nil {
+		return fmt.Errorf("connect to Postgres (DATABASE_URL): %w", err)
+	}
+	a.pool, a.store = pool, db.NewStore(pool)
+	if requireSchema {
+		if err := db.CheckSchema(ctx, pool); err != nil {
+			a.close()
+			if errors.Is(err, db.ErrPendingMigrations) {
+				return fmt.Errorf("%w (or `lokiz dev`, which migrates at start)", err)
+			}
+			return err
+		}
+	}
+	opts, err := redis.ParseURL(a.cfg.Redis.URL)
+	if err != nil {
+		a.close()
+		return fmt.Errorf("parse REDIS_URL: %w", err)
+	}
+	a.rdb = redis.NewClient(opts)
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		a.close()
+		return fmt.Errorf("connect to Redis (REDIS_URL): %w", err)
+	}
+	return nil
+}
+
+// close releases connections in order: Redis, then Postgres last.
+func (a *app) close() {
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// serveAPI runs the api until ctx ends, then drains: readiness turns 503,
+// in-flight requests finish within SHUTDOWN_TIMEOUT, the queue client closes.
+func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
+	qc := asynq.NewClientFromRedisClient(a.rdb)
+	defer qc.Close()
+	srv, err := api.New(api.Config{
+		Env:            a.cfg.Env,
+		Version:        version,
+		PublicBaseURL:  a.cfg.HTTP.PublicBaseURL,
+		CORSOrigins:    a.cfg.HTTP.CORSOrigins,
+		TrustedProxies: a.cfg.HTTP.TrustedProxies,
+		SecretKey:      a.cfg.Auth.SecretKey,
+		TokenTTL:       a.cfg.Auth.TokenTTL,
+		BcryptCost:     a.cfg.Auth.BcryptCost,
+		AuthRateLimit:  a.cfg.Auth.RateLimit,
+		AuthRateWindow: a.cfg.Auth.RateLimitWindow,
+	}, api.Deps{Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc), Logger: a.log})
+	if err != nil {
+		return err
+	}
+	return a.serveHTTP(ctx, "api", a.cfg.HTTP.Addr, srv.Handler(), srv.Drain, ready)
+}
+
+// serveDashboard runs asynqmon and the queue metrics until ctx ends.
+func (a *app) serveDashboard(ctx context.Context, ready chan<- string) error {
+	if err := a.cfg.RequireDashboardPassword(); err != nil {
+		return err
+	}
+	h, err := dashboard.NewHandler(dashboard.Options{
+		Redis: a.rdb, User: a.cfg.Dash.User, Password: a.cfg.Dash.Password, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	return a.serveHTTP(ctx, "dashboard", a.cfg.Dash.Addr, h, nil, ready)
+}
+
+// serveHTTP listens on addr and serves h until ctx ends. When ready is not
+// nil it receives the bound address once the listener is open.
+func (a *app) serveHTTP(ctx context.Context, name, addr string, h http.Handler, drain func(), ready chan<- string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	a.log.Info("listening", "component", name, "addr", ln.Addr().String())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("%s server: %w", name, err)
+	case <-ctx.Done():
+	}
+	if drain != nil {
+		drain()
+	}
+	a.log.Info("shutting down", "component", name, "timeout", a.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("%s shutdown: %w", name, err)
+	}
+	return nil
+}
+
+// runWorkerRole runs the asynq server until ctx ends.
+func (a *app) runWorkerRole(ctx context.Context) error {
+	w := worker.New(a.rdb, a.store, a.log, worker.Config{
+		Concurrency:     a.cfg.Worker.Concurrency,
+		ShutdownTimeout: a.cfg.ShutdownTimeout,
+	})
+	return w.Run(ctx)
+}
+
+// runSchedulerRole runs the periodic-task scheduler until ctx ends.
+func (a *app) runSchedulerRole(ctx context.Context) error {
+	s, err := scheduler.New(a.rdb, a.log, scheduler.DefaultEntries())
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

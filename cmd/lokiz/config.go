@@ -1,0 +1,265 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the processes read from the environment. LoadConfig
+// parses and checks it all before any connection is opened, and reports every
+// problem at once.
+type Config struct {
+	Env    string // LOKIZ_ENV: development (default) or production
+	Log    LogConfig
+	DB     DBConfig
+	Redis  RedisConfig
+	HTTP   HTTPConfig
+	Auth   AuthConfig
+	Worker WorkerConfig
+	Dash   DashboardConfig
+	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
+	ShutdownTimeout time.Duration
+	// Warnings are non-fatal notes found while loading (a generated secret).
+	Warnings []string
+}
+
+// LogConfig configures the process logger.
+type LogConfig struct {
+	Level  slog.Level // LOG_LEVEL: debug, info (default), warn, error
+	Format string     // LOG_FORMAT: text (development default) or json (production default)
+}
+
+// DBConfig configures Postgres.
+type DBConfig struct {
+	URL              string        // DATABASE_URL
+	MaxConns         int32         // DB_MAX_CONNS, 0 = pgx default
+	StatementTimeout time.Duration // DB_STATEMENT_TIMEOUT, default 30s
+}
+
+// RedisConfig configures Redis.
+type RedisConfig struct {
+	URL string // REDIS_URL
+}
+
+// HTTPConfig configures the api's listener and edge behaviour.
+type HTTPConfig struct {
+	Addr           string   // HTTP_ADDR, default :8000
+	PublicBaseURL  string   // PUBLIC_BASE_URL, default http://localhost:8000
+	CORSOrigins    []string // CORS_ALLOWED_ORIGINS, comma separated, default *
+	TrustedProxies []string // TRUSTED_PROXIES, comma separated CIDRs/IPs, default none
+}
+
+// AuthConfig configures tokens, password hashing and auth rate limits.
+type AuthConfig struct {
+	SecretKey       string        // SECRET_KEY
+	TokenTTL        time.Duration // ACCESS_TOKEN_TTL, default 168h (7 days)
+	BcryptCost      int           // BCRYPT_COST, default 12
+	RateLimit       int           // AUTH_RATE_LIMIT: attempts per window per IP, default 20
+	RateLimitWindow time.Duration // AUTH_RATE_LIMIT_WINDOW, default 1m
+}
+
+// WorkerConfig configures the asynq server.
+type WorkerConfig struct {
+	Concurrency int // WORKER_CONCURRENCY, default 10
+}
+
+// DashboardConfig configures `lokiz dashboard`.
+type DashboardConfig struct {
+	Addr     string // DASHBOARD_ADDR, default :8081
+	User     string // DASHBOARD_USER, default admin
+	Password string // DASHBOARD_PASSWORD (required in production)
+}
+
+// Production reports whether LOKIZ_ENV is production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// LoadConfig reads the configuration through getenv (os.Getenv in main, a map
+// in tests). Secrets also accept NAME_FILE, a path whose content is the value.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	p := &parser{getenv: getenv}
+	var c Config
+
+	c.Env = p.str("LOKIZ_ENV", "development")
+	if c.Env != "development" && c.Env != "production" {
+		p.fail("LOKIZ_ENV must be development or production, not %q", c.Env)
+	}
+	prod := c.Env == "production"
+
+	c.Log.Level = p.level("LOG_LEVEL", slog.LevelInfo)
+	c.Log.Format = p.str("LOG_FORMAT", map[bool]string{true: "json", false: "text"}[prod])
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		p.fail("LOG_FORMAT must be text or json, not %q", c.Log.Format)
+	}
+
+	devDB := "postgres://postgres:postgres@127.0.0.1:5432/lokiz?sslmode=disable"
+	devRedis := "redis://127.0.0.1:6379/0"
+	if prod {
+		devDB, devRedis = "", ""
+	}
+	c.DB.URL = p.secret("DATABASE_URL", devDB)
+	if c.DB.URL == "" {
+		p.fail("DATABASE_URL is required in production")
+	} else if u, err := url.Parse(c.DB.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		p.fail("DATABASE_URL must be a postgres:// URL")
+	}
+	c.DB.MaxConns = int32(p.intIn("DB_MAX_CONNS", 0, 0, 1000))
+	c.DB.StatementTimeout = p.duration("DB_STATEMENT_TIMEOUT", 30*time.Second)
+
+	c.Redis.URL = p.secret("REDIS_URL", devRedis)
+	if c.Redis.URL == "" {
+		p.fail("REDIS_URL is required in production")
+	} else if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		p.fail("REDIS_URL must be a redis:// or rediss:// URL")
+	}
+
+	c.HTTP.Addr = p.str("HTTP_ADDR", ":8000")
+	c.HTTP.PublicBaseURL = strings.TrimRight(p.str("PUBLIC_BASE_URL", "http://localhost:8000"), "/")
+	if u, err := url.Parse(c.HTTP.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail("PUBLIC_BASE_URL must be an absolute http(s) URL, not %q", c.HTTP.PublicBaseURL)
+	}
+	c.HTTP.CORSOrigins = p.list("CORS_ALLOWED_ORIGINS", []string{"*"})
+	c.HTTP.TrustedProxies = p.list("TRUSTED_PROXIES", nil)
+
+	c.Auth.SecretKey = p.secret("SECRET_KEY", "")
+	switch {
+	case c.Auth.SecretKey == "" && prod:
+		p.fail("SECRET_KEY is required in production (at least 32 characters)")
+	case c.Auth.SecretKey == "":
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		c.Auth.SecretKey = hex.EncodeToString(b)
+		c.Warnings = append(c.Warnings, "SECRET_KEY is not set: using a random key for this process; tokens will not survive a restart and other processes cannot verify them")
+	case len(c.Auth.SecretKey) < 32 && prod:
+		p.fail("SECRET_KEY must be at least 32 characters in production")
+	}
+	c.Auth.TokenTTL = p.duration("ACCESS_TOKEN_TTL", 7*24*time.Hour)
+	c.Auth.BcryptCost = p.intIn("BCRYPT_COST", 12, 4, 16)
+	if prod && c.Auth.BcryptCost < 10 {
+		p.fail("BCRYPT_COST must be at least 10 in production")
+	}
+	c.Auth.RateLimit = p.intIn("AUTH_RATE_LIMIT", 20, 1, 100000)
+	c.Auth.RateLimitWindow = p.duration("AUTH_RATE_LIMIT_WINDOW", time.Minute)
+
+	c.Worker.Concurrency = p.intIn("WORKER_CONCURRENCY", 10, 1, 1000)
+
+	c.Dash.Addr = p.str("DASHBOARD_ADDR", ":8081")
+	c.Dash.User = p.str("DASHBOARD_USER", "admin")
+	c.Dash.Password = p.secret("DASHBOARD_PASSWORD", "")
+	if c.Dash.Password == "" && !prod {
+		c.Dash.Password = "lokiz"
+		c.Warnings = append(c.Warnings, "DASHBOARD_PASSWORD is not set: the dashboard accepts the development password \"lokiz\"")
+	}
+
+	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
+
+	if len(p.errs) > 0 {
+		return Config{}, errors.New("invalid configuration:\n  - " + strings.Join(p.errs, "\n  - "))
+	}
+	return c, nil
+}
+
+// RequireDashboardPassword is checked by the roles that serve the dashboard.
+func (c Config) RequireDashboardPassword() error {
+	if c.Dash.Password == "" {
+		return errors.New("invalid configuration:\n  - DASHBOARD_PASSWORD is required in production to serve the dashboard")
+	}
+	return nil
+}
+
+type parser struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (p *parser) fail(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// secret reads NAME, or the content of the file named by NAME_FILE.
+func (p *parser) secret(name, def string) string {
+	v := p.getenv(name)
+	if file := p.getenv(name + "_FILE"); file != "" {
+		if v != "" {
+			p.fail("%s and %s_FILE are both set; use one", name, name)
+			return ""
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			p.fail("%s_FILE: cannot read %s", name, file)
+			return ""
+		}
+		v = strings.TrimSpace(string(b))
+	}
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (p *parser) intIn(name string, def, lo, hi int) int {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		p.fail("%s must be a whole number from %d to %d, not %q", name, lo, hi, raw)
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		p.fail("%s must be a positive duration such as 30s or 5m, not %q", name, raw)
+		return def
+	}
+	return d
+}
+
+func (p *parser) level(name string, def slog.Level) slog.Level {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(raw)); err != nil {
+		p.fail("%s must be debug, info, warn or error, not %q", name, raw)
+		return def
+	}
+	return l
+}
+
+func (p *parser) list(name string, def []string) []string {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return def
+	}
+	var out []string
+	for _, part := range strings.Split(raw, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

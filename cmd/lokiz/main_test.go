@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/tasks"
+)
+
+// redisDB is this package's own Redis database.
+const redisDB = 4
+
+var binPath string
+
+// TestMain builds the real binary once, so the start-up refusals are
+// checked on the program operators run, exit codes included.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lokiz-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "lokiz")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build lokiz:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runBinary runs the built binary with exactly env (no inherited variables)
+// and returns its exit code and combined output.
+func runBinary(t *testing.T, env map[string]string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run lokiz %v: %v", args, err)
+	}
+	return code, string(out)
+}
+
+func redisURL() string { return fmt.Sprintf("redis://127.0.0.1:6379/%d", redisDB) }
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	code, out := runBinary(t, nil, "--help")
+	require.Equal(t, 0, code)
+	for _, c := range commands {
+		require.Contains(t, out, "  "+c.name)
+	}
+	for _, c := range commands {
+		code, out := runBinary(t, nil, c.name, "--help")
+		require.Equal(t, 0, code, c.name)
+		require.Contains(t, out, "Usage: "+c.usage, c.name)
+	}
+	code, out = runBinary(t, nil, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, out, `unknown command "frobnicate"`)
+	code, _ = runBinary(t, nil, "migrate", "sideways")
+	require.Equal(t, 2, code)
+}
+
+func TestRefusesInvalidConfig(t *testing.T) {
+	t.Parallel()
+	for _, role := range []string{"api", "worker", "scheduler", "dashboard", "migrate"} {
+		args := []string{role}
+		if role == "migrate" {
+			args = append(args, "up")
+		}
+		code, out := runBinary(t, map[string]string{"LOKIZ_ENV": "production", "WORKER_CONCURRENCY": "lots"}, args...)
+		require.Equal(t, 1, code, role)
+		require.Contains(t, out, "invalid configuration", role)
+		require.Contains(t, out, "DATABASE_URL is required", role)
+		require.Contains(t, out, "WORKER_CONCURRENCY must be a whole number", role)
+		require.NotContains(t, out, "connect", "no connection is attempted before config is valid")
+	}
+}
+
+func TestDashboardRefusesProductionWithoutPassword(t *testing.T) {
+	t.Parallel()
+	code, out := runBinary(t, map[string]string{
+		"LOKIZ_ENV": "production", "DATABASE_URL": "postgres://nowhere.invalid/x", "REDIS_URL": "redis://nowhere.invalid:6379",
+		"SECRET_KEY": strings.Repeat("s", 40),
+	}, "dashboard")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "DASHBOARD_PASSWORD is required in production")
+}
+
+func TestRefusesPendingMigrations(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewEmptyDB(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "SECRET_KEY": strings.Repeat("s", 40)}
+	for _, role := range []string{"api", "worker", "scheduler"} {
+		code, out := runBinary(t, env, role)
+		require.Equal(t, 1, code, role)
+		require.Contains(t, out, "pending migrations: run `lokiz migrate up` first", role)
+	}
+
+	code, out := runBinary(t, env, "migrate", "status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "pending")
+	code, out = runBinary(t, env, "migrate", "up")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "applied migration 00001")
+	code, out = runBinary(t, env, "migrate", "up")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "database is up to date")
+	code, out = runBinary(t, env, "migrate", "status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, ", 0 pending")
+
+	code, out = runBinary(t, env, "seed")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "created  admin")
+	code, out = runBinary(t, env, "seed")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "exists   admin", "seeding twice changes nothing")
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestDevEndToEnd runs `lokiz dev` against an empty database and checks the
+// journey the README promises: migrations at start, register → login → me,
+// the docs page, the dashboard listing the queues, a task enqueued through
+// Redis run by the worker, and a clean shutdown on cancel.
+func TestDevEndToEnd(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewEmptyDB(t)
+	apiAddr, dashAddr := freeAddr(t), freeAddr(t)
+	logs := &lockedBuffer{}
+	env := &environment{
+		getenv: envMap(map[string]string{
+			"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr,
+			"SECRET_KEY": strings.Repeat("d", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
+			"DASHBOARD_PASSWORD": "dash-pass", "SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json",
+		}),
+		stdout: io.Discard,
+		stderr: logs,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, env, []string{"dev"}) }()
+
+	base := "http://" + apiAddr
+	client := &http.Client{Timeout: 10 * time.Second}
+	require.Eventually(t, func() bool {
+		resp, err := client.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond, "dev never became ready; logs:\n%s", logs)
+
+	post := func(path string, body any) (int, map[string]any) {
+		raw, _ := json.Marshal(body)
+		resp, err := client.Post(base+path, "application/json", bytes.NewReader(raw))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out
+	}
+	status, reg := post("/v1/auth/register", map[string]any{"username": "devuser", "email": "dev@example.com", "password": "dev-password"})
+	require.Equal(t, http.StatusCreated, status, "%v", reg)
+	status, login := post("/v1/auth/login", map[string]any{"username": "devuser", "password": "dev-password"})
+	require.Equal(t, http.StatusOK, status, "%v", login)
+
+	meReq, _ := http.NewRequest("GET", base+"/v1/auth/me", nil)
+	meReq.Header.Set("Authorization", "Bearer "+login["access_token"].(string))
+	resp, err := client.Do(meReq)
+	require.NoError(t, err)
+	var me map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&me))
+	resp.Body.Close()
+	require.Equal(t, "devuser", me["username"])
+	require.Equal(t, float64(100), me["credits"])
+
+	resp, err = client.Get(base + "/docs")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(page), "swagger-ui")
+
+	// A task enqueued through Redis is run by the dev process's worker.
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: redisDB})
+	defer rdb.Close()
+	qc := asynq.NewClientFromRedisClient(rdb)
+	defer qc.Close()
+	info, err := qc.Enqueue(tasks.NewCreditsAuditTask(), asynq.TaskID("credits:audit:dev-e2e-"+time.Now().Format("150405.000000")),
+		asynq.Retention(time.Hour))
+	require.NoError(t, err)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	require.Eventually(t, func() bool {
+		ti, err := insp.GetTaskInfo(info.Queue, info.ID)
+		return err == nil && ti.State == asynq.TaskStateCompleted
+	}, 20*time.Second, 100*time.Millisecond, "the worker never completed the task; logs:\n%s", logs)
+
+	// The dashboard lists the queues behind basic auth.
+	dreq, _ := http.NewRequest("GET", "http://"+dashAddr+"/monitoring/api/queues", nil)
+	resp, err = client.Do(dreq)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	dreq.SetBasicAuth("admin", "dash-pass")
+	resp, err = client.Do(dreq)
+	require.NoError(t, err)
+	queues, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(queues), `"queue":"low"`)
+
+	// Cancel (SIGTERM's effect) shuts every role down cleanly.
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, "logs:\n%s", logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("dev did not shut down; logs:\n%s", logs)
+	}
+	require.Contains(t, logs.String(), `"msg":"shutting down","service":"lokiz","component":"api"`)
+}
