@@ -1,0 +1,46 @@
+# LOKIZ backend. The two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+SQLC  := $(GO) -C tools tool sqlc -f ../db/sqlc.yaml
+# A local .env (see .env.example) is read by `make run`.
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
+
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: run test services build vet sqlc sqlc-check bench clean
+
+## run: make sure Postgres, Redis and ffmpeg are there, then start every role in one process
+run: services build
+	./bin/lokiz dev
+
+## test: vet, the sqlc drift check and every test (race detector on) against real services
+test: services vet sqlc-check
+	$(GO) test -race -count=1 ./...
+
+## services: start (or install on Debian/Ubuntu, or docker compose) Postgres, Redis and ffmpeg
+services:
+	@./scripts/services.sh
+
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/lokiz ./cmd/lokiz
+
+vet:
+	$(GO) vet ./...
+
+## sqlc: regenerate the query code in db/ after editing db/queries or db/migrations
+sqlc:
+	$(SQLC) generate
+
+## sqlc-check: fail when the generated code in db/ is out of date
+sqlc-check:
+	@$(SQLC) diff || { echo "db/*.gen.go is out of date: run 'make sqlc' and commit the result" >&2; exit 1; }
+
+## bench: the benchmarks, 5 runs each (results and how to read them: docs/benchmarks.md)
+bench: services
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out
+
+clean:
+	rm -rf bin
