@@ -28,8 +28,10 @@ type Config struct {
 
 // Worker runs tasks from Redis until its context ends.
 type Worker struct {
-	srv *asynq.Server
-	mux *asynq.ServeMux
+	srv    *asynq.Server
+	mux    *asynq.ServeMux
+	rdb    redis.UniversalClient
+	queues map[string]int
 }
 
 // New returns a Worker that shares rdb (it never closes it) and logs through
@@ -49,7 +51,7 @@ func New(rdb redis.UniversalClient, store *db.Store, logger *slog.Logger, cfg Co
 		// No ErrorHandler: the logging middleware already reports every
 		// failure once, with its outcome.
 	})
-	return &Worker{srv: srv, mux: NewMux(store, logger)}
+	return &Worker{srv: srv, mux: NewMux(store, logger), rdb: rdb, queues: queues}
 }
 
 // Run processes tasks until ctx is done, then shuts down gracefully: it stops
@@ -62,10 +64,30 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	// Start, not asynq's Run: Run traps signals itself, and signals belong to
 	// cmd, which cancels ctx.
+	if err := w.announceQueues(ctx); err != nil {
+		return err
+	}
 	if err := w.srv.Start(w.mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
 	<-ctx.Done()
 	w.srv.Shutdown()
+	return nil
+}
+
+// allQueuesKey is the Redis set in which asynq lists the queues it knows
+// (asynq's internal base.AllQueues). asynq adds a queue only on its first
+// enqueue, so on a fresh system the dashboard would show no queues at all;
+// announcing the queues this worker serves makes them visible from the start.
+const allQueuesKey = "asynq:queues"
+
+func (w *Worker) announceQueues(ctx context.Context) error {
+	names := make([]any, 0, len(w.queues))
+	for q := range w.queues {
+		names = append(names, q)
+	}
+	if err := w.rdb.SAdd(ctx, allQueuesKey, names...).Err(); err != nil {
+		return fmt.Errorf("worker: announce queues: %w", err)
+	}
 	return nil
 }

@@ -98,6 +98,13 @@ func TestWorker(t *testing.T) {
 			}
 			return false
 		}, 10*time.Second, 50*time.Millisecond)
+
+		// The queues are listed for the dashboard before any task exists.
+		queues, err := inspector.Queues()
+		require.NoError(t, err)
+		for q := range tasks.QueueWeights() {
+			require.Contains(t, queues, q)
+		}
 	})
 
 	t.Run("RunFailsWithoutRedis", func(t *testing.T) {
