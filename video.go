@@ -1,5 +1,11 @@
 package lokiz
 
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
 // Video statuses (DESIGN.md §4): uploading → processing → completed | failed;
 // removed is set by moderation.
 const (
@@ -9,3 +15,77 @@ const (
 	VideoFailed     = "failed"
 	VideoRemoved    = "removed"
 )
+
+// Video limits.
+const (
+	CaptionMaxRunes = 2200
+	TitleMaxRunes   = 200
+	HashtagMaxRunes = 100
+	// HashtagsPerVideo caps how many tags one caption may carry; the rest
+	// of a spammy caption stays text.
+	HashtagsPerVideo = 30
+)
+
+// VideoUploadTypes are the content types accepted for video uploads.
+var VideoUploadTypes = []string{"video/mp4", "video/quicktime", "video/webm"}
+
+// ImageUploadTypes are the content types accepted for image uploads.
+var ImageUploadTypes = []string{"image/jpeg", "image/png", "image/webp"}
+
+// ExtractHashtags returns the distinct lower-cased tags of a caption, in
+// order of first appearance. A tag is "#" followed by letters, digits and
+// "_" in any script (reference §3.9: Python's Unicode \w); "#café" gives
+// "café", "#x-y" gives "x". Tags longer than HashtagMaxRunes are skipped,
+// and at most HashtagsPerVideo are returned.
+func ExtractHashtags(caption string) []string {
+	var tags []string
+	seen := map[string]bool{}
+	runes := []rune(caption)
+	for i := 0; i < len(runes); i++ {
+		if runes[i] != '#' {
+			continue
+		}
+		j := i + 1
+		for j < len(runes) && isTagRune(runes[j]) {
+			j++
+		}
+		if j > i+1 {
+			tag := strings.ToLower(string(runes[i+1 : j]))
+			if utf8.RuneCountInString(tag) <= HashtagMaxRunes && !seen[tag] {
+				seen[tag] = true
+				tags = append(tags, tag)
+				if len(tags) == HashtagsPerVideo {
+					return tags
+				}
+			}
+		}
+		i = j - 1
+	}
+	return tags
+}
+
+func isTagRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Nl, r) || unicode.Is(unicode.No, r)
+}
+
+// ValidateCaption reports what is wrong with a caption, or "".
+func ValidateCaption(s string) string {
+	if utf8.RuneCountInString(s) > CaptionMaxRunes {
+		return "must be at most 2200 characters long"
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && isControl(r) }) {
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// ValidateTitle reports what is wrong with a title, or "".
+func ValidateTitle(s string) string {
+	if utf8.RuneCountInString(s) > TitleMaxRunes {
+		return "must be at most 200 characters long"
+	}
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, isControl) {
+		return "must not contain control characters"
+	}
+	return ""
+}
