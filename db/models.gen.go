@@ -87,6 +87,17 @@ type Hashtag struct {
 	CreatedAt time.Time
 }
 
+type Image struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	ObjectKey   string
+	ContentType string
+	MaxBytes    int64
+	SizeBytes   *int64
+	UploadedAt  *time.Time
+	CreatedAt   time.Time
+}
+
 type Like struct {
 	ID        uuid.UUID
 	UserID    uuid.UUID
@@ -127,7 +138,6 @@ type User struct {
 	HashedPassword        string
 	DisplayName           *string
 	Bio                   *string
-	ProfileImageURL       *string
 	Credits               int32
 	LastDailyCreditClaim  *time.Time
 	IsActive              bool
@@ -136,6 +146,7 @@ type User struct {
 	SubscriptionExpiresAt *time.Time
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
+	ProfileImageKey       *string
 }
 
 type Video struct {
@@ -163,6 +174,35 @@ type Video struct {
 	DeletedAt       *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	// where the client PUTs the file; the finalize task moves it to object_key
+	UploadKey      *string
+	UploadMaxBytes *int64
+	// the untouched upload, kept when object_key holds a web transcode
+	OriginalKey    *string
+	VideoCodec     *string
+	AudioCodec     *string
+	Container      *string
+	BitRate        *int64
+	FrameRate      *float64
+	Transcoded     bool
+	ClientWidth    *int32
+	ClientHeight   *int32
+	ClientDuration *float64
+	ProcessingAt   *time.Time
+	CompletedAt    *time.Time
+}
+
+type VideoDailyStat struct {
+	VideoID       uuid.UUID
+	Day           time.Time
+	Views         int64
+	ViewsFeed     int64
+	ViewsSearch   int64
+	ViewsProfile  int64
+	ViewsShare    int64
+	ViewsExternal int64
+	ViewsOther    int64
+	WatchTimeMs   int64
 }
 
 type VideoGlitch struct {
@@ -185,4 +225,9 @@ type VideoShare struct {
 	VideoID       uuid.UUID
 	SharePlatform *string
 	CreatedAt     time.Time
+}
+
+type ViewFlushBatch struct {
+	BatchID   string
+	AppliedAt time.Time
 }

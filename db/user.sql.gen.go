@@ -34,12 +34,12 @@ func (q *Queries) UserAddCredits(ctx context.Context, arg UserAddCreditsParams) 
 
 const userBatchInfo = `-- name: UserBatchInfo :many
 SELECT
-    u.id, u.username, u.display_name, u.bio, u.profile_image_url, u.created_at,
+    u.id, u.username, u.display_name, u.bio, u.profile_image_key, u.created_at,
     (SELECT count(*) FROM follows f WHERE f.following_id = u.id)::bigint AS follower_count,
     (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = u.id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND (v.is_public OR v.user_id = $1::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid))::bigint AS video_count,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = $1::uuid AND f.following_id = u.id) AS is_following
 FROM users u
@@ -60,7 +60,7 @@ type UserBatchInfoRow struct {
 	Username        string
 	DisplayName     *string
 	Bio             *string
-	ProfileImageURL *string
+	ProfileImageKey *string
 	CreatedAt       time.Time
 	FollowerCount   int64
 	FollowingCount  int64
@@ -84,7 +84,7 @@ func (q *Queries) UserBatchInfo(ctx context.Context, arg UserBatchInfoParams) ([
 			&i.Username,
 			&i.DisplayName,
 			&i.Bio,
-			&i.ProfileImageURL,
+			&i.ProfileImageKey,
 			&i.CreatedAt,
 			&i.FollowerCount,
 			&i.FollowingCount,
@@ -122,7 +122,7 @@ func (q *Queries) UserBlockedEitherWay(ctx context.Context, arg UserBlockedEithe
 const userCreate = `-- name: UserCreate :one
 INSERT INTO users (id, username, email, hashed_password, display_name, credits, role)
 VALUES ($1, $2, $3, $4, $5, 0, $6)
-RETURNING id, username, email, hashed_password, display_name, bio, profile_image_url, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key
 `
 
 type UserCreateParams struct {
@@ -151,7 +151,6 @@ func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (User, e
 		&i.HashedPassword,
 		&i.DisplayName,
 		&i.Bio,
-		&i.ProfileImageURL,
 		&i.Credits,
 		&i.LastDailyCreditClaim,
 		&i.IsActive,
@@ -160,6 +159,7 @@ func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (User, e
 		&i.SubscriptionExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ProfileImageKey,
 	)
 	return i, err
 }
@@ -183,7 +183,7 @@ func (q *Queries) UserGetAuth(ctx context.Context, id uuid.UUID) (UserGetAuthRow
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, username, email, hashed_password, display_name, bio, profile_image_url, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at FROM users WHERE email = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key FROM users WHERE email = $1
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error) {
@@ -196,7 +196,6 @@ func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error
 		&i.HashedPassword,
 		&i.DisplayName,
 		&i.Bio,
-		&i.ProfileImageURL,
 		&i.Credits,
 		&i.LastDailyCreditClaim,
 		&i.IsActive,
@@ -205,12 +204,13 @@ func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error
 		&i.SubscriptionExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ProfileImageKey,
 	)
 	return i, err
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, username, email, hashed_password, display_name, bio, profile_image_url, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at FROM users WHERE id = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -223,7 +223,6 @@ func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.HashedPassword,
 		&i.DisplayName,
 		&i.Bio,
-		&i.ProfileImageURL,
 		&i.Credits,
 		&i.LastDailyCreditClaim,
 		&i.IsActive,
@@ -232,12 +231,13 @@ func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.SubscriptionExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ProfileImageKey,
 	)
 	return i, err
 }
 
 const userGetByUsername = `-- name: UserGetByUsername :one
-SELECT id, username, email, hashed_password, display_name, bio, profile_image_url, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at FROM users WHERE username = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key FROM users WHERE username = $1
 `
 
 func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User, error) {
@@ -250,7 +250,6 @@ func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User,
 		&i.HashedPassword,
 		&i.DisplayName,
 		&i.Bio,
-		&i.ProfileImageURL,
 		&i.Credits,
 		&i.LastDailyCreditClaim,
 		&i.IsActive,
@@ -259,6 +258,7 @@ func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User,
 		&i.SubscriptionExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ProfileImageKey,
 	)
 	return i, err
 }
@@ -269,10 +269,10 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = $1)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = $1 AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND (v.is_public OR v.user_id = $2::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid))::bigint AS video_count,
     (SELECT coalesce(sum(v.like_count), 0) FROM videos v
       WHERE v.user_id = $1 AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND (v.is_public OR v.user_id = $2::uuid))::bigint AS total_likes,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid))::bigint AS total_likes,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = $2::uuid AND f.following_id = $1) AS is_following
 `
@@ -343,20 +343,20 @@ const userUpdateProfile = `-- name: UserUpdateProfile :one
 UPDATE users SET
     display_name      = CASE WHEN $1::bool THEN $2 ELSE display_name END,
     bio               = CASE WHEN $3::bool THEN $4 ELSE bio END,
-    profile_image_url = CASE WHEN $5::bool THEN $6 ELSE profile_image_url END,
+    profile_image_key = CASE WHEN $5::bool THEN $6 ELSE profile_image_key END,
     updated_at        = now()
 WHERE id = $7
-RETURNING id, username, email, hashed_password, display_name, bio, profile_image_url, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key
 `
 
 type UserUpdateProfileParams struct {
-	SetDisplayName     bool
-	DisplayName        *string
-	SetBio             bool
-	Bio                *string
-	SetProfileImageURL bool
-	ProfileImageURL    *string
-	ID                 uuid.UUID
+	SetDisplayName  bool
+	DisplayName     *string
+	SetBio          bool
+	Bio             *string
+	SetProfileImage bool
+	ProfileImageKey *string
+	ID              uuid.UUID
 }
 
 // A field changes only when its set_ flag is true, so that an absent field
@@ -367,8 +367,8 @@ func (q *Queries) UserUpdateProfile(ctx context.Context, arg UserUpdateProfilePa
 		arg.DisplayName,
 		arg.SetBio,
 		arg.Bio,
-		arg.SetProfileImageURL,
-		arg.ProfileImageURL,
+		arg.SetProfileImage,
+		arg.ProfileImageKey,
 		arg.ID,
 	)
 	var i User
@@ -379,7 +379,6 @@ func (q *Queries) UserUpdateProfile(ctx context.Context, arg UserUpdateProfilePa
 		&i.HashedPassword,
 		&i.DisplayName,
 		&i.Bio,
-		&i.ProfileImageURL,
 		&i.Credits,
 		&i.LastDailyCreditClaim,
 		&i.IsActive,
@@ -388,6 +387,7 @@ func (q *Queries) UserUpdateProfile(ctx context.Context, arg UserUpdateProfilePa
 		&i.SubscriptionExpiresAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ProfileImageKey,
 	)
 	return i, err
 }

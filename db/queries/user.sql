@@ -22,7 +22,7 @@ SELECT id, is_active, role FROM users WHERE id = @id;
 UPDATE users SET
     display_name      = CASE WHEN @set_display_name::bool THEN sqlc.narg('display_name') ELSE display_name END,
     bio               = CASE WHEN @set_bio::bool THEN sqlc.narg('bio') ELSE bio END,
-    profile_image_url = CASE WHEN @set_profile_image_url::bool THEN sqlc.narg('profile_image_url') ELSE profile_image_url END,
+    profile_image_key = CASE WHEN @set_profile_image::bool THEN sqlc.narg('profile_image_key') ELSE profile_image_key END,
     updated_at        = now()
 WHERE id = @id
 RETURNING *;
@@ -48,10 +48,10 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = @user_id)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = @user_id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND (v.is_public OR v.user_id = sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
     (SELECT coalesce(sum(v.like_count), 0) FROM videos v
       WHERE v.user_id = @user_id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND (v.is_public OR v.user_id = sqlc.narg('viewer_id')::uuid))::bigint AS total_likes,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid))::bigint AS total_likes,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = sqlc.narg('viewer_id')::uuid AND f.following_id = @user_id) AS is_following;
 
@@ -59,12 +59,12 @@ SELECT
 -- Public facts about many users in one query, without the users the viewer
 -- has blocked or been blocked by.
 SELECT
-    u.id, u.username, u.display_name, u.bio, u.profile_image_url, u.created_at,
+    u.id, u.username, u.display_name, u.bio, u.profile_image_key, u.created_at,
     (SELECT count(*) FROM follows f WHERE f.following_id = u.id)::bigint AS follower_count,
     (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = u.id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND (v.is_public OR v.user_id = sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = sqlc.narg('viewer_id')::uuid AND f.following_id = u.id) AS is_following
 FROM users u

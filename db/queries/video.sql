@@ -1,0 +1,123 @@
+-- name: VideoCreateUpload :one
+INSERT INTO videos (id, user_id, title, caption, status, is_public, upload_key, content_type, upload_max_bytes)
+VALUES (@id, @user_id, @title, @caption, 'uploading', @is_public, @upload_key, @content_type, @upload_max_bytes)
+RETURNING *;
+
+-- name: VideoGetByID :one
+SELECT * FROM videos WHERE id = @id;
+
+-- name: VideoGetOwned :one
+-- The caller's own video, in any state but soft-deleted.
+SELECT * FROM videos WHERE id = @id AND user_id = @user_id AND deleted_at IS NULL;
+
+-- name: VideoGetVisible :one
+SELECT sqlc.embed(v), sqlc.embed(u)
+FROM videos v JOIN users u ON u.id = v.user_id
+WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+
+-- name: VideoViewTarget :one
+-- What counting a view needs to know: whether the caller may see the video,
+-- its owner, and the flushed count.
+SELECT v.user_id, v.view_count
+FROM videos v
+WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+
+-- name: VideoStartProcessing :one
+-- complete: uploading → processing, recording the client's hints; a video
+-- already processing keeps its state (calling complete twice is harmless).
+UPDATE videos SET
+    status          = 'processing',
+    processing_at   = CASE WHEN status = 'uploading' THEN now() ELSE processing_at END,
+    client_width    = coalesce(sqlc.narg('client_width'), client_width),
+    client_height   = coalesce(sqlc.narg('client_height'), client_height),
+    client_duration = coalesce(sqlc.narg('client_duration'), client_duration),
+    caption         = coalesce(sqlc.narg('caption'), caption),
+    is_public       = coalesce(sqlc.narg('is_public'), is_public),
+    updated_at      = now()
+WHERE id = @id AND user_id = @user_id AND deleted_at IS NULL AND status IN ('uploading', 'processing')
+RETURNING *;
+
+-- name: VideoFinalizeComplete :one
+-- The finalize task's success: only from processing, so a replayed task
+-- cannot complete a video twice or resurrect a failed one.
+UPDATE videos SET
+    status = 'completed', object_key = @object_key, original_key = sqlc.narg('original_key'),
+    thumbnail_key = @thumbnail_key, content_type = @content_type, size_bytes = @size_bytes,
+    duration_seconds = @duration_seconds, width = @width, height = @height,
+    video_codec = @video_codec, audio_codec = sqlc.narg('audio_codec'), container = @container,
+    bit_rate = @bit_rate, frame_rate = @frame_rate, transcoded = @transcoded,
+    upload_key = NULL, failure_reason = NULL, completed_at = now(), updated_at = now()
+WHERE id = @id AND status = 'processing'
+RETURNING *;
+
+-- name: VideoFinalizeFail :execrows
+UPDATE videos SET status = 'failed', failure_reason = @failure_reason, updated_at = now()
+WHERE id = @id AND status = 'processing';
+
+-- name: VideoUpdate :one
+UPDATE videos SET
+    caption    = coalesce(sqlc.narg('caption'), caption),
+    title      = CASE WHEN @set_title::bool THEN sqlc.narg('title') ELSE title END,
+    is_public  = coalesce(sqlc.narg('is_public'), is_public),
+    updated_at = now()
+WHERE id = @id AND user_id = @user_id AND deleted_at IS NULL
+RETURNING *;
+
+-- name: VideoSoftDelete :one
+UPDATE videos SET deleted_at = now(), is_public = false, updated_at = now()
+WHERE id = @id AND user_id = @user_id AND deleted_at IS NULL
+RETURNING *;
+
+-- name: VideoListVisible :many
+-- The public list, newest first, keyset-paged on (created_at, id).
+SELECT sqlc.embed(v), sqlc.embed(u)
+FROM videos v JOIN users u ON u.id = v.user_id
+WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
+  AND (sqlc.narg('cursor_at')::timestamptz IS NULL
+       OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
+ORDER BY v.created_at DESC, v.id DESC
+LIMIT @lim;
+
+-- name: VideoListByUser :many
+-- One user's videos as the viewer may see them; the owner sees every state
+-- (filtered by status when given) except deleted.
+SELECT sqlc.embed(v), sqlc.embed(u)
+FROM videos v JOIN users u ON u.id = v.user_id
+WHERE v.user_id = @user_id AND v.deleted_at IS NULL
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
+  AND (sqlc.narg('status')::text IS NULL OR v.status = sqlc.narg('status')::text)
+  AND (sqlc.narg('cursor_at')::timestamptz IS NULL
+       OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
+ORDER BY v.created_at DESC, v.id DESC
+LIMIT @lim;
+
+-- name: VideoBatchMetadata :many
+SELECT v.id, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count
+FROM videos v
+WHERE v.id = ANY(@ids::uuid[])
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+
+-- name: VideoStuckProcessing :many
+-- Videos whose finalize task may have been lost: processing for longer than
+-- the task could take.
+SELECT id FROM videos
+WHERE status = 'processing' AND processing_at < @before
+ORDER BY processing_at
+LIMIT @lim;
+
+-- name: VideoAbandonedUploads :many
+SELECT id, upload_key FROM videos
+WHERE status = 'uploading' AND created_at < @before
+ORDER BY created_at
+LIMIT @lim;
+
+-- name: VideoDeleteAbandoned :execrows
+DELETE FROM videos WHERE id = @id AND status = 'uploading';
+
+-- name: VideoAddViews :exec
+-- One statement for a whole flush batch; ids arrive sorted so concurrent
+-- writers lock video rows in the same order.
+UPDATE videos v SET view_count = v.view_count + d.delta
+FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@deltas::bigint[]) AS delta) d
+WHERE v.id = d.id;

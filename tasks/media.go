@@ -1,0 +1,64 @@
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+)
+
+// Media task types.
+const (
+	// TypeVideoFinalize verifies an uploaded video with ffprobe, makes its
+	// thumbnail (and a web transcode when needed) and completes it.
+	TypeVideoFinalize = "video:finalize"
+	// TypeVideosReconcile re-enqueues finalizes that were lost and removes
+	// uploads that never arrived.
+	TypeVideosReconcile = "videos:reconcile"
+	// TypeViewsFlush moves counted views from Redis to Postgres.
+	TypeViewsFlush = "views:flush"
+)
+
+// VideoFinalizeTimeout bounds one finalize attempt (download, probe,
+// thumbnail, transcode, upload of the results).
+const VideoFinalizeTimeout = 15 * time.Minute
+
+// VideoPayload names one video.
+type VideoPayload struct {
+	VideoID uuid.UUID `json:"video_id"`
+}
+
+// NewVideoFinalizeTask finalizes one video. The TaskID makes enqueueing it
+// again (a second complete, the reconciler) a no-op while it is queued.
+func NewVideoFinalizeTask(videoID uuid.UUID) *asynq.Task {
+	payload, _ := json.Marshal(VideoPayload{VideoID: videoID}) // cannot fail
+	return asynq.NewTask(TypeVideoFinalize, payload,
+		asynq.Queue(QueueMedia),
+		asynq.TaskID(TypeVideoFinalize+":"+videoID.String()),
+		asynq.MaxRetry(5),
+		asynq.Timeout(VideoFinalizeTimeout),
+	)
+}
+
+// ParseVideoPayload decodes a task that names one video.
+func ParseVideoPayload(t *asynq.Task) (VideoPayload, error) {
+	var p VideoPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.VideoID == uuid.Nil {
+		return p, fmt.Errorf("parse %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
+	}
+	return p, nil
+}
+
+// NewVideosReconcileTask is the periodic media reconciler.
+func NewVideosReconcileTask() *asynq.Task {
+	return asynq.NewTask(TypeVideosReconcile, []byte("{}"),
+		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
+}
+
+// NewViewsFlushTask is the periodic view flush.
+func NewViewsFlushTask() *asynq.Task {
+	return asynq.NewTask(TypeViewsFlush, []byte("{}"),
+		asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(2*time.Minute))
+}
