@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"time"
+
 	"github.com/hibiken/asynq"
 
 	"github.com/lokiz/lokiz/tasks"
@@ -21,10 +23,19 @@ type Entry struct {
 	Task func() *asynq.Task
 }
 
+// Intervals are the configurable periods of the table.
+type Intervals struct {
+	// ViewFlush is how often counted views move to Postgres
+	// (VIEW_FLUSH_INTERVAL); a whole number of seconds.
+	ViewFlush time.Duration
+}
+
 // DefaultEntries returns the cron table that the scheduler process runs.
 // Adding a periodic task or a reconciler is adding one line here.
-func DefaultEntries() []Entry {
+func DefaultEntries(iv Intervals) []Entry {
 	return []Entry{
 		{Name: tasks.TypeCreditsAudit, Spec: "0 * * * *", Task: tasks.NewCreditsAuditTask},
+		{Name: tasks.TypeVideosReconcile, Spec: "*/5 * * * *", Task: tasks.NewVideosReconcileTask},
+		{Name: tasks.TypeViewsFlush, Spec: "@every " + iv.ViewFlush.String(), Task: tasks.NewViewsFlushTask},
 	}
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
@@ -12,7 +13,7 @@ import (
 func TestDefaultEntries(t *testing.T) {
 	t.Parallel()
 
-	entries := DefaultEntries()
+	entries := DefaultEntries(Intervals{ViewFlush: 10 * time.Second})
 	logger, _ := newLogger()
 	_, err := New(newRedis(t), logger, entries)
 	require.NoError(t, err, "the table must be valid")
@@ -23,6 +24,8 @@ func TestDefaultEntries(t *testing.T) {
 		byName[e.Name] = e
 	}
 	require.Equal(t, "0 * * * *", byName[tasks.TypeCreditsAudit].Spec)
+	require.Equal(t, "*/5 * * * *", byName[tasks.TypeVideosReconcile].Spec)
+	require.Equal(t, "@every 10s", byName[tasks.TypeViewsFlush].Spec)
 }
 
 func TestNewRejectsBadEntries(t *testing.T) {

@@ -25,7 +25,7 @@ func TestCreditsAuditHandler(t *testing.T) {
 		t.Helper()
 		store := dbtest.NewStore(t)
 		logger, logs := newLogger()
-		return &testBundle{store: store, logs: logs, mux: NewMux(store, logger)}
+		return &testBundle{store: store, logs: logs, mux: NewMux(Deps{Store: store, Logger: logger})}
 	}
 	// corrupt changes a balance behind the ledger's back, as a bug would.
 	corrupt := func(t *testing.T, store *db.Store, user db.User, delta int) {

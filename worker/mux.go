@@ -8,16 +8,19 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/views"
 )
 
 // NewMux returns the routing table from task type to handler, wrapped in the
 // logging middleware. Tests call its ProcessTask directly.
-func NewMux(store *db.Store, logger *slog.Logger) *asynq.ServeMux {
+func NewMux(d Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(logTasks(logger))
-	mux.Handle(tasks.TypeCreditsAudit, NewCreditsAuditHandler(store, logger))
+	mux.Use(logTasks(d.Logger))
+	mux.Handle(tasks.TypeCreditsAudit, NewCreditsAuditHandler(d.Store, d.Logger))
+	mux.Handle(tasks.TypeVideoFinalize, NewVideoFinalizeHandler(d.Store, d.Storage, d.Media, d.Logger))
+	mux.Handle(tasks.TypeVideosReconcile, NewVideosReconcileHandler(d.Store, d.Storage, d.Tasks, d.Logger))
+	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
 	return mux
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -34,9 +35,20 @@ type Worker struct {
 	queues map[string]int
 }
 
-// New returns a Worker that shares rdb (it never closes it) and logs through
-// logger, which should already carry the process's component attribute.
-func New(rdb redis.UniversalClient, store *db.Store, logger *slog.Logger, cfg Config) *Worker {
+// Deps are the worker's collaborators, built by cmd/lokiz.
+type Deps struct {
+	Store   *db.Store
+	Redis   redis.UniversalClient
+	Storage storage.Store
+	Tasks   *tasks.Client
+	Logger  *slog.Logger
+	Media   MediaConfig
+}
+
+// New returns a Worker that shares d.Redis (it never closes it) and logs
+// through d.Logger, which should already carry a component attribute.
+func New(d Deps, cfg Config) *Worker {
+	rdb, logger := d.Redis, d.Logger
 	queues := cfg.Queues
 	if queues == nil {
 		queues = tasks.QueueWeights()
@@ -51,7 +63,7 @@ func New(rdb redis.UniversalClient, store *db.Store, logger *slog.Logger, cfg Co
 		// No ErrorHandler: the logging middleware already reports every
 		// failure once, with its outcome.
 	})
-	return &Worker{srv: srv, mux: NewMux(store, logger), rdb: rdb, queues: queues}
+	return &Worker{srv: srv, mux: NewMux(d), rdb: rdb, queues: queues}
 }
 
 // Run processes tasks until ctx is done, then shuts down gracefully: it stops

@@ -48,7 +48,7 @@ func TestWorker(t *testing.T) {
 		_, err := store.Pool().Exec(context.Background(), "UPDATE users SET credits = 1 WHERE id = $1", bad.ID)
 		require.NoError(t, err)
 
-		runWorker(t, New(rdb, store, logger, Config{
+		runWorker(t, New(Deps{Redis: rdb, Store: store, Logger: logger}, Config{
 			Concurrency:     2,
 			ShutdownTimeout: 2 * time.Second,
 			Queues:          map[string]int{queue: 1},
@@ -83,7 +83,7 @@ func TestWorker(t *testing.T) {
 		t.Parallel()
 		rdb := newRedis(t)
 		logger, _ := newLogger()
-		runWorker(t, New(rdb, dbtest.NewStore(t), logger, Config{ShutdownTimeout: time.Second}))
+		runWorker(t, New(Deps{Redis: rdb, Store: dbtest.NewStore(t), Logger: logger}, Config{ShutdownTimeout: time.Second}))
 
 		inspector := asynq.NewInspectorFromRedisClient(rdb)
 		require.Eventually(t, func() bool {
@@ -112,7 +112,7 @@ func TestWorker(t *testing.T) {
 		rdb := newRedis(t)
 		require.NoError(t, rdb.Close())
 		logger, _ := newLogger()
-		err := New(rdb, nil, logger, Config{}).Run(context.Background())
+		err := New(Deps{Redis: rdb, Logger: logger}, Config{}).Run(context.Background())
 		require.ErrorContains(t, err, "worker: reach redis")
 	})
 }
