@@ -25,7 +25,9 @@ import (
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/views"
 )
 
 // redisDB is this package's own Redis database, so parallel test packages
@@ -69,14 +71,16 @@ func spec(t testing.TB) validator.Validator {
 // testEnv is one api over its own database, the shared Redis test database
 // and a private client IP (so rate-limit buckets never collide).
 type testEnv struct {
-	t      testing.TB
-	store  *db.Store
-	rdb    *redis.Client
-	srv    *api.Server
-	h      http.Handler
-	ip     string
-	logs   *syncBuffer
-	config api.Config
+	t       testing.TB
+	store   *db.Store
+	rdb     *redis.Client
+	srv     *api.Server
+	h       http.Handler
+	ip      string
+	logs    *syncBuffer
+	config  api.Config
+	storage *storage.Local
+	queue   *asynq.Client
 }
 
 type syncBuffer struct {
@@ -115,7 +119,22 @@ func testConfig() api.Config {
 		BcryptCost:     bcrypt.MinCost,
 		AuthRateLimit:  1000,
 		AuthRateWindow: time.Minute,
+		UploadURLTTL:   time.Hour,
+		MediaURLTTL:    time.Hour,
+		VideoMaxBytes:  50 << 20,
+		ImageMaxBytes:  5 << 20,
+		ViewRateLimit:  100000,
 	}
+}
+
+// newLocalStorage is the local backend in a temp dir, serving signed URLs
+// under the api's base URL.
+func newLocalStorage(t testing.TB, cfg api.Config) *storage.Local {
+	t.Helper()
+	st, err := storage.NewLocal(storage.LocalConfig{Dir: t.TempDir(), BaseURL: cfg.PublicBaseURL, SecretKey: cfg.SecretKey})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 func newEnv(t testing.TB, mutate ...func(*api.Config)) *testEnv {
@@ -129,13 +148,16 @@ func newEnv(t testing.TB, mutate ...func(*api.Config)) *testEnv {
 	qc := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = qc.Close() })
 	logs := &syncBuffer{}
+	st := newLocalStorage(t, cfg)
 	srv, err := api.New(cfg, api.Deps{
 		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc),
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Storage: st, StorageHandler: st.Handler(),
+		Views: views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
 	})
 	require.NoError(t, err)
 	return &testEnv{
-		t: t, store: store, rdb: rdb, srv: srv, h: srv.Handler(), logs: logs, config: cfg,
+		t: t, store: store, rdb: rdb, srv: srv, h: srv.Handler(), logs: logs, config: cfg, storage: st, queue: qc,
 		ip: fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)),
 	}
 }

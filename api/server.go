@@ -17,21 +17,35 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/views"
 )
 
 // Config is what the api needs from the process configuration.
 type Config struct {
-	Env             string
-	Version         string
-	PublicBaseURL   string
-	CORSOrigins     []string
-	TrustedProxies  []string
-	SecretKey       string
-	TokenTTL        time.Duration
-	BcryptCost      int
-	AuthRateLimit   int
-	AuthRateWindow  time.Duration
+	Env            string
+	Version        string
+	PublicBaseURL  string
+	CORSOrigins    []string
+	TrustedProxies []string
+	SecretKey      string
+	TokenTTL       time.Duration
+	BcryptCost     int
+	AuthRateLimit  int
+	AuthRateWindow time.Duration
+	// UploadURLTTL is how long an upload URL stays valid.
+	UploadURLTTL time.Duration
+	// MediaURLTTL is the least time a rendered media URL stays valid.
+	MediaURLTTL time.Duration
+	// VideoMaxBytes and ImageMaxBytes cap uploads.
+	VideoMaxBytes int64
+	ImageMaxBytes int64
+	// ViewRateLimit caps view requests per client IP per minute.
+	ViewRateLimit int
+	// ExactUploadSize is set when the storage signs an exact Content-Length
+	// (S3 presigned PUTs): clients must then declare size_bytes.
+	ExactUploadSize bool
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -40,6 +54,11 @@ type Deps struct {
 	Redis  redis.UniversalClient
 	Tasks  *tasks.Client
 	Logger *slog.Logger
+	// Storage holds uploads and media; StorageHandler, when not nil, is
+	// mounted at /storage/ (the local backend's signed URLs).
+	Storage        storage.Store
+	StorageHandler http.Handler
+	Views          *views.Counter
 	// Registry receives the api's metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
 }
@@ -50,6 +69,8 @@ type Server struct {
 	store    *db.Store
 	rdb      redis.UniversalClient
 	tasks    *tasks.Client
+	storage  storage.Store
+	views    *views.Counter
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -59,8 +80,8 @@ type Server struct {
 
 // New builds the api with its whole route table.
 func New(cfg Config, deps Deps) (*Server, error) {
-	if deps.Store == nil || deps.Redis == nil || deps.Logger == nil {
-		return nil, errors.New("api: Store, Redis and Logger are required")
+	if deps.Store == nil || deps.Redis == nil || deps.Logger == nil || deps.Storage == nil || deps.Views == nil || deps.Tasks == nil {
+		return nil, errors.New("api: Store, Redis, Tasks, Storage, Views and Logger are required")
 	}
 	if len(cfg.SecretKey) == 0 {
 		return nil, errors.New("api: SecretKey is required")
@@ -78,6 +99,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		store:   deps.Store,
 		rdb:     deps.Redis,
 		tasks:   deps.Tasks,
+		storage: deps.Storage,
+		views:   deps.Views,
 		log:     deps.Logger.With("component", "api"),
 		tokens:  tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter: rateLimiter{rdb: deps.Redis},
@@ -96,7 +119,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("api: TRUSTED_PROXIES: %w", err)
 	}
-	r.Use(withRequestID, s.recoverPanics, s.accessLog, metrics.observe, s.cors, s.limitBody)
+	r.Use(withRequestID, s.recoverPanics, s.accessLog, metrics.observe, s.cors)
 	r.NoRoute(func(c *gin.Context) { s.writeError(c, lokiz.Errorf(lokiz.ENOTFOUND, "Not found")) })
 	r.NoMethod(func(c *gin.Context) {
 		s.writeError(c, &lokiz.Error{Code: codeMethodNotAllowed, Message: "Method not allowed"})
@@ -109,8 +132,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := s.mountDocs(r); err != nil {
 		return nil, err
 	}
+	if deps.StorageHandler != nil {
+		h := gin.WrapH(deps.StorageHandler)
+		r.GET("/storage/*key", h)
+		r.HEAD("/storage/*key", h)
+		r.PUT("/storage/*key", h)
+	}
 
-	v1 := r.Group("/v1")
+	// The 1 MiB body limit is for the JSON API; /storage/ takes uploads.
+	v1 := r.Group("/v1", s.limitBody)
 	auth := s.requireAuth
 	optional := s.optionalAuth
 	authLimit := s.limitByIP("auth", cfg.AuthRateLimit, cfg.AuthRateWindow)
@@ -124,6 +154,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.PATCH("/users/me", auth, s.updateMe)
 	v1.GET("/users/:user_id", optional, s.getUser)
 	v1.POST("/users/batch-info", optional, s.batchUsers)
+	v1.GET("/users/:user_id/videos", optional, s.listVideosOfUser)
+
+	// Media (reference §1.2, §1.6; CONTRACT.md §3).
+	v1.POST("/images/upload-url", auth, s.createImageUpload)
+	v1.POST("/videos/upload-url", auth, s.createVideoUpload)
+	v1.GET("/videos", optional, s.listVideos)
+	v1.GET("/videos/me", auth, s.listMyVideos)
+	v1.POST("/videos/batch-metadata", optional, s.batchVideoMetadata)
+	v1.GET("/videos/:video_id", optional, s.getVideo)
+	v1.PATCH("/videos/:video_id", auth, s.updateVideo)
+	v1.DELETE("/videos/:video_id", auth, s.deleteVideo)
+	v1.POST("/videos/:video_id/complete", auth, s.completeVideo)
+	v1.POST("/videos/:video_id/view", optional, s.recordView) // rate limited inside the counting script
 
 	s.engine = r
 	return s, nil

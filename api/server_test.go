@@ -11,11 +11,14 @@ import (
 	"testing"
 
 	"github.com/goccy/go-yaml"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/views"
 )
 
 func TestServiceRoutes(t *testing.T) {
@@ -73,7 +76,10 @@ func TestReadiness(t *testing.T) {
 		// Nothing listens on port 1: a real client that cannot connect.
 		dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 		t.Cleanup(func() { _ = dead.Close() })
-		srv, err := api.New(testConfig(), api.Deps{Store: store, Redis: dead, Logger: slog.New(slog.DiscardHandler)})
+		cfg := testConfig()
+		qc := asynq.NewClientFromRedisClient(dead)
+		srv, err := api.New(cfg, api.Deps{Store: store, Redis: dead, Logger: slog.New(slog.DiscardHandler),
+			Tasks: tasks.NewClient(qc), Storage: newLocalStorage(t, cfg), Views: views.NewCounter(dead, "k", views.DedupeWindow)})
 		require.NoError(t, err)
 		e := &testEnv{t: t, store: store, srv: srv, h: srv.Handler(), ip: "10.1.1.1"}
 		res := e.do(req{method: "GET", path: "/ready"})
@@ -195,11 +201,11 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 			documented[strings.ToUpper(method)+" "+path] = true
 		}
 	}
-	param := regexp.MustCompile(`:([a-z_]+)`)
+	param := regexp.MustCompile(`[:*]([a-z_]+)`)
 	var undocumented []string
 	for _, r := range e.srv.Routes() {
-		if strings.HasPrefix(r.Path, "/docs/assets") {
-			continue // Swagger UI's static files
+		if strings.HasPrefix(r.Path, "/docs/assets") || r.Method == "HEAD" {
+			continue // Swagger UI's static files; HEAD mirrors GET
 		}
 		key := r.Method + " " + param.ReplaceAllString(r.Path, "{$1}")
 		if !documented[key] {

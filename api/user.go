@@ -68,14 +68,15 @@ func (s *Server) loadMe(ctx context.Context, u db.User) (userResponse, error) {
 	if err != nil {
 		return userResponse{}, err
 	}
+	img := s.mediaURL(ctx, u.ProfileImageKey)
 	return userResponse{
 		ID:                    u.ID,
 		Username:              u.Username,
 		Email:                 u.Email,
 		DisplayName:           u.DisplayName,
 		Bio:                   u.Bio,
-		ProfileImageURL:       u.ProfileImageURL,
-		ProfileImage:          u.ProfileImageURL,
+		ProfileImageURL:       img,
+		ProfileImage:          img,
 		Credits:               u.Credits,
 		Role:                  u.Role,
 		SubscriptionTier:      u.SubscriptionTier,
@@ -132,13 +133,35 @@ func (r *updateProfileRequest) validate() []lokiz.FieldError {
 	}
 	if v := r.ProfileImageURL.Ptr(); v != nil && *v == "" {
 		r.ProfileImageURL.Null = true // "" clears, like null
-	} else if v != nil {
-		// A profile image must be an object in our own storage, uploaded
-		// through POST /v1/images/upload-url; until that route exists no URL
-		// can qualify, so only clearing is accepted.
-		errs = append(errs, fieldErr("must be an image uploaded through POST /v1/images/upload-url", "body", "profile_image_url"))
 	}
 	return errs
+}
+
+var errNotOurImage = lokiz.ValidationError(fieldErr("must be an image you uploaded through POST /v1/images/upload-url", "body", "profile_image_url"))
+
+// profileImageKey resolves what the client sent as its picture (the file key
+// or a URL we issued) to the key of an image the caller uploaded.
+func (s *Server) profileImageKey(ctx context.Context, userID uuid.UUID, ref string) (string, error) {
+	key := keyFromReference(ref, "images/")
+	if key == "" {
+		return "", errNotOurImage
+	}
+	img, err := s.store.ImageGetByKey(ctx, key)
+	if db.IsNotFound(err) || (err == nil && img.UserID != userID) {
+		return "", errNotOurImage
+	} else if err != nil {
+		return "", err
+	}
+	info, err := s.storage.Stat(ctx, key)
+	if lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
+		return "", lokiz.Errorf(lokiz.ECONFLICT, "the image has not been uploaded yet")
+	} else if err != nil {
+		return "", err
+	}
+	if err := s.store.ImageMarkUploaded(ctx, db.ImageMarkUploadedParams{ID: img.ID, SizeBytes: &info.Size}); err != nil {
+		return "", err
+	}
+	return key, nil
 }
 
 func (s *Server) updateMe(c *gin.Context) {
@@ -148,25 +171,58 @@ func (s *Server) updateMe(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	me := mustUser(c)
+	var imageKey *string
+	if ref := req.ProfileImageURL.Ptr(); ref != nil {
+		key, err := s.profileImageKey(ctx, me.ID, *ref)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		imageKey = &key
+	}
 	u, err := s.store.UserUpdateProfile(ctx, db.UserUpdateProfileParams{
-		ID:                 mustUser(c).ID,
-		SetDisplayName:     req.DisplayName.Set,
-		DisplayName:        req.DisplayName.Ptr(),
-		SetBio:             req.Bio.Set,
-		Bio:                req.Bio.Ptr(),
-		SetProfileImageURL: req.ProfileImageURL.Set,
-		ProfileImageURL:    req.ProfileImageURL.Ptr(),
+		ID:              me.ID,
+		SetDisplayName:  req.DisplayName.Set,
+		DisplayName:     req.DisplayName.Ptr(),
+		SetBio:          req.Bio.Set,
+		Bio:             req.Bio.Ptr(),
+		SetProfileImage: req.ProfileImageURL.Set,
+		ProfileImageKey: imageKey,
 	})
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	me, err := s.loadMe(ctx, u)
+	resp, err := s.loadMe(ctx, u)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, me)
+	c.JSON(http.StatusOK, resp)
+}
+
+var errUserNotFound = lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
+
+// visibleUser loads a user the viewer may see: banned users and users on
+// either side of a block with the viewer are not found (CONTRACT.md §2).
+func (s *Server) visibleUser(ctx context.Context, id uuid.UUID, viewer *uuid.UUID) (db.User, error) {
+	u, err := s.store.UserGetByID(ctx, id)
+	if db.IsNotFound(err) || (err == nil && !u.IsActive) {
+		return db.User{}, errUserNotFound
+	} else if err != nil {
+		return db.User{}, err
+	}
+	if viewer != nil && *viewer != id {
+		blocked, err := s.store.UserBlockedEitherWay(ctx, db.UserBlockedEitherWayParams{A: *viewer, B: id})
+		if err != nil {
+			return db.User{}, err
+		}
+		if blocked {
+			return db.User{}, errUserNotFound
+		}
+	}
+	return u, nil
 }
 
 // getUser is anyone's profile. Banned users and users on either side of a
@@ -178,39 +234,25 @@ func (s *Server) getUser(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	notFound := lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
-	u, err := s.store.UserGetByID(ctx, id)
-	if db.IsNotFound(err) || (err == nil && !u.IsActive) {
-		s.writeError(c, notFound)
-		return
-	} else if err != nil {
+	viewer := optionalUserID(c)
+	u, err := s.visibleUser(ctx, id, viewer)
+	if err != nil {
 		s.writeError(c, err)
 		return
-	}
-	viewer := optionalUserID(c)
-	if viewer != nil && *viewer != id {
-		blocked, err := s.store.UserBlockedEitherWay(ctx, db.UserBlockedEitherWayParams{A: *viewer, B: id})
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		if blocked {
-			s.writeError(c, notFound)
-			return
-		}
 	}
 	counts, err := s.store.UserProfileCounts(ctx, db.UserProfileCountsParams{UserID: id, ViewerID: viewer})
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
+	img := s.mediaURL(ctx, u.ProfileImageKey)
 	c.JSON(http.StatusOK, profileResponse{
 		ID:              u.ID,
 		Username:        u.Username,
 		DisplayName:     u.DisplayName,
 		Bio:             u.Bio,
-		ProfileImageURL: u.ProfileImageURL,
-		ProfileImage:    u.ProfileImageURL,
+		ProfileImageURL: img,
+		ProfileImage:    img,
 		FollowerCount:   counts.FollowerCount,
 		FollowingCount:  counts.FollowingCount,
 		VideoCount:      counts.VideoCount,
@@ -277,9 +319,10 @@ func (s *Server) batchUsers(c *gin.Context) {
 			return
 		}
 		for _, r := range rows {
+			img := s.mediaURL(ctx, r.ProfileImageKey)
 			out.Users[r.ID.String()] = batchUserEntry{
 				ID: r.ID, Username: r.Username, DisplayName: r.DisplayName,
-				ProfileImageURL: r.ProfileImageURL, ProfileImage: r.ProfileImageURL, Bio: r.Bio,
+				ProfileImageURL: img, ProfileImage: img, Bio: r.Bio,
 				FollowerCount: r.FollowerCount, FollowingCount: r.FollowingCount, VideoCount: r.VideoCount,
 				IsFollowing: r.IsFollowing,
 			}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/lokiz/lokiz"
+)
+
+// Page sizes of cursor-paged lists (CONTRACT.md §1).
+const (
+	defaultPageSize = 20
+	maxPageSize     = 50
+)
+
+// cursor is a keyset position: the sort key and the id of the last item
+// returned. Clients see it as an opaque string.
+type cursor struct {
+	At time.Time
+	ID uuid.UUID
+}
+
+func (c cursor) encode() string {
+	raw := c.At.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(s string) (cursor, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, false
+	}
+	at, id, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return cursor{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return cursor{}, false
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return cursor{}, false
+	}
+	return cursor{At: t, ID: u}, true
+}
+
+// pageParams are the parsed cursor and page_size query parameters.
+type pageParams struct {
+	Size   int
+	Cursor *cursor
+}
+
+// cursorAt and cursorID are the nullable keyset parameters of the queries.
+func (p pageParams) cursorAt() *time.Time {
+	if p.Cursor == nil {
+		return nil
+	}
+	return &p.Cursor.At
+}
+
+func (p pageParams) cursorID() *uuid.UUID {
+	if p.Cursor == nil {
+		return nil
+	}
+	return &p.Cursor.ID
+}
+
+// parsePage reads cursor and page_size; bad values are 422.
+func parsePage(c *gin.Context) (pageParams, error) {
+	p := pageParams{Size: defaultPageSize}
+	var errs []lokiz.FieldError
+	if raw := c.Query("page_size"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxPageSize {
+			errs = append(errs, fieldErr("must be a whole number from 1 to 50", "query", "page_size"))
+		} else {
+			p.Size = n
+		}
+	}
+	if raw := c.Query("cursor"); raw != "" {
+		cur, ok := decodeCursor(raw)
+		if !ok {
+			errs = append(errs, fieldErr("is not a cursor this API returned", "query", "cursor"))
+		} else {
+			p.Cursor = &cur
+		}
+	}
+	if len(errs) > 0 {
+		return p, lokiz.ValidationError(errs...)
+	}
+	return p, nil
+}
+
+// pageOf trims a result fetched with limit Size+1 to the page and says
+// whether more follow; key gives an item's cursor.
+func pageOf[T any](items []T, size int, key func(T) cursor) ([]T, *string, bool) {
+	if len(items) <= size {
+		return items, nil, false
+	}
+	items = items[:size]
+	next := key(items[len(items)-1]).encode()
+	return items, &next, true
+}
