@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -17,17 +20,20 @@ import (
 	"github.com/lokiz/lokiz/dashboard"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/scheduler"
+	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/views"
 	"github.com/lokiz/lokiz/worker"
 )
 
 // app holds the connections one process shares between its roles.
 type app struct {
-	cfg   Config
-	log   *slog.Logger
-	pool  *pgxpool.Pool
-	store *db.Store
-	rdb   *redis.Client
+	cfg     Config
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	store   *db.Store
+	rdb     *redis.Client
+	storage storage.Store
 }
 
 // loadApp reads and validates the configuration, then builds the logger.
@@ -71,11 +77,31 @@ func (a *app) connect(ctx context.Context, requireSchema bool) error {
 		a.close()
 		return fmt.Errorf("connect to Redis (REDIS_URL): %w", err)
 	}
+	st, err := storage.New(ctx, storage.Config{
+		Backend: a.cfg.Storage.Backend,
+		Local: storage.LocalConfig{
+			Dir: a.cfg.Storage.Dir, BaseURL: a.cfg.HTTP.PublicBaseURL, SecretKey: a.cfg.Auth.SecretKey,
+			Logger: a.log.With("component", "storage"),
+		},
+		S3: storage.S3Config{
+			Bucket: a.cfg.Storage.S3Bucket, Region: a.cfg.Storage.S3Region,
+			Endpoint: a.cfg.Storage.S3Endpoint, PublicURL: a.cfg.Storage.S3PublicURL,
+			Credentials: s3Credentials(a.cfg.Storage),
+		},
+	})
+	if err != nil {
+		a.close()
+		return fmt.Errorf("open storage: %w", err)
+	}
+	a.storage = st
 	return nil
 }
 
 // close releases connections in order: Redis, then Postgres last.
 func (a *app) close() {
+	if c, ok := a.storage.(io.Closer); ok {
+		_ = c.Close()
+	}
 	if a.rdb != nil {
 		_ = a.rdb.Close()
 	}
@@ -100,11 +126,40 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		BcryptCost:     a.cfg.Auth.BcryptCost,
 		AuthRateLimit:  a.cfg.Auth.RateLimit,
 		AuthRateWindow: a.cfg.Auth.RateLimitWindow,
-	}, api.Deps{Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc), Logger: a.log})
+		UploadURLTTL:   a.cfg.Storage.UploadTTL,
+		MediaURLTTL:    a.cfg.Storage.URLTTL,
+		VideoMaxBytes:  a.cfg.Media.VideoMaxBytes,
+		ImageMaxBytes:  a.cfg.Media.ImageMaxBytes,
+		ViewRateLimit:  a.cfg.Media.ViewRateLimit,
+		// S3 presigned PUTs sign an exact Content-Length.
+		ExactUploadSize: a.cfg.Storage.Backend == "s3",
+	}, api.Deps{
+		Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc), Logger: a.log,
+		Storage: a.storage, StorageHandler: storageHandler(a.storage),
+		Views: views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
+	})
 	if err != nil {
 		return err
 	}
 	return a.serveHTTP(ctx, "api", a.cfg.HTTP.Addr, srv.Handler(), srv.Drain, ready)
+}
+
+// s3Credentials returns explicit keys when configured; nil lets the AWS SDK
+// use its standard chain.
+func s3Credentials(c StorageConfig) aws.CredentialsProvider {
+	if c.S3AccessKeyID == "" {
+		return nil
+	}
+	return credentials.NewStaticCredentialsProvider(c.S3AccessKeyID, c.S3SecretAccessKey, "")
+}
+
+// storageHandler is the local backend's signed-URL endpoint, which the api
+// serves; other backends serve their own URLs.
+func storageHandler(st storage.Store) http.Handler {
+	if l, ok := st.(*storage.Local); ok {
+		return l.Handler()
+	}
+	return nil
 }
 
 // serveDashboard runs asynqmon and the queue metrics until ctx ends.
@@ -161,7 +216,12 @@ func (a *app) serveHTTP(ctx context.Context, name, addr string, h http.Handler, 
 
 // runWorkerRole runs the asynq server until ctx ends.
 func (a *app) runWorkerRole(ctx context.Context) error {
-	w := worker.New(a.rdb, a.store, a.log, worker.Config{
+	qc := asynq.NewClientFromRedisClient(a.rdb)
+	defer qc.Close()
+	w := worker.New(worker.Deps{
+		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tasks.NewClient(qc), Logger: a.log,
+		Media: worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration},
+	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
 	})
@@ -170,7 +230,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 
 // runSchedulerRole runs the periodic-task scheduler until ctx ends.
 func (a *app) runSchedulerRole(ctx context.Context) error {
-	s, err := scheduler.New(a.rdb, a.log, scheduler.DefaultEntries())
+	s, err := scheduler.New(a.rdb, a.log, scheduler.DefaultEntries(scheduler.Intervals{ViewFlush: a.cfg.Media.ViewFlushInterval}))
 	if err != nil {
 		return err
 	}

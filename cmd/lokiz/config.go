@@ -17,14 +17,16 @@ import (
 // parses and checks it all before any connection is opened, and reports every
 // problem at once.
 type Config struct {
-	Env    string // LOKIZ_ENV: development (default) or production
-	Log    LogConfig
-	DB     DBConfig
-	Redis  RedisConfig
-	HTTP   HTTPConfig
-	Auth   AuthConfig
-	Worker WorkerConfig
-	Dash   DashboardConfig
+	Env     string // LOKIZ_ENV: development (default) or production
+	Log     LogConfig
+	DB      DBConfig
+	Redis   RedisConfig
+	HTTP    HTTPConfig
+	Auth    AuthConfig
+	Worker  WorkerConfig
+	Dash    DashboardConfig
+	Storage StorageConfig
+	Media   MediaConfig
 	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// Warnings are non-fatal notes found while loading (a generated secret).
@@ -64,6 +66,32 @@ type AuthConfig struct {
 	BcryptCost      int           // BCRYPT_COST, default 12
 	RateLimit       int           // AUTH_RATE_LIMIT: attempts per window per IP, default 20
 	RateLimitWindow time.Duration // AUTH_RATE_LIMIT_WINDOW, default 1m
+}
+
+// StorageConfig configures where uploads and media live.
+type StorageConfig struct {
+	Backend     string // STORAGE_BACKEND: local (default) or s3
+	Dir         string // STORAGE_DIR, default ./data (local)
+	S3Bucket    string // S3_BUCKET (s3)
+	S3Region    string // S3_REGION, default us-east-1
+	S3Endpoint  string // S3_ENDPOINT: an S3-compatible server; path-style when set
+	S3PublicURL string // S3_PUBLIC_URL: a CDN in front of the bucket for downloads
+	// S3AccessKeyID and S3SecretAccessKey (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
+	// are explicit keys for S3-compatible providers; when unset the standard
+	// AWS chain (AWS_ACCESS_KEY_ID, profiles, instance roles) applies.
+	S3AccessKeyID     string
+	S3SecretAccessKey string
+	UploadTTL         time.Duration // UPLOAD_URL_TTL, default 1h
+	URLTTL            time.Duration // MEDIA_URL_TTL, default 6h: least lifetime of rendered download URLs
+}
+
+// MediaConfig configures uploads, the media tasks and views.
+type MediaConfig struct {
+	VideoMaxBytes     int64         // VIDEO_MAX_BYTES, default 500 MiB
+	ImageMaxBytes     int64         // IMAGE_MAX_BYTES, default 10 MiB
+	VideoMaxDuration  time.Duration // VIDEO_MAX_DURATION, default 10m
+	ViewFlushInterval time.Duration // VIEW_FLUSH_INTERVAL, default 10s
+	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
 }
 
 // WorkerConfig configures the asynq server.
@@ -157,6 +185,38 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.Dash.Password = "lokiz"
 		c.Warnings = append(c.Warnings, "DASHBOARD_PASSWORD is not set: the dashboard accepts the development password \"lokiz\"")
 	}
+
+	c.Storage.Backend = p.str("STORAGE_BACKEND", "local")
+	c.Storage.Dir = p.str("STORAGE_DIR", "./data")
+	c.Storage.S3Bucket = p.str("S3_BUCKET", "")
+	c.Storage.S3Region = p.str("S3_REGION", "us-east-1")
+	c.Storage.S3Endpoint = p.str("S3_ENDPOINT", "")
+	c.Storage.S3PublicURL = p.str("S3_PUBLIC_URL", "")
+	c.Storage.S3AccessKeyID = p.str("S3_ACCESS_KEY_ID", "")
+	c.Storage.S3SecretAccessKey = p.secret("S3_SECRET_ACCESS_KEY", "")
+	if (c.Storage.S3AccessKeyID == "") != (c.Storage.S3SecretAccessKey == "") {
+		p.fail("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together")
+	}
+	switch c.Storage.Backend {
+	case "local":
+	case "s3":
+		if c.Storage.S3Bucket == "" {
+			p.fail("S3_BUCKET is required when STORAGE_BACKEND is s3")
+		}
+	default:
+		p.fail("STORAGE_BACKEND must be local or s3, not %q", c.Storage.Backend)
+	}
+	c.Storage.UploadTTL = p.duration("UPLOAD_URL_TTL", time.Hour)
+	c.Storage.URLTTL = p.duration("MEDIA_URL_TTL", 6*time.Hour)
+
+	c.Media.VideoMaxBytes = int64(p.intIn("VIDEO_MAX_BYTES", 500<<20, 1<<10, 5<<30))
+	c.Media.ImageMaxBytes = int64(p.intIn("IMAGE_MAX_BYTES", 10<<20, 1<<10, 100<<20))
+	c.Media.VideoMaxDuration = p.duration("VIDEO_MAX_DURATION", 10*time.Minute)
+	c.Media.ViewFlushInterval = p.duration("VIEW_FLUSH_INTERVAL", 10*time.Second)
+	if c.Media.ViewFlushInterval < time.Second || c.Media.ViewFlushInterval%time.Second != 0 {
+		p.fail("VIEW_FLUSH_INTERVAL must be a whole number of seconds, at least 1s")
+	}
+	c.Media.ViewRateLimit = p.intIn("VIEW_RATE_LIMIT", 300, 1, 1000000)
 
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 

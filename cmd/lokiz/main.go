@@ -39,7 +39,7 @@ func init() {
 		{"dashboard", "serve asynqmon and queue metrics (DASHBOARD_ADDR, default :8081)", "lokiz dashboard", runDashboard},
 		{"migrate", "apply or list database migrations", "lokiz migrate up|status", runMigrate},
 		{"dev", "run migrations, then api, worker, scheduler and dashboard in one process", "lokiz dev", runDev},
-		{"seed", "create demo accounts (idempotent) for local development", "lokiz seed [-password P]", runSeed},
+		{"seed", "create demo accounts and videos (idempotent) for local development", "lokiz seed [-password P]", runSeed},
 	}
 }
 

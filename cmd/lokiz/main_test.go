@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -120,7 +121,8 @@ func TestDashboardRefusesProductionWithoutPassword(t *testing.T) {
 func TestRefusesPendingMigrations(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.NewEmptyDB(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "SECRET_KEY": strings.Repeat("s", 40)}
+	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "SECRET_KEY": strings.Repeat("s", 40),
+		"STORAGE_DIR": t.TempDir(), "BCRYPT_COST": "4"}
 	for _, role := range []string{"api", "worker", "scheduler"} {
 		code, out := runBinary(t, env, role)
 		require.Equal(t, 1, code, role)
@@ -143,9 +145,18 @@ func TestRefusesPendingMigrations(t *testing.T) {
 	code, out = runBinary(t, env, "seed")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "created  admin")
+	require.Equal(t, 3, strings.Count(out, "created  video"), out)
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var completed int
+	require.NoError(t, conn.QueryRow(context.Background(),
+		"SELECT count(*) FROM videos WHERE status = 'completed' AND thumbnail_key IS NOT NULL AND width = 360").Scan(&completed))
+	require.Equal(t, 3, completed, "demo videos went through the real pipeline")
 	code, out = runBinary(t, env, "seed")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "exists   admin", "seeding twice changes nothing")
+	require.Equal(t, 3, strings.Count(out, "exists   video"), out)
 }
 
 // freeAddr returns a loopback address nothing listens on right now.

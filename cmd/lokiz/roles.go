@@ -4,12 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/google/uuid"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/media/mediatest"
+	"github.com/lokiz/lokiz/storage"
+	"github.com/lokiz/lokiz/worker"
 )
 
 // startRole is the common start of the long-running roles: parse flags,
@@ -200,5 +208,86 @@ func runSeed(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	fmt.Fprintf(env.stdout, "demo accounts log in with the password %q\n", *password)
+	return a.seedVideos(ctx, env)
+}
+
+// demoVideos are generated with ffmpeg's test source and go through the
+// real pipeline: upload to storage, complete, finalize.
+var demoVideos = []struct {
+	owner, caption string
+	seconds        float64
+}{
+	{"demo", "First light on LOKIZ #hello #lokiz", 4},
+	{"demo", "Colour bars at golden hour #test #glitch", 3},
+	{"demo_friend", "오늘의 테스트 패턴 #먹방 #lokiz", 5},
+}
+
+// seedVideos gives the demo accounts a few real videos, once.
+func (a *app) seedVideos(ctx context.Context, env *environment) error {
+	finalize := worker.NewVideoFinalizeHandler(a.store, a.storage,
+		worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration}, a.log)
+	dir, err := os.MkdirTemp("", "lokiz-seed-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for i, d := range demoVideos {
+		owner, err := a.store.UserGetByUsername(ctx, d.owner)
+		if err != nil {
+			return fmt.Errorf("seed videos: %w", err)
+		}
+		existing, err := a.store.VideoListByUser(ctx, db.VideoListByUserParams{UserID: owner.ID, ViewerID: &owner.ID, Lim: 100})
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(existing, func(r db.VideoListByUserRow) bool { return r.Video.Caption == d.caption }) {
+			fmt.Fprintf(env.stdout, "exists   video %q\n", d.caption)
+			continue
+		}
+		file := filepath.Join(dir, fmt.Sprintf("demo%d.mp4", i))
+		if err := mediatest.GenerateVideo(ctx, file, mediatest.VideoOptions{
+			Duration: d.seconds, Width: 360, Height: 640, Audio: true, FastStart: true}); err != nil {
+			return fmt.Errorf("generate demo video: %w", err)
+		}
+		id, err := a.uploadFile(ctx, owner.ID, file, d.caption)
+		if err != nil {
+			return err
+		}
+		if err := finalize.Finalize(ctx, id); err != nil {
+			return fmt.Errorf("finalize demo video: %w", err)
+		}
+		fmt.Fprintf(env.stdout, "created  video %q by %s\n", d.caption, d.owner)
+	}
 	return nil
+}
+
+// uploadFile does what a client does: create the upload, store the file,
+// complete it.
+func (a *app) uploadFile(ctx context.Context, owner uuid.UUID, file, caption string) (uuid.UUID, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return uuid.Nil, err
+	}
+	key, err := storage.NewKey("uploads", "video/mp4")
+	if err != nil {
+		return uuid.Nil, err
+	}
+	ct, size := "video/mp4", st.Size()
+	v, err := a.store.VideoCreateUpload(ctx, db.VideoCreateUploadParams{
+		ID: db.NewID(), UserID: owner, Caption: caption, IsPublic: true, UploadKey: &key, ContentType: &ct, UploadMaxBytes: &size})
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := a.storage.Put(ctx, key, f, size, ct); err != nil {
+		return uuid.Nil, err
+	}
+	if _, err := a.store.VideoStartProcessing(ctx, db.VideoStartProcessingParams{ID: v.ID, UserID: owner}); err != nil {
+		return uuid.Nil, err
+	}
+	return v.ID, nil
 }

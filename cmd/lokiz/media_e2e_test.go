@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/media/mediatest"
+)
+
+// TestMediaJourney is the user journey of the media pipeline against a real
+// `lokiz dev` (api, asynq worker and scheduler, Redis, Postgres, ffmpeg):
+// register, upload a real MP4, complete it with wrong dimensions, see it
+// finalized with the real ones and a thumbnail that is a JPEG, count views
+// once per viewer, and find the flushed count in Postgres. Once with local
+// storage, once with S3 (an in-process S3 server behind the real SDK).
+func TestMediaJourney(t *testing.T) {
+	t.Parallel()
+	// Each journey runs a whole deployment, so each gets its own Redis
+	// database: queues and view counters are per deployment.
+	for backend, redisIndex := range map[string]int{"local": 8, "s3": 9} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dbURL := dbtest.NewEmptyDB(t)
+			apiAddr, dashAddr := freeAddr(t), freeAddr(t)
+			env := map[string]string{
+				"DATABASE_URL": dbURL, "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:6379/%d", redisIndex), "HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr,
+				"PUBLIC_BASE_URL": "http://" + apiAddr, "SECRET_KEY": strings.Repeat("m", 40), "BCRYPT_COST": "4",
+				"WORKER_CONCURRENCY": "2", "SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn",
+				"STORAGE_DIR": t.TempDir(), "VIEW_FLUSH_INTERVAL": "1s",
+			}
+			if backend == "s3" {
+				mem := s3mem.New()
+				require.NoError(t, mem.CreateBucket("lokiz-e2e"))
+				s3srv := httptest.NewServer(gofakes3.New(mem).Server())
+				t.Cleanup(s3srv.Close)
+				env["STORAGE_BACKEND"] = "s3"
+				env["S3_BUCKET"] = "lokiz-e2e"
+				env["S3_ENDPOINT"] = s3srv.URL
+				env["S3_ACCESS_KEY_ID"] = "AKIDE2E"
+				env["S3_SECRET_ACCESS_KEY"] = "e2e-secret"
+			}
+			runJourney(t, env, dbURL)
+		})
+	}
+}
+
+func runJourney(t *testing.T, vars map[string]string, dbURL string) {
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"dev"})
+	}()
+	base := vars["PUBLIC_BASE_URL"]
+	client := &http.Client{Timeout: 20 * time.Second}
+	require.Eventually(t, func() bool {
+		resp, err := client.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond, "dev never became ready; logs:\n%s", logs)
+
+	call := func(method, path, token string, body any, headers map[string]string) (int, map[string]any) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			rd = bytes.NewReader(raw)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out
+	}
+	get := func(url string) (int, []byte, string) {
+		t.Helper()
+		resp, err := client.Get(url)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header.Get("Content-Type")
+	}
+
+	status, reg := call("POST", "/v1/auth/register", "", map[string]any{"username": "journey", "email": "j@example.com", "password": "journey-pass"}, nil)
+	require.Equal(t, http.StatusCreated, status, "%v", reg)
+	token := reg["access_token"].(string)
+
+	// A real MP4 made by ffmpeg: 320x240, 2 s, H.264/AAC, fast start.
+	file := filepath.Join(t.TempDir(), "clip.mp4")
+	require.NoError(t, mediatest.GenerateVideo(context.Background(), file, mediatest.VideoOptions{
+		Duration: 2, Width: 320, Height: 240, Audio: true, FastStart: true}))
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+
+	status, up := call("POST", "/v1/videos/upload-url", token, map[string]any{
+		"content_type": "video/mp4", "caption": "journey #e2e", "size_bytes": len(data)}, nil)
+	require.Equal(t, http.StatusOK, status, "%v", up)
+	videoID := up["video_id"].(string)
+	put, _ := http.NewRequest(up["method"].(string), up["upload_url"].(string), bytes.NewReader(data))
+	for k, v := range up["headers"].(map[string]any) {
+		put.Header.Set(k, v.(string))
+	}
+	resp, err := client.Do(put)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+
+	status, v := call("POST", "/v1/videos/"+videoID+"/complete", token, map[string]any{"width": 1080.5, "height": 1920, "actual_duration": 99.5}, nil)
+	require.Equal(t, http.StatusAccepted, status, "%v", v)
+
+	require.Eventually(t, func() bool {
+		_, v = call("GET", "/v1/videos/"+videoID, token, nil, nil)
+		return v["status"] == "completed" || v["status"] == "failed"
+	}, 90*time.Second, 200*time.Millisecond, "never finalized; logs:\n%s", logs)
+	require.Equal(t, "completed", v["status"], "%v", v)
+	require.Equal(t, float64(320), v["width"], "the probe's width wins")
+	require.Equal(t, float64(240), v["height"])
+	require.InDelta(t, 2.0, v["duration_seconds"], 0.15)
+	require.Equal(t, []any{"e2e"}, v["hashtags"])
+
+	code, thumb, ct := get(v["thumbnail_url"].(string))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "image/jpeg", ct)
+	_, err = jpeg.Decode(bytes.NewReader(thumb))
+	require.NoError(t, err, "the thumbnail downloads as a JPEG")
+	code, video, _ := get(v["video_url"].(string))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, data, video)
+
+	// Views: 4 distinct anonymous viewers, each twice, and the owner.
+	for i := range 4 {
+		for range 2 {
+			status, res := call("POST", "/v1/videos/"+videoID+"/view", "", map[string]any{"source": "feed"},
+				map[string]string{"User-Agent": fmt.Sprintf("viewer-%d", i)})
+			require.Equal(t, http.StatusOK, status, "%v", res)
+		}
+	}
+	_, res := call("POST", "/v1/videos/"+videoID+"/view", token, nil, nil)
+	require.Equal(t, false, res["counted"])
+	require.Equal(t, float64(4), res["view_count"])
+
+	// The scheduler's views:flush (every second) moves them to Postgres.
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	require.Eventually(t, func() bool {
+		var n int64
+		err := conn.QueryRow(context.Background(), "SELECT view_count FROM videos WHERE id = $1", videoID).Scan(&n)
+		return err == nil && n == 4
+	}, 30*time.Second, 200*time.Millisecond, "views never flushed; logs:\n%s", logs)
+	_, v = call("GET", "/v1/videos/"+videoID, "", nil, nil)
+	require.Equal(t, float64(4), v["view_count"], "flushed views are not counted twice in responses")
+
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, "logs:\n%s", logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("dev did not shut down; logs:\n%s", logs)
+	}
+}
