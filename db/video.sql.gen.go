@@ -115,6 +115,16 @@ func (q *Queries) VideoBatchMetadata(ctx context.Context, arg VideoBatchMetadata
 	return items, nil
 }
 
+const videoClearObjects = `-- name: VideoClearObjects :exec
+UPDATE videos SET object_key = NULL, thumbnail_key = NULL, original_key = NULL, upload_key = NULL
+WHERE id = $1 AND deleted_at IS NOT NULL
+`
+
+func (q *Queries) VideoClearObjects(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, videoClearObjects, id)
+	return err
+}
+
 const videoCreateUpload = `-- name: VideoCreateUpload :one
 INSERT INTO videos (id, user_id, title, caption, status, is_public, upload_key, content_type, upload_max_bytes)
 VALUES ($1, $2, $3, $4, 'uploading', $5, $6, $7, $8)
@@ -695,6 +705,54 @@ func (q *Queries) VideoListVisible(ctx context.Context, arg VideoListVisiblePara
 			&i.User.CreatedAt,
 			&i.User.UpdatedAt,
 			&i.User.ProfileImageKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const videoPurgeCandidates = `-- name: VideoPurgeCandidates :many
+SELECT id, object_key, thumbnail_key, original_key, upload_key FROM videos
+WHERE deleted_at < $1
+  AND (object_key IS NOT NULL OR thumbnail_key IS NOT NULL OR original_key IS NOT NULL OR upload_key IS NOT NULL)
+ORDER BY deleted_at
+LIMIT $2
+`
+
+type VideoPurgeCandidatesParams struct {
+	Before *time.Time
+	Lim    int32
+}
+
+type VideoPurgeCandidatesRow struct {
+	ID           uuid.UUID
+	ObjectKey    *string
+	ThumbnailKey *string
+	OriginalKey  *string
+	UploadKey    *string
+}
+
+// Soft-deleted videos whose objects are still stored after the retention.
+func (q *Queries) VideoPurgeCandidates(ctx context.Context, arg VideoPurgeCandidatesParams) ([]VideoPurgeCandidatesRow, error) {
+	rows, err := q.db.Query(ctx, videoPurgeCandidates, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []VideoPurgeCandidatesRow{}
+	for rows.Next() {
+		var i VideoPurgeCandidatesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ObjectKey,
+			&i.ThumbnailKey,
+			&i.OriginalKey,
+			&i.UploadKey,
 		); err != nil {
 			return nil, err
 		}

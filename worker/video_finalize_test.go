@@ -127,6 +127,26 @@ func TestVideoFinalize(t *testing.T) {
 		require.ErrorIs(t, err, storage.ErrNotFound, "the upload is removed once the video is final")
 	})
 
+	t.Run("DoubleDeliveryAtOnce", func(t *testing.T) {
+		t.Parallel()
+		b := newFinalizeBundle(t, MediaConfig{MaxDuration: time.Minute})
+		src := mediatest.Video(t, mediatest.VideoOptions{Duration: 1, FastStart: true})
+		id := b.upload(t, readFile(t, src), "video/mp4", "twice #double")
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- b.h.ProcessTask(ctx, tasks.NewVideoFinalizeTask(id)) }()
+		}
+		require.NoError(t, <-errs)
+		require.NoError(t, <-errs)
+		v, err := b.store.VideoGetByID(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, "completed", v.Status)
+		var uses int
+		require.NoError(t, b.store.Pool().QueryRow(ctx, "SELECT use_count FROM hashtags WHERE name = 'double'").Scan(&uses))
+		require.Equal(t, 1, uses, "two deliveries at once complete the video once")
+		require.Equal(t, readFile(t, src), b.object(t, *v.ObjectKey))
+	})
+
 	t.Run("WebMIsTranscodedAndTheOriginalKept", func(t *testing.T) {
 		t.Parallel()
 		b := newFinalizeBundle(t, MediaConfig{MaxDuration: time.Minute})

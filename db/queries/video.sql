@@ -121,3 +121,15 @@ DELETE FROM videos WHERE id = @id AND status = 'uploading';
 UPDATE videos v SET view_count = v.view_count + d.delta
 FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@deltas::bigint[]) AS delta) d
 WHERE v.id = d.id;
+
+-- name: VideoPurgeCandidates :many
+-- Soft-deleted videos whose objects are still stored after the retention.
+SELECT id, object_key, thumbnail_key, original_key, upload_key FROM videos
+WHERE deleted_at < @before
+  AND (object_key IS NOT NULL OR thumbnail_key IS NOT NULL OR original_key IS NOT NULL OR upload_key IS NOT NULL)
+ORDER BY deleted_at
+LIMIT @lim;
+
+-- name: VideoClearObjects :exec
+UPDATE videos SET object_key = NULL, thumbnail_key = NULL, original_key = NULL, upload_key = NULL
+WHERE id = @id AND deleted_at IS NOT NULL;
