@@ -2,11 +2,9 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +23,7 @@ import (
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/views"
@@ -77,36 +76,13 @@ type testEnv struct {
 	srv     *api.Server
 	h       http.Handler
 	ip      string
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	config  api.Config
 	storage *storage.Local
 	queue   *asynq.Client
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: redisDB})
-	require.NoError(t, rdb.Ping(context.Background()).Err(), "Redis must run on 127.0.0.1:6379")
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
-}
+func newRedis(t testing.TB) *redis.Client { return testkit.Redis(t, redisDB) }
 
 func testConfig() api.Config {
 	return api.Config{
@@ -147,11 +123,11 @@ func newEnv(t testing.TB, mutate ...func(*api.Config)) *testEnv {
 	rdb := newRedis(t)
 	qc := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = qc.Close() })
-	logs := &syncBuffer{}
+	logger, logs := testkit.NewLogger()
 	st := newLocalStorage(t, cfg)
 	srv, err := api.New(cfg, api.Deps{
 		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc),
-		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  logger,
 		Storage: st, StorageHandler: st.Handler(),
 		Views: views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
 	})

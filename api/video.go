@@ -67,12 +67,7 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 	for i, v := range vs {
 		ids[i] = v.ID
 	}
-	pending, err := s.views.Pending(ctx, ids...)
-	if err != nil {
-		// Counts a few seconds stale beat a failed page.
-		s.log.WarnContext(ctx, "pending views unavailable", "error", err)
-		pending = map[uuid.UUID]int64{}
-	}
+	pending := s.pendingViews(ctx, ids)
 	tagRows, err := s.store.VideoHashtagNames(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -100,6 +95,17 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 		}
 	}
 	return out, nil
+}
+
+// pendingViews returns the views not yet flushed per video; when Redis does
+// not answer, counts a few seconds stale beat a failed response.
+func (s *Server) pendingViews(ctx context.Context, ids []uuid.UUID) map[uuid.UUID]int64 {
+	pending, err := s.views.Pending(ctx, ids...)
+	if err != nil {
+		s.log.WarnContext(ctx, "pending views unavailable", "error", err)
+		return map[uuid.UUID]int64{}
+	}
+	return pending
 }
 
 func (s *Server) videoResponse(ctx context.Context, v db.Video, author db.User) (videoResponse, error) {
@@ -573,11 +579,7 @@ func (s *Server) batchVideoMetadata(c *gin.Context) {
 		for i, r := range rows {
 			ids[i] = r.ID
 		}
-		pending, err := s.views.Pending(ctx, ids...)
-		if err != nil {
-			s.log.WarnContext(ctx, "pending views unavailable", "error", err)
-			pending = map[uuid.UUID]int64{}
-		}
+		pending := s.pendingViews(ctx, ids)
 		for _, r := range rows {
 			out[r.ID.String()] = videoCounts{ViewCount: r.ViewCount + pending[r.ID], LikeCount: r.LikeCount,
 				CommentCount: r.CommentCount, GlitchCount: r.GlitchCount, ShareCount: r.ShareCount}
@@ -634,11 +636,7 @@ func (s *Server) recordView(c *gin.Context) {
 	}
 	if viewer != nil && *viewer == target.UserID {
 		// The owner's views never count; still show the current figure.
-		pending, err := s.views.Pending(ctx, id)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
+		pending := s.pendingViews(ctx, []uuid.UUID{id})
 		c.JSON(http.StatusOK, viewResponse{Counted: false, ViewCount: target.ViewCount + pending[id]})
 		return
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/internal/testkit"
 )
 
 // runFor is how long each scheduler run lasts: four or five "@every 1s" ticks.
@@ -66,15 +68,15 @@ func requireConsecutive(t *testing.T, ids []string) {
 
 // attempts returns, from one scheduler's log, the task ids it enqueued and
 // the ones it found already enqueued.
-func attempts(t *testing.T, logs *logBuffer) (enqueued, conflicts []string) {
+func attempts(t *testing.T, logs *testkit.LogBuffer) (enqueued, conflicts []string) {
 	t.Helper()
-	for _, rec := range logs.lines(t, "periodic task enqueued") {
+	for _, rec := range logs.Lines(t, "periodic task enqueued") {
 		enqueued = append(enqueued, rec["task_id"].(string))
 	}
-	for _, rec := range logs.lines(t, "periodic task already enqueued by another scheduler") {
+	for _, rec := range logs.Lines(t, "periodic task already enqueued by another scheduler") {
 		conflicts = append(conflicts, rec["task_id"].(string))
 	}
-	for _, rec := range logs.lines(t, "") {
+	for _, rec := range logs.Lines(t, "") {
 		require.NotEqual(t, "ERROR", rec["level"], "unexpected error line: %v", rec)
 	}
 	return enqueued, conflicts
@@ -89,7 +91,7 @@ func TestReplicasEnqueueEachTickOnce(t *testing.T) {
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 
 	oneQueue, twoQueue, plainQueue := uniqueQueue(t, rdb), uniqueQueue(t, rdb), uniqueQueue(t, rdb)
-	newScheduler := func(queue string) (*Scheduler, *logBuffer) {
+	newScheduler := func(queue string) (*Scheduler, *testkit.LogBuffer) {
 		logger, logs := newLogger()
 		s, err := New(rdb, logger, []Entry{tickEntry(queue)})
 		require.NoError(t, err)

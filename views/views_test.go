@@ -13,6 +13,7 @@ import (
 
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
 )
 
 // redisDB is this package's own Redis database. The keys are global
@@ -21,10 +22,8 @@ const redisDB = 7
 
 func setup(t *testing.T) (*Counter, *Flusher, *db.Store, redis.UniversalClient) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: redisDB, PoolSize: 64})
-	require.NoError(t, rdb.Ping(context.Background()).Err(), "Redis must run on 127.0.0.1:6379")
+	rdb := testkit.Redis(t, redisDB)
 	require.NoError(t, rdb.FlushDB(context.Background()).Err())
-	t.Cleanup(func() { _ = rdb.Close() })
 	store := dbtest.NewStore(t)
 	return NewCounter(rdb, "test-secret", 24*time.Hour), NewFlusher(rdb, store), store, rdb
 }

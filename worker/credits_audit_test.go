@@ -10,6 +10,7 @@ import (
 
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -18,7 +19,7 @@ func TestCreditsAuditHandler(t *testing.T) {
 
 	type testBundle struct {
 		store *db.Store
-		logs  *logBuffer
+		logs  *testkit.LogBuffer
 		mux   *asynq.ServeMux
 	}
 	setup := func(t *testing.T) *testBundle {
@@ -44,14 +45,14 @@ func TestCreditsAuditHandler(t *testing.T) {
 
 		require.NoError(t, b.mux.ProcessTask(context.Background(), tasks.NewCreditsAuditTask()))
 
-		found := b.logs.lines(t, "credit ledger mismatch")
+		found := b.logs.Lines(t, "credit ledger mismatch")
 		require.Len(t, found, 1)
 		require.Equal(t, "ERROR", found[0]["level"])
 		require.Equal(t, bad.ID.String(), found[0]["user_id"])
 		require.Equal(t, float64(bad.Credits+7), found[0]["balance"])
 		require.Equal(t, float64(bad.Credits), found[0]["ledger_total"])
 
-		done := b.logs.lines(t, "task processed")
+		done := b.logs.Lines(t, "task processed")
 		require.Len(t, done, 1)
 		require.Equal(t, "ok", done[0]["outcome"])
 	})
@@ -63,10 +64,10 @@ func TestCreditsAuditHandler(t *testing.T) {
 		dbtest.CreateUser(t, b.store, dbtest.UserOpts{})
 
 		require.NoError(t, b.mux.ProcessTask(context.Background(), tasks.NewCreditsAuditTask()))
-		for _, rec := range b.logs.lines(t, "") {
+		for _, rec := range b.logs.Lines(t, "") {
 			require.NotEqual(t, "ERROR", rec["level"], "unexpected error line: %v", rec)
 		}
-		require.Len(t, b.logs.lines(t, "task processed"), 1)
+		require.Len(t, b.logs.Lines(t, "task processed"), 1)
 	})
 
 	t.Run("CapsTheReport", func(t *testing.T) {
@@ -79,8 +80,8 @@ func TestCreditsAuditHandler(t *testing.T) {
 		require.NoError(t, err)
 
 		require.NoError(t, b.mux.ProcessTask(context.Background(), tasks.NewCreditsAuditTask()))
-		require.Len(t, b.logs.lines(t, "credit ledger mismatch"), maxReportedMismatches)
-		rest := b.logs.lines(t, "credit ledger mismatches not listed")
+		require.Len(t, b.logs.Lines(t, "credit ledger mismatch"), maxReportedMismatches)
+		rest := b.logs.Lines(t, "credit ledger mismatches not listed")
 		require.Len(t, rest, 1)
 		require.Equal(t, float64(2), rest[0]["count"])
 		require.Equal(t, float64(maxReportedMismatches+2), rest[0]["total"])
@@ -91,7 +92,7 @@ func TestCreditsAuditHandler(t *testing.T) {
 		b := setup(t)
 		err := b.mux.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeCreditsAudit, []byte("[1,2]")))
 		require.True(t, errors.Is(err, asynq.SkipRetry), "got %v", err)
-		done := b.logs.lines(t, "task processed")
+		done := b.logs.Lines(t, "task processed")
 		require.Len(t, done, 1)
 		require.Equal(t, "skip_retry", done[0]["outcome"])
 	})

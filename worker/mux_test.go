@@ -40,7 +40,7 @@ func TestLogTasks(t *testing.T) {
 			err := mux.ProcessTask(context.Background(), asynq.NewTask("test:run", nil))
 			require.Equal(t, tt.wantErr, err != nil, "err = %v", err)
 
-			all := logs.lines(t, "")
+			all := logs.Lines(t, "")
 			require.Len(t, all, 1, "exactly one line per task")
 			rec := all[0]
 			require.Equal(t, "task processed", rec["msg"])
@@ -68,7 +68,7 @@ func TestLogTasks(t *testing.T) {
 		require.PanicsWithValue(t, "kaboom", func() {
 			_ = mux.ProcessTask(context.Background(), asynq.NewTask("test:panic", nil))
 		})
-		all := logs.lines(t, "")
+		all := logs.Lines(t, "")
 		require.Len(t, all, 1)
 		require.Equal(t, "panic", all[0]["outcome"])
 		require.Equal(t, "kaboom", all[0]["panic"])
@@ -103,9 +103,9 @@ func TestLogTasks(t *testing.T) {
 		info, err := asynq.NewClientFromRedisClient(rdb).Enqueue(asynq.NewTask("test:flaky", nil),
 			asynq.Queue(queue), asynq.MaxRetry(3), asynq.Retention(time.Minute))
 		require.NoError(t, err)
-		require.Eventually(t, func() bool { return logs.count("task processed") == 2 }, 15*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { return logs.Count("task processed") == 2 }, 15*time.Second, 50*time.Millisecond)
 
-		got := logs.lines(t, "task processed")
+		got := logs.Lines(t, "task processed")
 		for i, want := range []struct {
 			level, outcome string
 			retry          float64

@@ -64,7 +64,7 @@ func TestWorker(t *testing.T) {
 			return err == nil && ti.State == asynq.TaskStateCompleted
 		}, 15*time.Second, 50*time.Millisecond)
 
-		done := logs.lines(t, "task processed")
+		done := logs.Lines(t, "task processed")
 		require.Len(t, done, 1)
 		require.Equal(t, "ok", done[0]["outcome"])
 		require.Equal(t, info.ID, done[0]["task_id"])
@@ -72,7 +72,7 @@ func TestWorker(t *testing.T) {
 		require.Equal(t, queue, done[0]["queue"])
 		require.Equal(t, float64(3), done[0]["max_retry"])
 
-		found := logs.lines(t, "credit ledger mismatch")
+		found := logs.Lines(t, "credit ledger mismatch")
 		require.Len(t, found, 1)
 		require.Equal(t, bad.ID.String(), found[0]["user_id"])
 		require.Equal(t, float64(1), found[0]["balance"])

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -169,23 +169,6 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDevEndToEnd runs `lokiz dev` against an empty database and checks the
 // journey the README promises: migrations at start, register → login → me,
 // the docs page, the dashboard listing the queues, a task enqueued through
@@ -194,7 +177,7 @@ func TestDevEndToEnd(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.NewEmptyDB(t)
 	apiAddr, dashAddr := freeAddr(t), freeAddr(t)
-	logs := &lockedBuffer{}
+	logs := &testkit.LogBuffer{}
 	env := &environment{
 		getenv: envMap(map[string]string{
 			"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr,

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/media/mediatest"
 )
 
@@ -62,7 +63,7 @@ func TestMediaJourney(t *testing.T) {
 }
 
 func runJourney(t *testing.T, vars map[string]string, dbURL string) {
-	logs := &lockedBuffer{}
+	logs := &testkit.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
