@@ -12,8 +12,9 @@ import (
 	"github.com/lokiz/lokiz"
 )
 
-// rateLimiter counts requests per key in fixed windows in Redis, so limits
-// hold across api replicas. One round trip per request.
+// rateLimiter counts requests per key in Redis, so limits hold across api
+// replicas. A key's window opens at its first request and lasts the window
+// length (a burst cannot straddle two aligned windows). One round trip.
 type rateLimiter struct {
 	rdb redis.UniversalClient
 }
@@ -21,19 +22,18 @@ type rateLimiter struct {
 // allow counts one hit on key and reports whether it is within limit per
 // window; when it is not, retryAfter says how long until the window resets.
 func (rl rateLimiter) allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
-	slot := time.Now().UnixNano() / int64(window)
-	full := fmt.Sprintf("lokiz:rl:%s:%d", key, slot)
+	full := "lokiz:rl:" + key
 	pipe := rl.rdb.Pipeline()
 	incr := pipe.Incr(ctx, full)
-	pipe.PExpire(ctx, full, window+time.Second)
+	pipe.ExpireNX(ctx, full, window) // Redis 7: only the first request opens the window
+	ttl := pipe.PTTL(ctx, full)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
 	}
 	if incr.Val() <= int64(limit) {
 		return true, 0, nil
 	}
-	windowEnd := time.Unix(0, (slot+1)*int64(window))
-	return false, time.Until(windowEnd), nil
+	return false, max(ttl.Val(), time.Millisecond), nil
 }
 
 // limitByIP is middleware allowing limit requests per window per client IP

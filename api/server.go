@@ -168,6 +168,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/videos/:video_id/complete", auth, s.completeVideo)
 	v1.POST("/videos/:video_id/view", optional, s.recordView) // rate limited inside the counting script
 
+	// Social (reference §1.7-§1.9, §1.17; CONTRACT.md §2-§3).
+	v1.POST("/likes/videos/:video_id", auth, s.likeVideo)
+	v1.DELETE("/likes/videos/:video_id", auth, s.unlikeVideo)
+	v1.GET("/likes/videos/:video_id/check", auth, s.checkLike)
+	v1.POST("/likes/check-batch", auth, s.checkLikes)
+	v1.GET("/users/:user_id/liked-videos", optional, s.listLikedVideos)
+
 	s.engine = r
 	return s, nil
 }

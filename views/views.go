@@ -37,7 +37,7 @@ const (
 	inflightKey = "lokiz:{views}:inflight"
 	batchPrefix = "lokiz:{views}:batch:"
 	seenPrefix  = "lokiz:{views}:seen:"
-	// rateLimitPrefix + client + minute counts a client's view requests.
+	// rateLimitPrefix + client counts a client's view requests per minute.
 	rateLimitPrefix = "lokiz:{views}:rl:"
 )
 
@@ -152,11 +152,13 @@ func (c *Counter) Record(ctx context.Context, v View) (counted bool, pending int
 		source = "other"
 	}
 	day := c.now().UTC().Format(time.DateOnly)
-	rateKey := rateLimitPrefix + v.Client + ":" + strconv.FormatInt(c.now().Unix()/60, 10)
+	// The window starts at a client's first request (the script sets the
+	// expiry then), so a burst cannot straddle two windows.
+	rateKey := rateLimitPrefix + v.Client
 	res, err := recordScript.Run(ctx, c.rdb,
 		[]string{seenPrefix + v.VideoID.String() + ":" + v.Viewer, pendingKey, inflightKey, rateKey},
 		c.dedupeWindow.Milliseconds(), v.VideoID.String(), day, source, max(v.WatchTimeMS, 0),
-		v.Limit, int64(61_000),
+		v.Limit, int64(60_000),
 	).Int64Slice()
 	if err != nil {
 		return false, 0, fmt.Errorf("record view: %w", err)
