@@ -174,6 +174,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/likes/videos/:video_id/check", auth, s.checkLike)
 	v1.POST("/likes/check-batch", auth, s.checkLikes)
 	v1.GET("/users/:user_id/liked-videos", optional, s.listLikedVideos)
+	v1.POST("/follows/users/:user_id", auth, s.follow)
+	v1.DELETE("/follows/users/:user_id", auth, s.unfollow)
+	v1.GET("/follows/users/:user_id/check", auth, s.checkFollow)
+	v1.GET("/follows/users/:user_id/followers", optional, s.listFollowers)
+	v1.GET("/follows/users/:user_id/following", optional, s.listFollowings)
+	v1.POST("/follows/check-batch", auth, s.checkFollows)
+	v1.POST("/blocks/users/:user_id", auth, s.block)
+	v1.DELETE("/blocks/users/:user_id", auth, s.unblock)
+	v1.GET("/blocks", auth, s.listBlocks)
+	v1.POST("/moderation/block", auth, s.block)
+	v1.DELETE("/moderation/block/:blocked_user_id", auth, s.unblock)
+	v1.GET("/moderation/blocks", auth, s.listBlocks)
+	v1.GET("/moderation/is-blocked/:user_id", auth, s.isBlocked)
 
 	s.engine = r
 	return s, nil

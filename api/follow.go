@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
+)
+
+func (s *Server) basicUser(ctx context.Context, u db.User) userBasic {
+	img := s.mediaURL(ctx, u.ProfileImageKey)
+	return userBasic{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, ProfileImageURL: img, ProfileImage: img}
+}
+
+// targetUser resolves the path's user_id to someone the caller may see and
+// act on; acting on yourself is refused with selfMsg.
+func (s *Server) targetUser(c *gin.Context, selfMsg string) (db.User, error) {
+	id, err := pathUUID(c, "user_id")
+	if err != nil {
+		return db.User{}, err
+	}
+	me := mustUser(c).ID
+	if id == me {
+		return db.User{}, lokiz.Errorf(lokiz.EINVALID, "%s", selfMsg)
+	}
+	return s.visibleUser(c.Request.Context(), id, &me)
+}
+
+type followResponse struct {
+	ID          uuid.UUID `json:"id"`
+	Follower    userBasic `json:"follower"`
+	Following   userBasic `json:"following"`
+	CreatedAt   time.Time `json:"created_at"`
+	IsFollowing bool      `json:"is_following"`
+}
+
+// follow follows a user: 201 the first time, 200 when already following.
+func (s *Server) follow(c *gin.Context) {
+	ctx := c.Request.Context()
+	target, err := s.targetUser(c, "Cannot follow yourself")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	me, err := s.store.UserByID(ctx, mustUser(c).ID)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	created, err := s.store.FollowAdd(ctx, db.FollowAddParams{ID: db.NewID(), FollowerID: me.ID, FollowingID: target.ID})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f, err := s.store.FollowGet(ctx, db.FollowGetParams{FollowerID: me.ID, FollowingID: target.ID})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, followResponse{ID: f.ID, Follower: s.basicUser(ctx, me), Following: s.basicUser(ctx, target),
+		CreatedAt: f.CreatedAt.UTC(), IsFollowing: true})
+}
+
+// unfollow is idempotent: not following is already the wanted state.
+func (s *Server) unfollow(c *gin.Context) {
+	ctx := c.Request.Context()
+	id, err := pathUUID(c, "user_id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if _, err := s.store.FollowRemove(ctx, db.FollowRemoveParams{FollowerID: mustUser(c).ID, FollowingID: id}); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"user_id": id, "is_following": false, "following": false})
+}
+
+func (s *Server) checkFollow(c *gin.Context) {
+	id, err := pathUUID(c, "user_id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	rows, err := s.store.FollowCheckBatch(c.Request.Context(), db.FollowCheckBatchParams{FollowerID: mustUser(c).ID, IDs: []uuid.UUID{id}})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"following": len(rows) > 0, "is_following": len(rows) > 0})
+}
+
+// checkFollows answers, in one query, which of up to 100 users the caller
+// follows; every requested id has a key.
+func (s *Server) checkFollows(c *gin.Context) {
+	var req batchUsersRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := make(map[string]bool, len(req.ids))
+	for _, id := range req.ids {
+		out[id.String()] = false
+	}
+	if len(req.ids) > 0 {
+		rows, err := s.store.FollowCheckBatch(c.Request.Context(), db.FollowCheckBatchParams{FollowerID: mustUser(c).ID, IDs: req.ids})
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		for _, id := range rows {
+			out[id.String()] = true
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"following_users": out})
+}
+
+// offsetPage reads page (≥1) and page_size (1–100), the style the
+// reference keeps for follower lists and other short lists.
+func offsetPage(c *gin.Context) (page, size int, err error) {
+	page, size = 1, defaultPageSize
+	var errs []lokiz.FieldError
+	if raw := c.Query("page"); raw != "" {
+		if n, e := strconv.Atoi(raw); e != nil || n < 1 || n > 100000 {
+			errs = append(errs, fieldErr("must be a whole number of at least 1", "query", "page"))
+		} else {
+			page = n
+		}
+	}
+	if raw := c.Query("page_size"); raw != "" {
+		if n, e := strconv.Atoi(raw); e != nil || n < 1 || n > 100 {
+			errs = append(errs, fieldErr("must be a whole number from 1 to 100", "query", "page_size"))
+		} else {
+			size = n
+		}
+	}
+	if len(errs) > 0 {
+		return 0, 0, lokiz.ValidationError(errs...)
+	}
+	return page, size, nil
+}
+
+type followEntry struct {
+	followResponse
+	User userBasic `json:"user"`
+}
+
+type followListResponse struct {
+	Follows  []followEntry `json:"follows"`
+	Page     int           `json:"page"`
+	PageSize int           `json:"page_size"`
+	HasMore  bool          `json:"has_more"`
+}
+
+func (s *Server) listFollowers(c *gin.Context)  { s.listFollows(c, true) }
+func (s *Server) listFollowings(c *gin.Context) { s.listFollows(c, false) }
+
+// listFollows lists a user's followers (or those they follow), newest
+// first. Each entry names both sides, the other user as `user`, and
+// is_following says whether the caller follows that user.
+func (s *Server) listFollows(c *gin.Context, followers bool) {
+	ctx := c.Request.Context()
+	id, err := pathUUID(c, "user_id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	page, size, err := offsetPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	viewer := optionalUserID(c)
+	subject, err := s.visibleUser(ctx, id, viewer)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	type row struct {
+		user          db.User
+		followID      uuid.UUID
+		at            time.Time
+		viewerFollows bool
+	}
+	var rows []row
+	lim, off := int32(size+1), int32((page-1)*size)
+	if followers {
+		rs, err := s.store.FollowersOf(ctx, db.FollowersOfParams{UserID: id, ViewerID: viewer, Lim: lim, Off: off})
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		for _, r := range rs {
+			rows = append(rows, row{r.User, r.FollowID, r.FollowedAt, r.ViewerFollows})
+		}
+	} else {
+		rs, err := s.store.FollowingOf(ctx, db.FollowingOfParams{UserID: id, ViewerID: viewer, Lim: lim, Off: off})
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		for _, r := range rs {
+			rows = append(rows, row{r.User, r.FollowID, r.FollowedAt, r.ViewerFollows})
+		}
+	}
+	more := len(rows) > size
+	if more {
+		rows = rows[:size]
+	}
+	subj := s.basicUser(ctx, subject)
+	out := followListResponse{Follows: []followEntry{}, Page: page, PageSize: size, HasMore: more}
+	for _, r := range rows {
+		other := s.basicUser(ctx, r.user)
+		e := followEntry{followResponse: followResponse{ID: r.followID, CreatedAt: r.at.UTC(), IsFollowing: r.viewerFollows}, User: other}
+		if followers {
+			e.Follower, e.Following = other, subj
+		} else {
+			e.Follower, e.Following = subj, other
+		}
+		out.Follows = append(out.Follows, e)
+	}
+	c.JSON(http.StatusOK, out)
+}
