@@ -89,3 +89,7 @@ func ValidateTitle(s string) string {
 	}
 	return ""
 }
+
+// SharePlatforms are where a share can go (video_shares.share_platform).
+var SharePlatforms = []string{"copy_link", "kakaotalk", "instagram", "facebook", "twitter", "whatsapp",
+	"telegram", "line", "email", "sms", "embed", "other"}

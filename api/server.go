@@ -43,6 +43,8 @@ type Config struct {
 	ImageMaxBytes int64
 	// ViewRateLimit caps view requests per client IP per minute.
 	ViewRateLimit int
+	// PublicWebURL is the web app's address, the base of share links.
+	PublicWebURL string
 	// ExactUploadSize is set when the storage signs an exact Content-Length
 	// (S3 presigned PUTs): clients must then declare size_bytes.
 	ExactUploadSize bool
@@ -88,6 +90,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 12
+	}
+	if cfg.PublicWebURL == "" {
+		cfg.PublicWebURL = cfg.PublicBaseURL
 	}
 	reg := deps.Registry
 	if reg == nil {
@@ -187,6 +192,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/moderation/block/:blocked_user_id", auth, s.unblock)
 	v1.GET("/moderation/blocks", auth, s.listBlocks)
 	v1.GET("/moderation/is-blocked/:user_id", auth, s.isBlocked)
+	v1.POST("/bookmarks/videos/:video_id", auth, s.bookmark)
+	v1.DELETE("/bookmarks/videos/:video_id", auth, s.unbookmark)
+	v1.GET("/bookmarks/videos/:video_id/check", auth, s.checkBookmark)
+	v1.GET("/bookmarks", auth, s.listBookmarks)
+	v1.POST("/videos/:video_id/share", optional, s.shareVideo)
+	v1.POST("/shares/videos/:video_id", optional, s.shareVideo)
+	v1.GET("/videos/:video_id/share-count", optional, s.shareCount)
+	v1.GET("/shares/videos/:video_id/count", optional, s.shareCount)
 
 	s.engine = r
 	return s, nil

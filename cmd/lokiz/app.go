@@ -119,6 +119,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		Env:            a.cfg.Env,
 		Version:        version,
 		PublicBaseURL:  a.cfg.HTTP.PublicBaseURL,
+		PublicWebURL:   a.cfg.HTTP.PublicWebURL,
 		CORSOrigins:    a.cfg.HTTP.CORSOrigins,
 		TrustedProxies: a.cfg.HTTP.TrustedProxies,
 		SecretKey:      a.cfg.Auth.SecretKey,

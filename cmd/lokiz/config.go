@@ -55,6 +55,7 @@ type RedisConfig struct {
 type HTTPConfig struct {
 	Addr           string   // HTTP_ADDR, default :8000
 	PublicBaseURL  string   // PUBLIC_BASE_URL, default http://localhost:8000
+	PublicWebURL   string   // PUBLIC_WEB_URL: the web app, base of share links; default PUBLIC_BASE_URL
 	CORSOrigins    []string // CORS_ALLOWED_ORIGINS, comma separated, default *
 	TrustedProxies []string // TRUSTED_PROXIES, comma separated CIDRs/IPs, default none
 }
@@ -152,6 +153,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.HTTP.PublicBaseURL = strings.TrimRight(p.str("PUBLIC_BASE_URL", "http://localhost:8000"), "/")
 	if u, err := url.Parse(c.HTTP.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.fail("PUBLIC_BASE_URL must be an absolute http(s) URL, not %q", c.HTTP.PublicBaseURL)
+	}
+	c.HTTP.PublicWebURL = strings.TrimRight(p.str("PUBLIC_WEB_URL", c.HTTP.PublicBaseURL), "/")
+	if u, err := url.Parse(c.HTTP.PublicWebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail("PUBLIC_WEB_URL must be an absolute http(s) URL, not %q", c.HTTP.PublicWebURL)
 	}
 	c.HTTP.CORSOrigins = p.list("CORS_ALLOWED_ORIGINS", []string{"*"})
 	c.HTTP.TrustedProxies = p.list("TRUSTED_PROXIES", nil)
