@@ -154,8 +154,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if u, err := url.Parse(c.HTTP.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.fail("PUBLIC_BASE_URL must be an absolute http(s) URL, not %q", c.HTTP.PublicBaseURL)
 	}
-	c.HTTP.PublicWebURL = strings.TrimRight(p.str("PUBLIC_WEB_URL", c.HTTP.PublicBaseURL), "/")
-	if u, err := url.Parse(c.HTTP.PublicWebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	c.HTTP.PublicWebURL = strings.TrimRight(p.str("PUBLIC_WEB_URL", ""), "/")
+	if c.HTTP.PublicWebURL == "" {
+		c.HTTP.PublicWebURL = c.HTTP.PublicBaseURL
+	} else if u, err := url.Parse(c.HTTP.PublicWebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.fail("PUBLIC_WEB_URL must be an absolute http(s) URL, not %q", c.HTTP.PublicWebURL)
 	}
 	c.HTTP.CORSOrigins = p.list("CORS_ALLOWED_ORIGINS", []string{"*"})
