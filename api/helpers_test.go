@@ -56,7 +56,11 @@ func spec(t testing.TB) validator.Validator {
 		if ok, verrs := v.ValidateDocument(); !ok {
 			msgs := make([]string, 0, len(verrs))
 			for _, e := range verrs {
-				msgs = append(msgs, e.Message+": "+e.Reason)
+				m := e.Message + ": " + e.Reason
+				for _, se := range e.SchemaValidationErrors {
+					m += " [" + se.FieldPath + ": " + se.Reason + "]"
+				}
+				msgs = append(msgs, m)
 			}
 			specErr = fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %s", strings.Join(msgs, "; "))
 			return

@@ -1,0 +1,88 @@
+-- name: CommentCreate :one
+-- The comment and its video's counter, in one statement.
+WITH ins AS (
+    INSERT INTO comments (id, user_id, video_id, content)
+    VALUES (@id::uuid, @user_id::uuid, @video_id::uuid, @content::text)
+    RETURNING *
+), upd AS (
+    UPDATE videos SET comment_count = comment_count + 1
+    WHERE videos.id = @video_id::uuid
+    RETURNING videos.id
+)
+SELECT ins.* FROM ins, upd;
+
+-- name: CommentForViewer :one
+-- A comment the viewer may see: its video is visible to them, and neither
+-- has blocked the other.
+SELECT sqlc.embed(c), v.user_id AS video_owner_id
+FROM comments c JOIN videos v ON v.id = c.video_id
+WHERE c.id = @id
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
+  AND NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = @viewer_id::uuid AND b.blocked_id = c.user_id)
+                      OR (b.blocker_id = c.user_id AND b.blocked_id = @viewer_id::uuid));
+
+-- name: CommentUpdate :one
+UPDATE comments SET content = @content, updated_at = now()
+WHERE id = @id AND user_id = @user_id
+RETURNING *;
+
+-- name: CommentDelete :execrows
+WITH del AS (
+    DELETE FROM comments WHERE comments.id = @id::uuid RETURNING comments.video_id
+)
+UPDATE videos SET comment_count = comment_count - 1
+WHERE videos.id = (SELECT del.video_id FROM del);
+
+-- name: CommentsOfVideo :many
+-- A page of a video's comments, newest first, authors and the viewer's
+-- like in the same query; comments across a block with the viewer and of
+-- disabled authors are left out.
+SELECT sqlc.embed(c), sqlc.embed(u),
+       EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = sqlc.narg('viewer_id')::uuid) AS is_liked,
+       count(*) OVER () AS total
+FROM comments c JOIN users u ON u.id = c.user_id
+WHERE c.video_id = @video_id AND u.is_active
+  AND NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = sqlc.narg('viewer_id')::uuid AND b.blocked_id = c.user_id)
+                      OR (b.blocker_id = c.user_id AND b.blocked_id = sqlc.narg('viewer_id')::uuid))
+ORDER BY c.created_at DESC, c.id DESC
+LIMIT @lim OFFSET @off;
+
+-- name: CommentsBatch :many
+SELECT sqlc.embed(c), sqlc.embed(u),
+       EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = @viewer_id::uuid) AS is_liked,
+       EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @viewer_id::uuid AND f.following_id = c.user_id) AS is_following
+FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
+WHERE c.id = ANY(@ids::uuid[]) AND u.is_active
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
+  AND NOT EXISTS (SELECT 1 FROM blocks b
+                   WHERE (b.blocker_id = @viewer_id::uuid AND b.blocked_id = c.user_id)
+                      OR (b.blocker_id = c.user_id AND b.blocked_id = @viewer_id::uuid));
+
+-- name: CommentLikeAdd :one
+WITH ins AS (
+    INSERT INTO comment_likes (id, user_id, comment_id) VALUES (@id::uuid, @user_id::uuid, @comment_id::uuid)
+    ON CONFLICT (user_id, comment_id) DO NOTHING
+    RETURNING comment_id
+), upd AS (
+    UPDATE comments SET like_count = like_count + 1
+    WHERE comments.id = @comment_id::uuid AND EXISTS (SELECT 1 FROM ins)
+    RETURNING like_count
+)
+SELECT EXISTS (SELECT 1 FROM ins) AS created,
+       coalesce((SELECT upd.like_count FROM upd), (SELECT cc.like_count FROM comments cc WHERE cc.id = @comment_id::uuid))::int AS like_count;
+
+-- name: CommentLikeRemove :one
+WITH del AS (
+    DELETE FROM comment_likes dl WHERE dl.user_id = @user_id::uuid AND dl.comment_id = @comment_id::uuid RETURNING dl.comment_id
+), upd AS (
+    UPDATE comments SET like_count = like_count - 1
+    WHERE comments.id = @comment_id::uuid AND EXISTS (SELECT 1 FROM del)
+    RETURNING like_count
+)
+SELECT EXISTS (SELECT 1 FROM del) AS removed,
+       coalesce((SELECT upd.like_count FROM upd), (SELECT cc.like_count FROM comments cc WHERE cc.id = @comment_id::uuid))::int AS like_count;
+
+-- name: CommentLikeCheck :one
+SELECT EXISTS (SELECT 1 FROM comment_likes WHERE user_id = @user_id AND comment_id = @comment_id);
