@@ -93,3 +93,6 @@ func ValidateTitle(s string) string {
 // SharePlatforms are where a share can go (video_shares.share_platform).
 var SharePlatforms = []string{"copy_link", "kakaotalk", "instagram", "facebook", "twitter", "whatsapp",
 	"telegram", "line", "email", "sms", "embed", "other"}
+
+// ReportTypes are the reasons a user, video or comment can be reported.
+var ReportTypes = []string{"inappropriate", "spam", "copyright", "violence", "harassment", "other"}

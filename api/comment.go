@@ -12,6 +12,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/tasks"
 )
 
 // commentResponse is the reference's CommentResponse plus like_count and
@@ -60,7 +61,7 @@ func (s *Server) createComment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	id, _, err := s.visibleVideoForAction(c)
+	id, target, err := s.visibleVideoForAction(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -75,6 +76,7 @@ func (s *Server) createComment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyComment, RecipientID: target.UserID, ActorID: &me.ID, VideoID: &id, CommentID: &cm.ID})
 	c.JSON(http.StatusCreated, s.commentResponse(ctx, db.Comment(cm), me, false))
 }
 
@@ -240,7 +242,9 @@ func (s *Server) likeComment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	res, err := s.store.CommentLikeAdd(c.Request.Context(), db.CommentLikeAddParams{ID: db.NewID(), UserID: mustUser(c).ID, CommentID: row.Comment.ID})
+	ctx := c.Request.Context()
+	me := mustUser(c).ID
+	res, err := s.store.CommentLikeAdd(ctx, db.CommentLikeAddParams{ID: db.NewID(), UserID: me, CommentID: row.Comment.ID})
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -248,6 +252,8 @@ func (s *Server) likeComment(c *gin.Context) {
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
+		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyCommentLike, RecipientID: row.Comment.UserID, ActorID: &me,
+			VideoID: &row.Comment.VideoID, CommentID: &row.Comment.ID})
 	}
 	c.JSON(status, commentLikeResponse{CommentID: row.Comment.ID, LikeCount: res.LikeCount, IsLiked: true})
 }
@@ -258,10 +264,15 @@ func (s *Server) unlikeComment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	res, err := s.store.CommentLikeRemove(c.Request.Context(), db.CommentLikeRemoveParams{UserID: mustUser(c).ID, CommentID: row.Comment.ID})
+	ctx := c.Request.Context()
+	me := mustUser(c).ID
+	res, err := s.store.CommentLikeRemove(ctx, db.CommentLikeRemoveParams{UserID: me, CommentID: row.Comment.ID})
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if res.Removed {
+		s.unnotify(ctx, db.NotificationCommentLike, me, row.Comment.UserID, &row.Comment.VideoID, &row.Comment.ID)
 	}
 	c.JSON(http.StatusOK, commentLikeResponse{CommentID: row.Comment.ID, LikeCount: res.LikeCount, IsLiked: false})
 }

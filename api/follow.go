@@ -11,6 +11,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/tasks"
 )
 
 func (s *Server) basicUser(ctx context.Context, u db.User) userBasic {
@@ -66,6 +67,7 @@ func (s *Server) follow(c *gin.Context) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyFollow, RecipientID: target.ID, ActorID: &me.ID})
 	}
 	c.JSON(status, followResponse{ID: f.ID, Follower: s.basicUser(ctx, me), Following: s.basicUser(ctx, target),
 		CreatedAt: f.CreatedAt.UTC(), IsFollowing: true})
@@ -79,9 +81,14 @@ func (s *Server) unfollow(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if _, err := s.store.FollowRemove(ctx, db.FollowRemoveParams{FollowerID: mustUser(c).ID, FollowingID: id}); err != nil {
+	me := mustUser(c).ID
+	n, err := s.store.FollowRemove(ctx, db.FollowRemoveParams{FollowerID: me, FollowingID: id})
+	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if n > 0 {
+		s.unnotify(ctx, db.NotificationFollow, me, id, nil, nil)
 	}
 	c.JSON(http.StatusOK, gin.H{"user_id": id, "is_following": false, "following": false})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/tasks"
 )
 
 type likeResponse struct {
@@ -38,7 +39,7 @@ func (s *Server) visibleVideoForAction(c *gin.Context) (uuid.UUID, db.VideoViewT
 // already liked (a repeated like changes nothing).
 func (s *Server) likeVideo(c *gin.Context) {
 	ctx := c.Request.Context()
-	id, _, err := s.visibleVideoForAction(c)
+	id, target, err := s.visibleVideoForAction(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -48,6 +49,9 @@ func (s *Server) likeVideo(c *gin.Context) {
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if res.Created {
+		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyLike, RecipientID: target.UserID, ActorID: &me, VideoID: &id})
 	}
 	like, err := s.store.LikeGet(ctx, db.LikeGetParams{UserID: me, VideoID: id})
 	if err != nil {
@@ -71,15 +75,19 @@ type unlikeResponse struct {
 // no-op, so a double tap never errors.
 func (s *Server) unlikeVideo(c *gin.Context) {
 	ctx := c.Request.Context()
-	id, _, err := s.visibleVideoForAction(c)
+	id, target, err := s.visibleVideoForAction(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	res, err := s.store.LikeRemove(ctx, db.LikeRemoveParams{UserID: mustUser(c).ID, VideoID: id})
+	me := mustUser(c).ID
+	res, err := s.store.LikeRemove(ctx, db.LikeRemoveParams{UserID: me, VideoID: id})
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if res.Removed {
+		s.unnotify(ctx, db.NotificationLike, me, target.UserID, &id, nil)
 	}
 	c.JSON(http.StatusOK, unlikeResponse{VideoID: id, LikeCount: res.LikeCount, Liked: false})
 }

@@ -12,19 +12,6 @@ import (
 	"github.com/lokiz/lokiz/notification"
 )
 
-// mountNotifications registers the notification routes (reference §1.11,
-// CONTRACT.md §3) on v1, all behind auth. List routes answer with and
-// without a trailing slash through Handler.
-func (s *Server) mountNotifications(v1 *gin.RouterGroup, auth gin.HandlerFunc) {
-	v1.GET("/notifications", auth, s.listNotifications)
-	v1.GET("/notifications/unread-count", auth, s.notificationUnreadCount)
-	v1.PATCH("/notifications/read-all", auth, s.markAllNotificationsRead)
-	v1.POST("/notifications/batch-mark-read", auth, s.batchMarkNotificationsRead)
-	v1.GET("/notifications/settings", auth, s.getNotificationSettings)
-	v1.PATCH("/notifications/settings", auth, s.updateNotificationSettings)
-	v1.PATCH("/notifications/:notification_id/read", auth, s.markNotificationRead)
-}
-
 // Page/offset paging of the notification list (the reference's style).
 const (
 	notificationDefaultPageSize = 20

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,55 +31,17 @@ import (
 // notifyRedisDB is the Redis database of the notification tests.
 const notifyRedisDB = 10
 
-// mountNotificationsForTest registers the notification routes on s unless
-// server.go already does. TODO(integration): remove once New calls
-// mountNotifications; the check below keeps it harmless until then.
-func mountNotificationsForTest(s *Server) {
-	for _, r := range s.engine.Routes() {
-		if r.Path == "/v1/notifications/unread-count" {
-			return
-		}
-	}
-	s.mountNotifications(s.engine.Group("/v1", s.limitBody), s.requireAuth)
-}
-
 var (
 	notifySpecOnce sync.Once
 	notifySpec     oasvalidator.Validator
 	notifySpecErr  error
 )
 
-// notificationSpec is api/openapi.yaml with openapi_notifications.yaml.part
-// spliced in (until it is merged), as a response validator.
+// notificationSpec is api/openapi.yaml as a response validator.
 func notificationSpec(t *testing.T) oasvalidator.Validator {
 	t.Helper()
 	notifySpecOnce.Do(func() {
 		doc := string(openapiYAML)
-		if !strings.Contains(doc, "/v1/notifications/unread-count:") {
-			part, err := os.ReadFile("openapi_notifications.yaml.part")
-			if err != nil {
-				notifySpecErr = err
-				return
-			}
-			section := func(name string) string {
-				s := string(part)
-				_, after, _ := strings.Cut(s, "# ---- "+name+" ----\n")
-				body, _, _ := strings.Cut(after, "\n# ---- ")
-				return strings.TrimRight(body, "\n") + "\n"
-			}
-			insertAfter := func(doc, line, text string) string {
-				i := strings.Index(doc, "\n"+line+"\n")
-				if i < 0 {
-					notifySpecErr = fmt.Errorf("openapi.yaml has no line %q", line)
-					return doc
-				}
-				at := i + len(line) + 2
-				return doc[:at] + text + doc[at:]
-			}
-			doc = insertAfter(doc, "tags:", section("TAG"))
-			doc = insertAfter(doc, "paths:", section("PATHS"))
-			doc = insertAfter(doc, "  schemas:", section("SCHEMAS"))
-		}
 		d, err := libopenapi.NewDocument([]byte(doc))
 		if err != nil {
 			notifySpecErr = err
@@ -133,7 +94,6 @@ func newNotifyEnv(t *testing.T) *notifyEnv {
 		Views: views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
 	})
 	require.NoError(t, err)
-	mountNotificationsForTest(srv)
 	return &notifyEnv{t: t, store: store, srv: srv, h: srv.Handler()}
 }
 

@@ -43,6 +43,8 @@ type Config struct {
 	ImageMaxBytes int64
 	// ViewRateLimit caps view requests per client IP per minute.
 	ViewRateLimit int
+	// ReportRateLimit caps reports per client IP per hour.
+	ReportRateLimit int
 	// PublicWebURL is the web app's address, the base of share links.
 	PublicWebURL string
 	// ExactUploadSize is set when the storage signs an exact Content-Length
@@ -90,6 +92,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 12
+	}
+	if cfg.ReportRateLimit == 0 {
+		cfg.ReportRateLimit = 30
 	}
 	if cfg.PublicWebURL == "" {
 		cfg.PublicWebURL = cfg.PublicBaseURL
@@ -192,6 +197,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/moderation/block/:blocked_user_id", auth, s.unblock)
 	v1.GET("/moderation/blocks", auth, s.listBlocks)
 	v1.GET("/moderation/is-blocked/:user_id", auth, s.isBlocked)
+	v1.POST("/videos/:video_id/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.reportVideo)
+	v1.POST("/moderation/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.report)
+	v1.GET("/moderation/reports", auth, s.listMyReports)
 	v1.POST("/comments/videos/:video_id", auth, s.createComment)
 	v1.GET("/comments/videos/:video_id", optional, s.listComments)
 	v1.PATCH("/comments/:comment_id", auth, s.updateComment)
@@ -200,6 +208,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/comments/comments/:comment_id/like", auth, s.likeComment)
 	v1.DELETE("/comments/comments/:comment_id/like", auth, s.unlikeComment)
 	v1.GET("/comments/comments/:comment_id/like/check", auth, s.checkCommentLike)
+	// Notifications (reference §1.11; CONTRACT.md §3).
+	v1.GET("/notifications", auth, s.listNotifications)
+	v1.GET("/notifications/unread-count", auth, s.notificationUnreadCount)
+	v1.PATCH("/notifications/read-all", auth, s.markAllNotificationsRead)
+	v1.POST("/notifications/batch-mark-read", auth, s.batchMarkNotificationsRead)
+	v1.GET("/notifications/settings", auth, s.getNotificationSettings)
+	v1.PATCH("/notifications/settings", auth, s.updateNotificationSettings)
+	v1.PATCH("/notifications/:notification_id/read", auth, s.markNotificationRead)
 	v1.POST("/bookmarks/videos/:video_id", auth, s.bookmark)
 	v1.DELETE("/bookmarks/videos/:video_id", auth, s.unbookmark)
 	v1.GET("/bookmarks/videos/:video_id/check", auth, s.checkBookmark)

@@ -118,6 +118,36 @@ type Notification struct {
 	CreatedAt time.Time
 }
 
+type NotificationSetting struct {
+	UserID    uuid.UUID
+	Likes     bool
+	Comments  bool
+	Follows   bool
+	Glitches  bool
+	AIJob     bool
+	Email     bool
+	UpdatedAt time.Time
+}
+
+type NotificationView struct {
+	ID                   uuid.UUID
+	UserID               uuid.UUID
+	Type                 string
+	ActorID              *uuid.UUID
+	VideoID              *uuid.UUID
+	CommentID            *uuid.UUID
+	AIJobID              *uuid.UUID
+	Message              *string
+	IsRead               bool
+	CreatedAt            time.Time
+	ActorUsername        *string
+	ActorDisplayName     *string
+	ActorProfileImageKey *string
+	VideoSummaryID       *uuid.UUID
+	VideoThumbnailKey    *string
+	VideoCaption         *string
+}
+
 type Report struct {
 	ID                uuid.UUID
 	ReporterID        uuid.UUID

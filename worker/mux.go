@@ -21,6 +21,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	mux.Handle(tasks.TypeVideoFinalize, NewVideoFinalizeHandler(d.Store, d.Storage, d.Media, d.Logger))
 	mux.Handle(tasks.TypeVideosReconcile, NewVideosReconcileHandler(d.Store, d.Storage, d.Tasks, d.Logger))
 	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
+	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger))
 	return mux
 }
 

@@ -93,6 +93,7 @@ type MediaConfig struct {
 	VideoMaxDuration  time.Duration // VIDEO_MAX_DURATION, default 10m
 	ViewFlushInterval time.Duration // VIEW_FLUSH_INTERVAL, default 10s
 	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
+	ReportRateLimit   int           // REPORT_RATE_LIMIT: reports per IP per hour, default 30
 }
 
 // WorkerConfig configures the asynq server.
@@ -224,6 +225,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		p.fail("VIEW_FLUSH_INTERVAL must be a whole number of seconds, at least 1s")
 	}
 	c.Media.ViewRateLimit = p.intIn("VIEW_RATE_LIMIT", 300, 1, 1000000)
+	c.Media.ReportRateLimit = p.intIn("REPORT_RATE_LIMIT", 30, 1, 100000)
 
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
+)
+
+type reportRequest struct {
+	ReportedUserID    *string `json:"reported_user_id"`
+	ReportedVideoID   *string `json:"reported_video_id"`
+	ReportedCommentID *string `json:"reported_comment_id"`
+	ReportType        string  `json:"report_type"`
+	Reason            *string `json:"reason"`
+	user, video, cmt  *uuid.UUID
+}
+
+func optionalUUID(raw *string, field string, errs *[]lokiz.FieldError) *uuid.UUID {
+	if raw == nil || *raw == "" {
+		return nil
+	}
+	id, err := uuid.Parse(*raw)
+	if err != nil {
+		*errs = append(*errs, fieldErr("must be a UUID", "body", field))
+		return nil
+	}
+	return &id
+}
+
+func (r *reportRequest) validate() []lokiz.FieldError {
+	var errs []lokiz.FieldError
+	r.user = optionalUUID(r.ReportedUserID, "reported_user_id", &errs)
+	r.video = optionalUUID(r.ReportedVideoID, "reported_video_id", &errs)
+	r.cmt = optionalUUID(r.ReportedCommentID, "reported_comment_id", &errs)
+	if !slices.Contains(lokiz.ReportTypes, r.ReportType) {
+		errs = append(errs, fieldErr("must be one of "+strings.Join(lokiz.ReportTypes, ", "), "body", "report_type"))
+	}
+	if r.Reason != nil {
+		*r.Reason = strings.TrimSpace(*r.Reason)
+		if utf8.RuneCountInString(*r.Reason) > 1000 {
+			errs = append(errs, fieldErr("must be at most 1000 characters long", "body", "reason"))
+		}
+		if *r.Reason == "" {
+			r.Reason = nil
+		}
+	}
+	return errs
+}
+
+type reportResponse struct {
+	ID                uuid.UUID  `json:"id"`
+	ReporterID        uuid.UUID  `json:"reporter_id"`
+	ReportedUserID    *uuid.UUID `json:"reported_user_id"`
+	ReportedVideoID   *uuid.UUID `json:"reported_video_id"`
+	ReportedCommentID *uuid.UUID `json:"reported_comment_id"`
+	ReportType        string     `json:"report_type"`
+	Reason            *string    `json:"reason"`
+	Status            string     `json:"status"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+}
+
+func toReportResponse(r db.Report) reportResponse {
+	return reportResponse{ID: r.ID, ReporterID: r.ReporterID, ReportedUserID: r.ReportedUserID, ReportedVideoID: r.ReportedVideoID,
+		ReportedCommentID: r.ReportedCommentID, ReportType: r.ReportType, Reason: r.Reason, Status: r.Status,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+// reportVideo is POST /v1/videos/{video_id}/report: the body names only
+// the type and reason.
+func (s *Server) reportVideo(c *gin.Context) {
+	var req reportRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	id, err := pathUUID(c, "video_id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	req.user, req.cmt, req.video = nil, nil, &id
+	s.fileReport(c, req)
+}
+
+// report is POST /v1/moderation/report: exactly one of user, video or
+// comment.
+func (s *Server) report(c *gin.Context) {
+	var req reportRequest
+	if err := bindJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.fileReport(c, req)
+}
+
+// fileReport checks the target is one the caller may see, then files the
+// report: 201, or 200 with the caller's open report on the same target.
+func (s *Server) fileReport(c *gin.Context, req reportRequest) {
+	ctx := c.Request.Context()
+	me := mustUser(c).ID
+	var target uuid.UUID
+	switch n := btoi(req.user != nil) + btoi(req.video != nil) + btoi(req.cmt != nil); {
+	case n == 0:
+		s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Name what you report: reported_user_id, reported_video_id or reported_comment_id"))
+		return
+	case n > 1:
+		s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Report one thing at a time"))
+		return
+	case req.user != nil:
+		target = *req.user
+		if target == me {
+			s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Cannot report yourself"))
+			return
+		}
+		if _, err := s.visibleUser(ctx, target, &me); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	case req.video != nil:
+		target = *req.video
+		if _, err := s.store.VideoViewTarget(ctx, db.VideoViewTargetParams{ID: target, ViewerID: &me}); db.IsNotFound(err) {
+			s.writeError(c, errVideoNotFound)
+			return
+		} else if err != nil {
+			s.writeError(c, err)
+			return
+		}
+	default:
+		target = *req.cmt
+		if _, err := s.store.CommentForViewer(ctx, db.CommentForViewerParams{ID: target, ViewerID: me}); db.IsNotFound(err) {
+			s.writeError(c, errCommentNotFound)
+			return
+		} else if err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	r, err := s.store.ReportCreate(ctx, db.ReportCreateParams{ID: db.NewID(), ReporterID: me, ReportedUserID: req.user,
+		ReportedVideoID: req.video, ReportedCommentID: req.cmt, ReportType: req.ReportType, Reason: req.Reason})
+	status := http.StatusCreated
+	if db.IsNotFound(err) { // an open report on this target exists: answer it
+		status = http.StatusOK
+		r, err = s.store.ReportOpenByTarget(ctx, db.ReportOpenByTargetParams{ReporterID: me, TargetID: target})
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(status, toReportResponse(r))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// listMyReports is the caller's own reports, newest first.
+func (s *Server) listMyReports(c *gin.Context) {
+	ctx := c.Request.Context()
+	limit := 50
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 100 {
+			s.writeError(c, lokiz.ValidationError(fieldErr("must be a whole number from 1 to 100", "query", "limit")))
+			return
+		}
+		limit = n
+	}
+	me := mustUser(c).ID
+	rows, err := s.store.ReportsByReporter(ctx, db.ReportsByReporterParams{ReporterID: me, Lim: int32(limit)})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	total, err := s.store.ReportsCountByReporter(ctx, me)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := make([]reportResponse, len(rows))
+	for i, r := range rows {
+		out[i] = toReportResponse(r)
+	}
+	c.JSON(http.StatusOK, gin.H{"reports": out, "total": total})
+}

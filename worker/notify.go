@@ -1,0 +1,88 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/notification"
+	"github.com/lokiz/lokiz/storage"
+	"github.com/lokiz/lokiz/tasks"
+)
+
+// pushURLTTL is how long the media URLs inside a pushed notification stay
+// valid; clients refetch the list for fresh ones.
+const pushURLTTL = 24 * time.Hour
+
+// NotifyHandler runs notify:deliver. It decides from the current state, not
+// from the event: a self-action, a block either way, the recipient's setting
+// being off, or the fact being undone since (unliked, unfollowed, comment
+// deleted) store nothing and push nothing. Otherwise the row is stored once
+// (a retry finds it) and published on notification.Channel(recipient).
+type NotifyHandler struct {
+	store   *db.Store
+	rdb     redis.UniversalClient
+	storage storage.Store
+	log     *slog.Logger
+}
+
+// NewNotifyHandler returns the handler.
+func NewNotifyHandler(store *db.Store, rdb redis.UniversalClient, st storage.Store, logger *slog.Logger) *NotifyHandler {
+	return &NotifyHandler{store: store, rdb: rdb, storage: st, log: logger}
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *NotifyHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	p, err := tasks.ParseNotify(t)
+	if err != nil {
+		return err
+	}
+	d, err := h.store.DeliverNotification(ctx, db.NewNotification{
+		Type: p.Type, RecipientID: p.RecipientID, ActorID: p.ActorID,
+		VideoID: p.VideoID, CommentID: p.CommentID, AIJobID: p.AIJobID, Message: p.Message,
+	})
+	if err != nil {
+		if code := lokiz.ErrorCode(err); code == lokiz.ENOTFOUND || code == lokiz.EINVALID {
+			// A referenced row vanished between check and insert, or the
+			// payload breaks a rule: retrying cannot help.
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+		return err
+	}
+	if d.Skip != "" {
+		h.log.DebugContext(ctx, "notification skipped", "type", p.Type, "user_id", p.RecipientID, "reason", string(d.Skip))
+		return nil
+	}
+	// A row an earlier attempt stored is pushed again only on a retry, whose
+	// earlier attempt may have failed to publish; a second event for the same
+	// fact (liked again) stays quiet.
+	if !d.Inserted {
+		if retry, _ := asynq.GetRetryCount(ctx); retry == 0 {
+			return nil
+		}
+	}
+	n := notification.Render(d.Notification, h.mediaURL(ctx))
+	return notification.Publish(ctx, h.rdb, p.RecipientID, n, d.UnreadCount)
+}
+
+// mediaURL renders keys the way the api does; a key that does not render
+// shows no image rather than failing the push.
+func (h *NotifyHandler) mediaURL(ctx context.Context) notification.URLFunc {
+	return func(key *string) *string {
+		if key == nil || *key == "" || h.storage == nil {
+			return nil
+		}
+		u, err := h.storage.URL(ctx, *key, pushURLTTL)
+		if err != nil {
+			h.log.WarnContext(ctx, "render media url", "key", *key, "error", err)
+			return nil
+		}
+		return &u
+	}
+}
