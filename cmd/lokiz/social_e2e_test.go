@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/notification"
+)
+
+// TestNotificationJourney: an action in the api becomes a task, the worker
+// of a real `lokiz dev` writes the notification and publishes it on the
+// recipient's Redis channel, and the api lists it; a setting turned off
+// means no notification at all.
+func TestNotificationJourney(t *testing.T) {
+	t.Parallel()
+	const redisIndex = 11
+	dbURL := dbtest.NewEmptyDB(t)
+	apiAddr, dashAddr := freeAddr(t), freeAddr(t)
+	vars := map[string]string{
+		"DATABASE_URL": dbURL, "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:6379/%d", redisIndex),
+		"HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr, "PUBLIC_BASE_URL": "http://" + apiAddr,
+		"SECRET_KEY": strings.Repeat("n", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
+		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "STORAGE_DIR": t.TempDir(),
+	}
+	logs := &testkit.LogBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"dev"})
+	}()
+	base := vars["PUBLIC_BASE_URL"]
+	client := &http.Client{Timeout: 10 * time.Second}
+	require.Eventually(t, func() bool {
+		resp, err := client.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond, "dev never became ready; logs:\n%s", logs)
+
+	call := func(method, path, token string, body any) (int, map[string]any) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			rd = bytes.NewReader(raw)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	register := func(name string) (string, string) {
+		status, out := call("POST", "/v1/auth/register", "", map[string]any{"username": name, "email": name + "@example.com", "password": "password-" + name})
+		require.Equal(t, http.StatusCreated, status, "%v", out)
+		return out["access_token"].(string), out["user"].(map[string]any)["id"].(string)
+	}
+	aliceToken, alice := register("alice_n")
+	bobToken, bob := register("bob_n")
+
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	video := uuid.New()
+	_, err = conn.Exec(context.Background(), "INSERT INTO videos (id, user_id, status) VALUES ($1, $2, 'completed')", video, alice)
+	require.NoError(t, err)
+
+	rdb := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(), DB: redisIndex})
+	defer rdb.Close()
+	sub := rdb.Subscribe(context.Background(), notification.Channel(uuid.MustParse(alice)))
+	defer sub.Close()
+	_, err = sub.Receive(context.Background()) // the subscription is live
+	require.NoError(t, err)
+
+	status, _ := call("POST", "/v1/likes/videos/"+video.String(), bobToken, nil)
+	require.Equal(t, http.StatusCreated, status)
+	select {
+	case msg := <-sub.Channel():
+		var event map[string]any
+		require.NoError(t, json.Unmarshal([]byte(msg.Payload), &event))
+		require.Equal(t, "notification", event["type"])
+		require.Equal(t, "like", event["notification"].(map[string]any)["type"])
+		require.Equal(t, float64(1), event["unread_count"])
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no message on alice's channel; logs:\n%s", logs)
+	}
+	status, list := call("GET", "/v1/notifications", aliceToken, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, float64(1), list["unread_count"])
+	first := list["notifications"].([]any)[0].(map[string]any)
+	require.Equal(t, bob, first["actor"].(map[string]any)["id"])
+
+	// Follows turned off: bob's follow produces no notification.
+	status, _ = call("PATCH", "/v1/notifications/settings", aliceToken, map[string]any{"follows": false})
+	require.Equal(t, http.StatusOK, status)
+	notifies := func() int {
+		n := 0
+		for _, l := range logs.Lines(t, "task processed") {
+			if l["task_type"] == "notify:deliver" {
+				n++
+			}
+		}
+		return n
+	}
+	processed := notifies()
+	status, _ = call("POST", "/v1/follows/users/"+alice, bobToken, nil)
+	require.Equal(t, http.StatusCreated, status)
+	require.Eventually(t, func() bool { return notifies() > processed }, 20*time.Second, 50*time.Millisecond,
+		"the follow's notify task never ran; logs:\n%s", logs)
+	_, list = call("GET", "/v1/notifications", aliceToken, nil)
+	require.Len(t, list["notifications"], 1, "a disabled type writes nothing")
+
+	// Unliking removes the like's notification.
+	status, _ = call("DELETE", "/v1/likes/videos/"+video.String(), bobToken, nil)
+	require.Equal(t, http.StatusOK, status)
+	_, list = call("GET", "/v1/notifications", aliceToken, nil)
+	require.Empty(t, list["notifications"])
+
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code)
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not shut down")
+	}
+}
