@@ -161,6 +161,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/auth/me", auth, s.getMe)
 	v1.PATCH("/auth/me", auth, s.updateMe)
 	v1.GET("/users/me", auth, s.getMe)
+	v1.GET("/users/me/stats", auth, s.getMyStats)
 	v1.PATCH("/users/me", auth, s.updateMe)
 	v1.GET("/users/:user_id", optional, s.getUser)
 	v1.POST("/users/batch-info", optional, s.batchUsers)
@@ -208,6 +209,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/comments/comments/:comment_id/like", auth, s.likeComment)
 	v1.DELETE("/comments/comments/:comment_id/like", auth, s.unlikeComment)
 	v1.GET("/comments/comments/:comment_id/like/check", auth, s.checkCommentLike)
+	// Hashtags (reference §1.13).
+	v1.GET("/hashtags/trending", s.trendingHashtags)
+	v1.GET("/hashtags/:hashtag_name/videos", optional, s.hashtagVideos)
+	v1.POST("/hashtags/batch-stats", s.hashtagBatchStats)
+
 	// Notifications (reference §1.11; CONTRACT.md §3).
 	v1.GET("/notifications", auth, s.listNotifications)
 	v1.GET("/notifications/unread-count", auth, s.notificationUnreadCount)

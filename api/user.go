@@ -330,3 +330,33 @@ func (s *Server) batchUsers(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, out)
 }
+
+type userStatsResponse struct {
+	TotalVideos           int64 `json:"total_videos"`
+	TotalViews            int64 `json:"total_views"`
+	TotalLikes            int64 `json:"total_likes"`
+	TotalComments         int64 `json:"total_comments"`
+	TotalFollowers        int64 `json:"total_followers"`
+	TotalFollowing        int64 `json:"total_following"`
+	TotalGlitchesCreated  int64 `json:"total_glitches_created"`
+	TotalGlitchesReceived int64 `json:"total_glitches_received"`
+	CreditsUsed           int64 `json:"credits_used"`
+	CreditsRemaining      int64 `json:"credits_remaining"`
+}
+
+// getMyStats is the caller's totals (missing-API analysis §9.1). Views
+// include those not yet flushed; credits used are spends net of refunds.
+func (s *Server) getMyStats(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, err := s.store.UserStats(ctx, mustUser(c).ID)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, userStatsResponse{
+		TotalVideos: st.TotalVideos, TotalViews: st.TotalViews, TotalLikes: st.TotalLikes, TotalComments: st.TotalComments,
+		TotalFollowers: st.TotalFollowers, TotalFollowing: st.TotalFollowing,
+		TotalGlitchesCreated: st.TotalGlitchesCreated, TotalGlitchesReceived: st.TotalGlitchesReceived,
+		CreditsUsed: st.CreditsSpent - st.CreditsRefunded, CreditsRemaining: st.CreditsRemaining,
+	})
+}

@@ -7,9 +7,124 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
+
+const hashtagBatchStats = `-- name: HashtagBatchStats :many
+SELECT h.name, h.use_count,
+       count(v.id)::bigint AS video_count,
+       coalesce(sum(v.view_count), 0)::bigint AS total_views,
+       coalesce((array_agg(v.thumbnail_key ORDER BY v.created_at DESC) FILTER (WHERE v.thumbnail_key IS NOT NULL))[1], '')::text AS latest_thumbnail_key
+FROM hashtags h
+LEFT JOIN video_hashtags vh ON vh.hashtag_id = h.id
+LEFT JOIN videos v ON v.id = vh.video_id AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE h.name = ANY($1::text[])
+GROUP BY h.id
+`
+
+type HashtagBatchStatsRow struct {
+	Name               string
+	UseCount           int32
+	VideoCount         int64
+	TotalViews         int64
+	LatestThumbnailKey string
+}
+
+func (q *Queries) HashtagBatchStats(ctx context.Context, names []string) ([]HashtagBatchStatsRow, error) {
+	rows, err := q.db.Query(ctx, hashtagBatchStats, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []HashtagBatchStatsRow{}
+	for rows.Next() {
+		var i HashtagBatchStatsRow
+		if err := rows.Scan(
+			&i.Name,
+			&i.UseCount,
+			&i.VideoCount,
+			&i.TotalViews,
+			&i.LatestThumbnailKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const hashtagGetByName = `-- name: HashtagGetByName :one
+SELECT id, name, use_count, created_at FROM hashtags WHERE name = $1
+`
+
+func (q *Queries) HashtagGetByName(ctx context.Context, name string) (Hashtag, error) {
+	row := q.db.QueryRow(ctx, hashtagGetByName, name)
+	var i Hashtag
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.UseCount,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const hashtagTrending = `-- name: HashtagTrending :many
+SELECT h.id, h.name, h.use_count, h.created_at, count(*)::bigint AS recent_uses
+FROM video_hashtags vh
+JOIN hashtags h ON h.id = vh.hashtag_id
+JOIN videos v ON v.id = vh.video_id
+WHERE vh.created_at > $1 AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+GROUP BY h.id
+ORDER BY recent_uses DESC, h.use_count DESC, h.name
+LIMIT $2
+`
+
+type HashtagTrendingParams struct {
+	Since time.Time
+	Lim   int32
+}
+
+type HashtagTrendingRow struct {
+	ID         uuid.UUID
+	Name       string
+	UseCount   int32
+	CreatedAt  time.Time
+	RecentUses int64
+}
+
+// Tags by use in the last @since window on videos everyone may see, then
+// by all-time use: trending means recent, not ever.
+func (q *Queries) HashtagTrending(ctx context.Context, arg HashtagTrendingParams) ([]HashtagTrendingRow, error) {
+	rows, err := q.db.Query(ctx, hashtagTrending, arg.Since, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []HashtagTrendingRow{}
+	for rows.Next() {
+		var i HashtagTrendingRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.UseCount,
+			&i.CreatedAt,
+			&i.RecentUses,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
 
 const hashtagUpsert = `-- name: HashtagUpsert :many
 INSERT INTO hashtags (id, name)
@@ -40,6 +155,113 @@ func (q *Queries) HashtagUpsert(ctx context.Context, arg HashtagUpsertParams) ([
 	for rows.Next() {
 		var i HashtagUpsertRow
 		if err := rows.Scan(&i.ID, &i.Name); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const hashtagVideos = `-- name: HashtagVideos :many
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
+FROM video_hashtags vh
+JOIN videos v ON v.id = vh.video_id
+JOIN users u ON u.id = v.user_id
+WHERE vh.hashtag_id = $1
+  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+  AND ($3::timestamptz IS NULL
+       OR (v.created_at, v.id) < ($3::timestamptz, $4::uuid))
+ORDER BY v.created_at DESC, v.id DESC
+LIMIT $5
+`
+
+type HashtagVideosParams struct {
+	HashtagID uuid.UUID
+	ViewerID  *uuid.UUID
+	CursorAt  *time.Time
+	CursorID  *uuid.UUID
+	Lim       int32
+}
+
+type HashtagVideosRow struct {
+	Video Video
+	User  User
+}
+
+func (q *Queries) HashtagVideos(ctx context.Context, arg HashtagVideosParams) ([]HashtagVideosRow, error) {
+	rows, err := q.db.Query(ctx, hashtagVideos,
+		arg.HashtagID,
+		arg.ViewerID,
+		arg.CursorAt,
+		arg.CursorID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []HashtagVideosRow{}
+	for rows.Next() {
+		var i HashtagVideosRow
+		if err := rows.Scan(
+			&i.Video.ID,
+			&i.Video.UserID,
+			&i.Video.Title,
+			&i.Video.Caption,
+			&i.Video.Status,
+			&i.Video.FailureReason,
+			&i.Video.IsPublic,
+			&i.Video.ObjectKey,
+			&i.Video.ThumbnailKey,
+			&i.Video.ContentType,
+			&i.Video.SizeBytes,
+			&i.Video.DurationSeconds,
+			&i.Video.Width,
+			&i.Video.Height,
+			&i.Video.ViewCount,
+			&i.Video.LikeCount,
+			&i.Video.CommentCount,
+			&i.Video.GlitchCount,
+			&i.Video.ShareCount,
+			&i.Video.OriginalVideoID,
+			&i.Video.RemovedAt,
+			&i.Video.DeletedAt,
+			&i.Video.CreatedAt,
+			&i.Video.UpdatedAt,
+			&i.Video.UploadKey,
+			&i.Video.UploadMaxBytes,
+			&i.Video.OriginalKey,
+			&i.Video.VideoCodec,
+			&i.Video.AudioCodec,
+			&i.Video.Container,
+			&i.Video.BitRate,
+			&i.Video.FrameRate,
+			&i.Video.Transcoded,
+			&i.Video.ClientWidth,
+			&i.Video.ClientHeight,
+			&i.Video.ClientDuration,
+			&i.Video.ProcessingAt,
+			&i.Video.CompletedAt,
+			&i.User.ID,
+			&i.User.Username,
+			&i.User.Email,
+			&i.User.HashedPassword,
+			&i.User.DisplayName,
+			&i.User.Bio,
+			&i.User.Credits,
+			&i.User.LastDailyCreditClaim,
+			&i.User.IsActive,
+			&i.User.Role,
+			&i.User.SubscriptionTier,
+			&i.User.SubscriptionExpiresAt,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.ProfileImageKey,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -339,6 +339,60 @@ func (q *Queries) UserSetRole(ctx context.Context, arg UserSetRoleParams) (int64
 	return result.RowsAffected(), nil
 }
 
+const userStats = `-- name: UserStats :one
+SELECT
+    (SELECT count(*) FROM videos v WHERE v.user_id = $1 AND v.deleted_at IS NULL AND v.status = 'completed')::bigint AS total_videos,
+    (SELECT coalesce(sum(v.view_count), 0) FROM videos v WHERE v.user_id = $1 AND v.deleted_at IS NULL)::bigint AS total_views,
+    (SELECT coalesce(sum(v.like_count), 0) FROM videos v WHERE v.user_id = $1 AND v.deleted_at IS NULL)::bigint AS total_likes,
+    (SELECT coalesce(sum(v.comment_count), 0) FROM videos v WHERE v.user_id = $1 AND v.deleted_at IS NULL)::bigint AS total_comments,
+    (SELECT count(*) FROM follows f WHERE f.following_id = $1)::bigint AS total_followers,
+    (SELECT count(*) FROM follows f WHERE f.follower_id = $1)::bigint AS total_following,
+    (SELECT count(*) FROM video_glitches g JOIN videos gv ON gv.id = g.glitch_video_id
+      WHERE gv.user_id = $1 AND gv.deleted_at IS NULL)::bigint AS total_glitches_created,
+    (SELECT count(*) FROM video_glitches g JOIN videos ov ON ov.id = g.original_video_id
+      WHERE ov.user_id = $1)::bigint AS total_glitches_received,
+    (SELECT coalesce(-sum(ct.credits), 0) FROM credit_transactions ct
+      WHERE ct.user_id = $1 AND ct.transaction_type = 'usage')::bigint AS credits_spent,
+    (SELECT coalesce(sum(ct.credits), 0) FROM credit_transactions ct
+      WHERE ct.user_id = $1 AND ct.transaction_type = 'refund')::bigint AS credits_refunded,
+    (SELECT u.credits FROM users u WHERE u.id = $1)::bigint AS credits_remaining
+`
+
+type UserStatsRow struct {
+	TotalVideos           int64
+	TotalViews            int64
+	TotalLikes            int64
+	TotalComments         int64
+	TotalFollowers        int64
+	TotalFollowing        int64
+	TotalGlitchesCreated  int64
+	TotalGlitchesReceived int64
+	CreditsSpent          int64
+	CreditsRefunded       int64
+	CreditsRemaining      int64
+}
+
+// The caller's own totals (missing-API analysis §9.1), every video of
+// theirs that is not deleted.
+func (q *Queries) UserStats(ctx context.Context, userID uuid.UUID) (UserStatsRow, error) {
+	row := q.db.QueryRow(ctx, userStats, userID)
+	var i UserStatsRow
+	err := row.Scan(
+		&i.TotalVideos,
+		&i.TotalViews,
+		&i.TotalLikes,
+		&i.TotalComments,
+		&i.TotalFollowers,
+		&i.TotalFollowing,
+		&i.TotalGlitchesCreated,
+		&i.TotalGlitchesReceived,
+		&i.CreditsSpent,
+		&i.CreditsRefunded,
+		&i.CreditsRemaining,
+	)
+	return i, err
+}
+
 const userUpdateProfile = `-- name: UserUpdateProfile :one
 UPDATE users SET
     display_name      = CASE WHEN $1::bool THEN $2 ELSE display_name END,

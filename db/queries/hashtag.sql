@@ -25,3 +25,42 @@ SELECT v.video_id, h.name
 FROM video_hashtags v JOIN hashtags h ON h.id = v.hashtag_id
 WHERE v.video_id = ANY(@video_ids::uuid[])
 ORDER BY h.name;
+
+-- name: HashtagTrending :many
+-- Tags by use in the last @since window on videos everyone may see, then
+-- by all-time use: trending means recent, not ever.
+SELECT h.id, h.name, h.use_count, h.created_at, count(*)::bigint AS recent_uses
+FROM video_hashtags vh
+JOIN hashtags h ON h.id = vh.hashtag_id
+JOIN videos v ON v.id = vh.video_id
+WHERE vh.created_at > @since AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+GROUP BY h.id
+ORDER BY recent_uses DESC, h.use_count DESC, h.name
+LIMIT @lim;
+
+-- name: HashtagGetByName :one
+SELECT * FROM hashtags WHERE name = @name;
+
+-- name: HashtagVideos :many
+SELECT sqlc.embed(v), sqlc.embed(u)
+FROM video_hashtags vh
+JOIN videos v ON v.id = vh.video_id
+JOIN users u ON u.id = v.user_id
+WHERE vh.hashtag_id = @hashtag_id
+  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
+  AND (sqlc.narg('cursor_at')::timestamptz IS NULL
+       OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
+ORDER BY v.created_at DESC, v.id DESC
+LIMIT @lim;
+
+-- name: HashtagBatchStats :many
+SELECT h.name, h.use_count,
+       count(v.id)::bigint AS video_count,
+       coalesce(sum(v.view_count), 0)::bigint AS total_views,
+       coalesce((array_agg(v.thumbnail_key ORDER BY v.created_at DESC) FILTER (WHERE v.thumbnail_key IS NOT NULL))[1], '')::text AS latest_thumbnail_key
+FROM hashtags h
+LEFT JOIN video_hashtags vh ON vh.hashtag_id = h.id
+LEFT JOIN videos v ON v.id = vh.video_id AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE h.name = ANY(@names::text[])
+GROUP BY h.id;

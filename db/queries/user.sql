@@ -78,3 +78,23 @@ WHERE u.id = ANY(@ids::uuid[])
 -- Whether a and b have blocked each other in either direction (CONTRACT.md §2).
 SELECT EXISTS (SELECT 1 FROM blocks
                 WHERE (blocker_id = @a AND blocked_id = @b) OR (blocker_id = @b AND blocked_id = @a));
+
+-- name: UserStats :one
+-- The caller's own totals (missing-API analysis §9.1), every video of
+-- theirs that is not deleted.
+SELECT
+    (SELECT count(*) FROM videos v WHERE v.user_id = @user_id AND v.deleted_at IS NULL AND v.status = 'completed')::bigint AS total_videos,
+    (SELECT coalesce(sum(v.view_count), 0) FROM videos v WHERE v.user_id = @user_id AND v.deleted_at IS NULL)::bigint AS total_views,
+    (SELECT coalesce(sum(v.like_count), 0) FROM videos v WHERE v.user_id = @user_id AND v.deleted_at IS NULL)::bigint AS total_likes,
+    (SELECT coalesce(sum(v.comment_count), 0) FROM videos v WHERE v.user_id = @user_id AND v.deleted_at IS NULL)::bigint AS total_comments,
+    (SELECT count(*) FROM follows f WHERE f.following_id = @user_id)::bigint AS total_followers,
+    (SELECT count(*) FROM follows f WHERE f.follower_id = @user_id)::bigint AS total_following,
+    (SELECT count(*) FROM video_glitches g JOIN videos gv ON gv.id = g.glitch_video_id
+      WHERE gv.user_id = @user_id AND gv.deleted_at IS NULL)::bigint AS total_glitches_created,
+    (SELECT count(*) FROM video_glitches g JOIN videos ov ON ov.id = g.original_video_id
+      WHERE ov.user_id = @user_id)::bigint AS total_glitches_received,
+    (SELECT coalesce(-sum(ct.credits), 0) FROM credit_transactions ct
+      WHERE ct.user_id = @user_id AND ct.transaction_type = 'usage')::bigint AS credits_spent,
+    (SELECT coalesce(sum(ct.credits), 0) FROM credit_transactions ct
+      WHERE ct.user_id = @user_id AND ct.transaction_type = 'refund')::bigint AS credits_refunded,
+    (SELECT u.credits FROM users u WHERE u.id = @user_id)::bigint AS credits_remaining;
