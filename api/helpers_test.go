@@ -119,11 +119,16 @@ func newLocalStorage(t testing.TB, cfg api.Config) *storage.Local {
 
 func newEnv(t testing.TB, mutate ...func(*api.Config)) *testEnv {
 	t.Helper()
+	return newEnvWithStore(t, dbtest.NewStore(t), mutate...)
+}
+
+// newEnvWithStore is newEnv over a database the caller provides.
+func newEnvWithStore(t testing.TB, store *db.Store, mutate ...func(*api.Config)) *testEnv {
+	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	store := dbtest.NewStore(t)
 	rdb := newRedis(t)
 	qc := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = qc.Close() })

@@ -39,28 +39,31 @@ func (l *latencies) add(d []time.Duration) {
 	l.mu.Unlock()
 }
 
-func (l *latencies) p99() time.Duration {
+func (l *latencies) quantile(q int) time.Duration {
 	slices.Sort(l.all)
 	if len(l.all) == 0 {
 		return 0
 	}
-	return l.all[len(l.all)*99/100]
+	return l.all[len(l.all)*q/100]
 }
 
 // runConcurrent calls fn b.N times from benchClients goroutines and reports
 // throughput and p99 latency.
-func runConcurrent(b *testing.B, fn func(i int64) error) {
+func runConcurrent(b *testing.B, fn func(i int64) error) { runClients(b, benchClients, fn) }
+
+// runClients is runConcurrent with a chosen number of concurrent clients.
+func runClients(b *testing.B, clients int, fn func(i int64) error) {
 	var next atomic.Int64
 	var lat latencies
 	var failures atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range benchClients {
+	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			local := make([]time.Duration, 0, b.N/benchClients+1)
+			local := make([]time.Duration, 0, b.N/clients+1)
 			for {
 				i := next.Add(1)
 				if i > int64(b.N) {
@@ -82,7 +85,8 @@ func runConcurrent(b *testing.B, fn func(i int64) error) {
 		b.Fatalf("%d of %d calls failed", f, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
-	b.ReportMetric(float64(lat.p99().Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat.quantile(50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat.quantile(99).Microseconds())/1000, "p99-ms")
 }
 
 func viewBenchEnv(b *testing.B) (*testEnv, string) {
