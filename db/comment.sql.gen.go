@@ -84,9 +84,7 @@ SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.upd
 FROM comments c JOIN videos v ON v.id = c.video_id
 WHERE c.id = $1
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = $2::uuid AND b.blocked_id = c.user_id)
-                      OR (b.blocker_id = c.user_id AND b.blocked_id = $2::uuid))
+  AND NOT blocked_between($2::uuid, c.user_id)
 `
 
 type CommentForViewerParams struct {
@@ -228,9 +226,7 @@ SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.upd
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
 WHERE c.id = ANY($2::uuid[]) AND u.is_active
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid)
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = $1::uuid AND b.blocked_id = c.user_id)
-                      OR (b.blocker_id = c.user_id AND b.blocked_id = $1::uuid))
+  AND NOT blocked_between($1::uuid, c.user_id)
 `
 
 type CommentsBatchParams struct {
@@ -296,9 +292,7 @@ SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.upd
        count(*) OVER () AS total
 FROM comments c JOIN users u ON u.id = c.user_id
 WHERE c.video_id = $2 AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = $1::uuid AND b.blocked_id = c.user_id)
-                      OR (b.blocker_id = c.user_id AND b.blocked_id = $1::uuid))
+  AND NOT blocked_between($1::uuid, c.user_id)
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT $4 OFFSET $3
 `

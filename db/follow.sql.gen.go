@@ -108,9 +108,7 @@ SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.cr
                 WHERE mine.follower_id = $1::uuid AND mine.following_id = u.id) AS viewer_follows
 FROM follows f JOIN users u ON u.id = f.follower_id
 WHERE f.following_id = $2 AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = $1::uuid AND b.blocked_id = u.id)
-                      OR (b.blocker_id = u.id AND b.blocked_id = $1::uuid))
+  AND NOT blocked_between($1::uuid, u.id)
 ORDER BY f.created_at DESC, f.id DESC
 LIMIT $4 OFFSET $3
 `
@@ -181,9 +179,7 @@ SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.cr
                 WHERE mine.follower_id = $1::uuid AND mine.following_id = u.id) AS viewer_follows
 FROM follows f JOIN users u ON u.id = f.following_id
 WHERE f.follower_id = $2 AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = $1::uuid AND b.blocked_id = u.id)
-                      OR (b.blocker_id = u.id AND b.blocked_id = $1::uuid))
+  AND NOT blocked_between($1::uuid, u.id)
 ORDER BY f.created_at DESC, f.id DESC
 LIMIT $4 OFFSET $3
 `

@@ -16,9 +16,7 @@ SELECT count(*)::bigint AS total,
        count(*) FILTER (WHERE NOT n.is_read)::bigint AS unread
   FROM notifications n
  WHERE n.user_id = $1
-   AND NOT EXISTS (SELECT 1 FROM blocks b
-                    WHERE (b.blocker_id = n.user_id AND b.blocked_id = n.actor_id)
-                       OR (b.blocker_id = n.actor_id AND b.blocked_id = n.user_id))
+   AND NOT blocked_between(n.user_id, n.actor_id)
 `
 
 type NotificationCountsByUserRow struct {
@@ -68,9 +66,7 @@ func (q *Queries) NotificationDeleteForFact(ctx context.Context, arg Notificatio
 
 const notificationDeliverable = `-- name: NotificationDeliverable :one
 SELECT
-    EXISTS (SELECT 1 FROM blocks b
-             WHERE (b.blocker_id = $1 AND b.blocked_id = $2::uuid)
-                OR (b.blocker_id = $2::uuid AND b.blocked_id = $1))::bool AS blocked,
+    blocked_between($1::uuid, $2::uuid)::bool AS blocked,
     COALESCE((SELECT CASE $3::text
                          WHEN 'like' THEN s.likes
                          WHEN 'comment_like' THEN s.likes
@@ -208,9 +204,7 @@ func (q *Queries) NotificationGetByFact(ctx context.Context, arg NotificationGet
 const notificationGetForUser = `-- name: NotificationGetForUser :one
 SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption FROM notification_views n
  WHERE n.id = $1 AND n.user_id = $2
-   AND NOT EXISTS (SELECT 1 FROM blocks b
-                    WHERE (b.blocker_id = n.user_id AND b.blocked_id = n.actor_id)
-                       OR (b.blocker_id = n.actor_id AND b.blocked_id = n.user_id))
+   AND NOT blocked_between(n.user_id, n.actor_id)
 `
 
 type NotificationGetForUserParams struct {
@@ -284,9 +278,7 @@ func (q *Queries) NotificationInsert(ctx context.Context, arg NotificationInsert
 const notificationListByUser = `-- name: NotificationListByUser :many
 SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption FROM notification_views n
  WHERE n.user_id = $1
-   AND NOT EXISTS (SELECT 1 FROM blocks b
-                    WHERE (b.blocker_id = n.user_id AND b.blocked_id = n.actor_id)
-                       OR (b.blocker_id = n.actor_id AND b.blocked_id = n.user_id))
+   AND NOT blocked_between(n.user_id, n.actor_id)
  ORDER BY n.created_at DESC, n.id DESC
  LIMIT $3 OFFSET $2
 `

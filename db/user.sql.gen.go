@@ -45,9 +45,7 @@ SELECT
 FROM users u
 WHERE u.id = ANY($2::uuid[])
   AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = $1::uuid AND b.blocked_id = u.id)
-                      OR (b.blocker_id = u.id AND b.blocked_id = $1::uuid))
+  AND NOT blocked_between($1::uuid, u.id)
 `
 
 type UserBatchInfoParams struct {
@@ -102,8 +100,7 @@ func (q *Queries) UserBatchInfo(ctx context.Context, arg UserBatchInfoParams) ([
 }
 
 const userBlockedEitherWay = `-- name: UserBlockedEitherWay :one
-SELECT EXISTS (SELECT 1 FROM blocks
-                WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))
+SELECT blocked_between($1::uuid, $2::uuid)
 `
 
 type UserBlockedEitherWayParams struct {
@@ -114,9 +111,9 @@ type UserBlockedEitherWayParams struct {
 // Whether a and b have blocked each other in either direction (CONTRACT.md §2).
 func (q *Queries) UserBlockedEitherWay(ctx context.Context, arg UserBlockedEitherWayParams) (bool, error) {
 	row := q.db.QueryRow(ctx, userBlockedEitherWay, arg.A, arg.B)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
+	var blocked_between bool
+	err := row.Scan(&blocked_between)
+	return blocked_between, err
 }
 
 const userCreate = `-- name: UserCreate :one

@@ -44,6 +44,18 @@ CREATE INDEX images_stale_idx ON images (created_at) WHERE uploaded_at IS NULL;
 ALTER TABLE users DROP COLUMN profile_image_url;
 ALTER TABLE users ADD COLUMN profile_image_key text CHECK (length(profile_image_key) <= 500);
 
+-- The block rule of CONTRACT.md §2, once: whether a and b blocked each
+-- other in either direction. NULL (anonymous) is never blocked. Every query
+-- that hides users, videos, comments or notifications across a block calls it.
+CREATE FUNCTION blocked_between(a uuid, b uuid)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT a IS NOT NULL AND b IS NOT NULL AND EXISTS (
+        SELECT 1 FROM blocks
+         WHERE (blocker_id = a AND blocked_id = b) OR (blocker_id = b AND blocked_id = a))
+$$;
+
 -- The visibility rule of CONTRACT.md §2, once, for every query: a video that
 -- is not deleted is visible to its owner in every state, and to anyone else
 -- when it is completed and public and neither user has blocked the other.
@@ -55,11 +67,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT deleted_at IS NULL
        AND ((viewer IS NOT NULL AND owner_id = viewer)
-            OR (status = 'completed' AND is_public
-                AND (viewer IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM blocks b
-                     WHERE (b.blocker_id = viewer AND b.blocked_id = owner_id)
-                        OR (b.blocker_id = owner_id AND b.blocked_id = viewer)))))
+            OR (status = 'completed' AND is_public AND NOT blocked_between(viewer, owner_id)))
 $$;
 
 -- Views per video per UTC day, by traffic source. Written only by views:flush.
@@ -89,6 +97,7 @@ CREATE TABLE view_flush_batches (
 DROP TABLE view_flush_batches;
 DROP TABLE video_daily_stats;
 DROP FUNCTION video_visible;
+DROP FUNCTION blocked_between;
 ALTER TABLE users DROP COLUMN profile_image_key;
 ALTER TABLE users ADD COLUMN profile_image_url text CHECK (length(profile_image_url) <= 1000);
 DROP TABLE images;

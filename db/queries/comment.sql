@@ -18,9 +18,7 @@ SELECT sqlc.embed(c), v.user_id AS video_owner_id
 FROM comments c JOIN videos v ON v.id = c.video_id
 WHERE c.id = @id
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = @viewer_id::uuid AND b.blocked_id = c.user_id)
-                      OR (b.blocker_id = c.user_id AND b.blocked_id = @viewer_id::uuid));
+  AND NOT blocked_between(@viewer_id::uuid, c.user_id);
 
 -- name: CommentUpdate :one
 UPDATE comments SET content = @content, updated_at = now()
@@ -43,9 +41,7 @@ SELECT sqlc.embed(c), sqlc.embed(u),
        count(*) OVER () AS total
 FROM comments c JOIN users u ON u.id = c.user_id
 WHERE c.video_id = @video_id AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = sqlc.narg('viewer_id')::uuid AND b.blocked_id = c.user_id)
-                      OR (b.blocker_id = c.user_id AND b.blocked_id = sqlc.narg('viewer_id')::uuid))
+  AND NOT blocked_between(sqlc.narg('viewer_id')::uuid, c.user_id)
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT @lim OFFSET @off;
 
@@ -56,9 +52,7 @@ SELECT sqlc.embed(c), sqlc.embed(u),
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
 WHERE c.id = ANY(@ids::uuid[]) AND u.is_active
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = @viewer_id::uuid AND b.blocked_id = c.user_id)
-                      OR (b.blocker_id = c.user_id AND b.blocked_id = @viewer_id::uuid));
+  AND NOT blocked_between(@viewer_id::uuid, c.user_id);
 
 -- name: CommentLikeAdd :one
 WITH ins AS (

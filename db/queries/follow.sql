@@ -24,9 +24,7 @@ SELECT sqlc.embed(u), f.id AS follow_id, f.created_at AS followed_at,
                 WHERE mine.follower_id = sqlc.narg('viewer_id')::uuid AND mine.following_id = u.id) AS viewer_follows
 FROM follows f JOIN users u ON u.id = f.follower_id
 WHERE f.following_id = @user_id AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = sqlc.narg('viewer_id')::uuid AND b.blocked_id = u.id)
-                      OR (b.blocker_id = u.id AND b.blocked_id = sqlc.narg('viewer_id')::uuid))
+  AND NOT blocked_between(sqlc.narg('viewer_id')::uuid, u.id)
 ORDER BY f.created_at DESC, f.id DESC
 LIMIT @lim OFFSET @off;
 
@@ -36,8 +34,6 @@ SELECT sqlc.embed(u), f.id AS follow_id, f.created_at AS followed_at,
                 WHERE mine.follower_id = sqlc.narg('viewer_id')::uuid AND mine.following_id = u.id) AS viewer_follows
 FROM follows f JOIN users u ON u.id = f.following_id
 WHERE f.follower_id = @user_id AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = sqlc.narg('viewer_id')::uuid AND b.blocked_id = u.id)
-                      OR (b.blocker_id = u.id AND b.blocked_id = sqlc.narg('viewer_id')::uuid))
+  AND NOT blocked_between(sqlc.narg('viewer_id')::uuid, u.id)
 ORDER BY f.created_at DESC, f.id DESC
 LIMIT @lim OFFSET @off;

@@ -15,9 +15,7 @@ RETURNING id;
 -- delivering transaction ends, so an unlike that races the insert waits for
 -- it and then deletes the notification with NotificationDeleteForFact.
 SELECT
-    EXISTS (SELECT 1 FROM blocks b
-             WHERE (b.blocker_id = @recipient_id AND b.blocked_id = sqlc.narg('actor_id')::uuid)
-                OR (b.blocker_id = sqlc.narg('actor_id')::uuid AND b.blocked_id = @recipient_id))::bool AS blocked,
+    blocked_between(@recipient_id::uuid, sqlc.narg('actor_id')::uuid)::bool AS blocked,
     COALESCE((SELECT CASE @type::text
                          WHEN 'like' THEN s.likes
                          WHEN 'comment_like' THEN s.likes
@@ -74,9 +72,7 @@ SELECT * FROM notification_views
 -- like in the list, when a block stands between the user and the actor.
 SELECT * FROM notification_views n
  WHERE n.id = @id AND n.user_id = @user_id
-   AND NOT EXISTS (SELECT 1 FROM blocks b
-                    WHERE (b.blocker_id = n.user_id AND b.blocked_id = n.actor_id)
-                       OR (b.blocker_id = n.actor_id AND b.blocked_id = n.user_id));
+   AND NOT blocked_between(n.user_id, n.actor_id);
 
 -- name: NotificationListByUser :many
 -- Newest first, paged by offset (the reference's page/page_size list).
@@ -84,9 +80,7 @@ SELECT * FROM notification_views n
 -- are hidden (CONTRACT.md §2).
 SELECT * FROM notification_views n
  WHERE n.user_id = @user_id
-   AND NOT EXISTS (SELECT 1 FROM blocks b
-                    WHERE (b.blocker_id = n.user_id AND b.blocked_id = n.actor_id)
-                       OR (b.blocker_id = n.actor_id AND b.blocked_id = n.user_id))
+   AND NOT blocked_between(n.user_id, n.actor_id)
  ORDER BY n.created_at DESC, n.id DESC
  LIMIT @lim OFFSET @off;
 
@@ -96,9 +90,7 @@ SELECT count(*)::bigint AS total,
        count(*) FILTER (WHERE NOT n.is_read)::bigint AS unread
   FROM notifications n
  WHERE n.user_id = @user_id
-   AND NOT EXISTS (SELECT 1 FROM blocks b
-                    WHERE (b.blocker_id = n.user_id AND b.blocked_id = n.actor_id)
-                       OR (b.blocker_id = n.actor_id AND b.blocked_id = n.user_id));
+   AND NOT blocked_between(n.user_id, n.actor_id);
 
 -- name: NotificationMarkRead :execrows
 -- Idempotent: an already read notification of the user still counts as one row.

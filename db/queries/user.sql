@@ -70,14 +70,11 @@ SELECT
 FROM users u
 WHERE u.id = ANY(@ids::uuid[])
   AND u.is_active
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                   WHERE (b.blocker_id = sqlc.narg('viewer_id')::uuid AND b.blocked_id = u.id)
-                      OR (b.blocker_id = u.id AND b.blocked_id = sqlc.narg('viewer_id')::uuid));
+  AND NOT blocked_between(sqlc.narg('viewer_id')::uuid, u.id);
 
 -- name: UserBlockedEitherWay :one
 -- Whether a and b have blocked each other in either direction (CONTRACT.md §2).
-SELECT EXISTS (SELECT 1 FROM blocks
-                WHERE (blocker_id = @a AND blocked_id = @b) OR (blocker_id = @b AND blocked_id = @a));
+SELECT blocked_between(@a::uuid, @b::uuid);
 
 -- name: UserStats :one
 -- The caller's own totals (missing-API analysis §9.1), every video of
