@@ -1,5 +1,7 @@
 package lokiz
 
+import "time"
+
 // Credit ledger transaction types (credit_transactions.transaction_type).
 // Positive amounts add credits, negative amounts spend them.
 const (
@@ -11,3 +13,33 @@ const (
 	CreditSubscription = "subscription" // the monthly grant of a paid tier
 	CreditAdjustment   = "adjustment"   // an administrator's correction
 )
+
+// DailyClaimCredits are granted by the daily claim, once per UTC day.
+const DailyClaimCredits = 10
+
+// CreditPackage is a purchasable bundle of credits.
+type CreditPackage struct {
+	ID      string
+	Name    string
+	Credits int32
+	// PriceCents is the price in US cents.
+	PriceCents int64
+}
+
+// CreditPackages are the packages on sale (reference §3.3).
+var CreditPackages = []CreditPackage{
+	{ID: "starter_100", Name: "Starter Pack", Credits: 100, PriceCents: 499},
+	{ID: "basic_500", Name: "Basic Pack", Credits: 500, PriceCents: 1999},
+	{ID: "pro_2000", Name: "Pro Pack", Credits: 2000, PriceCents: 6999},
+	{ID: "premium_5000", Name: "Premium Pack", Credits: 5000, PriceCents: 14999},
+}
+
+// ClaimDay is the UTC calendar day a daily claim at t belongs to.
+func ClaimDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// NextClaimAt is when the claim after one made at last becomes possible:
+// the next 00:00 UTC.
+func NextClaimAt(last time.Time) time.Time {
+	y, m, d := last.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+}

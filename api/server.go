@@ -209,6 +209,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/comments/comments/:comment_id/like", auth, s.likeComment)
 	v1.DELETE("/comments/comments/:comment_id/like", auth, s.unlikeComment)
 	v1.GET("/comments/comments/:comment_id/like/check", auth, s.checkCommentLike)
+	// Credits (reference §1.14; DESIGN.md §3.5).
+	v1.GET("/credits/packages", s.creditPackages)
+	v1.GET("/credits/balance", auth, s.creditBalance)
+	v1.GET("/credits/history", auth, s.creditHistory)
+	v1.GET("/credits/daily-status", auth, s.dailyStatus)
+	v1.POST("/credits/daily-claim", auth, s.dailyClaim)
+	v1.POST("/credits/purchase", auth, s.purchaseCredits)
+
 	// Hashtags (reference §1.13).
 	v1.GET("/hashtags/trending", s.trendingHashtags)
 	v1.GET("/hashtags/:hashtag_name/videos", optional, s.hashtagVideos)

@@ -8,9 +8,74 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/google/uuid"
 )
+
+const creditHistory = `-- name: CreditHistory :many
+SELECT id, user_id, transaction_type, credits, balance_after, description, extra_data, idempotency_key, created_at, count(*) OVER () AS total
+FROM credit_transactions
+WHERE user_id = $1 AND ($2::text IS NULL OR transaction_type = $2::text)
+ORDER BY created_at DESC, id DESC
+LIMIT $4 OFFSET $3
+`
+
+type CreditHistoryParams struct {
+	UserID          uuid.UUID
+	TransactionType *string
+	Off             int32
+	Lim             int32
+}
+
+type CreditHistoryRow struct {
+	ID              uuid.UUID
+	UserID          uuid.UUID
+	TransactionType string
+	Credits         int32
+	BalanceAfter    int32
+	Description     string
+	ExtraData       json.RawMessage
+	IdempotencyKey  string
+	CreatedAt       time.Time
+	Total           int64
+}
+
+func (q *Queries) CreditHistory(ctx context.Context, arg CreditHistoryParams) ([]CreditHistoryRow, error) {
+	rows, err := q.db.Query(ctx, creditHistory,
+		arg.UserID,
+		arg.TransactionType,
+		arg.Off,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CreditHistoryRow{}
+	for rows.Next() {
+		var i CreditHistoryRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.TransactionType,
+			&i.Credits,
+			&i.BalanceAfter,
+			&i.Description,
+			&i.ExtraData,
+			&i.IdempotencyKey,
+			&i.CreatedAt,
+			&i.Total,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
 
 const creditLedgerMismatches = `-- name: CreditLedgerMismatches :many
 SELECT u.id, u.credits, coalesce(l.total, 0)::bigint AS ledger_total
@@ -45,6 +110,26 @@ func (q *Queries) CreditLedgerMismatches(ctx context.Context) ([]CreditLedgerMis
 		return nil, err
 	}
 	return items, nil
+}
+
+const creditTotals = `-- name: CreditTotals :one
+SELECT
+    coalesce(sum(credits) FILTER (WHERE credits > 0 AND transaction_type <> 'refund'), 0)::bigint AS total_earned,
+    (coalesce(-sum(credits) FILTER (WHERE transaction_type = 'usage'), 0)
+      - coalesce(sum(credits) FILTER (WHERE transaction_type = 'refund'), 0))::bigint AS total_spent
+FROM credit_transactions WHERE user_id = $1
+`
+
+type CreditTotalsRow struct {
+	TotalEarned int64
+	TotalSpent  int64
+}
+
+func (q *Queries) CreditTotals(ctx context.Context, userID uuid.UUID) (CreditTotalsRow, error) {
+	row := q.db.QueryRow(ctx, creditTotals, userID)
+	var i CreditTotalsRow
+	err := row.Scan(&i.TotalEarned, &i.TotalSpent)
+	return i, err
 }
 
 const creditTransactionCreate = `-- name: CreditTransactionCreate :one
@@ -110,4 +195,18 @@ func (q *Queries) CreditTransactionGetByKey(ctx context.Context, idempotencyKey 
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const userSetDailyClaim = `-- name: UserSetDailyClaim :exec
+UPDATE users SET last_daily_credit_claim = $1 WHERE id = $2
+`
+
+type UserSetDailyClaimParams struct {
+	ClaimedAt *time.Time
+	ID        uuid.UUID
+}
+
+func (q *Queries) UserSetDailyClaim(ctx context.Context, arg UserSetDailyClaimParams) error {
+	_, err := q.db.Exec(ctx, userSetDailyClaim, arg.ClaimedAt, arg.ID)
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -74,4 +75,29 @@ func applyCredits(ctx context.Context, q *Queries, c CreditChange) (CreditTransa
 		return CreditTransaction{}, false, fmt.Errorf("insert credit transaction: %w", err)
 	}
 	return tx, true, nil
+}
+
+// ClaimDaily grants the daily credits once per UTC day: the idempotency key
+// carries the day, so concurrent claims apply once and a repeat the same day
+// returns applied=false.
+func (s *Store) ClaimDaily(ctx context.Context, userID uuid.UUID, now time.Time) (tx CreditTransaction, applied bool, err error) {
+	day := lokiz.ClaimDay(now)
+	err = s.InTx(ctx, func(q *Queries) error {
+		var txErr error
+		tx, applied, txErr = applyCredits(ctx, q, CreditChange{
+			UserID: userID, Type: lokiz.CreditDaily, Delta: lokiz.DailyClaimCredits,
+			Description:    "Daily free credits",
+			ExtraData:      json.RawMessage(`{"claim_type":"daily","day":"` + day + `"}`),
+			IdempotencyKey: "daily:" + userID.String() + ":" + day,
+		})
+		if txErr != nil || !applied {
+			return txErr
+		}
+		return q.UserSetDailyClaim(ctx, UserSetDailyClaimParams{ID: userID, ClaimedAt: &now})
+	})
+	if name, ok := IsUniqueViolation(err); ok && name == "credit_transactions_idempotency_key" {
+		tx, err = s.CreditTransactionGetByKey(ctx, "daily:"+userID.String()+":"+day)
+		return tx, false, translate(err, "credit transaction")
+	}
+	return tx, applied, err
 }
