@@ -170,6 +170,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// Media (reference §1.2, §1.6; CONTRACT.md §3).
 	v1.POST("/images/upload-url", auth, s.createImageUpload)
 	v1.POST("/videos/upload-url", auth, s.createVideoUpload)
+	v1.POST("/videos/draft", auth, s.createDraft)
+	v1.GET("/videos/drafts", auth, s.listDrafts)
+	v1.GET("/videos/drafts/:draft_id", auth, s.getDraft)
+	v1.PUT("/videos/drafts/:draft_id", auth, s.saveDraft)
+	v1.DELETE("/videos/drafts/:draft_id", auth, s.deleteDraft)
 	v1.GET("/videos", optional, s.listVideos)
 	v1.GET("/videos/me", auth, s.listMyVideos)
 	v1.POST("/videos/batch-metadata", optional, s.batchVideoMetadata)

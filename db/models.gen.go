@@ -73,6 +73,17 @@ type CreditTransaction struct {
 	CreatedAt       time.Time
 }
 
+type Draft struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	Title     string
+	State     json.RawMessage
+	JobIDs    []uuid.UUID
+	Assets    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 type Follow struct {
 	ID          uuid.UUID
 	FollowerID  uuid.UUID
