@@ -107,3 +107,34 @@ func pageOf[T any](items []T, size int, key func(T) cursor) ([]T, *string, bool)
 	next := key(items[len(items)-1]).encode()
 	return items, &next, true
 }
+
+// rankCursor is a keyset position in a list ordered by a number (likes)
+// and then the id.
+type rankCursor struct {
+	Rank int64
+	ID   uuid.UUID
+}
+
+func (c rankCursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte("r|" + strconv.FormatInt(c.Rank, 10) + "|" + c.ID.String()))
+}
+
+func decodeRankCursor(s string) (rankCursor, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return rankCursor{}, false
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 3 || parts[0] != "r" {
+		return rankCursor{}, false
+	}
+	n, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return rankCursor{}, false
+	}
+	id, err := uuid.Parse(parts[2])
+	if err != nil {
+		return rankCursor{}, false
+	}
+	return rankCursor{Rank: n, ID: id}, true
+}

@@ -214,6 +214,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/comments/comments/:comment_id/like", auth, s.likeComment)
 	v1.DELETE("/comments/comments/:comment_id/like", auth, s.unlikeComment)
 	v1.GET("/comments/comments/:comment_id/like/check", auth, s.checkCommentLike)
+	// The glitch graph (reference §1.4, §3.5; CONTRACT.md §4).
+	v1.GET("/glitch/videos/:video_id/glitches", optional, s.listGlitches)
+	v1.GET("/glitch/videos/:video_id/source", optional, s.glitchSource)
+	v1.GET("/glitch/videos/:video_id/tree", optional, s.glitchTree)
+
 	// Credits (reference §1.14; DESIGN.md §3.5).
 	v1.GET("/credits/packages", s.creditPackages)
 	v1.GET("/credits/balance", auth, s.creditBalance)
