@@ -219,6 +219,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/glitch/videos/:video_id/source", optional, s.glitchSource)
 	v1.GET("/glitch/videos/:video_id/tree", optional, s.glitchTree)
 
+	// AI presets (CONTRACT.md §3).
+	v1.GET("/presets/glitch", s.listPresets("glitch"))
+	v1.GET("/presets/music", s.listPresets("music"))
+
 	// Credits (reference §1.14; DESIGN.md §3.5).
 	v1.GET("/credits/packages", s.creditPackages)
 	v1.GET("/credits/balance", auth, s.creditBalance)

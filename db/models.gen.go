@@ -28,6 +28,7 @@ type AIJob struct {
 	UpdatedAt    time.Time
 	StartedAt    *time.Time
 	CompletedAt  *time.Time
+	PresetID     *string
 }
 
 type Block struct {
@@ -157,6 +158,21 @@ type NotificationView struct {
 	VideoSummaryID       *uuid.UUID
 	VideoThumbnailKey    *string
 	VideoCaption         *string
+}
+
+type Preset struct {
+	ID             string
+	Kind           string
+	Name           string
+	Description    string
+	PreviewKey     *string
+	JobType        string
+	Model          string
+	PromptTemplate string
+	Cost           int32
+	SortOrder      int32
+	Active         bool
+	CreatedAt      time.Time
 }
 
 type Report struct {
