@@ -219,6 +219,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/glitch/videos/:video_id/source", optional, s.glitchSource)
 	v1.GET("/glitch/videos/:video_id/tree", optional, s.glitchTree)
 
+	// The studio (reference §1.5).
+	v1.GET("/studio/videos/:video_id/timeline", auth, s.studioTimeline)
+	v1.GET("/studio/videos/:video_id/preview", auth, s.studioPreview)
+	v1.POST("/studio/videos/:video_id/select-range", auth, s.studioSelectRange)
+
 	// AI presets (CONTRACT.md §3).
 	v1.GET("/presets/glitch", s.listPresets("glitch"))
 	v1.GET("/presets/music", s.listPresets("music"))

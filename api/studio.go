@@ -1,0 +1,140 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lokiz/lokiz"
+)
+
+// maxAIRange is the longest segment the AI models take, in seconds.
+const maxAIRange = 10.0
+
+// studioVideo loads the path's video for the studio: completed and visible
+// to the caller (B-12: the original checked a status nothing wrote).
+func (s *Server) studioVideo(c *gin.Context) (videoResponse, error) {
+	id, err := pathUUID(c, "video_id")
+	if err != nil {
+		return videoResponse{}, err
+	}
+	v, err := s.visibleVideo(c.Request.Context(), id, optionalUserID(c))
+	if err != nil {
+		return v, err
+	}
+	if v.Status != lokiz.VideoCompleted || v.VideoURL == nil {
+		return v, lokiz.Errorf(lokiz.ECONFLICT, "The video is not ready yet")
+	}
+	return v, nil
+}
+
+// studioFrameRate is the editor's frame grid; the probe's rate is kept on
+// the video, the timeline snaps to this one.
+const studioFrameRate = 30
+
+func (s *Server) studioTimeline(c *gin.Context) {
+	v, err := s.studioVideo(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"video_id": v.ID, "title": v.Title, "url": v.VideoURL, "duration": v.DurationSeconds, "status": v.Status,
+		"created_at": v.CreatedAt, "duration_seconds": v.DurationSeconds, "fps": studioFrameRate,
+		"frame_count": int(math.Floor(v.DurationSeconds * studioFrameRate)),
+		"timeline": gin.H{"total_duration": v.DurationSeconds, "frame_rate": studioFrameRate,
+			"total_frames": int(math.Floor(v.DurationSeconds * studioFrameRate))},
+	})
+}
+
+func parseSeconds(c *gin.Context, name string, required bool) (float64, bool, error) {
+	raw := c.Query(name)
+	if raw == "" {
+		if required {
+			return 0, false, lokiz.ValidationError(fieldErr("is required", "query", name))
+		}
+		return 0, false, nil
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, lokiz.ValidationError(fieldErr("must be a number of seconds", "query", name))
+	}
+	return f, true, nil
+}
+
+func (s *Server) studioPreview(c *gin.Context) {
+	v, err := s.studioVideo(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	ts, _, err := parseSeconds(c, "timestamp", false)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if ts < 0 || ts > v.DurationSeconds {
+		s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Timestamp %gs is outside the video (0 to %gs)", ts, v.DurationSeconds))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"video_id": v.ID, "url": v.VideoURL, "timestamp": ts, "duration": v.DurationSeconds,
+		"preview_url": fmt.Sprintf("%s#t=%s", *v.VideoURL, strconv.FormatFloat(ts, 'f', -1, 64))})
+}
+
+// studioSelectRange validates a segment for the AI tools (at most 10 s).
+// The times come as query parameters (the original) or a JSON body (the
+// frontend).
+func (s *Server) studioSelectRange(c *gin.Context) {
+	v, err := s.studioVideo(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var body struct {
+		StartTime *float64 `json:"start_time"`
+		EndTime   *float64 `json:"end_time"`
+	}
+	if c.Request.ContentLength > 0 {
+		if err := bindJSON(c, &body); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	start, end := body.StartTime, body.EndTime
+	if start == nil {
+		f, _, err := parseSeconds(c, "start_time", true)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		start = &f
+	}
+	if end == nil {
+		f, _, err := parseSeconds(c, "end_time", true)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		end = &f
+	}
+	switch {
+	case *start < 0 || *end < 0:
+		err = lokiz.Errorf(lokiz.EINVALID, "Time values must not be negative")
+	case *start >= *end:
+		err = lokiz.Errorf(lokiz.EINVALID, "Start time must be before end time")
+	case *end > v.DurationSeconds:
+		err = lokiz.Errorf(lokiz.EINVALID, "End time %gs is past the end of the video (%gs)", *end, v.DurationSeconds)
+	case *end-*start > maxAIRange:
+		err = lokiz.Errorf(lokiz.EINVALID, "AI processing takes at most 10 seconds; this selection is %.1f seconds", *end-*start)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	c.JSON(http.StatusOK, gin.H{"video_id": v.ID, "start_time": *start, "end_time": *end, "duration": *end - *start,
+		"url": v.VideoURL, "range_url": fmt.Sprintf("%s#t=%s,%s", *v.VideoURL, f(*start), f(*end))})
+}
