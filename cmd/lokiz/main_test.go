@@ -22,6 +22,7 @@ import (
 
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -271,4 +272,39 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Fatalf("dev did not shut down; logs:\n%s", logs)
 	}
 	require.Contains(t, logs.String(), `"msg":"shutting down","service":"lokiz","component":"api"`)
+}
+
+// TestReplicateSimCommand runs `lokiz replicate-sim` and drives it through
+// the adapter over the real replicate-go client: a music prediction
+// completes with an audio file.
+func TestReplicateSimCommand(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	env := &environment{getenv: envMap(map[string]string{"REPLICATE_API_TOKEN": "sim-token"}), stdout: io.Discard, stderr: io.Discard}
+	go func() { done <- run(ctx, env, []string{"replicate-sim", "-addr", addr}) }()
+
+	client, err := replicate.New(replicate.Config{BaseURL: "http://" + addr + "/v1", Token: "sim-token"})
+	require.NoError(t, err)
+	var p replicate.Prediction
+	require.Eventually(t, func() bool {
+		p, err = client.Create(context.Background(), replicate.Spec{Model: "meta/musicgen", Input: map[string]any{"prompt": "lofi", "duration": 1}})
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "the simulator never accepted a prediction: %v", err)
+	require.Eventually(t, func() bool {
+		p, err = client.Get(context.Background(), p.ID)
+		return err == nil && p.Status.Terminal()
+	}, 30*time.Second, 100*time.Millisecond)
+	require.Equal(t, replicate.StatusSucceeded, p.Status, "%+v", p)
+	require.NotEmpty(t, p.OutputURLs())
+
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code)
+	case <-time.After(15 * time.Second):
+		t.Fatal("replicate-sim did not stop")
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/media/mediatest"
+	"github.com/lokiz/lokiz/replicate/sim"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/worker"
 )
@@ -290,4 +291,26 @@ func (a *app) uploadFile(ctx context.Context, owner uuid.UUID, file, caption str
 		return uuid.Nil, err
 	}
 	return v.ID, nil
+}
+
+// runReplicateSim serves the Replicate simulator. It needs no database:
+// REPLICATE_API_TOKEN (optional) is the bearer token it accepts and
+// REPLICATE_WEBHOOK_SECRET (whsec_..., optional) signs its webhooks.
+func runReplicateSim(ctx context.Context, env *environment, args []string) error {
+	fs := newFlags(env, "replicate-sim")
+	addr := fs.String("addr", ":8090", "listen address")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(env.getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env.stderr).With("component", "replicate-sim")
+	log.Info("listening", "addr", *addr)
+	return sim.ListenAndServe(ctx, *addr, sim.Options{
+		Token:         env.getenv("REPLICATE_API_TOKEN"),
+		WebhookSecret: env.getenv("REPLICATE_WEBHOOK_SECRET"),
+		Logger:        log,
+	})
 }
