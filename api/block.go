@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -109,14 +108,10 @@ type blockListResponse struct {
 // listBlocks is the caller's blocks, newest first (`limit` 1–100, default 50).
 func (s *Server) listBlocks(c *gin.Context) {
 	ctx := c.Request.Context()
-	limit := 50
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 100 {
-			s.writeError(c, lokiz.ValidationError(fieldErr("must be a whole number from 1 to 100", "query", "limit")))
-			return
-		}
-		limit = n
+	limit, err := limitParam(c, 50)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	me := mustUser(c).ID
 	rows, err := s.store.BlocksOf(ctx, db.BlocksOfParams{BlockerID: me, Lim: int32(limit)})

@@ -115,21 +115,15 @@ func (s *Server) checkFollows(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out := make(map[string]bool, len(req.ids))
-	for _, id := range req.ids {
-		out[id.String()] = false
-	}
+	var found []uuid.UUID
 	if len(req.ids) > 0 {
-		rows, err := s.store.FollowCheckBatch(c.Request.Context(), db.FollowCheckBatchParams{FollowerID: mustUser(c).ID, IDs: req.ids})
-		if err != nil {
+		var err error
+		if found, err = s.store.FollowCheckBatch(c.Request.Context(), db.FollowCheckBatchParams{FollowerID: mustUser(c).ID, IDs: req.ids}); err != nil {
 			s.writeError(c, err)
 			return
 		}
-		for _, id := range rows {
-			out[id.String()] = true
-		}
 	}
-	c.JSON(http.StatusOK, gin.H{"following_users": out})
+	c.JSON(http.StatusOK, gin.H{"following_users": presence(req.ids, found)})
 }
 
 // offsetPage reads page (≥1) and page_size (1–100), the style the

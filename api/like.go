@@ -114,21 +114,15 @@ func (s *Server) checkLikes(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out := make(map[string]bool, len(req.ids))
-	for _, id := range req.ids {
-		out[id.String()] = false
-	}
+	var found []uuid.UUID
 	if len(req.ids) > 0 {
-		rows, err := s.store.LikeCheckBatch(c.Request.Context(), db.LikeCheckBatchParams{UserID: mustUser(c).ID, VideoIDs: req.ids})
-		if err != nil {
+		var err error
+		if found, err = s.store.LikeCheckBatch(c.Request.Context(), db.LikeCheckBatchParams{UserID: mustUser(c).ID, VideoIDs: req.ids}); err != nil {
 			s.writeError(c, err)
 			return
 		}
-		for _, id := range rows {
-			out[id.String()] = true
-		}
 	}
-	c.JSON(http.StatusOK, gin.H{"liked_videos": out})
+	c.JSON(http.StatusOK, gin.H{"liked_videos": presence(req.ids, found)})
 }
 
 // listLikedVideos is a user's liked videos, visible only to that user
@@ -170,4 +164,17 @@ func (s *Server) listLikedVideos(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, videoListResponse{Videos: out, NextCursor: next, HasMore: more, PageSize: p.Size})
+}
+
+// presence maps every asked id to whether it is among found: the shape of
+// the batch checks, where unknown ids answer false.
+func presence(asked, found []uuid.UUID) map[string]bool {
+	out := make(map[string]bool, len(asked))
+	for _, id := range asked {
+		out[id.String()] = false
+	}
+	for _, id := range found {
+		out[id.String()] = true
+	}
+	return out
 }

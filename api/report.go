@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -169,14 +168,10 @@ func btoi(b bool) int {
 // listMyReports is the caller's own reports, newest first.
 func (s *Server) listMyReports(c *gin.Context) {
 	ctx := c.Request.Context()
-	limit := 50
-	if raw := c.Query("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 100 {
-			s.writeError(c, lokiz.ValidationError(fieldErr("must be a whole number from 1 to 100", "query", "limit")))
-			return
-		}
-		limit = n
+	limit, err := limitParam(c, 50)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	me := mustUser(c).ID
 	rows, err := s.store.ReportsByReporter(ctx, db.ReportsByReporterParams{ReporterID: me, Lim: int32(limit)})
