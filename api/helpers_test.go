@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -267,4 +269,14 @@ func errorCode(res response) string {
 func errorDetail(res response) string {
 	s, _ := res.Body["detail"].(string)
 	return s
+}
+
+// tokenFor signs an access token for a user made without the API.
+func (e *testEnv) tokenFor(id uuid.UUID) string {
+	e.t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Subject: id.String(), IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+	}).SignedString([]byte(e.config.SecretKey))
+	require.NoError(e.t, err)
+	return tok
 }

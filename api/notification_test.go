@@ -1,109 +1,35 @@
-package api
+package api_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
-	"github.com/pb33f/libopenapi"
-	oasvalidator "github.com/pb33f/libopenapi-validator"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
-	"github.com/lokiz/lokiz/internal/testkit"
-	"github.com/lokiz/lokiz/storage"
-	"github.com/lokiz/lokiz/tasks"
-	"github.com/lokiz/lokiz/views"
 )
-
-// notifyRedisDB is the Redis database of the notification tests.
-const notifyRedisDB = 10
-
-var (
-	notifySpecOnce sync.Once
-	notifySpec     oasvalidator.Validator
-	notifySpecErr  error
-)
-
-// notificationSpec is api/openapi.yaml as a response validator.
-func notificationSpec(t *testing.T) oasvalidator.Validator {
-	t.Helper()
-	notifySpecOnce.Do(func() {
-		doc := string(openapiYAML)
-		d, err := libopenapi.NewDocument([]byte(doc))
-		if err != nil {
-			notifySpecErr = err
-			return
-		}
-		v, errs := oasvalidator.NewValidator(d)
-		if len(errs) > 0 {
-			notifySpecErr = fmt.Errorf("build validator: %v", errs)
-			return
-		}
-		if ok, verrs := v.ValidateDocument(); !ok {
-			msgs := make([]string, 0, len(verrs))
-			for _, e := range verrs {
-				msgs = append(msgs, e.Message+": "+e.Reason)
-			}
-			notifySpecErr = fmt.Errorf("spliced openapi is not valid: %s", strings.Join(msgs, "; "))
-			return
-		}
-		notifySpec = v
-	})
-	require.NoError(t, notifySpecErr)
-	return notifySpec
-}
 
 type notifyEnv struct {
 	t     *testing.T
 	store *db.Store
-	srv   *Server
-	h     http.Handler
+	env   *testEnv
 }
 
 func newNotifyEnv(t *testing.T) *notifyEnv {
 	t.Helper()
-	cfg := Config{
-		Env: "development", Version: "test", PublicBaseURL: "http://localhost:8000", CORSOrigins: []string{"*"},
-		SecretKey: "test-secret-key-test-secret-key-0123456789", TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost,
-		AuthRateLimit: 1000, AuthRateWindow: time.Minute, UploadURLTTL: time.Hour, MediaURLTTL: time.Hour,
-		VideoMaxBytes: 50 << 20, ImageMaxBytes: 5 << 20, ViewRateLimit: 100000,
-	}
-	store := dbtest.NewStore(t)
-	rdb := testkit.Redis(t, notifyRedisDB)
-	qc := asynq.NewClientFromRedisClient(rdb)
-	t.Cleanup(func() { _ = qc.Close() })
-	st, err := storage.NewLocal(storage.LocalConfig{Dir: t.TempDir(), BaseURL: cfg.PublicBaseURL, SecretKey: cfg.SecretKey})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	logger, _ := testkit.NewLogger()
-	srv, err := New(cfg, Deps{
-		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc), Logger: logger, Storage: st,
-		Views: views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
-	})
-	require.NoError(t, err)
-	return &notifyEnv{t: t, store: store, srv: srv, h: srv.Handler()}
+	e := newEnv(t)
+	return &notifyEnv{t: t, store: e.store, env: e}
 }
 
 // user creates an account and a token for it.
 func (e *notifyEnv) user() (db.User, string) {
 	e.t.Helper()
 	u := dbtest.CreateUser(e.t, e.store, dbtest.UserOpts{})
-	tok, _, err := e.srv.tokens.issue(u.ID)
-	require.NoError(e.t, err)
-	return u, tok
+	return u, e.env.tokenFor(u.ID)
 }
 
 type notifyResponse struct {
@@ -113,48 +39,12 @@ type notifyResponse struct {
 	Body   map[string]any
 }
 
-// do sends one request and validates the response against the spec.
+// do sends one request through the shared harness (which validates the
+// response against api/openapi.yaml).
 func (e *notifyEnv) do(method, path, token string, body any) notifyResponse {
 	e.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(e.t, err)
-		r = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	res := notifyResponse{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.String()}
-	require.True(e.t, strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json"), res.Raw)
-	require.NoError(e.t, json.Unmarshal(rec.Body.Bytes(), &res.Body), res.Raw)
-	if rec.Code >= 400 {
-		require.NotEmpty(e.t, res.Body["detail"], res.Raw)
-		require.NotEmpty(e.t, res.Body["code"], res.Raw)
-	}
-	resp := &http.Response{StatusCode: rec.Code, Header: rec.Header(), Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())), Request: req}
-	if ok, errs := notificationSpec(e.t).ValidateHttpResponse(req, resp); !ok {
-		msgs := make([]string, 0, len(errs))
-		for _, err := range errs {
-			m := err.Message + ": " + err.Reason
-			for _, se := range err.SchemaValidationErrors {
-				m += " [" + se.FieldPath + ": " + se.Reason + "]"
-			}
-			msgs = append(msgs, m)
-		}
-		e.t.Fatalf("%s %s → %d does not match the spec:\n  %s\nbody: %s", method, path, rec.Code, strings.Join(msgs, "\n  "), res.Raw)
-	}
-	return res
+	res := e.env.do(req{method: method, path: path, token: token, body: body})
+	return notifyResponse{Status: res.Status, Header: res.Header, Raw: string(res.Raw), Body: res.Body}
 }
 
 func (e *notifyEnv) exec(sql string, args ...any) {
