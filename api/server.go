@@ -224,6 +224,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/studio/videos/:video_id/preview", auth, s.studioPreview)
 	v1.POST("/studio/videos/:video_id/select-range", auth, s.studioSelectRange)
 
+	// Frames (reference §1.3, §4.2; CONTRACT.md §3).
+	v1.POST("/ai/capture-frame", auth, s.captureFrame)
+	v1.POST("/ai/capture-frames", auth, s.captureFrames)
+	v1.GET("/ai/capture-frames/:job_id", auth, s.getCapture)
+
 	// AI presets (CONTRACT.md §3).
 	v1.GET("/presets/glitch", s.listPresets("glitch"))
 	v1.GET("/presets/music", s.listPresets("music"))

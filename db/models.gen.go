@@ -92,6 +92,18 @@ type Follow struct {
 	CreatedAt   time.Time
 }
 
+type FrameCapture struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	VideoID     uuid.UUID
+	Timestamps  []float64
+	Status      string
+	FrameKeys   []string
+	Error       *string
+	CreatedAt   time.Time
+	CompletedAt *time.Time
+}
+
 type Hashtag struct {
 	ID        uuid.UUID
 	Name      string

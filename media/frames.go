@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-
-	ffmpeg "github.com/u2takey/ffmpeg-go"
+	"strings"
 
 	"github.com/lokiz/lokiz/media/internal/ffrun"
 )
@@ -50,16 +48,16 @@ func Frames(ctx context.Context, in string, timestamps []float64, outDir string)
 	// Seeking the input to the earliest start skips decoding what comes
 	// before it; ffmpeg then counts time from there, so starts shift too.
 	seek := slices.Min(starts)
-	src := input(in, ffmpeg.KwArgs{"ss": ffrun.Seconds(seek)})
-	split := src.Get("v:0").Split()
 	paths := make([]string, len(timestamps))
-	outputs := make([]*ffmpeg.Stream, len(timestamps))
 	for i := range timestamps {
 		paths[i] = filepath.Join(outDir, fmt.Sprintf("frame-%03d.jpg", i))
-		branch := split.Get(strconv.Itoa(i)).Trim(ffmpeg.KwArgs{"start": ffrun.Seconds(starts[i] - seek)})
-		outputs[i] = ffmpeg.Output([]*ffmpeg.Stream{branch}, fileURL(paths[i]), jpegArgs(2))
 	}
-	if err := ffrun.Run(ctx, ffmpeg.MergeOutputs(outputs...)); err != nil {
+	// The command is spelled out rather than built with ffmpeg-go: its graph
+	// builder merges filter nodes by an additive hash, and for some inputs
+	// two trim branches came out as one node (a panic in Compile). The
+	// graph here is the same one: split once, trim each branch, one JPEG
+	// per output.
+	if err := ffrun.RunArgs(ctx, framesArgs(in, seek, starts, paths)); err != nil {
 		removeFiles(paths...)
 		return nil, fmt.Errorf("frames %s: %w", in, err)
 	}
@@ -72,4 +70,24 @@ func Frames(ctx context.Context, in string, timestamps []float64, outDir string)
 		return nil, fmt.Errorf("frames %s: %w", in, err)
 	}
 	return paths, nil
+}
+
+// framesArgs is the ffmpeg command line of Frames: one input seeked to the
+// earliest start, one split, a trim per branch, a one-frame JPEG per output.
+func framesArgs(in string, seek float64, starts []float64, paths []string) []string {
+	var graph strings.Builder
+	fmt.Fprintf(&graph, "[0:v:0]split=%d", len(starts))
+	for i := range starts {
+		fmt.Fprintf(&graph, "[s%d]", i)
+	}
+	for i, st := range starts {
+		fmt.Fprintf(&graph, ";[s%d]trim=start=%s[t%d]", i, ffrun.Seconds(st-seek), i)
+	}
+	args := []string{"-format_whitelist", InputFormats, "-ss", ffrun.Seconds(seek), "-i", fileURL(in),
+		"-filter_complex", graph.String()}
+	for i, p := range paths {
+		args = append(args, "-map", fmt.Sprintf("[t%d]", i), "-f", "image2", "-update", "1",
+			"-frames:v", "1", "-c:v", "mjpeg", "-q:v", "2", fileURL(p))
+	}
+	return args
 }

@@ -62,3 +62,31 @@ func NewViewsFlushTask() *asynq.Task {
 	return asynq.NewTask(TypeViewsFlush, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(2*time.Minute))
 }
+
+// TypeFramesCapture takes the stills of one frame capture in one ffmpeg pass.
+const TypeFramesCapture = "frames:capture"
+
+// FramesPayload names one frame capture.
+type FramesPayload struct {
+	CaptureID uuid.UUID `json:"capture_id"`
+}
+
+// NewFramesCaptureTask captures the frames of one capture request.
+func NewFramesCaptureTask(captureID uuid.UUID) *asynq.Task {
+	payload, _ := json.Marshal(FramesPayload{CaptureID: captureID}) // cannot fail
+	return asynq.NewTask(TypeFramesCapture, payload,
+		asynq.Queue(QueueMedia),
+		asynq.TaskID(TypeFramesCapture+":"+captureID.String()),
+		asynq.MaxRetry(3),
+		asynq.Timeout(2*time.Minute),
+	)
+}
+
+// ParseFramesPayload decodes a frames:capture task.
+func ParseFramesPayload(t *asynq.Task) (FramesPayload, error) {
+	var p FramesPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.CaptureID == uuid.Nil {
+		return p, fmt.Errorf("parse %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
+	}
+	return p, nil
+}

@@ -111,7 +111,7 @@ func (h *VideoFinalizeHandler) finalize(ctx context.Context, v db.Video) error {
 
 	ext := filepath.Ext(*v.UploadKey)
 	src := filepath.Join(dir, "upload"+ext)
-	if err := h.download(ctx, *v.UploadKey, src); err != nil {
+	if err := fetchObject(ctx, h.storage, *v.UploadKey, src); err != nil {
 		return err
 	}
 	probe, err := media.Probe(ctx, src)
@@ -150,14 +150,14 @@ func (h *VideoFinalizeHandler) finalize(ctx context.Context, v db.Video) error {
 		objectKey, contentType = "videos/"+base+".mp4", "video/mp4"
 		k := "originals/" + base + ext
 		originalKey = &k
-		if err := h.upload(ctx, src, k); err != nil {
+		if err := storeFile(ctx, h.storage, src, k); err != nil {
 			return err
 		}
 	}
-	if err := h.upload(ctx, out, objectKey); err != nil {
+	if err := storeFile(ctx, h.storage, out, objectKey); err != nil {
 		return err
 	}
-	if err := h.upload(ctx, thumb, thumbKey); err != nil {
+	if err := storeFile(ctx, h.storage, thumb, thumbKey); err != nil {
 		return err
 	}
 
@@ -187,8 +187,9 @@ func (h *VideoFinalizeHandler) finalize(ctx context.Context, v db.Video) error {
 	return nil
 }
 
-func (h *VideoFinalizeHandler) download(ctx context.Context, key, dst string) error {
-	r, err := h.storage.Open(ctx, key)
+// fetchObject copies an object from storage to a local file.
+func fetchObject(ctx context.Context, st storage.Store, key, dst string) error {
+	r, err := st.Open(ctx, key)
 	if err != nil {
 		return fmt.Errorf("open upload: %w", err)
 	}
@@ -204,17 +205,18 @@ func (h *VideoFinalizeHandler) download(ctx context.Context, key, dst string) er
 	return f.Close()
 }
 
-func (h *VideoFinalizeHandler) upload(ctx context.Context, src, key string) error {
+// storeFile puts a local file into storage under key, typed by its key.
+func storeFile(ctx context.Context, st storage.Store, src, key string) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	info, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", src, err)
 	}
-	if err := h.storage.Put(ctx, key, f, st.Size(), storage.ContentTypeFor(key)); err != nil {
+	if err := st.Put(ctx, key, f, info.Size(), storage.ContentTypeFor(key)); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil

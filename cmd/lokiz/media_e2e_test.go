@@ -159,6 +159,17 @@ func runJourney(t *testing.T, vars map[string]string, dbURL string) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, data, video)
 
+	// Frames: two stills in one worker pass, back within the request's wait.
+	status, frames := call("POST", "/v1/ai/capture-frames", token, map[string]any{"video_id": videoID, "timestamps": []float64{0.5, 1.5}}, nil)
+	require.Equal(t, http.StatusOK, status, "%v; logs:\n%s", frames, logs)
+	require.Len(t, frames["frames"], 2)
+	for _, f := range frames["frames"].([]any) {
+		code, img, _ := get(f.(map[string]any)["image_url"].(string))
+		require.Equal(t, http.StatusOK, code)
+		_, err := jpeg.Decode(bytes.NewReader(img))
+		require.NoError(t, err, "a frame is a JPEG")
+	}
+
 	// Views: 4 distinct anonymous viewers, each twice, and the owner.
 	for i := range 4 {
 		for range 2 {

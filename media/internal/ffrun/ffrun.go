@@ -6,6 +6,7 @@ package ffrun
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,28 @@ func Run(ctx context.Context, s *ffmpeg.Stream) error {
 	// their values in that same context, so they come after it.
 	s.Context = ctx
 	cmd := s.OverWriteOutput().WithErrorOutput(&stderr).Compile()
+	cmd.WaitDelay = waitDelay
+	if err := cmd.Run(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("ffmpeg: %w", ctxErr)
+		}
+		if msg := stderr.String(); msg != "" {
+			return fmt.Errorf("ffmpeg: %w: %s", err, msg)
+		}
+		return fmt.Errorf("ffmpeg: %w", err)
+	}
+	return nil
+}
+
+// RunArgs runs ffmpeg with args (the options and files, without the program
+// name) under ctx, with the same global options, killing and error reporting
+// as Run. It is for the few commands ffmpeg-go's graph builder cannot express
+// reliably.
+func RunArgs(ctx context.Context, args []string) error {
+	var stderr Tail
+	full := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, args...)
+	cmd := exec.CommandContext(ctx, "ffmpeg", full...)
+	cmd.Stderr = &stderr
 	cmd.WaitDelay = waitDelay
 	if err := cmd.Run(); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/tasks"
+)
+
+// Frame capture limits (CONTRACT.md §3).
+const (
+	maxFrameTimestamps = 20
+	// frameWait is how long a request waits for the worker before it
+	// answers 202 with the capture id to poll.
+	frameWait = 4 * time.Second
+	framePoll = 50 * time.Millisecond
+)
+
+type captureFramesRequest struct {
+	VideoID    string    `json:"video_id"`
+	Timestamps []float64 `json:"timestamps"`
+	// Timestamp is the single-frame route's field.
+	Timestamp *float64 `json:"timestamp"`
+	videoID   uuid.UUID
+}
+
+func (r *captureFramesRequest) validate() []lokiz.FieldError {
+	var errs []lokiz.FieldError
+	id, err := uuid.Parse(r.VideoID)
+	if err != nil {
+		errs = append(errs, fieldErr("must be a UUID", "body", "video_id"))
+	}
+	r.videoID = id
+	if r.Timestamp != nil && r.Timestamps == nil {
+		r.Timestamps = []float64{*r.Timestamp}
+	}
+	switch n := len(r.Timestamps); {
+	case n == 0:
+		errs = append(errs, fieldErr("must hold 1 to 20 times in seconds", "body", "timestamps"))
+	case n > maxFrameTimestamps:
+		errs = append(errs, fieldErr("must hold at most 20 times", "body", "timestamps"))
+	}
+	for i, ts := range r.Timestamps {
+		if ts < 0 || math.IsNaN(ts) || math.IsInf(ts, 0) {
+			errs = append(errs, fieldErr("must be a time in seconds, 0 or more", "body", "timestamps", i))
+		}
+	}
+	return errs
+}
+
+type frameResponse struct {
+	Timestamp float64 `json:"timestamp"`
+	ImageURL  *string `json:"image_url"`
+	FileKey   string  `json:"file_key"`
+}
+
+type captureResponse struct {
+	JobID     uuid.UUID       `json:"job_id"`
+	VideoID   uuid.UUID       `json:"video_id"`
+	Status    string          `json:"status"`
+	Frames    []frameResponse `json:"frames"`
+	Error     *string         `json:"error"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func (s *Server) captureResponse(ctx context.Context, fc db.FrameCapture) captureResponse {
+	out := captureResponse{JobID: fc.ID, VideoID: fc.VideoID, Status: fc.Status, Frames: []frameResponse{}, Error: fc.Error, CreatedAt: fc.CreatedAt.UTC()}
+	for i, key := range fc.FrameKeys {
+		k := key
+		out.Frames = append(out.Frames, frameResponse{Timestamp: fc.Timestamps[i], ImageURL: s.mediaURL(ctx, &k), FileKey: k})
+	}
+	return out
+}
+
+// startCapture validates the request against the video (own or visible,
+// times inside its duration), records the capture and enqueues it, then
+// waits briefly for the worker.
+func (s *Server) startCapture(c *gin.Context) (db.FrameCapture, bool, error) {
+	ctx := c.Request.Context()
+	var req captureFramesRequest
+	if err := bindJSON(c, &req); err != nil {
+		return db.FrameCapture{}, false, err
+	}
+	me := mustUser(c).ID
+	row, err := s.store.VideoGetVisible(ctx, db.VideoGetVisibleParams{ID: req.videoID, ViewerID: &me})
+	if db.IsNotFound(err) {
+		return db.FrameCapture{}, false, errVideoNotFound
+	} else if err != nil {
+		return db.FrameCapture{}, false, err
+	}
+	v := row.Video
+	if v.Status != lokiz.VideoCompleted || v.ObjectKey == nil {
+		return db.FrameCapture{}, false, lokiz.Errorf(lokiz.ECONFLICT, "The video is not ready yet")
+	}
+	for i, ts := range req.Timestamps {
+		if ts > v.DurationSeconds {
+			return db.FrameCapture{}, false, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "timestamps", i))
+		}
+	}
+	fc, err := s.store.FrameCaptureCreate(ctx, db.FrameCaptureCreateParams{ID: db.NewID(), UserID: me, VideoID: v.ID, Timestamps: req.Timestamps})
+	if err != nil {
+		return db.FrameCapture{}, false, err
+	}
+	if err := s.tasks.Enqueue(ctx, tasks.NewFramesCaptureTask(fc.ID)); err != nil {
+		return db.FrameCapture{}, false, err
+	}
+	deadline := time.NewTimer(frameWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(framePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fc, false, nil
+		case <-deadline.C:
+			return fc, false, nil
+		case <-tick.C:
+			cur, err := s.store.FrameCaptureGet(ctx, fc.ID)
+			if err != nil {
+				return fc, false, err
+			}
+			if cur.Status != "pending" {
+				return cur, true, nil
+			}
+		}
+	}
+}
+
+// captureFrames is POST /v1/ai/capture-frames: 200 with the frames when the
+// worker is done within a few seconds, else 202 with the job id.
+func (s *Server) captureFrames(c *gin.Context) {
+	fc, done, err := s.startCapture(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	status := http.StatusAccepted
+	if done {
+		status = http.StatusOK
+	}
+	c.JSON(status, s.captureResponse(c.Request.Context(), fc))
+}
+
+// captureFrame is the original single-frame route; its 200 keeps the
+// original shape {image_url, timestamp, video_id} plus the job fields.
+func (s *Server) captureFrame(c *gin.Context) {
+	ctx := c.Request.Context()
+	fc, done, err := s.startCapture(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp := s.captureResponse(ctx, fc)
+	if !done || fc.Status != "completed" {
+		c.JSON(http.StatusAccepted, resp)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"image_url": resp.Frames[0].ImageURL, "timestamp": resp.Frames[0].Timestamp,
+		"video_id": fc.VideoID, "job_id": fc.ID, "status": fc.Status, "frames": resp.Frames})
+}
+
+func (s *Server) getCapture(c *gin.Context) {
+	ctx := c.Request.Context()
+	id, err := pathUUID(c, "job_id")
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	fc, err := s.store.FrameCaptureGet(ctx, id)
+	if db.IsNotFound(err) || (err == nil && fc.UserID != mustUser(c).ID) {
+		s.writeError(c, lokiz.Errorf(lokiz.ENOTFOUND, "Frame capture not found"))
+		return
+	} else if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.captureResponse(ctx, fc))
+}
