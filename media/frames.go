@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/lokiz/lokiz/media/internal/ffrun"
@@ -39,27 +41,39 @@ func Frames(ctx context.Context, in string, timestamps []float64, outDir string)
 		return nil, fmt.Errorf("frames: %w", err)
 	}
 
-	// Each branch keeps frames from half a frame before its timestamp and
-	// its output takes the first one: the frame nearest to the timestamp.
-	starts := make([]float64, len(timestamps))
+	// Each timestamp names the frame nearest to it (by the average frame
+	// rate), clamped to the last frame. One select filter passes exactly
+	// those frames in one decode, and ffmpeg stops after the last of them;
+	// its outputs come in frame order, one per distinct frame.
+	interval := p.frameInterval()
+	last := int(math.Round(p.lastFrameTime() / interval))
+	wanted := make([]int, len(timestamps))
 	for i, ts := range timestamps {
-		starts[i] = max(0, clamp(ts, 0, p.lastFrameTime())-p.frameInterval()/2)
+		wanted[i] = min(int(math.Round(ts/interval)), last)
 	}
-	// Seeking the input to the earliest start skips decoding what comes
-	// before it; ffmpeg then counts time from there, so starts shift too.
-	seek := slices.Min(starts)
-	paths := make([]string, len(timestamps))
-	for i := range timestamps {
-		paths[i] = filepath.Join(outDir, fmt.Sprintf("frame-%03d.jpg", i))
+	distinct := slices.Clone(wanted)
+	slices.Sort(distinct)
+	distinct = slices.Compact(distinct)
+
+	tmp, err := os.MkdirTemp(outDir, ".frames-")
+	if err != nil {
+		return nil, fmt.Errorf("frames: %w", err)
 	}
-	// The command is spelled out rather than built with ffmpeg-go: its graph
-	// builder merges filter nodes by an additive hash, and for some inputs
-	// two trim branches came out as one node (a panic in Compile). The
-	// graph here is the same one: split once, trim each branch, one JPEG
-	// per output.
-	if err := ffrun.RunArgs(ctx, framesArgs(in, seek, starts, paths)); err != nil {
-		removeFiles(paths...)
+	defer os.RemoveAll(tmp)
+	// The command is spelled out rather than built with ffmpeg-go, whose
+	// graph builder mishandled a similar multi-output graph (it merged two
+	// branches into one node by an additive hash and panicked).
+	if err := ffrun.RunArgs(ctx, framesArgs(in, distinct, filepath.Join(tmp, "f%03d.jpg"))); err != nil {
 		return nil, fmt.Errorf("frames %s: %w", in, err)
+	}
+	paths := make([]string, len(timestamps))
+	for i, n := range wanted {
+		k, _ := slices.BinarySearch(distinct, n)
+		paths[i] = filepath.Join(outDir, fmt.Sprintf("frame-%03d.jpg", i))
+		if err := copyFile(filepath.Join(tmp, fmt.Sprintf("f%03d.jpg", k+1)), paths[i]); err != nil {
+			removeFiles(paths[:i+1]...)
+			return nil, fmt.Errorf("frames %s: frame at %vs: %w", in, timestamps[i], err)
+		}
 	}
 	var errs []error
 	for _, path := range paths {
@@ -72,22 +86,27 @@ func Frames(ctx context.Context, in string, timestamps []float64, outDir string)
 	return paths, nil
 }
 
-// framesArgs is the ffmpeg command line of Frames: one input seeked to the
-// earliest start, one split, a trim per branch, a one-frame JPEG per output.
-func framesArgs(in string, seek float64, starts []float64, paths []string) []string {
-	var graph strings.Builder
-	fmt.Fprintf(&graph, "[0:v:0]split=%d", len(starts))
-	for i := range starts {
-		fmt.Fprintf(&graph, "[s%d]", i)
+// framesArgs is the ffmpeg command line of Frames: one decode, a select
+// filter for the frame numbers, and at most as many JPEGs as frames chosen,
+// so ffmpeg stops once the last one is written.
+func framesArgs(in string, frames []int, pattern string) []string {
+	terms := make([]string, len(frames))
+	for i, n := range frames {
+		terms[i] = fmt.Sprintf("eq(n\\,%d)", n)
 	}
-	for i, st := range starts {
-		fmt.Fprintf(&graph, ";[s%d]trim=start=%s[t%d]", i, ffrun.Seconds(st-seek), i)
+	return []string{"-format_whitelist", InputFormats, "-i", fileURL(in),
+		"-map", "0:v:0", "-vf", "select=" + strings.Join(terms, "+"), "-fps_mode", "passthrough",
+		"-frames:v", strconv.Itoa(len(frames)), "-c:v", "mjpeg", "-q:v", "2", "-f", "image2", fileURL(pattern)}
+}
+
+// copyFile copies a finished frame to its place.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
 	}
-	args := []string{"-format_whitelist", InputFormats, "-ss", ffrun.Seconds(seek), "-i", fileURL(in),
-		"-filter_complex", graph.String()}
-	for i, p := range paths {
-		args = append(args, "-map", fmt.Sprintf("[t%d]", i), "-f", "image2", "-update", "1",
-			"-frames:v", "1", "-c:v", "mjpeg", "-q:v", "2", fileURL(p))
+	if len(b) == 0 {
+		return errors.New("ffmpeg wrote no frame")
 	}
-	return args
+	return os.WriteFile(dst, b, 0o644)
 }
