@@ -43,6 +43,8 @@ type Config struct {
 	ImageMaxBytes int64
 	// ViewRateLimit caps view requests per client IP per minute.
 	ViewRateLimit int
+	// SearchRateLimit caps search and autocomplete requests per client IP per minute.
+	SearchRateLimit int
 	// ReportRateLimit caps reports per client IP per hour.
 	ReportRateLimit int
 	// PublicWebURL is the web app's address, the base of share links.
@@ -92,6 +94,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 12
+	}
+	if cfg.SearchRateLimit == 0 {
+		cfg.SearchRateLimit = 600
 	}
 	if cfg.ReportRateLimit == 0 {
 		cfg.ReportRateLimit = 30
@@ -240,6 +245,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/credits/daily-status", auth, s.dailyStatus)
 	v1.POST("/credits/daily-claim", auth, s.dailyClaim)
 	v1.POST("/credits/purchase", auth, s.purchaseCredits)
+
+	// Search (reference §1.12; CONTRACT.md §3).
+	searchLimit := s.limitByIP("search", cfg.SearchRateLimit, time.Minute)
+	v1.GET("/search", optional, searchLimit, s.searchAll)
+	v1.GET("/search/users", optional, searchLimit, s.searchUsers)
+	v1.GET("/search/videos", optional, searchLimit, s.searchVideos)
+	v1.GET("/search/autocomplete", optional, searchLimit, s.autocomplete)
+	v1.GET("/search/history", auth, s.listSearchHistory)
+	v1.POST("/search/history", auth, s.addSearchHistory)
+	v1.DELETE("/search/history/clear", auth, s.clearSearchHistory)
+	v1.DELETE("/search/history/:history_id", auth, s.deleteSearchHistory)
 
 	// Hashtags (reference §1.13).
 	v1.GET("/hashtags/trending", s.trendingHashtags)

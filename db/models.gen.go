@@ -200,6 +200,14 @@ type Report struct {
 	UpdatedAt         time.Time
 }
 
+type SearchHistory struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	Query      string
+	Normalized string
+	CreatedAt  time.Time
+}
+
 type User struct {
 	ID                    uuid.UUID
 	Username              string

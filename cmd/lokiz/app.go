@@ -133,6 +133,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		ImageMaxBytes:   a.cfg.Media.ImageMaxBytes,
 		ViewRateLimit:   a.cfg.Media.ViewRateLimit,
 		ReportRateLimit: a.cfg.Media.ReportRateLimit,
+		SearchRateLimit: a.cfg.Media.SearchRateLimit,
 		// S3 presigned PUTs sign an exact Content-Length.
 		ExactUploadSize: a.cfg.Storage.Backend == "s3",
 	}, api.Deps{

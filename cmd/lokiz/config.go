@@ -94,6 +94,7 @@ type MediaConfig struct {
 	ViewFlushInterval time.Duration // VIEW_FLUSH_INTERVAL, default 10s
 	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
 	ReportRateLimit   int           // REPORT_RATE_LIMIT: reports per IP per hour, default 30
+	SearchRateLimit   int           // SEARCH_RATE_LIMIT: searches per IP per minute, default 600
 }
 
 // WorkerConfig configures the asynq server.
@@ -226,6 +227,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.Media.ViewRateLimit = p.intIn("VIEW_RATE_LIMIT", 300, 1, 1000000)
 	c.Media.ReportRateLimit = p.intIn("REPORT_RATE_LIMIT", 30, 1, 100000)
+	c.Media.SearchRateLimit = p.intIn("SEARCH_RATE_LIMIT", 600, 1, 1000000)
 
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 

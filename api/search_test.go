@@ -1,0 +1,106 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, me := e.register("searcher")
+	_, minji := e.register("minji_dance")
+	_, other := e.register("minjiwon")
+	_, blocked := e.register("minji_blocked")
+	_, err := e.store.Pool().Exec(context.Background(), "UPDATE users SET display_name = '민지' WHERE id = $1", minji)
+	require.NoError(t, err)
+	_, err = e.store.Pool().Exec(context.Background(), "INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)", uuid.New(), blocked, me)
+	require.NoError(t, err)
+	public := e.insertVideo(minji, "completed", true, false, time.Now())
+	private := e.insertVideo(minji, "completed", false, false, time.Now())
+	for id, caption := range map[string]string{public: "오늘의 댄스 #dance 100% fun_time", private: "오늘의 비밀 댄스"} {
+		_, err := e.store.Pool().Exec(context.Background(), "UPDATE videos SET caption = $2 WHERE id = $1", id, caption)
+		require.NoError(t, err)
+	}
+	res := e.do(req{method: "PATCH", path: "/v1/videos/" + public, token: e.tokenFor(uuid.MustParse(minji)), body: map[string]any{"caption": "오늘의 댄스 #dance 100% fun_time"}})
+	require.Equal(t, http.StatusOK, res.Status)
+
+	names := func(res response) []string {
+		var out []string
+		for _, u := range res.Body["users"].([]any) {
+			out = append(out, u.(map[string]any)["username"].(string))
+		}
+		return out
+	}
+	res = e.do(req{method: "GET", path: "/v1/search/users?q=minji", token: token})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.ElementsMatch(t, []string{"minji_dance", "minjiwon"}, names(res), "the user who blocked the caller is left out")
+	res = e.do(req{method: "GET", path: "/v1/search/users?q=" + url.QueryEscape("민지")})
+	require.Equal(t, []string{"minji_dance"}, names(res), "Korean display names match")
+	_ = other
+
+	res = e.do(req{method: "GET", path: "/v1/search/videos?q=" + url.QueryEscape("댄스")})
+	require.Equal(t, http.StatusOK, res.Status)
+	require.Len(t, res.Body["videos"], 1, "the private video never appears")
+	require.Equal(t, public, res.Body["videos"].([]any)[0].(map[string]any)["id"])
+	res = e.do(req{method: "GET", path: "/v1/search/videos?q=" + url.QueryEscape("0%")})
+	require.Len(t, res.Body["videos"], 1, "% is literal")
+	res = e.do(req{method: "GET", path: "/v1/search/videos?q=" + url.QueryEscape("f_n")})
+	require.Empty(t, res.Body["videos"], "_ is literal too")
+
+	res = e.do(req{method: "GET", path: "/v1/search/?q=dance", token: token})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, "dance", res.Body["hashtags"].([]any)[0].(map[string]any)["name"])
+
+	res = e.do(req{method: "GET", path: "/v1/search/autocomplete?q=min", token: token})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	sugg := res.Body["suggestions"].([]any)
+	require.Equal(t, "user", sugg[0].(map[string]any)["type"])
+	for _, s := range sugg {
+		require.NotEqual(t, "@minji_blocked", s.(map[string]any)["text"])
+	}
+	res = e.do(req{method: "GET", path: "/v1/search/autocomplete?q=%23da"})
+	require.Equal(t, "#dance", res.Body["suggestions"].([]any)[0].(map[string]any)["text"])
+	res = e.do(req{method: "GET", path: "/v1/search/autocomplete?q=dan"})
+	var kinds []string
+	for _, s := range res.Body["suggestions"].([]any) {
+		kinds = append(kinds, s.(map[string]any)["type"].(string))
+	}
+	require.Contains(t, kinds, "keyword", "'dance' was searched recently")
+
+	// History: recorded, deduplicated, newest first, removable.
+	res = e.do(req{method: "GET", path: "/v1/search/history", token: token})
+	hist := res.Body["history"].([]any)
+	require.Equal(t, "dance", hist[0].(map[string]any)["query"])
+	require.Len(t, hist, 2, "dance and minji (autocomplete and anonymous searches are not recorded)")
+	res = e.do(req{method: "POST", path: "/v1/search/history", token: token, body: map[string]any{"query": "  MINJI "}})
+	require.Equal(t, http.StatusOK, res.Status)
+	hist = res.Body["history"].([]any)
+	require.Len(t, hist, 2, "deduplicated by the normalized query")
+	require.Equal(t, "MINJI", hist[0].(map[string]any)["query"])
+	id := hist[1].(map[string]any)["id"].(string)
+	require.Equal(t, http.StatusNoContent, e.do(req{method: "DELETE", path: "/v1/search/history/" + id, token: token}).Status)
+	require.Equal(t, http.StatusNotFound, e.do(req{method: "DELETE", path: "/v1/search/history/" + id, token: token}).Status)
+	require.Equal(t, http.StatusNoContent, e.do(req{method: "DELETE", path: "/v1/search/history/clear", token: token}).Status)
+	require.Empty(t, e.do(req{method: "GET", path: "/v1/search/history", token: token}).Body["history"])
+
+	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/search/users?q="}).Status)
+	require.Equal(t, http.StatusUnauthorized, e.do(req{method: "GET", path: "/v1/search/history"}).Status)
+}
+
+func TestSearchHistoryCap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, _ := e.register("manysearch")
+	for i := range 55 {
+		res := e.do(req{method: "POST", path: "/v1/search/history", token: token, body: map[string]any{"query": "q" + uuid.NewString()[:8] + string(rune('a'+i%26))}})
+		require.Equal(t, http.StatusOK, res.Status)
+	}
+	require.Len(t, e.do(req{method: "GET", path: "/v1/search/history", token: token}).Body["history"], 50, "the oldest are dropped")
+}
