@@ -12,6 +12,112 @@ import (
 	"github.com/google/uuid"
 )
 
+const feedFollowing = `-- name: FeedFollowing :many
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
+FROM follows f
+JOIN videos v ON v.user_id = f.following_id
+JOIN users u ON u.id = v.user_id
+WHERE f.follower_id = $1
+  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid)
+  AND ($2::timestamptz IS NULL
+       OR (v.created_at, v.id) < ($2::timestamptz, $3::uuid))
+ORDER BY v.created_at DESC, v.id DESC
+LIMIT $4
+`
+
+type FeedFollowingParams struct {
+	ViewerID uuid.UUID
+	CursorAt *time.Time
+	CursorID *uuid.UUID
+	Lim      int32
+}
+
+type FeedFollowingRow struct {
+	Video Video
+	User  User
+}
+
+// Newest videos of the creators the viewer follows.
+func (q *Queries) FeedFollowing(ctx context.Context, arg FeedFollowingParams) ([]FeedFollowingRow, error) {
+	rows, err := q.db.Query(ctx, feedFollowing,
+		arg.ViewerID,
+		arg.CursorAt,
+		arg.CursorID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FeedFollowingRow{}
+	for rows.Next() {
+		var i FeedFollowingRow
+		if err := rows.Scan(
+			&i.Video.ID,
+			&i.Video.UserID,
+			&i.Video.Title,
+			&i.Video.Caption,
+			&i.Video.Status,
+			&i.Video.FailureReason,
+			&i.Video.IsPublic,
+			&i.Video.ObjectKey,
+			&i.Video.ThumbnailKey,
+			&i.Video.ContentType,
+			&i.Video.SizeBytes,
+			&i.Video.DurationSeconds,
+			&i.Video.Width,
+			&i.Video.Height,
+			&i.Video.ViewCount,
+			&i.Video.LikeCount,
+			&i.Video.CommentCount,
+			&i.Video.GlitchCount,
+			&i.Video.ShareCount,
+			&i.Video.OriginalVideoID,
+			&i.Video.RemovedAt,
+			&i.Video.DeletedAt,
+			&i.Video.CreatedAt,
+			&i.Video.UpdatedAt,
+			&i.Video.UploadKey,
+			&i.Video.UploadMaxBytes,
+			&i.Video.OriginalKey,
+			&i.Video.VideoCodec,
+			&i.Video.AudioCodec,
+			&i.Video.Container,
+			&i.Video.BitRate,
+			&i.Video.FrameRate,
+			&i.Video.Transcoded,
+			&i.Video.ClientWidth,
+			&i.Video.ClientHeight,
+			&i.Video.ClientDuration,
+			&i.Video.ProcessingAt,
+			&i.Video.CompletedAt,
+			&i.User.ID,
+			&i.User.Username,
+			&i.User.Email,
+			&i.User.HashedPassword,
+			&i.User.DisplayName,
+			&i.User.Bio,
+			&i.User.Credits,
+			&i.User.LastDailyCreditClaim,
+			&i.User.IsActive,
+			&i.User.Role,
+			&i.User.SubscriptionTier,
+			&i.User.SubscriptionExpiresAt,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.ProfileImageKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const videoAbandonedUploads = `-- name: VideoAbandonedUploads :many
 SELECT id, upload_key FROM videos
 WHERE status = 'uploading' AND created_at < $1

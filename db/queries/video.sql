@@ -133,3 +133,17 @@ LIMIT @lim;
 -- name: VideoClearObjects :exec
 UPDATE videos SET object_key = NULL, thumbnail_key = NULL, original_key = NULL, upload_key = NULL
 WHERE id = @id AND deleted_at IS NOT NULL;
+
+-- name: FeedFollowing :many
+-- Newest videos of the creators the viewer follows.
+SELECT sqlc.embed(v), sqlc.embed(u)
+FROM follows f
+JOIN videos v ON v.user_id = f.following_id
+JOIN users u ON u.id = v.user_id
+WHERE f.follower_id = @viewer_id
+  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
+  AND (sqlc.narg('cursor_at')::timestamptz IS NULL
+       OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
+ORDER BY v.created_at DESC, v.id DESC
+LIMIT @lim;

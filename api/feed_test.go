@@ -1,0 +1,110 @@
+package api_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFeeds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, _ := e.register("feeder")
+	_, star := e.register("feed_star")
+	_, stranger := e.register("feed_stranger")
+	now := time.Now()
+	starVideo := e.insertVideo(star, "completed", true, false, now.Add(-2*time.Minute))
+	strangerVideo := e.insertVideo(stranger, "completed", true, false, now.Add(-time.Minute))
+	e.insertVideo(star, "completed", false, false, now) // private: never in a feed
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + star, token: token}).Status)
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + starVideo, token: token}).Status)
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/bookmarks/videos/" + strangerVideo, token: token}).Status)
+
+	ids := func(res response) []string {
+		var out []string
+		for _, v := range res.Body["videos"].([]any) {
+			out = append(out, v.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	res := e.do(req{method: "GET", path: "/v1/videos/feed", token: token})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, []string{strangerVideo, starVideo}, ids(res))
+	first, second := res.Body["videos"].([]any)[0].(map[string]any), res.Body["videos"].([]any)[1].(map[string]any)
+	require.Equal(t, []any{false, true, false}, []any{first["is_liked"], first["is_bookmarked"], first["is_following_author"]})
+	require.Equal(t, []any{true, false, true}, []any{second["is_liked"], second["is_bookmarked"], second["is_following_author"]})
+
+	anon := e.do(req{method: "GET", path: "/v1/videos/feed"})
+	require.NotContains(t, anon.Body["videos"].([]any)[0], "is_liked", "no caller, no flags")
+
+	res = e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=following", token: token})
+	require.Equal(t, []string{starVideo}, ids(res))
+	require.Equal(t, []string{starVideo}, ids(e.do(req{method: "GET", path: "/v1/feed/following?algorithm=latest", token: token})), "the path fixes the feed")
+	require.Equal(t, http.StatusUnauthorized, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=following"}).Status)
+	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending"}).Status)
+
+	res = e.do(req{method: "GET", path: "/v1/videos/prefetch?count=1"})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, strangerVideo, res.Body["items"].([]any)[0].(map[string]any)["id"])
+	require.Equal(t, "public, max-age=15", res.Header.Get("Cache-Control"))
+	res = e.do(req{method: "GET", path: "/v1/videos/prefetch?count=5&cursor=" + url.QueryEscape(res.Body["next_cursor"].(string))})
+	require.Len(t, res.Body["items"], 1)
+	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/prefetch?count=11"}).Status)
+}
+
+// TestLatestFeedCursorProperty pages with random sizes while another
+// goroutine keeps inserting newer videos: every video that existed at the
+// start appears exactly once.
+func TestLatestFeedCursorProperty(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, author := e.register("prop_author")
+	base := time.Now().Add(-time.Hour)
+	existing := map[string]bool{}
+	for i := range 40 {
+		// Pairs share a timestamp so the id breaks ties.
+		existing[e.insertVideo(author, "completed", true, false, base.Add(time.Duration(i/2)*time.Second))] = true
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			e.insertVideo(author, "completed", true, false, time.Now())
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	seen := map[string]int{}
+	path := fmt.Sprintf("/v1/videos/feed?page_size=%d", 1+rand.IntN(7))
+	for range 200 {
+		res := e.do(req{method: "GET", path: path})
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		for _, v := range res.Body["videos"].([]any) {
+			seen[v.(map[string]any)["id"].(string)]++
+		}
+		if res.Body["has_more"] == false {
+			break
+		}
+		path = fmt.Sprintf("/v1/videos/feed?page_size=%d&cursor=%s", 1+rand.IntN(7), url.QueryEscape(res.Body["next_cursor"].(string)))
+	}
+	close(stop)
+	wg.Wait()
+	for id, n := range seen {
+		require.Equal(t, 1, n, "video %s served %d times", id, n)
+	}
+	for id := range existing {
+		require.Equal(t, 1, seen[id], "video %s that existed at the start was missed", id)
+	}
+}
