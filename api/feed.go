@@ -2,14 +2,21 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/trending"
 )
 
 // feedVideo is a video in a feed with the caller's relation to it (absent
@@ -30,18 +37,44 @@ type feedResponse struct {
 	FeedType   string      `json:"feed_type"`
 }
 
-// feedAlgorithms are the feeds served so far; trending and personalized
-// need the ranking task and are refused with a clear message until then.
-var feedAlgorithms = map[string]bool{"latest": true, "following": true}
+// feedAlgorithms are the feeds served so far; personalized needs the
+// recommendation work and is refused with a clear message until then.
+var feedAlgorithms = map[string]bool{"latest": true, "following": true, "trending": true}
 
-// feedPage loads one page of a feed: rows, cursor and whether more follow.
-func (s *Server) feedPage(ctx context.Context, algorithm string, viewer *uuid.UUID, p pageParams) ([]videoRow, error) {
+// loadedFeed is one page of a feed: its rows, the next cursor, whether more
+// follow and the algorithm that actually served it.
+type loadedFeed struct {
+	rows      []videoRow
+	next      *string
+	more      bool
+	algorithm string
+}
+
+// loadFeed loads one page of algorithm after the request's cursor; size
+// overrides page_size when positive.
+func (s *Server) loadFeed(c *gin.Context, algorithm string, viewer *uuid.UUID, size int) (loadedFeed, error) {
+	if algorithm == "trending" {
+		if f, ok, err := s.trendingFeed(c, viewer, size); ok || err != nil {
+			return f, err
+		}
+		// No ranking yet: serve the latest feed, whose cursors this
+		// branch keeps accepting.
+		algorithm = "latest"
+	}
+	p, err := parsePage(c)
+	if err != nil {
+		return loadedFeed{}, err
+	}
+	if size > 0 {
+		p.Size = size
+	}
+	ctx := c.Request.Context()
 	var rows []videoRow
 	switch algorithm {
 	case "following":
 		rs, err := s.store.FeedFollowing(ctx, db.FeedFollowingParams{ViewerID: *viewer, CursorAt: p.cursorAt(), CursorID: p.cursorID(), Lim: int32(p.Size + 1)})
 		if err != nil {
-			return nil, err
+			return loadedFeed{}, err
 		}
 		for _, r := range rs {
 			rows = append(rows, videoRow(r))
@@ -49,13 +82,114 @@ func (s *Server) feedPage(ctx context.Context, algorithm string, viewer *uuid.UU
 	default:
 		rs, err := s.store.VideoListVisible(ctx, db.VideoListVisibleParams{ViewerID: viewer, CursorAt: p.cursorAt(), CursorID: p.cursorID(), Lim: int32(p.Size + 1)})
 		if err != nil {
-			return nil, err
+			return loadedFeed{}, err
 		}
 		for _, r := range rs {
 			rows = append(rows, videoRow(r))
 		}
 	}
-	return rows, nil
+	rows, next, more := pageOf(rows, p.Size, func(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
+	return loadedFeed{rows: rows, next: next, more: more, algorithm: algorithm}, nil
+}
+
+// trendCursor is a position in one trending snapshot. Its encoding starts
+// with "t|", which no keyset cursor does.
+type trendCursor struct {
+	Snapshot string
+	Offset   int
+}
+
+func (t trendCursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte("t|" + t.Snapshot + "|" + strconv.Itoa(t.Offset)))
+}
+
+// decodeTrendCursor reports ok=false for anything that is not a trending
+// cursor.
+func decodeTrendCursor(s string) (trendCursor, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return trendCursor{}, false
+	}
+	rest, ok := strings.CutPrefix(string(raw), "t|")
+	if !ok {
+		return trendCursor{}, false
+	}
+	snap, off, ok := strings.Cut(rest, "|")
+	n, err := strconv.Atoi(off)
+	if !ok || err != nil || n < 0 || snap == "" {
+		return trendCursor{}, false
+	}
+	return trendCursor{Snapshot: snap, Offset: n}, true
+}
+
+// trendingFeed pages the published trending ranking. ok is false when it
+// cannot serve the request (no ranking published yet, or the cursor is a
+// keyset cursor from the latest fallback): the caller serves latest.
+func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (loadedFeed, bool, error) {
+	ctx := c.Request.Context()
+	pageSize, errs := parsePageSize(c)
+	if size > 0 {
+		pageSize = size
+	} else if pageSize == 0 {
+		pageSize = defaultPageSize
+	}
+	var cur trendCursor
+	if raw := c.Query("cursor"); raw != "" {
+		tc, ok := decodeTrendCursor(raw)
+		if !ok {
+			return loadedFeed{}, false, nil
+		}
+		cur = tc
+	}
+	if len(errs) > 0 {
+		return loadedFeed{}, false, lokiz.ValidationError(errs...)
+	}
+	if cur.Snapshot == "" {
+		snap, err := s.trending.Current(ctx)
+		if err != nil {
+			return loadedFeed{}, false, err
+		}
+		if snap == "" {
+			// Ask for a first ranking now rather than at the next tick;
+			// the fixed id keeps a burst of requests to one task.
+			if err := s.tasks.Enqueue(ctx, tasks.NewTrendingRecomputeTask(), asynq.TaskID("trending:bootstrap"), asynq.Retention(time.Minute)); err != nil {
+				s.log.WarnContext(ctx, "enqueue first trending ranking", "err", err)
+			}
+			return loadedFeed{}, false, nil
+		}
+		cur.Snapshot = snap
+	}
+	ids, more, err := s.trending.Page(ctx, cur.Snapshot, cur.Offset, pageSize)
+	if errors.Is(err, trending.ErrSnapshotGone) {
+		return loadedFeed{}, false, lokiz.ValidationError(fieldErr("has expired: the trending ranking it points into was replaced over an hour ago; load the feed again without a cursor", "query", "cursor"))
+	}
+	if err != nil {
+		return loadedFeed{}, false, err
+	}
+	f := loadedFeed{algorithm: "trending", more: more}
+	if more {
+		next := trendCursor{Snapshot: cur.Snapshot, Offset: cur.Offset + pageSize}.encode()
+		f.next = &next
+	}
+	if len(ids) == 0 {
+		return f, true, nil
+	}
+	// Videos hidden since the ranking was computed (deleted, made private,
+	// blocked) drop out of the page; the rest keep their rank order.
+	rs, err := s.store.VideosVisibleByIDs(ctx, db.VideosVisibleByIDsParams{IDs: ids, ViewerID: viewer})
+	if err != nil {
+		return loadedFeed{}, false, err
+	}
+	byID := make(map[uuid.UUID]videoRow, len(rs))
+	for _, r := range rs {
+		byID[r.Video.ID] = videoRow(r)
+	}
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			f.rows = append(f.rows, r)
+		}
+	}
+	return f, true, nil
 }
 
 // feedAlgorithm reads and checks the algorithm (def when absent, or always
@@ -66,7 +200,7 @@ func feedAlgorithm(c *gin.Context, def string, fixed bool) (string, error) {
 		algorithm = def
 	}
 	if !feedAlgorithms[algorithm] {
-		return "", lokiz.ValidationError(fieldErr("must be latest or following (trending and personalized are not available yet)", "query", "algorithm"))
+		return "", lokiz.ValidationError(fieldErr("must be latest, following or trending (personalized is not available yet)", "query", "algorithm"))
 	}
 	if algorithm == "following" && optionalUserID(c) == nil {
 		return "", lokiz.Errorf(lokiz.EUNAUTHORIZED, "Sign in to see the videos of the creators you follow")
@@ -87,21 +221,15 @@ func (s *Server) serveFeed(c *gin.Context, def string, fixed bool) {
 		s.writeError(c, err)
 		return
 	}
-	p, err := parsePage(c)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
 	viewer := optionalUserID(c)
-	rows, err := s.feedPage(ctx, algorithm, viewer, p)
+	f, err := s.loadFeed(c, algorithm, viewer, 0)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	rows, next, more := pageOf(rows, p.Size, func(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
-	vs := make([]db.Video, len(rows))
-	us := make([]db.User, len(rows))
-	for i, r := range rows {
+	vs := make([]db.Video, len(f.rows))
+	us := make([]db.User, len(f.rows))
+	for i, r := range f.rows {
 		vs[i], us[i] = r.Video, r.User
 	}
 	videos, err := s.videoResponses(ctx, vs, us)
@@ -114,7 +242,11 @@ func (s *Server) serveFeed(c *gin.Context, def string, fixed bool) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, feedResponse{Videos: items, NextCursor: next, HasMore: more, PageSize: p.Size, Algorithm: algorithm, FeedType: algorithm})
+	pageSize, _ := parsePageSize(c)
+	if pageSize == 0 {
+		pageSize = defaultPageSize
+	}
+	c.JSON(http.StatusOK, feedResponse{Videos: items, NextCursor: f.next, HasMore: f.more, PageSize: pageSize, Algorithm: f.algorithm, FeedType: f.algorithm})
 }
 
 // withViewerFlags adds is_liked, is_bookmarked and is_following_author for
@@ -178,20 +310,13 @@ func (s *Server) prefetch(c *gin.Context) {
 		}
 		count = n
 	}
-	p, err := parsePage(c)
+	f, err := s.loadFeed(c, algorithm, optionalUserID(c), count)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	p.Size = count
-	rows, err := s.feedPage(ctx, algorithm, optionalUserID(c), p)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	rows, next, more := pageOf(rows, count, func(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
-	out := make([]prefetchItem, len(rows))
-	for i, r := range rows {
+	out := make([]prefetchItem, len(f.rows))
+	for i, r := range f.rows {
 		out[i] = prefetchItem{ID: r.Video.ID, VideoURL: s.mediaURL(ctx, r.Video.ObjectKey), ThumbnailURL: s.mediaURL(ctx, r.Video.ThumbnailKey),
 			DurationSeconds: r.Video.DurationSeconds, AuthorID: r.Video.UserID}
 	}
@@ -200,5 +325,5 @@ func (s *Server) prefetch(c *gin.Context) {
 	} else {
 		c.Header("Cache-Control", "private, max-age=15")
 	}
-	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": next, "has_more": more, "algorithm": algorithm})
+	c.JSON(http.StatusOK, gin.H{"items": out, "next_cursor": f.next, "has_more": f.more, "algorithm": f.algorithm})
 }

@@ -74,14 +74,9 @@ func (p pageParams) cursorID() *uuid.UUID {
 // parsePage reads cursor and page_size; bad values are 422.
 func parsePage(c *gin.Context) (pageParams, error) {
 	p := pageParams{Size: defaultPageSize}
-	var errs []lokiz.FieldError
-	if raw := c.Query("page_size"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPageSize {
-			errs = append(errs, fieldErr("must be a whole number from 1 to 50", "query", "page_size"))
-		} else {
-			p.Size = n
-		}
+	size, errs := parsePageSize(c)
+	if size > 0 {
+		p.Size = size
 	}
 	if raw := c.Query("cursor"); raw != "" {
 		cur, ok := decodeCursor(raw)
@@ -95,6 +90,19 @@ func parsePage(c *gin.Context) (pageParams, error) {
 		return p, lokiz.ValidationError(errs...)
 	}
 	return p, nil
+}
+
+// parsePageSize reads page_size: 0 when absent.
+func parsePageSize(c *gin.Context) (int, []lokiz.FieldError) {
+	raw := c.Query("page_size")
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, []lokiz.FieldError{fieldErr("must be a whole number from 1 to 50", "query", "page_size")}
+	}
+	return n, nil
 }
 
 // pageOf trims a result fetched with limit Size+1 to the page and says

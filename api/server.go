@@ -19,6 +19,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/trending"
 	"github.com/lokiz/lokiz/views"
 )
 
@@ -65,6 +66,9 @@ type Deps struct {
 	Storage        storage.Store
 	StorageHandler http.Handler
 	Views          *views.Counter
+	// Trending reads the ranking the worker publishes; nil reads it from
+	// Redis.
+	Trending *trending.Ranking
 	// Registry receives the api's metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
 }
@@ -77,6 +81,7 @@ type Server struct {
 	tasks    *tasks.Client
 	storage  storage.Store
 	views    *views.Counter
+	trending *trending.Ranking
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -110,15 +115,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s := &Server{
-		cfg:     cfg,
-		store:   deps.Store,
-		rdb:     deps.Redis,
-		tasks:   deps.Tasks,
-		storage: deps.Storage,
-		views:   deps.Views,
-		log:     deps.Logger.With("component", "api"),
-		tokens:  tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
-		limiter: rateLimiter{rdb: deps.Redis},
+		cfg:      cfg,
+		store:    deps.Store,
+		rdb:      deps.Redis,
+		tasks:    deps.Tasks,
+		storage:  deps.Storage,
+		views:    deps.Views,
+		trending: deps.Trending,
+		log:      deps.Logger.With("component", "api"),
+		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
+		limiter:  rateLimiter{rdb: deps.Redis},
+	}
+	if s.trending == nil {
+		s.trending = trending.New(deps.Redis)
 	}
 	metrics, err := newHTTPMetrics(reg)
 	if err != nil {

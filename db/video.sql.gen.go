@@ -118,6 +118,51 @@ func (q *Queries) FeedFollowing(ctx context.Context, arg FeedFollowingParams) ([
 	return items, nil
 }
 
+const trendingScores = `-- name: TrendingScores :many
+SELECT v.id,
+       ((v.view_count + 3 * v.like_count + 4 * v.comment_count + 5 * v.share_count + 6 * v.glitch_count + 1)::double precision
+        / power(extract(epoch FROM (now() - v.created_at)) / 3600.0 + 2, 1.5))::double precision AS score
+FROM videos v JOIN users u ON u.id = v.user_id
+WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+  AND v.created_at > now() - make_interval(hours => $1::int)
+ORDER BY score DESC, v.id
+LIMIT $2
+`
+
+type TrendingScoresParams struct {
+	WindowHours int32
+	Lim         int32
+}
+
+type TrendingScoresRow struct {
+	ID    uuid.UUID
+	Score float64
+}
+
+// The trending score of every public video of the last @window_hours:
+// engagement weighted by effort (view 1, like 3, comment 4, share 5,
+// glitch 6) divided by (age in hours + 2)^1.5, so that newer videos with
+// the same engagement rank higher and old ones sink (Hacker News' gravity).
+func (q *Queries) TrendingScores(ctx context.Context, arg TrendingScoresParams) ([]TrendingScoresRow, error) {
+	rows, err := q.db.Query(ctx, trendingScores, arg.WindowHours, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TrendingScoresRow{}
+	for rows.Next() {
+		var i TrendingScoresRow
+		if err := rows.Scan(&i.ID, &i.Score); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const videoAbandonedUploads = `-- name: VideoAbandonedUploads :many
 SELECT id, upload_key FROM videos
 WHERE status = 'uploading' AND created_at < $1
@@ -1136,4 +1181,95 @@ func (q *Queries) VideoViewTarget(ctx context.Context, arg VideoViewTargetParams
 	var i VideoViewTargetRow
 	err := row.Scan(&i.UserID, &i.ViewCount)
 	return i, err
+}
+
+const videosVisibleByIDs = `-- name: VideosVisibleByIDs :many
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
+FROM videos v JOIN users u ON u.id = v.user_id
+WHERE v.id = ANY($1::uuid[]) AND u.is_active
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+`
+
+type VideosVisibleByIDsParams struct {
+	IDs      []uuid.UUID
+	ViewerID *uuid.UUID
+}
+
+type VideosVisibleByIDsRow struct {
+	Video Video
+	User  User
+}
+
+func (q *Queries) VideosVisibleByIDs(ctx context.Context, arg VideosVisibleByIDsParams) ([]VideosVisibleByIDsRow, error) {
+	rows, err := q.db.Query(ctx, videosVisibleByIDs, arg.IDs, arg.ViewerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []VideosVisibleByIDsRow{}
+	for rows.Next() {
+		var i VideosVisibleByIDsRow
+		if err := rows.Scan(
+			&i.Video.ID,
+			&i.Video.UserID,
+			&i.Video.Title,
+			&i.Video.Caption,
+			&i.Video.Status,
+			&i.Video.FailureReason,
+			&i.Video.IsPublic,
+			&i.Video.ObjectKey,
+			&i.Video.ThumbnailKey,
+			&i.Video.ContentType,
+			&i.Video.SizeBytes,
+			&i.Video.DurationSeconds,
+			&i.Video.Width,
+			&i.Video.Height,
+			&i.Video.ViewCount,
+			&i.Video.LikeCount,
+			&i.Video.CommentCount,
+			&i.Video.GlitchCount,
+			&i.Video.ShareCount,
+			&i.Video.OriginalVideoID,
+			&i.Video.RemovedAt,
+			&i.Video.DeletedAt,
+			&i.Video.CreatedAt,
+			&i.Video.UpdatedAt,
+			&i.Video.UploadKey,
+			&i.Video.UploadMaxBytes,
+			&i.Video.OriginalKey,
+			&i.Video.VideoCodec,
+			&i.Video.AudioCodec,
+			&i.Video.Container,
+			&i.Video.BitRate,
+			&i.Video.FrameRate,
+			&i.Video.Transcoded,
+			&i.Video.ClientWidth,
+			&i.Video.ClientHeight,
+			&i.Video.ClientDuration,
+			&i.Video.ProcessingAt,
+			&i.Video.CompletedAt,
+			&i.User.ID,
+			&i.User.Username,
+			&i.User.Email,
+			&i.User.HashedPassword,
+			&i.User.DisplayName,
+			&i.User.Bio,
+			&i.User.Credits,
+			&i.User.LastDailyCreditClaim,
+			&i.User.IsActive,
+			&i.User.Role,
+			&i.User.SubscriptionTier,
+			&i.User.SubscriptionExpiresAt,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.ProfileImageKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -28,6 +28,9 @@ type Intervals struct {
 	// ViewFlush is how often counted views move to Postgres
 	// (VIEW_FLUSH_INTERVAL); a whole number of seconds.
 	ViewFlush time.Duration
+	// Trending is how often the trending ranking is recomputed
+	// (TRENDING_INTERVAL); a whole number of seconds.
+	Trending time.Duration
 }
 
 // DefaultEntries returns the cron table that the scheduler process runs.
@@ -37,5 +40,6 @@ func DefaultEntries(iv Intervals) []Entry {
 		{Name: tasks.TypeCreditsAudit, Spec: "0 * * * *", Task: tasks.NewCreditsAuditTask},
 		{Name: tasks.TypeVideosReconcile, Spec: "*/5 * * * *", Task: tasks.NewVideosReconcileTask},
 		{Name: tasks.TypeViewsFlush, Spec: "@every " + iv.ViewFlush.String(), Task: tasks.NewViewsFlushTask},
+		{Name: tasks.TypeTrendingRecompute, Spec: "@every " + iv.Trending.String(), Task: tasks.NewTrendingRecomputeTask},
 	}
 }

@@ -13,7 +13,7 @@ import (
 func TestDefaultEntries(t *testing.T) {
 	t.Parallel()
 
-	entries := DefaultEntries(Intervals{ViewFlush: 10 * time.Second})
+	entries := DefaultEntries(Intervals{ViewFlush: 10 * time.Second, Trending: 5 * time.Minute})
 	logger, _ := newLogger()
 	_, err := New(newRedis(t), logger, entries)
 	require.NoError(t, err, "the table must be valid")
@@ -26,6 +26,7 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "0 * * * *", byName[tasks.TypeCreditsAudit].Spec)
 	require.Equal(t, "*/5 * * * *", byName[tasks.TypeVideosReconcile].Spec)
 	require.Equal(t, "@every 10s", byName[tasks.TypeViewsFlush].Spec)
+	require.Equal(t, "@every 5m0s", byName[tasks.TypeTrendingRecompute].Spec)
 }
 
 func TestNewRejectsBadEntries(t *testing.T) {

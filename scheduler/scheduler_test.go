@@ -163,7 +163,7 @@ func TestRunFailsWithoutRedis(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
 	logger, _ := newLogger()
-	s, err := New(rdb, logger, DefaultEntries(Intervals{ViewFlush: 10 * time.Second}))
+	s, err := New(rdb, logger, DefaultEntries(Intervals{ViewFlush: 10 * time.Second, Trending: 5 * time.Minute}))
 	require.NoError(t, err)
 	require.NoError(t, rdb.Close())
 	require.ErrorContains(t, s.Run(context.Background()), "scheduler: reach redis")

@@ -90,3 +90,12 @@ func ParseFramesPayload(t *asynq.Task) (FramesPayload, error) {
 	}
 	return p, nil
 }
+
+// TypeTrendingRecompute scores recent videos and publishes a new ranking.
+const TypeTrendingRecompute = "trending:recompute"
+
+// NewTrendingRecomputeTask is the periodic trending computation.
+func NewTrendingRecomputeTask() *asynq.Task {
+	return asynq.NewTask(TypeTrendingRecompute, []byte("{}"),
+		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/lokiz/lokiz/scheduler"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/trending"
 	"github.com/lokiz/lokiz/views"
 	"github.com/lokiz/lokiz/worker"
 )
@@ -139,7 +140,8 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	}, api.Deps{
 		Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc), Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
-		Views: views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
+		Views:    views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
+		Trending: trending.New(a.rdb),
 	})
 	if err != nil {
 		return err
@@ -233,7 +235,8 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 
 // runSchedulerRole runs the periodic-task scheduler until ctx ends.
 func (a *app) runSchedulerRole(ctx context.Context) error {
-	s, err := scheduler.New(a.rdb, a.log, scheduler.DefaultEntries(scheduler.Intervals{ViewFlush: a.cfg.Media.ViewFlushInterval}))
+	s, err := scheduler.New(a.rdb, a.log, scheduler.DefaultEntries(scheduler.Intervals{
+		ViewFlush: a.cfg.Media.ViewFlushInterval, Trending: a.cfg.Media.TrendingInterval}))
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,7 @@ type MediaConfig struct {
 	ImageMaxBytes     int64         // IMAGE_MAX_BYTES, default 10 MiB
 	VideoMaxDuration  time.Duration // VIDEO_MAX_DURATION, default 10m
 	ViewFlushInterval time.Duration // VIEW_FLUSH_INTERVAL, default 10s
+	TrendingInterval  time.Duration // TRENDING_INTERVAL, default 5m
 	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
 	ReportRateLimit   int           // REPORT_RATE_LIMIT: reports per IP per hour, default 30
 	SearchRateLimit   int           // SEARCH_RATE_LIMIT: searches per IP per minute, default 600
@@ -224,6 +225,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Media.ViewFlushInterval = p.duration("VIEW_FLUSH_INTERVAL", 10*time.Second)
 	if c.Media.ViewFlushInterval < time.Second || c.Media.ViewFlushInterval%time.Second != 0 {
 		p.fail("VIEW_FLUSH_INTERVAL must be a whole number of seconds, at least 1s")
+	}
+	c.Media.TrendingInterval = p.duration("TRENDING_INTERVAL", 5*time.Minute)
+	if c.Media.TrendingInterval < time.Second || c.Media.TrendingInterval%time.Second != 0 {
+		p.fail("TRENDING_INTERVAL must be a whole number of seconds, at least 1s")
 	}
 	c.Media.ViewRateLimit = p.intIn("VIEW_RATE_LIMIT", 300, 1, 1000000)
 	c.Media.ReportRateLimit = p.intIn("REPORT_RATE_LIMIT", 30, 1, 100000)

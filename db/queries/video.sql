@@ -147,3 +147,23 @@ WHERE f.follower_id = @viewer_id
        OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
 ORDER BY v.created_at DESC, v.id DESC
 LIMIT @lim;
+
+-- name: TrendingScores :many
+-- The trending score of every public video of the last @window_hours:
+-- engagement weighted by effort (view 1, like 3, comment 4, share 5,
+-- glitch 6) divided by (age in hours + 2)^1.5, so that newer videos with
+-- the same engagement rank higher and old ones sink (Hacker News' gravity).
+SELECT v.id,
+       ((v.view_count + 3 * v.like_count + 4 * v.comment_count + 5 * v.share_count + 6 * v.glitch_count + 1)::double precision
+        / power(extract(epoch FROM (now() - v.created_at)) / 3600.0 + 2, 1.5))::double precision AS score
+FROM videos v JOIN users u ON u.id = v.user_id
+WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+  AND v.created_at > now() - make_interval(hours => @window_hours::int)
+ORDER BY score DESC, v.id
+LIMIT @lim;
+
+-- name: VideosVisibleByIDs :many
+SELECT sqlc.embed(v), sqlc.embed(u)
+FROM videos v JOIN users u ON u.id = v.user_id
+WHERE v.id = ANY(@ids::uuid[]) AND u.is_active
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);

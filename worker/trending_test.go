@@ -1,0 +1,103 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/trending"
+)
+
+// TestTrendingRecompute is the only worker test that touches the trending
+// keys, so it owns them in the package's Redis database.
+func TestTrendingRecompute(t *testing.T) {
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	rdb := newRedis(t)
+	logger, logs := newLogger()
+	ranking := trending.New(rdb)
+	h := NewTrendingHandler(store, ranking, logger)
+	author := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	banned := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	_, err := store.Pool().Exec(ctx, `UPDATE users SET is_active = false WHERE id = $1`, banned.ID)
+	require.NoError(t, err)
+
+	type video struct {
+		owner                               uuid.UUID
+		age                                 time.Duration
+		views, likes, comments, shares, gls int
+		public, deleted                     bool
+		status                              string
+	}
+	insert := func(v video) uuid.UUID {
+		id := db.NewID()
+		if v.status == "" {
+			v.status = "completed"
+		}
+		var deletedAt *time.Time
+		if v.deleted {
+			now := time.Now()
+			deletedAt = &now
+		}
+		_, err := store.Pool().Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public, deleted_at, created_at,
+			view_count, like_count, comment_count, share_count, glitch_count, object_key)
+			VALUES ($1, $2, $3, $4, $5, now() - $6::interval, $7, $8, $9, $10, $11, 'videos/x.mp4')`,
+			id, v.owner, v.status, v.public, deletedAt, v.age.String(), v.views, v.likes, v.comments, v.shares, v.gls)
+		require.NoError(t, err)
+		return id
+	}
+	// Same engagement, different age: the newer ranks higher.
+	fresh := insert(video{owner: author.ID, age: time.Hour, likes: 10, public: true})
+	older := insert(video{owner: author.ID, age: 30 * time.Hour, likes: 10, public: true})
+	// Heavier engagement outweighs a few hours of age.
+	viral := insert(video{owner: author.ID, age: 5 * time.Hour, views: 500, likes: 80, comments: 20, shares: 10, gls: 5, public: true})
+	// A glitch counts for more than a view.
+	glitched := insert(video{owner: author.ID, age: 30 * time.Hour, gls: 2, public: true})
+	viewed := insert(video{owner: author.ID, age: 30 * time.Hour, views: 6, public: true})
+	// Never ranked: private, deleted, unfinished, too old, banned author.
+	insert(video{owner: author.ID, age: time.Hour, likes: 1000, public: false})
+	insert(video{owner: author.ID, age: time.Hour, likes: 1000, public: true, deleted: true})
+	insert(video{owner: author.ID, age: time.Hour, likes: 1000, public: true, status: "processing"})
+	insert(video{owner: author.ID, age: 8 * 24 * time.Hour, likes: 1000, public: true})
+	insert(video{owner: banned.ID, age: time.Hour, likes: 1000, public: true})
+
+	require.NoError(t, h.ProcessTask(ctx, tasks.NewTrendingRecomputeTask()))
+	snap, err := ranking.Current(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, snap)
+	ids, more, err := ranking.Page(ctx, snap, 0, 10)
+	require.NoError(t, err)
+	require.False(t, more)
+	require.Equal(t, []uuid.UUID{viral, fresh, older, glitched, viewed}, ids)
+	require.Contains(t, logs.String(), "trending published")
+
+	ids, more, err = ranking.Page(ctx, snap, 1, 2)
+	require.NoError(t, err)
+	require.True(t, more)
+	require.Equal(t, []uuid.UUID{fresh, older}, ids)
+
+	// Running again (a retry, or two scheduler ticks) publishes the same
+	// order under a new snapshot; the old one stays readable for cursors.
+	time.Sleep(2 * time.Millisecond)
+	require.NoError(t, h.ProcessTask(ctx, tasks.NewTrendingRecomputeTask()))
+	snap2, err := ranking.Current(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, snap, snap2)
+	again, _, err := ranking.Page(ctx, snap2, 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{viral, fresh, older, glitched, viewed}, again)
+	_, _, err = ranking.Page(ctx, snap, 0, 1)
+	require.NoError(t, err)
+	ttl, err := rdb.TTL(ctx, "lokiz:trending:snapshot:"+snap).Result()
+	require.NoError(t, err)
+	require.Greater(t, ttl, 50*time.Minute)
+
+	_, _, err = ranking.Page(ctx, "never-published", 0, 1)
+	require.ErrorIs(t, err, trending.ErrSnapshotGone)
+}
