@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -107,4 +108,52 @@ func TestLatestFeedCursorProperty(t *testing.T) {
 	for id := range existing {
 		require.Equal(t, 1, seen[id], "video %s that existed at the start was missed", id)
 	}
+}
+
+// TestFollowingFeedPaging pages the following feed with a small page size:
+// every visible video of the followed authors comes once, newest first,
+// and a blocked author's videos stay out, even when a follow row survived
+// the block (a race the block's own unfollow cannot close).
+func TestFollowingFeedPaging(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, viewer := e.register("ff_viewer")
+	now := time.Now()
+	var want []string // newest first
+	var authors []string
+	for a := range 3 {
+		_, author := e.register(fmt.Sprintf("ff_author%d", a))
+		authors = append(authors, author)
+		require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + author, token: token}).Status)
+	}
+	_, other := e.register("ff_other") // not followed
+	for i := range 15 {
+		at := now.Add(-time.Duration(i) * time.Minute)
+		id := e.insertVideo(authors[i%3], "completed", true, false, at)
+		if i%3 != 2 {
+			want = append(want, id)
+		}
+		e.insertVideo(other, "completed", true, false, at)
+	}
+	e.insertVideo(authors[0], "completed", false, false, now) // private
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/blocks/users/" + authors[2], token: token}).Status)
+	_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO follows (id, follower_id, following_id)
+		VALUES (gen_random_uuid(), $1, $2)`, viewer, authors[2])
+	require.NoError(t, err)
+
+	var got []string
+	path := "/v1/feed/following?page_size=4"
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10)
+		res := e.do(req{method: "GET", path: path, token: token})
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		for _, v := range res.Body["videos"].([]any) {
+			got = append(got, v.(map[string]any)["id"].(string))
+		}
+		if res.Body["has_more"] != true {
+			break
+		}
+		path = "/v1/feed/following?page_size=4&cursor=" + url.QueryEscape(res.Body["next_cursor"].(string))
+	}
+	require.Equal(t, want, got)
 }

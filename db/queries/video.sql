@@ -135,18 +135,32 @@ UPDATE videos SET object_key = NULL, thumbnail_key = NULL, original_key = NULL, 
 WHERE id = @id AND deleted_at IS NOT NULL;
 
 -- name: FeedFollowing :many
--- Newest videos of the creators the viewer follows.
+-- Newest videos of the creators the viewer follows. Each followed author
+-- contributes at most @lim candidates from its own index range, the block
+-- check runs once per author rather than once per video, and only the
+-- page's rows are read in full: a page costs (authors × @lim) index rows
+-- however many videos those authors have.
+WITH page AS (
+    SELECT top.id, top.created_at
+    FROM follows f
+    JOIN users fu ON fu.id = f.following_id
+    CROSS JOIN LATERAL (
+        SELECT x.id, x.created_at FROM videos x
+        WHERE x.user_id = f.following_id
+          AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL
+          AND (sqlc.narg('cursor_at')::timestamptz IS NULL
+               OR (x.created_at, x.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
+        ORDER BY x.created_at DESC, x.id DESC
+        LIMIT @lim
+    ) top
+    WHERE f.follower_id = @viewer_id AND fu.is_active
+      AND NOT blocked_between(@viewer_id::uuid, f.following_id)
+    ORDER BY top.created_at DESC, top.id DESC
+    LIMIT @lim
+)
 SELECT sqlc.embed(v), sqlc.embed(u)
-FROM follows f
-JOIN videos v ON v.user_id = f.following_id
-JOIN users u ON u.id = v.user_id
-WHERE f.follower_id = @viewer_id
-  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
-  AND (sqlc.narg('cursor_at')::timestamptz IS NULL
-       OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
-ORDER BY v.created_at DESC, v.id DESC
-LIMIT @lim;
+FROM page JOIN videos v ON v.id = page.id JOIN users u ON u.id = v.user_id
+ORDER BY v.created_at DESC, v.id DESC;
 
 -- name: TrendingScores :many
 -- The trending score of every public video of the last @window_hours:
