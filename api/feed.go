@@ -42,11 +42,12 @@ type feedResponse struct {
 var feedAlgorithms = map[string]bool{"latest": true, "following": true, "trending": true}
 
 // loadedFeed is one page of a feed: its rows, the next cursor, whether more
-// follow and the algorithm that actually served it.
+// follow, the page size asked for and the algorithm that actually served it.
 type loadedFeed struct {
 	rows      []videoRow
 	next      *string
 	more      bool
+	size      int
 	algorithm string
 }
 
@@ -89,7 +90,7 @@ func (s *Server) loadFeed(c *gin.Context, algorithm string, viewer *uuid.UUID, s
 		}
 	}
 	rows, next, more := pageOf(rows, p.Size, func(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
-	return loadedFeed{rows: rows, next: next, more: more, algorithm: algorithm}, nil
+	return loadedFeed{rows: rows, next: next, more: more, size: p.Size, algorithm: algorithm}, nil
 }
 
 // trendCursor is a position in one trending snapshot. Its encoding starts
@@ -166,7 +167,7 @@ func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (load
 	if err != nil {
 		return loadedFeed{}, false, err
 	}
-	f := loadedFeed{algorithm: "trending", more: more}
+	f := loadedFeed{algorithm: "trending", more: more, size: pageSize}
 	if more {
 		next := trendCursor{Snapshot: cur.Snapshot, Offset: cur.Offset + pageSize}.encode()
 		f.next = &next
@@ -242,11 +243,7 @@ func (s *Server) serveFeed(c *gin.Context, def string, fixed bool) {
 		s.writeError(c, err)
 		return
 	}
-	pageSize, _ := parsePageSize(c)
-	if pageSize == 0 {
-		pageSize = defaultPageSize
-	}
-	c.JSON(http.StatusOK, feedResponse{Videos: items, NextCursor: f.next, HasMore: f.more, PageSize: pageSize, Algorithm: f.algorithm, FeedType: f.algorithm})
+	c.JSON(http.StatusOK, feedResponse{Videos: items, NextCursor: f.next, HasMore: f.more, PageSize: f.size, Algorithm: f.algorithm, FeedType: f.algorithm})
 }
 
 // withViewerFlags adds is_liked, is_bookmarked and is_following_author for

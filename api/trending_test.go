@@ -46,6 +46,7 @@ func TestTrendingFeed(t *testing.T) {
 	// keeps working under algorithm=trending; a first ranking is queued.
 	res := get("algorithm=trending&page_size=2")
 	require.Equal(t, "latest", res.Body["algorithm"])
+	require.EqualValues(t, 2, res.Body["page_size"])
 	require.Equal(t, []string{hidden, v3}, ids(res))
 	res = get("algorithm=trending&page_size=2&cursor=" + url.QueryEscape(res.Body["next_cursor"].(string)))
 	require.Equal(t, []string{v2, v1}, ids(res))
@@ -68,6 +69,7 @@ func TestTrendingFeed(t *testing.T) {
 	require.NoError(t, err)
 	res = get("algorithm=trending&page_size=2")
 	require.Equal(t, "trending", res.Body["algorithm"])
+	require.EqualValues(t, 2, res.Body["page_size"])
 	require.Equal(t, []string{v1}, ids(res))
 	require.Equal(t, true, res.Body["has_more"])
 	require.Equal(t, false, res.Body["videos"].([]any)[0].(map[string]any)["is_liked"], "viewer flags are resolved")
