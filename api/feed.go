@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -223,6 +224,14 @@ func (s *Server) serveFeed(c *gin.Context, def string, fixed bool) {
 		return
 	}
 	viewer := optionalUserID(c)
+	cacheKey := s.feedCacheKey(c, algorithm, viewer)
+	if cacheKey != "" {
+		if body, err := s.rdb.Get(ctx, cacheKey).Bytes(); err == nil {
+			c.Header("X-Cache", "hit")
+			c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+			return
+		}
+	}
 	f, err := s.loadFeed(c, algorithm, viewer, 0)
 	if err != nil {
 		s.writeError(c, err)
@@ -243,7 +252,42 @@ func (s *Server) serveFeed(c *gin.Context, def string, fixed bool) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, feedResponse{Videos: items, NextCursor: f.next, HasMore: f.more, PageSize: f.size, Algorithm: f.algorithm, FeedType: f.algorithm})
+	res := feedResponse{Videos: items, NextCursor: f.next, HasMore: f.more, PageSize: f.size, Algorithm: f.algorithm, FeedType: f.algorithm}
+	if cacheKey == "" {
+		c.JSON(http.StatusOK, res)
+		return
+	}
+	body, err := json.Marshal(res)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	// A failed cache write costs the next caller a query, nothing more.
+	if err := s.rdb.Set(ctx, cacheKey, body, s.cfg.FeedCacheTTL).Err(); err != nil {
+		s.log.WarnContext(ctx, "cache feed page", "err", err)
+	}
+	c.Header("X-Cache", "miss")
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+// feedCacheKey names the cached first page of latest or trending for an
+// anonymous caller, or is "" when the request is not cached: a signed-in
+// caller (flags and blocks differ per caller), a later page or another
+// feed. The page is short-lived (FeedCacheTTL, seconds), so a new video
+// shows up within that time; the key carries the page size as parsed, so
+// spellings of the same request share it.
+func (s *Server) feedCacheKey(c *gin.Context, algorithm string, viewer *uuid.UUID) string {
+	if s.cfg.FeedCacheTTL <= 0 || viewer != nil || c.Query("cursor") != "" || (algorithm != "latest" && algorithm != "trending") {
+		return ""
+	}
+	size, errs := parsePageSize(c)
+	if len(errs) > 0 {
+		return ""
+	}
+	if size == 0 {
+		size = defaultPageSize
+	}
+	return "lokiz:feedcache:" + algorithm + ":" + strconv.Itoa(size)
 }
 
 // withViewerFlags adds is_liked, is_bookmarked and is_following_author for

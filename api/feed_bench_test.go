@@ -3,13 +3,17 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/trending"
 )
 
@@ -64,6 +68,43 @@ func BenchmarkFeedSeeded(b *testing.B) {
 						return err
 					}
 					if resp.StatusCode != http.StatusOK || len(out.Videos) != 20 || out.Algorithm != algorithm {
+						return http.ErrAbortHandler
+					}
+					return nil
+				})
+			})
+		})
+	}
+}
+
+// BenchmarkFeedAnonymousFirstPage is the app's cold open: the first page
+// of the latest feed for a signed-out caller, on the social seed, with the
+// Redis page cache off (the baseline) and on.
+func BenchmarkFeedAnonymousFirstPage(b *testing.B) {
+	pool := dbtest.Seeded(b, "social", seedSocial)
+	for _, ttl := range []time.Duration{0, 5 * time.Second} {
+		b.Run(fmt.Sprintf("cache=%s", ttl), func(b *testing.B) {
+			e := newEnvWithStore(b, db.NewStore(pool), func(c *api.Config) { c.FeedCacheTTL = ttl })
+			if keys, _ := e.rdb.Keys(context.Background(), "lokiz:feedcache:*").Result(); len(keys) > 0 {
+				e.rdb.Del(context.Background(), keys...)
+			}
+			srv := httptest.NewServer(e.h)
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients * 2}}
+			forClients(b, func(b *testing.B, clients int) {
+				runClients(b, clients, func(int64) error {
+					resp, err := client.Get(srv.URL + "/v1/videos/feed")
+					if err != nil {
+						return err
+					}
+					defer resp.Body.Close()
+					var out struct {
+						Videos []json.RawMessage `json:"videos"`
+					}
+					if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+						return err
+					}
+					if resp.StatusCode != http.StatusOK || len(out.Videos) != 20 {
 						return http.ErrAbortHandler
 					}
 					return nil

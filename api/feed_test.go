@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/api"
 )
 
 func TestFeeds(t *testing.T) {
@@ -156,4 +158,59 @@ func TestFollowingFeedPaging(t *testing.T) {
 		path = "/v1/feed/following?page_size=4&cursor=" + url.QueryEscape(res.Body["next_cursor"].(string))
 	}
 	require.Equal(t, want, got)
+}
+
+// TestFeedCache: the first page of latest for anonymous callers is served
+// from Redis for FeedCacheTTL; signed-in callers and later pages are not.
+// The only api test with the cache on, so it owns the cache keys.
+func TestFeedCache(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.FeedCacheTTL = time.Minute })
+	ctx := context.Background()
+	keys, err := e.rdb.Keys(ctx, "lokiz:feedcache:*").Result()
+	require.NoError(t, err)
+	if len(keys) > 0 {
+		require.NoError(t, e.rdb.Del(ctx, keys...).Err())
+	}
+	token, _ := e.register("cache_viewer")
+	_, author := e.register("cache_author")
+	now := time.Now()
+	older := e.insertVideo(author, "completed", true, false, now.Add(-2*time.Minute))
+	old := e.insertVideo(author, "completed", true, false, now.Add(-time.Minute))
+	ids := func(res response) []string {
+		out := []string{}
+		for _, v := range res.Body["videos"].([]any) {
+			out = append(out, v.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+
+	first := e.do(req{method: "GET", path: "/v1/videos/feed"})
+	require.Equal(t, http.StatusOK, first.Status, "%s", first.Raw)
+	require.Equal(t, "miss", first.Header.Get("X-Cache"))
+	require.Equal(t, []string{old, older}, ids(first))
+	fresh := e.insertVideo(author, "completed", true, false, now)
+
+	again := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=20"})
+	require.Equal(t, "hit", again.Header.Get("X-Cache"), "the default page size and 20 share one entry")
+	require.Equal(t, string(first.Raw), string(again.Raw))
+	ttl, err := e.rdb.TTL(ctx, "lokiz:feedcache:latest:20").Result()
+	require.NoError(t, err)
+	require.Greater(t, ttl, time.Duration(0))
+	require.LessOrEqual(t, ttl, time.Minute)
+
+	signed := e.do(req{method: "GET", path: "/v1/videos/feed", token: token})
+	require.Empty(t, signed.Header.Get("X-Cache"))
+	require.Equal(t, []string{fresh, old, older}, ids(signed), "signed-in callers read live")
+	one := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=1", token: token})
+	paged := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=1&cursor=" + url.QueryEscape(one.Body["next_cursor"].(string))})
+	require.Equal(t, http.StatusOK, paged.Status, "%s", paged.Raw)
+	require.Equal(t, []string{old}, ids(paged))
+	require.Empty(t, paged.Header.Get("X-Cache"), "later pages are not cached")
+	other := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=2"})
+	require.Equal(t, "miss", other.Header.Get("X-Cache"))
+	require.Equal(t, []string{fresh, old}, ids(other))
+
+	// When the entry expires the new video shows.
+	require.NoError(t, e.rdb.Del(ctx, "lokiz:feedcache:latest:20").Err())
+	require.Equal(t, []string{fresh, old, older}, ids(e.do(req{method: "GET", path: "/v1/videos/feed"})))
 }

@@ -48,6 +48,9 @@ type Config struct {
 	SearchRateLimit int
 	// ReportRateLimit caps reports per client IP per hour.
 	ReportRateLimit int
+	// FeedCacheTTL is how long the first page of the latest and trending
+	// feeds is cached for anonymous callers; 0 turns the cache off.
+	FeedCacheTTL time.Duration
 	// PublicWebURL is the web app's address, the base of share links.
 	PublicWebURL string
 	// ExactUploadSize is set when the storage signs an exact Content-Length

@@ -30,4 +30,5 @@ func TestPeriodicMediaTasks(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "videos:reconcile", NewVideosReconcileTask().Type())
 	require.Equal(t, "views:flush", NewViewsFlushTask().Type())
+	require.Equal(t, "trending:recompute", NewTrendingRecomputeTask().Type())
 }

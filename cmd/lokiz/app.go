@@ -135,6 +135,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		ViewRateLimit:   a.cfg.Media.ViewRateLimit,
 		ReportRateLimit: a.cfg.Media.ReportRateLimit,
 		SearchRateLimit: a.cfg.Media.SearchRateLimit,
+		FeedCacheTTL:    a.cfg.Media.FeedCacheTTL,
 		// S3 presigned PUTs sign an exact Content-Length.
 		ExactUploadSize: a.cfg.Storage.Backend == "s3",
 	}, api.Deps{

@@ -93,6 +93,7 @@ type MediaConfig struct {
 	VideoMaxDuration  time.Duration // VIDEO_MAX_DURATION, default 10m
 	ViewFlushInterval time.Duration // VIEW_FLUSH_INTERVAL, default 10s
 	TrendingInterval  time.Duration // TRENDING_INTERVAL, default 5m
+	FeedCacheTTL      time.Duration // FEED_CACHE_TTL: anonymous first feed pages, default 5s, 0 turns it off
 	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
 	ReportRateLimit   int           // REPORT_RATE_LIMIT: reports per IP per hour, default 30
 	SearchRateLimit   int           // SEARCH_RATE_LIMIT: searches per IP per minute, default 600
@@ -229,6 +230,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Media.TrendingInterval = p.duration("TRENDING_INTERVAL", 5*time.Minute)
 	if c.Media.TrendingInterval < time.Second || c.Media.TrendingInterval%time.Second != 0 {
 		p.fail("TRENDING_INTERVAL must be a whole number of seconds, at least 1s")
+	}
+	c.Media.FeedCacheTTL = p.duration("FEED_CACHE_TTL", 5*time.Second)
+	if c.Media.FeedCacheTTL < 0 || c.Media.FeedCacheTTL > time.Minute {
+		p.fail("FEED_CACHE_TTL must be from 0 (off) to 1m")
 	}
 	c.Media.ViewRateLimit = p.intIn("VIEW_RATE_LIMIT", 300, 1, 1000000)
 	c.Media.ReportRateLimit = p.intIn("REPORT_RATE_LIMIT", 30, 1, 100000)

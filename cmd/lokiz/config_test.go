@@ -33,6 +33,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, slog.LevelInfo, c.Log.Level)
 	require.Equal(t, "text", c.Log.Format)
 	require.Equal(t, 5*time.Minute, c.Media.TrendingInterval)
+	require.Equal(t, 5*time.Second, c.Media.FeedCacheTTL)
 	require.Len(t, c.Auth.SecretKey, 64, "development generates a key")
 	require.Len(t, c.Warnings, 2, "generated SECRET_KEY and default dashboard password are announced")
 }
@@ -90,13 +91,14 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		"SECRET_KEY":         "x",
 		"SECRET_KEY_FILE":    "/also/set",
 		"TRENDING_INTERVAL":  "1500ms",
+		"FEED_CACHE_TTL":     "1h",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
-		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL"} {
+		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Equal(t, 11, strings.Count(err.Error(), "\n  - "), err.Error())
+	require.Equal(t, 12, strings.Count(err.Error(), "\n  - "), err.Error())
 }
 
 func TestLoadConfigShortSecretInProduction(t *testing.T) {
