@@ -59,17 +59,7 @@ func (s *Server) unbookmark(c *gin.Context) {
 }
 
 func (s *Server) checkBookmark(c *gin.Context) {
-	id, err := pathUUID(c, "video_id")
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	rows, err := s.store.BookmarkCheckBatch(c.Request.Context(), db.BookmarkCheckBatchParams{UserID: mustUser(c).ID, VideoIDs: []uuid.UUID{id}})
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"is_bookmarked": len(rows) > 0, "bookmarked": len(rows) > 0})
+	s.checkOne(c, "video_id", s.bookmarkedBy, "is_bookmarked", "bookmarked")
 }
 
 // listBookmarks is the caller's saved videos, newest first, cursor-paged.

@@ -305,15 +305,15 @@ func (s *Server) withViewerFlags(ctx context.Context, viewer *uuid.UUID, videos 
 	for i, v := range videos {
 		ids[i], authors[i] = v.ID, v.User.ID
 	}
-	liked, err := s.store.LikeCheckBatch(ctx, db.LikeCheckBatchParams{UserID: *viewer, VideoIDs: ids})
+	liked, err := s.likedBy(ctx, *viewer, ids)
 	if err != nil {
 		return nil, err
 	}
-	saved, err := s.store.BookmarkCheckBatch(ctx, db.BookmarkCheckBatchParams{UserID: *viewer, VideoIDs: ids})
+	saved, err := s.bookmarkedBy(ctx, *viewer, ids)
 	if err != nil {
 		return nil, err
 	}
-	following, err := s.store.FollowCheckBatch(ctx, db.FollowCheckBatchParams{FollowerID: *viewer, IDs: authors})
+	following, err := s.followedBy(ctx, *viewer, authors)
 	if err != nil {
 		return nil, err
 	}

@@ -94,17 +94,7 @@ func (s *Server) unfollow(c *gin.Context) {
 }
 
 func (s *Server) checkFollow(c *gin.Context) {
-	id, err := pathUUID(c, "user_id")
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	rows, err := s.store.FollowCheckBatch(c.Request.Context(), db.FollowCheckBatchParams{FollowerID: mustUser(c).ID, IDs: []uuid.UUID{id}})
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"following": len(rows) > 0, "is_following": len(rows) > 0})
+	s.checkOne(c, "user_id", s.followedBy, "following", "is_following")
 }
 
 // checkFollows answers, in one query, which of up to 100 users the caller
@@ -115,15 +105,7 @@ func (s *Server) checkFollows(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var found []uuid.UUID
-	if len(req.ids) > 0 {
-		var err error
-		if found, err = s.store.FollowCheckBatch(c.Request.Context(), db.FollowCheckBatchParams{FollowerID: mustUser(c).ID, IDs: req.ids}); err != nil {
-			s.writeError(c, err)
-			return
-		}
-	}
-	c.JSON(http.StatusOK, gin.H{"following_users": presence(req.ids, found)})
+	s.checkMany(c, req.ids, s.followedBy, "following_users")
 }
 
 // offsetPage reads page (≥1) and page_size (1–100), the style the

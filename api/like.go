@@ -93,17 +93,7 @@ func (s *Server) unlikeVideo(c *gin.Context) {
 }
 
 func (s *Server) checkLike(c *gin.Context) {
-	id, err := pathUUID(c, "video_id")
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	rows, err := s.store.LikeCheckBatch(c.Request.Context(), db.LikeCheckBatchParams{UserID: mustUser(c).ID, VideoIDs: []uuid.UUID{id}})
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"liked": len(rows) > 0, "is_liked": len(rows) > 0})
+	s.checkOne(c, "video_id", s.likedBy, "liked", "is_liked")
 }
 
 // checkLikes answers, in one query, which of up to 100 videos the caller
@@ -114,15 +104,7 @@ func (s *Server) checkLikes(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var found []uuid.UUID
-	if len(req.ids) > 0 {
-		var err error
-		if found, err = s.store.LikeCheckBatch(c.Request.Context(), db.LikeCheckBatchParams{UserID: mustUser(c).ID, VideoIDs: req.ids}); err != nil {
-			s.writeError(c, err)
-			return
-		}
-	}
-	c.JSON(http.StatusOK, gin.H{"liked_videos": presence(req.ids, found)})
+	s.checkMany(c, req.ids, s.likedBy, "liked_videos")
 }
 
 // listLikedVideos is a user's liked videos, visible only to that user
