@@ -2,8 +2,11 @@ package api_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,4 +102,69 @@ func TestTrendingFeed(t *testing.T) {
 	require.Contains(t, string(gone.Raw), "expired")
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending&cursor=nonsense"}).Status)
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending&page_size=99"}).Status)
+}
+
+// TestTrendingCursorProperty pages the trending feed with random page sizes
+// while another goroutine keeps publishing reshuffled rankings and adding
+// likes: the pages hold every ranked video exactly once, in the order of
+// the ranking the first page came from.
+func TestTrendingCursorProperty(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, author := e.register("trend_prop")
+	var ranked []uuid.UUID
+	for i := range 30 {
+		ranked = append(ranked, uuid.MustParse(e.insertVideo(author, "completed", true, false, time.Now().Add(-time.Duration(i)*time.Second))))
+	}
+	rand.Shuffle(len(ranked), func(i, j int) { ranked[i], ranked[j] = ranked[j], ranked[i] })
+	ranking := trending.New(e.rdb)
+	require.NoError(t, ranking.Publish(ctx, "prop-first", ranked))
+
+	// The churn starts once the first page has pinned the first ranking.
+	stop := make(chan struct{})
+	churn := make(chan error, 1)
+	startChurn := func() {
+		go func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					churn <- nil
+					return
+				default:
+				}
+				other := slices.Clone(ranked)
+				rand.Shuffle(len(other), func(i, j int) { other[i], other[j] = other[j], other[i] })
+				if err := ranking.Publish(ctx, fmt.Sprintf("prop-%d", n), other); err != nil {
+					churn <- err
+					return
+				}
+				if _, err := e.store.Pool().Exec(ctx, `UPDATE videos SET like_count = like_count + 1 WHERE id = $1`, other[0]); err != nil {
+					churn <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+
+	var got []uuid.UUID
+	path := fmt.Sprintf("/v1/videos/feed?algorithm=trending&page_size=%d", 1+rand.IntN(7))
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 40)
+		res := e.do(req{method: "GET", path: path})
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		for _, v := range res.Body["videos"].([]any) {
+			got = append(got, uuid.MustParse(v.(map[string]any)["id"].(string)))
+		}
+		if pages == 0 {
+			startChurn()
+		}
+		if res.Body["has_more"] != true {
+			break
+		}
+		path = fmt.Sprintf("/v1/videos/feed?algorithm=trending&page_size=%d&cursor=%s", 1+rand.IntN(7), url.QueryEscape(res.Body["next_cursor"].(string)))
+	}
+	close(stop)
+	require.NoError(t, <-churn)
+	require.Equal(t, ranked, got)
 }
