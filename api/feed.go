@@ -38,9 +38,8 @@ type feedResponse struct {
 	FeedType   string      `json:"feed_type"`
 }
 
-// feedAlgorithms are the feeds served so far; personalized needs the
-// recommendation work and is refused with a clear message until then.
-var feedAlgorithms = map[string]bool{"latest": true, "following": true, "trending": true}
+// feedAlgorithms are the feeds served.
+var feedAlgorithms = map[string]bool{"latest": true, "following": true, "trending": true, "personalized": true}
 
 // loadedFeed is one page of a feed: its rows, the next cursor, whether more
 // follow, the page size asked for and the algorithm that actually served it.
@@ -55,6 +54,16 @@ type loadedFeed struct {
 // loadFeed loads one page of algorithm after the request's cursor; size
 // overrides page_size when positive.
 func (s *Server) loadFeed(c *gin.Context, algorithm string, viewer *uuid.UUID, size int) (loadedFeed, error) {
+	if algorithm == "personalized" {
+		if viewer != nil {
+			if f, ok, err := s.personalizedFeed(c, *viewer, size); ok || err != nil {
+				return f, err
+			}
+		}
+		// Signed out, or nothing to personalize yet: trending serves,
+		// and its cursors keep working under algorithm=personalized.
+		algorithm = "trending"
+	}
 	if algorithm == "trending" {
 		if f, ok, err := s.trendingFeed(c, viewer, size); ok || err != nil {
 			return f, err
@@ -129,22 +138,12 @@ func decodeTrendCursor(s string) (trendCursor, bool) {
 // keyset cursor from the latest fallback): the caller serves latest.
 func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (loadedFeed, bool, error) {
 	ctx := c.Request.Context()
-	pageSize, errs := parsePageSize(c)
-	if size > 0 {
-		pageSize = size
-	} else if pageSize == 0 {
-		pageSize = defaultPageSize
+	pageSize, cur, ok, err := parseSnapshotPage(c, size)
+	if !ok || err != nil {
+		return loadedFeed{}, false, err
 	}
-	var cur trendCursor
-	if raw := c.Query("cursor"); raw != "" {
-		tc, ok := decodeTrendCursor(raw)
-		if !ok {
-			return loadedFeed{}, false, nil
-		}
-		cur = tc
-	}
-	if len(errs) > 0 {
-		return loadedFeed{}, false, lokiz.ValidationError(errs...)
+	if strings.HasPrefix(cur.Snapshot, forYouPrefix) {
+		return loadedFeed{}, false, lokiz.ValidationError(fieldErr("belongs to the personalized feed", "query", "cursor"))
 	}
 	if cur.Snapshot == "" {
 		snap, err := s.trending.Current(ctx)
@@ -159,28 +158,69 @@ func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (load
 			}
 			return loadedFeed{}, false, nil
 		}
-		cur.Snapshot = snap
+		f, err := s.snapshotPage(ctx, viewer, "trending", trendCursor{Snapshot: snap}, pageSize)
+		if errors.Is(err, trending.ErrSnapshotGone) {
+			// An empty ranking, or one the worker has not renewed for an
+			// hour: the latest feed serves instead.
+			return loadedFeed{}, false, nil
+		}
+		return f, err == nil, err
 	}
-	ids, more, err := s.trending.Page(ctx, cur.Snapshot, cur.Offset, pageSize)
+	f, err := s.snapshotPage(ctx, viewer, "trending", cur, pageSize)
+	return f, err == nil, cursorExpired(err)
+}
+
+// parseSnapshotPage reads page_size (size overrides it when positive) and
+// a ranking cursor; ok is false when the cursor is some other kind.
+func parseSnapshotPage(c *gin.Context, size int) (int, trendCursor, bool, error) {
+	pageSize, errs := parsePageSize(c)
+	if size > 0 {
+		pageSize = size
+	} else if pageSize == 0 {
+		pageSize = defaultPageSize
+	}
+	var cur trendCursor
+	if raw := c.Query("cursor"); raw != "" {
+		tc, ok := decodeTrendCursor(raw)
+		if !ok {
+			return 0, cur, false, nil
+		}
+		cur = tc
+	}
+	if len(errs) > 0 {
+		return 0, cur, false, lokiz.ValidationError(errs...)
+	}
+	return pageSize, cur, true, nil
+}
+
+// cursorExpired turns a cursor's vanished ranking into a 422.
+func cursorExpired(err error) error {
 	if errors.Is(err, trending.ErrSnapshotGone) {
-		return loadedFeed{}, false, lokiz.ValidationError(fieldErr("has expired: the trending ranking it points into was replaced over an hour ago; load the feed again without a cursor", "query", "cursor"))
+		return lokiz.ValidationError(fieldErr("has expired: the ranking it points into was replaced over an hour ago; load the feed again without a cursor", "query", "cursor"))
 	}
+	return err
+}
+
+// snapshotPage loads the page of a stored ranking at cur (ErrSnapshotGone
+// when it has expired). Videos hidden
+// since the ranking was computed (deleted, made private, blocked) drop out
+// of the page; the rest keep their rank order.
+func (s *Server) snapshotPage(ctx context.Context, viewer *uuid.UUID, algorithm string, cur trendCursor, pageSize int) (loadedFeed, error) {
+	ids, more, err := s.trending.Page(ctx, cur.Snapshot, cur.Offset, pageSize)
 	if err != nil {
-		return loadedFeed{}, false, err
+		return loadedFeed{}, err
 	}
-	f := loadedFeed{algorithm: "trending", more: more, size: pageSize}
+	f := loadedFeed{algorithm: algorithm, more: more, size: pageSize}
 	if more {
 		next := trendCursor{Snapshot: cur.Snapshot, Offset: cur.Offset + pageSize}.encode()
 		f.next = &next
 	}
 	if len(ids) == 0 {
-		return f, true, nil
+		return f, nil
 	}
-	// Videos hidden since the ranking was computed (deleted, made private,
-	// blocked) drop out of the page; the rest keep their rank order.
 	rs, err := s.store.VideosVisibleByIDs(ctx, db.VideosVisibleByIDsParams{IDs: ids, ViewerID: viewer})
 	if err != nil {
-		return loadedFeed{}, false, err
+		return loadedFeed{}, err
 	}
 	byID := make(map[uuid.UUID]videoRow, len(rs))
 	for _, r := range rs {
@@ -191,7 +231,7 @@ func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (load
 			f.rows = append(f.rows, r)
 		}
 	}
-	return f, true, nil
+	return f, nil
 }
 
 // feedAlgorithm reads and checks the algorithm (def when absent, or always
@@ -202,7 +242,7 @@ func feedAlgorithm(c *gin.Context, def string, fixed bool) (string, error) {
 		algorithm = def
 	}
 	if !feedAlgorithms[algorithm] {
-		return "", lokiz.ValidationError(fieldErr("must be latest, following or trending (personalized is not available yet)", "query", "algorithm"))
+		return "", lokiz.ValidationError(fieldErr("must be latest, trending, personalized or following", "query", "algorithm"))
 	}
 	if algorithm == "following" && optionalUserID(c) == nil {
 		return "", lokiz.Errorf(lokiz.EUNAUTHORIZED, "Sign in to see the videos of the creators you follow")
@@ -213,6 +253,8 @@ func feedAlgorithm(c *gin.Context, def string, fixed bool) (string, error) {
 func (s *Server) feed(c *gin.Context) { s.serveFeed(c, "latest", false) }
 
 func (s *Server) followingFeed(c *gin.Context) { s.serveFeed(c, "following", true) }
+
+func (s *Server) forYouFeed(c *gin.Context) { s.serveFeed(c, "personalized", true) }
 
 // serveFeed pages a feed with the caller's flags resolved in three batch
 // queries per page, whatever the page size.

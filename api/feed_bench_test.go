@@ -48,7 +48,7 @@ func BenchmarkFeedSeeded(b *testing.B) {
 	srv := httptest.NewServer(sb.e.h)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients * 2}}
-	for _, algorithm := range []string{"latest", "following", "trending"} {
+	for _, algorithm := range []string{"latest", "following", "trending", "personalized"} {
 		b.Run("algorithm="+algorithm, func(b *testing.B) {
 			url := srv.URL + "/v1/videos/feed?page_size=20&algorithm=" + algorithm
 			forClients(b, func(b *testing.B, clients int) {

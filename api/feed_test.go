@@ -50,7 +50,7 @@ func TestFeeds(t *testing.T) {
 	require.Equal(t, []string{starVideo}, ids(res))
 	require.Equal(t, []string{starVideo}, ids(e.do(req{method: "GET", path: "/v1/feed/following?algorithm=latest", token: token})), "the path fixes the feed")
 	require.Equal(t, http.StatusUnauthorized, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=following"}).Status)
-	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=personalized"}).Status)
+	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=bogus"}).Status)
 
 	res = e.do(req{method: "GET", path: "/v1/videos/prefetch?count=1"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)

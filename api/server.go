@@ -196,6 +196,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/videos/feed", optional, s.feed)
 	v1.GET("/videos/prefetch", optional, s.prefetch)
 	v1.GET("/feed/following", optional, s.followingFeed)
+	v1.GET("/feed/for-you", optional, s.forYouFeed)
 	v1.GET("/videos/me", auth, s.listMyVideos)
 	v1.POST("/videos/batch-metadata", optional, s.batchVideoMetadata)
 	v1.GET("/videos/:video_id", optional, s.getVideo)

@@ -132,6 +132,125 @@ func (q *Queries) FeedFollowing(ctx context.Context, arg FeedFollowingParams) ([
 	return items, nil
 }
 
+const personalizedCandidates = `-- name: PersonalizedCandidates :many
+WITH followed AS (
+    SELECT following_id AS user_id FROM follows WHERE follower_id = $2::uuid
+),
+blocked AS (
+    SELECT blocked_id AS user_id FROM blocks WHERE blocker_id = $2::uuid
+    UNION
+    SELECT blocker_id FROM blocks WHERE blocked_id = $2::uuid
+),
+recent_likes AS (
+    SELECT l.video_id FROM likes l WHERE l.user_id = $2::uuid ORDER BY l.created_at DESC LIMIT 200
+),
+engaged AS (
+    SELECT v.user_id, count(*) AS n
+    FROM (
+        SELECT rl.video_id FROM recent_likes rl
+        UNION ALL
+        (SELECT c.video_id FROM comments c WHERE c.user_id = $2::uuid ORDER BY c.created_at DESC LIMIT 200)
+        UNION ALL
+        (SELECT g.original_video_id FROM video_glitches g JOIN videos gv ON gv.id = g.glitch_video_id
+          WHERE gv.user_id = $2::uuid ORDER BY g.created_at DESC LIMIT 200)
+    ) e JOIN videos v ON v.id = e.video_id
+    WHERE v.user_id <> $2::uuid
+    GROUP BY v.user_id
+),
+tags AS (
+    SELECT vh.hashtag_id, count(*) AS n
+    FROM recent_likes rl JOIN video_hashtags vh ON vh.video_id = rl.video_id
+    GROUP BY vh.hashtag_id
+    ORDER BY n DESC, vh.hashtag_id
+    LIMIT 20
+),
+creators AS (
+    SELECT f.user_id FROM followed f UNION SELECT e.user_id FROM engaged e
+),
+candidates AS (
+    SELECT top.id FROM creators cr CROSS JOIN LATERAL (
+        SELECT x.id FROM videos x
+        WHERE x.user_id = cr.user_id AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL
+        ORDER BY x.created_at DESC, x.id DESC
+        LIMIT 10) top
+    UNION
+    SELECT tv.video_id FROM tags t CROSS JOIN LATERAL (
+        SELECT y.video_id FROM video_hashtags y WHERE y.hashtag_id = t.hashtag_id
+        ORDER BY y.created_at DESC
+        LIMIT 50) tv
+    UNION
+    SELECT unnest($1::uuid[])
+)
+SELECT v.id, v.user_id,
+       ((CASE WHEN fo.user_id IS NOT NULL THEN 3 ELSE 0 END)
+        + 2 * ln(1 + coalesce(en.n, 0))
+        + ln(1 + coalesce(tg.n, 0))
+        + coalesce(2 / sqrt(array_position($1::uuid[], v.id)), 0)
+        + 1 / sqrt(extract(epoch FROM (now() - v.created_at)) / 3600.0 + 2))::double precision AS score
+FROM candidates c
+JOIN videos v ON v.id = c.id
+JOIN users u ON u.id = v.user_id
+LEFT JOIN followed fo ON fo.user_id = v.user_id
+LEFT JOIN engaged en ON en.user_id = v.user_id
+LEFT JOIN LATERAL (
+    SELECT sum(t.n) AS n FROM video_hashtags vh JOIN tags t ON t.hashtag_id = vh.hashtag_id WHERE vh.video_id = v.id
+) tg ON true
+WHERE v.user_id <> $2::uuid AND u.is_active
+  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = v.user_id)
+  AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.user_id = $2::uuid AND l.video_id = v.id)
+ORDER BY score DESC, v.id
+LIMIT $3
+`
+
+type PersonalizedCandidatesParams struct {
+	TrendingIds []uuid.UUID
+	ViewerID    uuid.UUID
+	Lim         int32
+}
+
+type PersonalizedCandidatesRow struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+	Score  float64
+}
+
+// The "for you" candidates of @viewer_id, best first. Candidates: the
+// newest 10 videos of each creator the viewer follows or engaged with
+// (liked, commented on, glitched: the last 200 of each), the newest 50 of
+// each of the 20 hashtags on the videos the viewer liked most recently, and
+// the @trending_ids (best first). Score:
+//
+//	3 if the viewer follows the creator
+//
+// + 2 * ln(1 + engagements with the creator)
+// + ln(1 + likes the viewer gave the video's hashtags)
+// + 2 / sqrt(trending rank), when ranked
+// + 1 / sqrt(age in hours + 2)
+// The viewer's own videos, videos they already liked, and anything
+// invisible to them are left out. Visibility is video_visible for a viewer
+// who is not the owner, written out so that the block check is one hash
+// anti-join instead of a function call per candidate.
+func (q *Queries) PersonalizedCandidates(ctx context.Context, arg PersonalizedCandidatesParams) ([]PersonalizedCandidatesRow, error) {
+	rows, err := q.db.Query(ctx, personalizedCandidates, arg.TrendingIds, arg.ViewerID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []PersonalizedCandidatesRow{}
+	for rows.Next() {
+		var i PersonalizedCandidatesRow
+		if err := rows.Scan(&i.ID, &i.UserID, &i.Score); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const trendingScores = `-- name: TrendingScores :many
 SELECT v.id,
        ((v.view_count + 3 * v.like_count + 4 * v.comment_count + 5 * v.share_count + 6 * v.glitch_count + 1)::double precision

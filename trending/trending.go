@@ -33,6 +33,17 @@ func New(rdb redis.UniversalClient) *Ranking { return &Ranking{rdb: rdb} }
 // Publish stores ids (best first) as snapshot and makes it current in one
 // transaction, so readers see either the old ranking or the whole new one.
 func (r *Ranking) Publish(ctx context.Context, snapshot string, ids []uuid.UUID) error {
+	return r.store(ctx, snapshot, ids, true)
+}
+
+// Keep stores ids (best first) as snapshot without making it current: a
+// list of its own that cursors page over, such as one caller's "for you"
+// feed.
+func (r *Ranking) Keep(ctx context.Context, snapshot string, ids []uuid.UUID) error {
+	return r.store(ctx, snapshot, ids, false)
+}
+
+func (r *Ranking) store(ctx context.Context, snapshot string, ids []uuid.UUID, current bool) error {
 	key := snapshotKey + snapshot
 	pipe := r.rdb.TxPipeline()
 	pipe.Del(ctx, key)
@@ -44,9 +55,11 @@ func (r *Ranking) Publish(ctx context.Context, snapshot string, ids []uuid.UUID)
 		pipe.ZAdd(ctx, key, members...)
 	}
 	pipe.Expire(ctx, key, snapshotLife)
-	pipe.Set(ctx, currentKey, snapshot, 0)
+	if current {
+		pipe.Set(ctx, currentKey, snapshot, 0)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("publish trending snapshot: %w", err)
+		return fmt.Errorf("store ranking snapshot: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,94 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/trending"
+)
+
+// TestPersonalizedFeed builds a caller with one signal of each kind and
+// checks what the "for you" feed takes, what it leaves out, its creator
+// spreading and its paging. Not parallel: it publishes a trending ranking.
+func TestPersonalizedFeed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pool := e.store.Pool()
+	token, viewer := e.register("fy_viewer")
+	_, followed := e.register("fy_followed")
+	_, liked := e.register("fy_liked")
+	_, tagged := e.register("fy_tagged")
+	_, trendy := e.register("fy_trendy")
+	_, stranger := e.register("fy_stranger")
+	_, blocked := e.register("fy_blocked")
+	now := time.Now()
+	at := func(minutes int) time.Time { return now.Add(-time.Duration(minutes) * time.Minute) }
+
+	creatorOf := map[string]string{}
+	video := func(owner string, minutes int) string {
+		id := e.insertVideo(owner, "completed", true, false, at(minutes))
+		creatorOf[id] = owner
+		return id
+	}
+	f1, f2, f3 := video(followed, 1), video(followed, 2), video(followed, 3)
+	likedOne, likedOther := video(liked, 4), video(liked, 5)
+	tag := video(tagged, 6)
+	hot := video(trendy, 7)
+	video(stranger, 8) // no signal: never a candidate
+	blockedHot := video(blocked, 9)
+	ownHot := video(viewer, 10)
+
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + followed, token: token}).Status)
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + likedOne, token: token}).Status)
+	_, err := pool.Exec(ctx, `WITH h AS (INSERT INTO hashtags (id, name) VALUES (gen_random_uuid(), 'fycats') RETURNING id)
+		INSERT INTO video_hashtags (video_id, hashtag_id) SELECT v, h.id FROM h, unnest($1::uuid[]) v`, []string{likedOne, tag})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/blocks/users/" + blocked, token: token}).Status)
+	require.NoError(t, trending.New(e.rdb).Publish(ctx, "fy-trending", []uuid.UUID{
+		uuid.MustParse(blockedHot), uuid.MustParse(ownHot), uuid.MustParse(hot)}))
+
+	var got []string
+	path := "/v1/feed/for-you?page_size=3"
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10)
+		res := e.do(req{method: "GET", path: path, token: token})
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		require.Equal(t, "personalized", res.Body["algorithm"])
+		for _, v := range res.Body["videos"].([]any) {
+			got = append(got, v.(map[string]any)["id"].(string))
+		}
+		if res.Body["has_more"] != true {
+			break
+		}
+		next := res.Body["next_cursor"].(string)
+		if pages == 0 {
+			// Another caller cannot read this ranking through the cursor.
+			other, _ := e.register("fy_other")
+			res := e.do(req{method: "GET", path: "/v1/feed/for-you?cursor=" + url.QueryEscape(next), token: other})
+			require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Raw)
+			// Nor can the trending feed.
+			res = e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending&cursor=" + url.QueryEscape(next)})
+			require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Raw)
+		}
+		path = "/v1/videos/feed?algorithm=personalized&page_size=3&cursor=" + url.QueryEscape(next)
+	}
+	// Followed creator, the liked creator's other video, the liked
+	// hashtag's video, and trending; never the stranger, the blocked
+	// creator, the caller's own or an already liked video.
+	require.ElementsMatch(t, []string{f1, f2, f3, likedOther, tag, hot}, got)
+	require.Equal(t, f1, got[0], "following counts most, and f1 is the newest")
+	for i := 1; i < len(got); i++ {
+		require.NotEqual(t, creatorOf[got[i-1]], creatorOf[got[i]], "same creator twice in a row at %d: %v", i, got)
+	}
+
+	// Signed out, the same request is the trending feed.
+	anon := e.do(req{method: "GET", path: "/v1/feed/for-you"})
+	require.Equal(t, http.StatusOK, anon.Status, "%s", anon.Raw)
+	require.Equal(t, "trending", anon.Body["algorithm"])
+}
