@@ -102,6 +102,15 @@ func TestTrendingFeed(t *testing.T) {
 	require.Contains(t, string(gone.Raw), "expired")
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending&cursor=nonsense"}).Status)
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending&page_size=99"}).Status)
+	crafted := e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending&cursor=dHxnb25lfDA"}) // "t|gone|0"
+	require.Equal(t, http.StatusUnprocessableEntity, crafted.Status, "%s", crafted.Raw)
+
+	// An empty ranking (no public video in the window) serves latest.
+	require.NoError(t, ranking.Publish(ctx, "s-empty", nil))
+	res = e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending"}) // signed out: the viewer blocked the author
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, "latest", res.Body["algorithm"])
+	require.Equal(t, []string{v3, v2, v1}, ids(res), "the video made private stays out")
 }
 
 // TestTrendingCursorProperty pages the trending feed with random page sizes
