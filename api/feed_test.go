@@ -29,16 +29,9 @@ func TestFeeds(t *testing.T) {
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + starVideo, token: token}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/bookmarks/videos/" + strangerVideo, token: token}).Status)
 
-	ids := func(res response) []string {
-		var out []string
-		for _, v := range res.Body["videos"].([]any) {
-			out = append(out, v.(map[string]any)["id"].(string))
-		}
-		return out
-	}
 	res := e.do(req{method: "GET", path: "/v1/videos/feed", token: token})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
-	require.Equal(t, []string{strangerVideo, starVideo}, ids(res))
+	require.Equal(t, []string{strangerVideo, starVideo}, videoIDs(res))
 	first, second := res.Body["videos"].([]any)[0].(map[string]any), res.Body["videos"].([]any)[1].(map[string]any)
 	require.Equal(t, []any{false, true, false}, []any{first["is_liked"], first["is_bookmarked"], first["is_following_author"]})
 	require.Equal(t, []any{true, false, true}, []any{second["is_liked"], second["is_bookmarked"], second["is_following_author"]})
@@ -47,8 +40,8 @@ func TestFeeds(t *testing.T) {
 	require.NotContains(t, anon.Body["videos"].([]any)[0], "is_liked", "no caller, no flags")
 
 	res = e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=following", token: token})
-	require.Equal(t, []string{starVideo}, ids(res))
-	require.Equal(t, []string{starVideo}, ids(e.do(req{method: "GET", path: "/v1/feed/following?algorithm=latest", token: token})), "the path fixes the feed")
+	require.Equal(t, []string{starVideo}, videoIDs(res))
+	require.Equal(t, []string{starVideo}, videoIDs(e.do(req{method: "GET", path: "/v1/feed/following?algorithm=latest", token: token})), "the path fixes the feed")
 	require.Equal(t, http.StatusUnauthorized, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=following"}).Status)
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=bogus"}).Status)
 
@@ -176,18 +169,11 @@ func TestFeedCache(t *testing.T) {
 	now := time.Now()
 	older := e.insertVideo(author, "completed", true, false, now.Add(-2*time.Minute))
 	old := e.insertVideo(author, "completed", true, false, now.Add(-time.Minute))
-	ids := func(res response) []string {
-		out := []string{}
-		for _, v := range res.Body["videos"].([]any) {
-			out = append(out, v.(map[string]any)["id"].(string))
-		}
-		return out
-	}
 
 	first := e.do(req{method: "GET", path: "/v1/videos/feed"})
 	require.Equal(t, http.StatusOK, first.Status, "%s", first.Raw)
 	require.Equal(t, "miss", first.Header.Get("X-Cache"))
-	require.Equal(t, []string{old, older}, ids(first))
+	require.Equal(t, []string{old, older}, videoIDs(first))
 	fresh := e.insertVideo(author, "completed", true, false, now)
 
 	again := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=20"})
@@ -200,17 +186,27 @@ func TestFeedCache(t *testing.T) {
 
 	signed := e.do(req{method: "GET", path: "/v1/videos/feed", token: token})
 	require.Empty(t, signed.Header.Get("X-Cache"))
-	require.Equal(t, []string{fresh, old, older}, ids(signed), "signed-in callers read live")
+	require.Equal(t, []string{fresh, old, older}, videoIDs(signed), "signed-in callers read live")
 	one := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=1", token: token})
 	paged := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=1&cursor=" + url.QueryEscape(one.Body["next_cursor"].(string))})
 	require.Equal(t, http.StatusOK, paged.Status, "%s", paged.Raw)
-	require.Equal(t, []string{old}, ids(paged))
+	require.Equal(t, []string{old}, videoIDs(paged))
 	require.Empty(t, paged.Header.Get("X-Cache"), "later pages are not cached")
 	other := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=2"})
 	require.Equal(t, "miss", other.Header.Get("X-Cache"))
-	require.Equal(t, []string{fresh, old}, ids(other))
+	require.Equal(t, []string{fresh, old}, videoIDs(other))
 
 	// When the entry expires the new video shows.
 	require.NoError(t, e.rdb.Del(ctx, "lokiz:feedcache:latest:20").Err())
-	require.Equal(t, []string{fresh, old, older}, ids(e.do(req{method: "GET", path: "/v1/videos/feed"})))
+	require.Equal(t, []string{fresh, old, older}, videoIDs(e.do(req{method: "GET", path: "/v1/videos/feed"})))
+}
+
+// videoIDs lists the ids of a response's videos in order (empty, not nil,
+// when there are none).
+func videoIDs(res response) []string {
+	out := []string{}
+	for _, v := range res.Body["videos"].([]any) {
+		out = append(out, v.(map[string]any)["id"].(string))
+	}
+	return out
 }

@@ -31,13 +31,6 @@ func TestTrendingFeed(t *testing.T) {
 	v2 := e.insertVideo(author, "completed", true, false, now.Add(-3*time.Minute))
 	v3 := e.insertVideo(author, "completed", true, false, now.Add(-2*time.Minute))
 	hidden := e.insertVideo(author, "completed", true, false, now.Add(-time.Minute))
-	ids := func(res response) []string {
-		out := []string{}
-		for _, v := range res.Body["videos"].([]any) {
-			out = append(out, v.(map[string]any)["id"].(string))
-		}
-		return out
-	}
 	get := func(query string) response {
 		t.Helper()
 		res := e.do(req{method: "GET", path: "/v1/videos/feed?" + query, token: token})
@@ -50,9 +43,9 @@ func TestTrendingFeed(t *testing.T) {
 	res := get("algorithm=trending&page_size=2")
 	require.Equal(t, "latest", res.Body["algorithm"])
 	require.EqualValues(t, 2, res.Body["page_size"])
-	require.Equal(t, []string{hidden, v3}, ids(res))
+	require.Equal(t, []string{hidden, v3}, videoIDs(res))
 	res = get("algorithm=trending&page_size=2&cursor=" + url.QueryEscape(res.Body["next_cursor"].(string)))
-	require.Equal(t, []string{v2, v1}, ids(res))
+	require.Equal(t, []string{v2, v1}, videoIDs(res))
 	info, err := asynq.NewInspectorFromRedisClient(e.rdb).GetTaskInfo(tasks.QueueLow, "trending:bootstrap")
 	require.NoError(t, err)
 	require.Equal(t, tasks.TypeTrendingRecompute, info.Type)
@@ -73,7 +66,7 @@ func TestTrendingFeed(t *testing.T) {
 	res = get("algorithm=trending&page_size=2")
 	require.Equal(t, "trending", res.Body["algorithm"])
 	require.EqualValues(t, 2, res.Body["page_size"])
-	require.Equal(t, []string{v1}, ids(res))
+	require.Equal(t, []string{v1}, videoIDs(res))
 	require.Equal(t, true, res.Body["has_more"])
 	require.Equal(t, false, res.Body["videos"].([]any)[0].(map[string]any)["is_liked"], "viewer flags are resolved")
 	next := res.Body["next_cursor"].(string)
@@ -81,14 +74,14 @@ func TestTrendingFeed(t *testing.T) {
 	// A newer ranking does not reorder a feed being paged.
 	require.NoError(t, ranking.Publish(ctx, "s2", parse(v2, v3, v1)))
 	res = get("algorithm=trending&page_size=2&cursor=" + url.QueryEscape(next))
-	require.Equal(t, []string{v3, v2}, ids(res))
+	require.Equal(t, []string{v3, v2}, videoIDs(res))
 	require.Equal(t, false, res.Body["has_more"])
 	require.Nil(t, res.Body["next_cursor"])
-	require.Equal(t, []string{v2, v3, v1}, ids(get("algorithm=trending")), "a fresh load reads the newest ranking")
+	require.Equal(t, []string{v2, v3, v1}, videoIDs(get("algorithm=trending")), "a fresh load reads the newest ranking")
 
 	// Blocking the author hides the author's videos from the ranking too.
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/blocks/users/" + author, token: token}).Status)
-	require.Empty(t, ids(get("algorithm=trending")))
+	require.Empty(t, videoIDs(get("algorithm=trending")))
 
 	pre := e.do(req{method: "GET", path: "/v1/videos/prefetch?algorithm=trending&count=1"})
 	require.Equal(t, http.StatusOK, pre.Status, "%s", pre.Raw)
@@ -110,7 +103,7 @@ func TestTrendingFeed(t *testing.T) {
 	res = e.do(req{method: "GET", path: "/v1/videos/feed?algorithm=trending"}) // signed out: the viewer blocked the author
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	require.Equal(t, "latest", res.Body["algorithm"])
-	require.Equal(t, []string{v3, v2, v1}, ids(res), "the video made private stays out")
+	require.Equal(t, []string{v3, v2, v1}, videoIDs(res), "the video made private stays out")
 }
 
 // TestTrendingCursorProperty pages the trending feed with random page sizes

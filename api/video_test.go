@@ -174,18 +174,11 @@ func TestVideoVisibility(t *testing.T) {
 	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: "/v1/videos/" + private, token: aliceToken}).Status)
 	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: "/v1/videos/" + processing, token: aliceToken}).Status)
 
-	ids := func(res response) []string {
-		var out []string
-		for _, v := range res.Body["videos"].([]any) {
-			out = append(out, v.(map[string]any)["id"].(string))
-		}
-		return out
-	}
-	require.Equal(t, []string{public}, ids(e.do(req{method: "GET", path: "/v1/videos"})))
-	require.Equal(t, []string{public}, ids(e.do(req{method: "GET", path: "/v1/videos/"})))
-	require.Equal(t, []string{public}, ids(e.do(req{method: "GET", path: "/v1/users/" + alice + "/videos", token: bobToken})))
-	require.Equal(t, []string{processing, private, public}, ids(e.do(req{method: "GET", path: "/v1/videos/me", token: aliceToken})))
-	require.Equal(t, []string{processing, private, public}, ids(e.do(req{method: "GET", path: "/v1/users/" + alice + "/videos", token: aliceToken})))
+	require.Equal(t, []string{public}, videoIDs(e.do(req{method: "GET", path: "/v1/videos"})))
+	require.Equal(t, []string{public}, videoIDs(e.do(req{method: "GET", path: "/v1/videos/"})))
+	require.Equal(t, []string{public}, videoIDs(e.do(req{method: "GET", path: "/v1/users/" + alice + "/videos", token: bobToken})))
+	require.Equal(t, []string{processing, private, public}, videoIDs(e.do(req{method: "GET", path: "/v1/videos/me", token: aliceToken})))
+	require.Equal(t, []string{processing, private, public}, videoIDs(e.do(req{method: "GET", path: "/v1/users/" + alice + "/videos", token: aliceToken})))
 
 	res = e.do(req{method: "POST", path: "/v1/videos/batch-metadata", body: map[string]any{"video_ids": []string{public, private, uuid.NewString()}}})
 	require.Equal(t, http.StatusOK, res.Status)
@@ -196,7 +189,7 @@ func TestVideoVisibility(t *testing.T) {
 	_, err := e.store.Pool().Exec(context.Background(), "INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)", uuid.New(), bob, alice)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/videos/" + public, token: bobToken}).Status)
-	require.Empty(t, ids(e.do(req{method: "GET", path: "/v1/videos", token: bobToken})))
+	require.Empty(t, videoIDs(e.do(req{method: "GET", path: "/v1/videos", token: bobToken})))
 	require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/users/" + alice + "/videos", token: bobToken}).Status)
 	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: "/v1/videos/" + public, token: aliceToken}).Status)
 }
