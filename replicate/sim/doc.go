@@ -40,7 +40,7 @@
 //
 //   - a video ("video", "driving_video", "input_video", "target_video") and
 //     an image ("image", "character_image", "input_image", "start_image",
-//     "first_frame_image"): the first seconds (at most 3, or "duration") of
+//     "first_frame_image", "first_frame"): the first seconds (at most 3, or "duration") of
 //     the video with its colours turned and the image overlaid in the top
 //     right corner, as an H.264 MP4 the size of the video (at most 480 wide);
 //   - a video alone: the same without the overlay;

@@ -21,7 +21,7 @@ import (
 // Input names the simulator reads media from, in order of preference.
 var (
 	videoInputs = []string{"video", "driving_video", "input_video", "target_video", "reference_video"}
-	imageInputs = []string{"image", "character_image", "input_image", "start_image", "first_frame_image", "face_image"}
+	imageInputs = []string{"image", "character_image", "input_image", "start_image", "first_frame_image", "first_frame", "face_image"}
 )
 
 // maxInputBytes bounds a downloaded input.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -159,3 +160,41 @@ func newID() string {
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
 
 func errorf(format string, args ...any) error { return fmt.Errorf("sim: "+format, args...) }
+
+// Snapshot is a prediction as the simulator holds it, for tests and
+// operators: what was asked and where it stands.
+type Snapshot struct {
+	ID      string
+	Model   string
+	Version string
+	Status  string
+	Input   map[string]any
+	Webhook string
+}
+
+// Predictions returns every prediction created so far, oldest first.
+func (s *Server) Predictions() []Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Snapshot, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, snapshotOf(s.preds[id]))
+	}
+	return out
+}
+
+// Prediction returns the prediction with id; ok is false when there is none.
+func (s *Server) Prediction(id string) (snap Snapshot, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.preds[id]
+	if !ok {
+		return Snapshot{}, false
+	}
+	return snapshotOf(p), true
+}
+
+// snapshotOf copies p; s.mu must be held.
+func snapshotOf(p *prediction) Snapshot {
+	return Snapshot{ID: p.id, Model: p.model, Version: p.version, Status: p.status, Input: maps.Clone(p.input), Webhook: p.webhook}
+}

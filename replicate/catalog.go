@@ -1,0 +1,160 @@
+package replicate
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	rg "github.com/replicate/replicate-go"
+
+	"github.com/lokiz/lokiz"
+)
+
+//go:embed catalog.json
+var defaultCatalog []byte
+
+// Logical inputs a job provides; a catalog entry maps each to the model's own
+// input name. "video" and "image" are URLs of our storage objects.
+var logicalInputs = []string{"video", "image", "prompt", "duration"}
+
+// Entry is how one AI job type runs on Replicate. Entries are configuration
+// (AI_CATALOG_FILE), not code: moving a job type to another model, pinning a
+// version or renaming an input needs no deploy.
+type Entry struct {
+	// Model is "owner/name", optionally ":version".
+	Model string `json:"model"`
+	// Version, when set, pins a version id (and Model is informative).
+	Version string `json:"version,omitempty"`
+	// Inputs maps a logical input (video, image, prompt, duration) to the
+	// model's input name. A logical input without a mapping is not sent.
+	Inputs map[string]string `json:"inputs"`
+	// Fixed inputs are sent as they are with every prediction.
+	Fixed map[string]any `json:"fixed,omitempty"`
+	// Output is what the model makes: "video" or "audio".
+	Output string `json:"output"`
+	// Deadline is sent as Cancel-After: the prediction is aborted when it
+	// runs longer. Go duration syntax.
+	Deadline Duration `json:"deadline"`
+}
+
+// Duration is a time.Duration written as "90s" or "10m" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration must be a string such as \"10m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Catalog maps each AI job type (lokiz.Job*) to its entry.
+type Catalog map[string]Entry
+
+// LoadCatalog reads the catalog at path, or the built-in one when path is
+// empty, and checks that every job type has a complete entry.
+func LoadCatalog(path string) (Catalog, error) {
+	data := defaultCatalog
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("AI catalog: %w", err)
+		}
+	}
+	var c Catalog
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("AI catalog %s: %w", cmpStr(path, "(built in)"), err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("AI catalog %s: %w", cmpStr(path, "(built in)"), err)
+	}
+	return c, nil
+}
+
+func (c Catalog) validate() error {
+	var errs []error
+	for _, jt := range []string{lokiz.JobI2VTemplate, lokiz.JobGlitchAnimate, lokiz.JobGlitchReplace, lokiz.JobStickerToReality, lokiz.JobMusic} {
+		e, ok := c[jt]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: missing", jt))
+			continue
+		}
+		if e.Version == "" {
+			if _, err := rg.ParseIdentifier(e.Model); err != nil {
+				errs = append(errs, fmt.Errorf("%s: model %q is not owner/name[:version]", jt, e.Model))
+			}
+		}
+		if e.Output != "video" && e.Output != "audio" {
+			errs = append(errs, fmt.Errorf("%s: output must be video or audio, not %q", jt, e.Output))
+		}
+		if e.Deadline <= 0 {
+			errs = append(errs, fmt.Errorf("%s: deadline must be positive", jt))
+		}
+		for in, name := range e.Inputs {
+			if !slices.Contains(logicalInputs, in) {
+				errs = append(errs, fmt.Errorf("%s: unknown logical input %q (known: %s)", jt, in, strings.Join(logicalInputs, ", ")))
+			}
+			if name == "" {
+				errs = append(errs, fmt.Errorf("%s: input %q maps to an empty name", jt, in))
+			}
+		}
+		if e.Inputs["prompt"] == "" && jt == lokiz.JobMusic {
+			errs = append(errs, fmt.Errorf("%s: the prompt must be mapped", jt))
+		}
+	}
+	for jt := range c {
+		if !lokiz.ValidJobType(jt) {
+			errs = append(errs, fmt.Errorf("unknown job type %q", jt))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Spec builds the prediction for a job from its logical inputs; values of
+// logical inputs the entry does not map are dropped, empty strings too.
+func (e Entry) Spec(logical map[string]any) Spec {
+	input := make(map[string]any, len(e.Inputs)+len(e.Fixed))
+	for k, v := range e.Fixed {
+		input[k] = v
+	}
+	for in, v := range logical {
+		name, ok := e.Inputs[in]
+		if !ok || v == nil || v == "" {
+			continue
+		}
+		input[name] = v
+	}
+	spec := Spec{Input: input, Deadline: time.Duration(e.Deadline)}
+	if e.Version != "" {
+		spec.Version = e.Version
+	} else {
+		spec.Model = e.Model
+	}
+	return spec
+}
+
+// Name is how the entry's model is shown: Model, or the version id.
+func (e Entry) Name() string { return cmpStr(e.Model, e.Version) }
+
+func cmpStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

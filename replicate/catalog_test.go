@@ -1,0 +1,80 @@
+package replicate_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/replicate"
+)
+
+func TestBuiltInCatalog(t *testing.T) {
+	t.Parallel()
+	c, err := replicate.LoadCatalog("")
+	require.NoError(t, err)
+	require.Equal(t, "wan-video/wan-2.2-animate-replace", c[lokiz.JobGlitchReplace].Model)
+	require.Equal(t, "meta/musicgen", c[lokiz.JobMusic].Model)
+	require.Equal(t, "audio", c[lokiz.JobMusic].Output)
+
+	spec := c[lokiz.JobGlitchReplace].Spec(map[string]any{"video": "https://v", "image": "https://i", "prompt": "", "duration": 5})
+	require.Equal(t, "wan-video/wan-2.2-animate-replace", spec.Model)
+	require.Equal(t, map[string]any{"video": "https://v", "character_image": "https://i"}, spec.Input,
+		"the replace model takes character_image; empty and unmapped inputs are not sent")
+	require.Equal(t, 15*time.Minute, spec.Deadline)
+
+	music := c[lokiz.JobMusic].Spec(map[string]any{"prompt": "lofi", "duration": 8})
+	require.Equal(t, map[string]any{"prompt": "lofi", "duration": 8, "model_version": "stereo-melody-large", "output_format": "wav"}, music.Input)
+}
+
+func TestCatalogFromFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.json")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	entry := `{"model":"a/b","inputs":{"prompt":"text"},"output":"audio","deadline":"1m"}`
+	full := `{"i2v_template":` + entry + `,"glitch_animate":` + entry + `,"glitch_replace":` + entry +
+		`,"sticker_to_reality":` + entry + `,"music":{"version":"abc123","inputs":{"prompt":"text"},"output":"audio","deadline":"90s"}}`
+	c, err := replicate.LoadCatalog(write(full))
+	require.NoError(t, err)
+	spec := c[lokiz.JobMusic].Spec(map[string]any{"prompt": "x"})
+	require.Equal(t, "abc123", spec.Version, "a pinned version is used as is")
+	require.Empty(t, spec.Model)
+	require.Equal(t, 90*time.Second, spec.Deadline)
+
+	for name, body := range map[string]string{
+		"missing type":  `{"music":` + entry + `}`,
+		"unknown input": `{"i2v_template":{"model":"a/b","inputs":{"colour":"c"},"output":"video","deadline":"1m"}}`,
+		"bad model":     `{"i2v_template":{"model":"nope","inputs":{},"output":"video","deadline":"1m"}}`,
+		"bad output":    `{"i2v_template":{"model":"a/b","inputs":{},"output":"gif","deadline":"1m"}}`,
+		"bad deadline":  `{"i2v_template":{"model":"a/b","inputs":{},"output":"video","deadline":"soon"}}`,
+		"unknown field": `{"i2v_template":{"model":"a/b","inputz":{},"output":"video","deadline":"1m"}}`,
+		"unknown type":  full[:len(full)-1] + `,"karaoke":` + entry + `}`,
+	} {
+		_, err := replicate.LoadCatalog(write(body))
+		require.Error(t, err, name)
+	}
+	_, err = replicate.LoadCatalog(filepath.Join(dir, "absent.json"))
+	require.Error(t, err)
+}
+
+func TestPredictionProgress(t *testing.T) {
+	t.Parallel()
+	for logs, want := range map[string]int{
+		"":                                 0,
+		"loading model\n":                  0,
+		"progress: 10%\nprogress: 45%\n":   45,
+		" 73%|███████▎  | 73/100 [00:03]": 73,
+		"progress: 100%\n":                 99,
+		"used 250% of quota\nstep 3%":      3,
+	} {
+		require.Equal(t, want, replicate.Prediction{Status: replicate.StatusProcessing, Logs: logs}.Progress(), logs)
+	}
+	require.Equal(t, 100, replicate.Prediction{Status: replicate.StatusSucceeded}.Progress())
+}
