@@ -1,5 +1,7 @@
 package lokiz
 
+import "time"
+
 // AI job statuses (DESIGN.md §4). completed, failed and canceled are terminal.
 const (
 	JobPending    = "pending"
@@ -17,3 +19,101 @@ const (
 	JobStickerToReality = "sticker_to_reality"
 	JobMusic            = "music"
 )
+
+// Base costs of the AI job types, in credits (reference §1.3).
+var jobCosts = map[string]int32{
+	JobI2VTemplate:      20,
+	JobGlitchAnimate:    30,
+	JobGlitchReplace:    30,
+	JobStickerToReality: 45,
+	JobMusic:            5,
+}
+
+// JobBaseCost is the cost of jobType before any discount; 0 for an unknown
+// type.
+func JobBaseCost(jobType string) int32 { return jobCosts[jobType] }
+
+// JobTypeLabel is how a job type reads in the ledger and in messages.
+func JobTypeLabel(jobType string) string {
+	switch jobType {
+	case JobI2VTemplate:
+		return "template video"
+	case JobGlitchAnimate:
+		return "glitch (animate)"
+	case JobGlitchReplace:
+		return "glitch (replace)"
+	case JobStickerToReality:
+		return "sticker to reality"
+	case JobMusic:
+		return "music"
+	}
+	return jobType
+}
+
+// ValidJobType reports whether t is a known AI job type.
+func ValidJobType(t string) bool { _, ok := jobCosts[t]; return ok }
+
+// JobTerminal reports whether an AI job in status will not change again.
+func JobTerminal(status string) bool {
+	return status == JobCompleted || status == JobFailed || status == JobCanceled
+}
+
+// ActiveTier is the tier a user's subscription gives at now: a paid tier
+// counts until it expires (no expiry means it does not expire).
+func ActiveTier(tier string, expiresAt *time.Time, now time.Time) string {
+	if !ValidTier(tier) || (tier != TierFree && expiresAt != nil && !now.Before(*expiresAt)) {
+		return TierFree
+	}
+	return tier
+}
+
+// TierDiscountPercent is the AI credit discount of a tier: basic 10%, pro
+// 20%, enterprise 30%.
+func TierDiscountPercent(tier string) int32 {
+	switch tier {
+	case TierBasic:
+		return 10
+	case TierPro:
+		return 20
+	case TierEnterprise:
+		return 30
+	}
+	return 0
+}
+
+// JobCost is what a job of base cost costs a user of tier: the discount
+// rounded in the user's favour, but never free when the base is not.
+func JobCost(base int32, tier string) int32 {
+	if base <= 0 {
+		return 0
+	}
+	return max(1, base*(100-TierDiscountPercent(tier))/100)
+}
+
+// PriorityTier reports whether a tier's AI jobs go to the priority queue.
+func PriorityTier(tier string) bool { return tier == TierPro || tier == TierEnterprise }
+
+// AIJobInput is a job's ai_jobs.input_data: what the caller asked for, with
+// references already resolved to our own storage. The worker builds the
+// model's input from it; the API shows it back.
+type AIJobInput struct {
+	// ImageKey is the storage key of the caller's image (an upload or a
+	// captured frame); ImageURL is the reference the caller sent.
+	ImageKey string `json:"image_key,omitempty"`
+	ImageURL string `json:"image_url,omitempty"`
+	// VideoID is the source video (glitch and sticker jobs).
+	VideoID string `json:"video_id,omitempty"`
+	// Template is the template name of a template job.
+	Template string `json:"template,omitempty"`
+	// Prompt is the caller's prompt; ModelPrompt what the model gets (the
+	// preset's template filled in with Prompt).
+	Prompt      string `json:"prompt,omitempty"`
+	ModelPrompt string `json:"model_prompt,omitempty"`
+	// Duration is the requested length in seconds (template and music).
+	Duration float64 `json:"duration,omitempty"`
+	// StartTime and EndTime are the segment a sticker job remakes.
+	StartTime *float64 `json:"start_time,omitempty"`
+	EndTime   *float64 `json:"end_time,omitempty"`
+	IsGlitch  bool     `json:"is_glitch,omitempty"`
+	PresetID  string   `json:"preset_id,omitempty"`
+}

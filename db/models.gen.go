@@ -12,23 +12,34 @@ import (
 )
 
 type AIJob struct {
-	ID           uuid.UUID
-	UserID       uuid.UUID
-	JobType      string
-	Status       string
-	InputData    json.RawMessage
-	OutputData   json.RawMessage
-	OutputURL    *string
-	VideoID      *uuid.UUID
-	PredictionID *string
-	Progress     int16
-	CreditsUsed  int32
-	ErrorMessage *string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	StartedAt    *time.Time
-	CompletedAt  *time.Time
-	PresetID     *string
+	ID               uuid.UUID
+	UserID           uuid.UUID
+	JobType          string
+	Status           string
+	InputData        json.RawMessage
+	OutputData       json.RawMessage
+	OutputURL        *string
+	VideoID          *uuid.UUID
+	PredictionID     *string
+	Progress         int16
+	CreditsUsed      int32
+	ErrorMessage     *string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	StartedAt        *time.Time
+	CompletedAt      *time.Time
+	PresetID         *string
+	Model            *string
+	Queue            string
+	SourceVideoID    *uuid.UUID
+	GlitchType       *string
+	Request          json.RawMessage
+	RequestAt        *time.Time
+	PredictionStatus *string
+	OutputKey        *string
+	DeadlineAt       *time.Time
+	CanceledByUser   bool
+	EndedReason      *string
 }
 
 type Block struct {
@@ -185,6 +196,12 @@ type Preset struct {
 	SortOrder      int32
 	Active         bool
 	CreatedAt      time.Time
+}
+
+type ReplicateWebhook struct {
+	WebhookID    string
+	PredictionID *string
+	ReceivedAt   time.Time
 }
 
 type Report struct {

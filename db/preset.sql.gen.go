@@ -10,6 +10,30 @@ import (
 	"time"
 )
 
+const presetGet = `-- name: PresetGet :one
+SELECT id, kind, name, description, preview_key, job_type, model, prompt_template, cost, sort_order, active, created_at FROM presets WHERE id = $1
+`
+
+func (q *Queries) PresetGet(ctx context.Context, id string) (Preset, error) {
+	row := q.db.QueryRow(ctx, presetGet, id)
+	var i Preset
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Name,
+		&i.Description,
+		&i.PreviewKey,
+		&i.JobType,
+		&i.Model,
+		&i.PromptTemplate,
+		&i.Cost,
+		&i.SortOrder,
+		&i.Active,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const presetsByKind = `-- name: PresetsByKind :many
 SELECT p.id, p.kind, p.name, p.description, p.preview_key, p.job_type, p.model, p.prompt_template, p.cost, p.sort_order, p.active, p.created_at, (SELECT count(*) FROM ai_jobs j WHERE j.preset_id = p.id AND j.created_at > $1)::bigint AS recent_uses
 FROM presets p

@@ -25,6 +25,10 @@ func NewMux(d Deps) *asynq.ServeMux {
 	mux.Handle(tasks.TypeVideosReconcile, NewVideosReconcileHandler(d.Store, d.Storage, d.Tasks, d.Logger))
 	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
 	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger))
+	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger))
+	if d.Replicate != nil {
+		NewAIHandler(d).Register(mux)
+	}
 	return mux
 }
 

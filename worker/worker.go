@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 )
@@ -43,6 +44,11 @@ type Deps struct {
 	Tasks   *tasks.Client
 	Logger  *slog.Logger
 	Media   MediaConfig
+	// Replicate and Catalog run the AI jobs; with no Replicate client the
+	// AI tasks are not served (they wait in their queues).
+	Replicate *replicate.Client
+	Catalog   replicate.Catalog
+	AI        AIConfig
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

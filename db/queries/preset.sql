@@ -4,3 +4,6 @@ SELECT p.*, (SELECT count(*) FROM ai_jobs j WHERE j.preset_id = p.id AND j.creat
 FROM presets p
 WHERE p.kind = @kind AND p.active
 ORDER BY recent_uses DESC, p.sort_order, p.id;
+
+-- name: PresetGet :one
+SELECT * FROM presets WHERE id = @id;

@@ -1,0 +1,133 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/lokiz/lokiz"
+)
+
+// CreateAIJob takes the job's credits and inserts it pending, in one
+// transaction: a job exists exactly when its usage row does. A balance too
+// small for p.CreditsUsed is insufficient_credits and leaves nothing behind;
+// concurrent creates by one user serialize on the user's row, so the balance
+// never goes negative.
+func (s *Store) CreateAIJob(ctx context.Context, p AIJobCreateParams) (AIJob, error) {
+	var job AIJob
+	err := s.InTx(ctx, func(q *Queries) error {
+		if p.CreditsUsed > 0 {
+			extra, _ := json.Marshal(map[string]any{"job_id": p.ID, "job_type": p.JobType}) // cannot fail
+			if _, _, err := applyCredits(ctx, q, CreditChange{
+				UserID: p.UserID, Type: lokiz.CreditUsage, Delta: -p.CreditsUsed,
+				Description:    "AI " + lokiz.JobTypeLabel(p.JobType),
+				ExtraData:      extra,
+				IdempotencyKey: "job:" + p.ID.String() + ":usage",
+			}); err != nil {
+				return err
+			}
+		}
+		var err error
+		job, err = q.AIJobCreate(ctx, p)
+		return err
+	})
+	return job, err
+}
+
+// AIJobEnding ends an open job as failed or canceled.
+type AIJobEnding struct {
+	ID               uuid.UUID
+	Status           string // lokiz.JobFailed or lokiz.JobCanceled
+	ErrorMessage     string // shown to the user
+	Reason           string // for operators: who or what ended it
+	PredictionStatus string // the prediction's last status, when known
+	CanceledByUser   bool
+}
+
+// EndAIJob ends the job if it is still open and, in the same transaction,
+// refunds its credits (idempotency key "job:<id>:refund"). ended is false,
+// and nothing changes, when the job had already reached a terminal state:
+// so of a completion, a failure and a cancel racing, exactly one wins, and
+// the refund exists exactly when the job ended failed or canceled.
+func (s *Store) EndAIJob(ctx context.Context, e AIJobEnding) (job AIJob, ended bool, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		var err error
+		job, err = q.AIJobEnd(ctx, AIJobEndParams{
+			ID: e.ID, Status: e.Status, ErrorMessage: nonEmpty(e.ErrorMessage), EndedReason: nonEmpty(e.Reason),
+			PredictionStatus: nonEmpty(e.PredictionStatus), CanceledByUser: e.CanceledByUser,
+		})
+		if IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("end ai job: %w", err)
+		}
+		ended = true
+		if job.CreditsUsed == 0 {
+			return nil
+		}
+		extra, _ := json.Marshal(map[string]any{"job_id": job.ID, "job_type": job.JobType, "status": e.Status}) // cannot fail
+		_, _, err = applyCredits(ctx, q, CreditChange{
+			UserID: job.UserID, Type: lokiz.CreditRefund, Delta: job.CreditsUsed,
+			Description:    "Refund: AI " + lokiz.JobTypeLabel(job.JobType) + " " + e.Status,
+			ExtraData:      extra,
+			IdempotencyKey: "job:" + job.ID.String() + ":refund",
+		})
+		return err
+	})
+	if err != nil {
+		return AIJob{}, false, err
+	}
+	if !ended {
+		job, err = s.AIJobGet(ctx, e.ID)
+		return job, false, translate(err, "AI job")
+	}
+	return job, true, nil
+}
+
+// AIJobCompletion completes a processing job.
+type AIJobCompletion struct {
+	ID         uuid.UUID
+	OutputData json.RawMessage
+	OutputKey  string
+	// VideoID is the result video (video jobs); with SourceVideoID and
+	// GlitchType set, the glitch edge is recorded and the source's
+	// glitch_count raised, once.
+	VideoID       *uuid.UUID
+	SourceVideoID *uuid.UUID
+	GlitchType    *string
+}
+
+// CompleteAIJob marks the job completed and records its glitch edge in one
+// transaction. completed is false, and nothing changes, when the job was no
+// longer processing (canceled or failed meanwhile).
+func (s *Store) CompleteAIJob(ctx context.Context, c AIJobCompletion) (completed bool, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		n, err := q.AIJobComplete(ctx, AIJobCompleteParams{
+			ID: c.ID, OutputData: c.OutputData, OutputKey: nonEmpty(c.OutputKey), VideoID: c.VideoID,
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+		completed = true
+		if c.VideoID == nil || c.SourceVideoID == nil || c.GlitchType == nil {
+			return nil
+		}
+		n, err = q.GlitchEdgeCreate(ctx, GlitchEdgeCreateParams{
+			ID: NewID(), OriginalVideoID: *c.SourceVideoID, GlitchVideoID: *c.VideoID, GlitchType: *c.GlitchType,
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+		return q.VideoGlitchCountAdd(ctx, *c.SourceVideoID)
+	})
+	return completed, err
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
