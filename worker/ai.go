@@ -509,6 +509,13 @@ func (h *AIHandler) completed(ctx context.Context, job db.AIJob, c db.AIJobCompl
 		return fmt.Errorf("complete job: %w", err)
 	}
 	if !done {
+		cur, err := h.store.AIJobGet(ctx, job.ID)
+		if err != nil {
+			return fmt.Errorf("reload job %s: %w", job.ID, err)
+		}
+		if cur.Status == lokiz.JobCompleted {
+			return nil // a concurrent settle (webhook and poll) completed it
+		}
 		// Canceled (or failed) while the output was being stored: that state
 		// stands, and its result is never shown.
 		if c.VideoID != nil {

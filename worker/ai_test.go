@@ -696,3 +696,38 @@ func fetchURL(t *testing.T, u string) []byte {
 	require.NoError(t, err)
 	return buf.Bytes()
 }
+
+// TestAIConcurrentSettles: the webhook's finalize and a poll settle the same
+// finished prediction at once; the job completes once and its result stays.
+func TestAIConcurrentSettles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newAIBundle(t, sim.Options{})
+	for range 3 {
+		job := b.newJob(t, lokiz.JobGlitchAnimate, "twice", nil)
+		require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIRunTask(job.ID, tasks.QueueAI)))
+		job = b.job(t, job.ID)
+		require.Eventually(t, func() bool {
+			p, err := b.rep.Get(ctx, *job.PredictionID)
+			return err == nil && p.Status.Terminal()
+		}, 30*time.Second, 20*time.Millisecond)
+		var wg sync.WaitGroup
+		for _, task := range []*asynq.Task{tasks.NewAIFinalizeTask(job.ID, tasks.QueueAI), tasks.NewAIPollTask(job.ID, tasks.QueueAI, 2, ""), tasks.NewAIFinalizeTask(job.ID, tasks.QueueAI)} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = b.mux.ProcessTask(ctx, task)
+			}()
+		}
+		wg.Wait()
+		got := b.job(t, job.ID)
+		require.Equal(t, lokiz.JobCompleted, got.Status)
+		v, err := b.store.VideoGetByID(ctx, *got.VideoID)
+		require.NoError(t, err)
+		require.Nil(t, v.DeletedAt, "the result of a completed job is kept")
+		require.Equal(t, lokiz.VideoCompleted, v.Status)
+	}
+	src, err := b.store.VideoGetByID(ctx, b.source.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, src.GlitchCount)
+}
