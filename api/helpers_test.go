@@ -26,6 +26,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/views"
@@ -90,6 +91,19 @@ type testEnv struct {
 
 func newRedis(t testing.TB) *redis.Client { return testkit.Redis(t, redisDB) }
 
+// testAIModels are the built-in catalog's models, as cmd/lokiz passes them.
+var testAIModels = func() api.AIModels {
+	c, err := replicate.LoadCatalog("")
+	if err != nil {
+		panic(err)
+	}
+	m := api.AIModels{}
+	for jobType, e := range c {
+		m[jobType] = api.AIModel{Name: e.Name(), Deadline: time.Duration(e.Deadline)}
+	}
+	return m
+}()
+
 func testConfig() api.Config {
 	return api.Config{
 		Env:            "development",
@@ -140,7 +154,8 @@ func newEnvWithStore(t testing.TB, store *db.Store, mutate ...func(*api.Config))
 		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc),
 		Logger:  logger,
 		Storage: st, StorageHandler: st.Handler(),
-		Views: views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
+		Views:    views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
+		AIModels: testAIModels,
 	})
 	require.NoError(t, err)
 	return &testEnv{

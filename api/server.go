@@ -56,6 +56,9 @@ type Config struct {
 	// ExactUploadSize is set when the storage signs an exact Content-Length
 	// (S3 presigned PUTs): clients must then declare size_bytes.
 	ExactUploadSize bool
+	// ReplicateWebhookSecret ("whsec_...") verifies Replicate's webhooks;
+	// empty closes the webhook route (503): jobs are then polled.
+	ReplicateWebhookSecret string
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -74,6 +77,9 @@ type Deps struct {
 	Trending *trending.Ranking
 	// Registry receives the api's metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
+	// AIModels are the AI catalog's models by job type; without them the AI
+	// job routes answer 503.
+	AIModels AIModels
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -85,6 +91,7 @@ type Server struct {
 	storage  storage.Store
 	views    *views.Counter
 	trending *trending.Ranking
+	aiModels AIModels
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -125,6 +132,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		storage:  deps.Storage,
 		views:    deps.Views,
 		trending: deps.Trending,
+		aiModels: deps.AIModels,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
@@ -249,6 +257,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/ai/capture-frame", auth, s.captureFrame)
 	v1.POST("/ai/capture-frames", auth, s.captureFrames)
 	v1.GET("/ai/capture-frames/:job_id", auth, s.getCapture)
+
+	// AI jobs (reference §1.3; CONTRACT.md §4): accepted here, run by the
+	// worker against Replicate.
+	v1.POST("/ai/template", auth, s.createAIJob(lokiz.JobI2VTemplate))
+	v1.POST("/ai/glitch/animate", auth, s.createAIJob(lokiz.JobGlitchAnimate))
+	v1.POST("/ai/glitch/replace", auth, s.createAIJob(lokiz.JobGlitchReplace))
+	v1.POST("/ai/sticker-to-reality", auth, s.createAIJob(lokiz.JobStickerToReality))
+	v1.POST("/ai/music", auth, s.createAIJob(lokiz.JobMusic))
+	v1.GET("/ai/jobs", auth, s.listAIJobs)
+	v1.GET("/ai/jobs/:job_id", auth, s.getAIJob)
+	v1.DELETE("/ai/jobs/:job_id", auth, s.cancelAIJob)
+	v1.POST("/ai/jobs/batch-status", auth, s.batchJobStatus)
+	v1.POST("/webhooks/replicate", s.replicateWebhook)
 
 	// AI presets (CONTRACT.md §3).
 	v1.GET("/presets/glitch", s.listPresets("glitch"))
