@@ -19,6 +19,7 @@ import (
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/dashboard"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/scheduler"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -35,6 +36,7 @@ type app struct {
 	store   *db.Store
 	rdb     *redis.Client
 	storage storage.Store
+	catalog replicate.Catalog
 }
 
 // loadApp reads and validates the configuration, then builds the logger.
@@ -44,11 +46,45 @@ func loadApp(env *environment) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	catalog, err := replicate.LoadCatalog(cfg.AI.CatalogFile)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n  - AI_CATALOG_FILE: %w", err)
+	}
 	log := newLogger(cfg, env.stderr)
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	return &app{cfg: cfg, log: log}, nil
+	return &app{cfg: cfg, log: log, catalog: catalog}, nil
+}
+
+// aiModels is what the api records of the catalog; nil (AI routes answer
+// 503) without a Replicate token.
+func (a *app) aiModels() api.AIModels {
+	if a.cfg.AI.ReplicateToken == "" {
+		return nil
+	}
+	m := api.AIModels{}
+	for jobType, e := range a.catalog {
+		m[jobType] = api.AIModel{Name: e.Name(), Deadline: time.Duration(e.Deadline)}
+	}
+	return m
+}
+
+// replicateClient is the worker's Replicate client; nil without a token.
+func (a *app) replicateClient() (*replicate.Client, error) {
+	if a.cfg.AI.ReplicateToken == "" {
+		a.log.Warn("REPLICATE_API_TOKEN is not set: AI jobs are refused and no AI task runs")
+		return nil, nil
+	}
+	return replicate.New(replicate.Config{BaseURL: a.cfg.AI.ReplicateBaseURL, Token: a.cfg.AI.ReplicateToken})
+}
+
+// webhookURL is where predictions report, or "" to poll only.
+func (a *app) webhookURL() string {
+	if a.cfg.AI.WebhookSecret == "" {
+		return ""
+	}
+	return a.cfg.HTTP.PublicBaseURL + "/v1/webhooks/replicate"
 }
 
 // connect opens Postgres and Redis. With requireSchema, it refuses to go on
@@ -137,12 +173,14 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		SearchRateLimit: a.cfg.Media.SearchRateLimit,
 		FeedCacheTTL:    a.cfg.Media.FeedCacheTTL,
 		// S3 presigned PUTs sign an exact Content-Length.
-		ExactUploadSize: a.cfg.Storage.Backend == "s3",
+		ExactUploadSize:        a.cfg.Storage.Backend == "s3",
+		ReplicateWebhookSecret: a.cfg.AI.WebhookSecret,
 	}, api.Deps{
 		Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc), Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
 		Views:    views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
 		Trending: trending.New(a.rdb),
+		AIModels: a.aiModels(),
 	})
 	if err != nil {
 		return err
@@ -224,9 +262,15 @@ func (a *app) serveHTTP(ctx context.Context, name, addr string, h http.Handler, 
 func (a *app) runWorkerRole(ctx context.Context) error {
 	qc := asynq.NewClientFromRedisClient(a.rdb)
 	defer qc.Close()
+	rep, err := a.replicateClient()
+	if err != nil {
+		return err
+	}
 	w := worker.New(worker.Deps{
 		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tasks.NewClient(qc), Logger: a.log,
-		Media: worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration},
+		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration},
+		Replicate: rep, Catalog: a.catalog,
+		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax},
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,

@@ -27,6 +27,7 @@ type Config struct {
 	Dash    DashboardConfig
 	Storage StorageConfig
 	Media   MediaConfig
+	AI      AIConfig
 	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// Warnings are non-fatal notes found while loading (a generated secret).
@@ -97,6 +98,26 @@ type MediaConfig struct {
 	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
 	ReportRateLimit   int           // REPORT_RATE_LIMIT: reports per IP per hour, default 30
 	SearchRateLimit   int           // SEARCH_RATE_LIMIT: searches per IP per minute, default 600
+}
+
+// AIConfig configures the AI jobs and their Replicate account.
+type AIConfig struct {
+	// ReplicateToken (REPLICATE_API_TOKEN) is the API token. Without one the
+	// worker runs no AI tasks and the AI job routes answer 503; `lokiz dev`
+	// then starts the bundled simulator instead.
+	ReplicateToken string
+	// ReplicateBaseURL (REPLICATE_BASE_URL) is the API root, default
+	// https://api.replicate.com/v1; the simulator's is <sim>/v1.
+	ReplicateBaseURL string
+	// WebhookSecret (REPLICATE_WEBHOOK_SECRET, "whsec_..."): with it,
+	// predictions report to PUBLIC_BASE_URL/v1/webhooks/replicate; without
+	// it jobs are polled only.
+	WebhookSecret string
+	// CatalogFile (AI_CATALOG_FILE) replaces the built-in model catalog.
+	CatalogFile string
+	// PollMin and PollMax (AI_POLL_MIN, default 2s; AI_POLL_MAX, default
+	// 30s) bound the backoff of the polls that back webhooks up.
+	PollMin, PollMax time.Duration
 }
 
 // WorkerConfig configures the asynq server.
@@ -238,6 +259,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Media.ViewRateLimit = p.intIn("VIEW_RATE_LIMIT", 300, 1, 1000000)
 	c.Media.ReportRateLimit = p.intIn("REPORT_RATE_LIMIT", 30, 1, 100000)
 	c.Media.SearchRateLimit = p.intIn("SEARCH_RATE_LIMIT", 600, 1, 1000000)
+
+	c.AI.ReplicateToken = p.secret("REPLICATE_API_TOKEN", "")
+	c.AI.ReplicateBaseURL = strings.TrimRight(p.str("REPLICATE_BASE_URL", "https://api.replicate.com/v1"), "/")
+	if u, err := url.Parse(c.AI.ReplicateBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail("REPLICATE_BASE_URL must be an absolute http(s) URL, not %q", c.AI.ReplicateBaseURL)
+	}
+	c.AI.WebhookSecret = p.secret("REPLICATE_WEBHOOK_SECRET", "")
+	if c.AI.WebhookSecret != "" && !strings.HasPrefix(c.AI.WebhookSecret, "whsec_") {
+		p.fail("REPLICATE_WEBHOOK_SECRET must be the whsec_... key from Replicate's webhook settings")
+	}
+	c.AI.CatalogFile = p.str("AI_CATALOG_FILE", "")
+	c.AI.PollMin = p.duration("AI_POLL_MIN", 2*time.Second)
+	c.AI.PollMax = p.duration("AI_POLL_MAX", 30*time.Second)
+	if c.AI.PollMin < 100*time.Millisecond || c.AI.PollMax < c.AI.PollMin {
+		p.fail("AI_POLL_MIN must be at least 100ms and AI_POLL_MAX at least AI_POLL_MIN")
+	}
 
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 

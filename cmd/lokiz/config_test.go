@@ -34,6 +34,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, "text", c.Log.Format)
 	require.Equal(t, 5*time.Minute, c.Media.TrendingInterval)
 	require.Equal(t, 5*time.Second, c.Media.FeedCacheTTL)
+	require.Equal(t, "https://api.replicate.com/v1", c.AI.ReplicateBaseURL)
+	require.Empty(t, c.AI.ReplicateToken, "no token: AI is off (dev starts the simulator)")
+	require.Equal(t, 2*time.Second, c.AI.PollMin)
+	require.Equal(t, 30*time.Second, c.AI.PollMax)
 	require.Len(t, c.Auth.SecretKey, 64, "development generates a key")
 	require.Len(t, c.Warnings, 2, "generated SECRET_KEY and default dashboard password are announced")
 }
@@ -79,26 +83,30 @@ func TestLoadConfigProduction(t *testing.T) {
 func TestLoadConfigRejectsBadValues(t *testing.T) {
 	t.Parallel()
 	_, err := LoadConfig(envMap(map[string]string{
-		"LOKIZ_ENV":          "staging",
-		"DATABASE_URL":       "mysql://x",
-		"REDIS_URL":          "http://x",
-		"PUBLIC_BASE_URL":    "not a url",
-		"LOG_LEVEL":          "loud",
-		"LOG_FORMAT":         "xml",
-		"WORKER_CONCURRENCY": "0",
-		"SHUTDOWN_TIMEOUT":   "soon",
-		"BCRYPT_COST":        "99",
-		"SECRET_KEY":         "x",
-		"SECRET_KEY_FILE":    "/also/set",
-		"TRENDING_INTERVAL":  "1500ms",
-		"FEED_CACHE_TTL":     "1h",
+		"LOKIZ_ENV":                "staging",
+		"DATABASE_URL":             "mysql://x",
+		"REDIS_URL":                "http://x",
+		"PUBLIC_BASE_URL":          "not a url",
+		"LOG_LEVEL":                "loud",
+		"LOG_FORMAT":               "xml",
+		"WORKER_CONCURRENCY":       "0",
+		"SHUTDOWN_TIMEOUT":         "soon",
+		"BCRYPT_COST":              "99",
+		"SECRET_KEY":               "x",
+		"SECRET_KEY_FILE":          "/also/set",
+		"TRENDING_INTERVAL":        "1500ms",
+		"FEED_CACHE_TTL":           "1h",
+		"REPLICATE_BASE_URL":       "ftp://x",
+		"REPLICATE_WEBHOOK_SECRET": "plain",
+		"AI_POLL_MIN":              "10ms",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
-		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL"} {
+		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL",
+		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Equal(t, 12, strings.Count(err.Error(), "\n  - "), err.Error())
+	require.Equal(t, 15, strings.Count(err.Error(), "\n  - "), err.Error())
 }
 
 func TestLoadConfigShortSecretInProduction(t *testing.T) {

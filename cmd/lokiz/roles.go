@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -152,7 +155,36 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	a.log.Info("migrations applied", "count", len(applied))
+	if a.cfg.AI.ReplicateToken == "" {
+		stop, err := a.startDevReplicate()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return a.runAll(ctx, nil)
+}
+
+// startDevReplicate runs the Replicate simulator inside `lokiz dev` when no
+// real token is configured, and points the AI configuration at it: the
+// whole studio then works offline, webhooks included.
+func (a *app) startDevReplicate() (stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("replicate simulator: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	s := sim.New(sim.Options{BaseURL: base, WebhookSecret: a.cfg.AI.WebhookSecret, Logger: a.log.With("component", "replicate-sim")})
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	a.cfg.AI.ReplicateToken = "dev-simulator"
+	a.cfg.AI.ReplicateBaseURL = base + "/v1"
+	a.cfg.AI.WebhookSecret = s.WebhookSecret()
+	a.log.Info("Replicate simulator started (REPLICATE_API_TOKEN is not set)", "url", base)
+	return func() {
+		_ = srv.Close()
+		_ = s.Close()
+	}, nil
 }
 
 // runAll runs api, worker, scheduler and dashboard together. apiReady, when

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/media"
+	"github.com/lokiz/lokiz/media/mediatest"
+	"github.com/lokiz/lokiz/replicate/sim"
+)
+
+// devClient talks to a running `lokiz dev`.
+type devClient struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+	logs   *testkit.LogBuffer
+}
+
+// startDev runs `lokiz dev` with vars until the test ends and waits until it
+// is ready.
+func startDev(t *testing.T, vars map[string]string) *devClient {
+	t.Helper()
+	logs := &testkit.LogBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"dev"})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			require.Equal(t, 0, code, "dev exits cleanly; logs:\n%s", logs)
+		case <-time.After(30 * time.Second):
+			t.Errorf("dev did not stop")
+		}
+	})
+	c := &devClient{t: t, base: vars["PUBLIC_BASE_URL"], client: &http.Client{Timeout: 30 * time.Second}, logs: logs}
+	require.Eventually(t, func() bool {
+		resp, err := c.client.Get(c.base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond, "dev never became ready; logs:\n%s", logs)
+	return c
+}
+
+func (c *devClient) call(method, path, token string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.client.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (c *devClient) register(name string) (token, id string) {
+	c.t.Helper()
+	status, out := c.call("POST", "/v1/auth/register", "", map[string]any{"username": name, "email": name + "@example.com", "password": "password-" + name})
+	require.Equal(c.t, http.StatusCreated, status, "%v", out)
+	return out["access_token"].(string), out["user"].(map[string]any)["id"].(string)
+}
+
+func (c *devClient) download(url string) []byte {
+	c.t.Helper()
+	resp, err := c.client.Get(url)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	require.Equal(c.t, http.StatusOK, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	return b
+}
+
+// uploadVideo uploads a real 2 s MP4 with sound and waits until it is
+// finalized.
+func (c *devClient) uploadVideo(token, caption string) string {
+	c.t.Helper()
+	file := filepath.Join(c.t.TempDir(), "clip.mp4")
+	require.NoError(c.t, mediatest.GenerateVideo(context.Background(), file, mediatest.VideoOptions{
+		Duration: 2, Width: 320, Height: 240, Audio: true, FastStart: true}))
+	data, err := os.ReadFile(file)
+	require.NoError(c.t, err)
+	status, up := c.call("POST", "/v1/videos/upload-url", token, map[string]any{"content_type": "video/mp4", "caption": caption, "size_bytes": len(data)})
+	require.Equal(c.t, http.StatusOK, status, "%v", up)
+	id := up["video_id"].(string)
+	put, _ := http.NewRequest(up["method"].(string), up["upload_url"].(string), bytes.NewReader(data))
+	for k, v := range up["headers"].(map[string]any) {
+		put.Header.Set(k, v.(string))
+	}
+	resp, err := c.client.Do(put)
+	require.NoError(c.t, err)
+	resp.Body.Close()
+	require.Equal(c.t, http.StatusOK, resp.StatusCode)
+	status, _ = c.call("POST", "/v1/videos/"+id+"/complete", token, map[string]any{})
+	require.Equal(c.t, http.StatusAccepted, status)
+	var v map[string]any
+	require.Eventually(c.t, func() bool {
+		_, v = c.call("GET", "/v1/videos/"+id, token, nil)
+		return v["status"] == "completed" || v["status"] == "failed"
+	}, 90*time.Second, 200*time.Millisecond, "never finalized; logs:\n%s", c.logs)
+	require.Equal(c.t, "completed", v["status"], "%v", v)
+	return id
+}
+
+// waitJob polls the job until it ends and returns it; the statuses seen on
+// the way are the contract's words only.
+func (c *devClient) waitJob(token, id string) map[string]any {
+	c.t.Helper()
+	var job map[string]any
+	lastProgress := -1.0
+	require.Eventually(c.t, func() bool {
+		status, j := c.call("GET", "/v1/ai/jobs/"+id, token, nil)
+		require.Equal(c.t, http.StatusOK, status, "%v", j)
+		job = j
+		require.Contains(c.t, []any{"pending", "processing", "completed", "failed", "canceled"}, j["status"])
+		p := j["progress"].(float64)
+		require.GreaterOrEqual(c.t, p, lastProgress, "progress never goes back")
+		lastProgress = p
+		return j["status"] == "completed" || j["status"] == "failed" || j["status"] == "canceled"
+	}, 90*time.Second, 100*time.Millisecond, "the job never ended; logs:\n%s", c.logs)
+	return job
+}
+
+// TestAIJourney is the glitch through a real `lokiz dev` (api, asynq worker
+// and scheduler, Postgres, Redis, ffmpeg) and the Replicate simulator behind
+// the real replicate-go client: upload → frames → glitch → webhook (or
+// polling) → finalize → a private, playable result → publish → the source's
+// glitch_count is 1 and its owner is notified.
+func TestAIJourney(t *testing.T) {
+	t.Parallel()
+	for mode, redisIndex := range map[string]int{"webhooks": 12, "polling": 13} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			dbURL := dbtest.NewEmptyDB(t)
+			apiAddr, dashAddr := freeAddr(t), freeAddr(t)
+			vars := map[string]string{
+				"DATABASE_URL": dbURL, "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:6379/%d", redisIndex),
+				"HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr, "PUBLIC_BASE_URL": "http://" + apiAddr,
+				"SECRET_KEY": strings.Repeat("a", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "4",
+				"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": t.TempDir(),
+				"AI_POLL_MIN": "200ms", "AI_POLL_MAX": "1s",
+			}
+			var s *sim.Server
+			if mode == "polling" {
+				// A simulator of our own, and no webhook secret: the worker
+				// polls. (Without a token, dev would start one with webhooks.)
+				s = sim.New(sim.Options{Latency: sim.Latency{Starting: 50 * time.Millisecond, Processing: 500 * time.Millisecond}})
+				srv := httptest.NewServer(s.Handler())
+				t.Cleanup(func() { srv.Close(); _ = s.Close() })
+				vars["REPLICATE_API_TOKEN"] = "journey"
+				vars["REPLICATE_BASE_URL"] = srv.URL + "/v1"
+			}
+			c := startDev(t, vars)
+
+			ownerToken, _ := c.register("owner_" + mode)
+			token, _ := c.register("glitcher_" + mode)
+			source := c.uploadVideo(ownerToken, "dance #ai")
+
+			// A frame of the owner's video is the glitcher's image.
+			status, frames := c.call("POST", "/v1/ai/capture-frames", token, map[string]any{"video_id": source, "timestamps": []float64{0.5, 1.5}})
+			require.Equal(t, http.StatusOK, status, "%v; logs:\n%s", frames, c.logs)
+			frame := frames["frames"].([]any)[1].(map[string]any)["image_url"].(string)
+
+			status, job := c.call("POST", "/v1/ai/glitch/animate", token, map[string]any{"template_video_id": source, "user_image_url": frame, "prompt": "neon"})
+			require.Equal(t, http.StatusAccepted, status, "%v", job)
+			require.Equal(t, "pending", job["status"])
+			jobID := job["id"].(string)
+			job = c.waitJob(token, jobID)
+			require.Equal(t, "completed", job["status"], "%v; logs:\n%s", job, c.logs)
+			require.EqualValues(t, 100, job["progress"])
+			resultID := job["video_id"].(string)
+
+			// The result: private, the glitcher's, playable from our storage.
+			status, v := c.call("GET", "/v1/videos/"+resultID, token, nil)
+			require.Equal(t, http.StatusOK, status, "%v", v)
+			require.Equal(t, "completed", v["status"])
+			require.Equal(t, false, v["is_public"])
+			require.Equal(t, source, v["original_video_id"])
+			status, _ = c.call("GET", "/v1/videos/"+resultID, ownerToken, nil)
+			require.Equal(t, http.StatusNotFound, status, "private until published")
+			path := filepath.Join(t.TempDir(), "result.mp4")
+			require.NoError(t, os.WriteFile(path, c.download(job["output_url"].(string)), 0o600))
+			info, err := media.Probe(context.Background(), path)
+			require.NoError(t, err, "the result plays")
+			require.Equal(t, "h264", info.VideoCodec)
+			require.True(t, strings.HasPrefix(job["output_url"].(string), "http://"+apiAddr+"/storage/"), "our copy, not the provider's URL")
+
+			// Published, it is everyone's; the source counts one glitch.
+			status, v = c.call("PATCH", "/v1/videos/"+resultID, token, map[string]any{"is_public": true})
+			require.Equal(t, http.StatusOK, status, "%v", v)
+			status, _ = c.call("GET", "/v1/videos/"+resultID, ownerToken, nil)
+			require.Equal(t, http.StatusOK, status)
+			_, src := c.call("GET", "/v1/videos/"+source, ownerToken, nil)
+			require.EqualValues(t, 1, src["glitch_count"])
+			_, glitches := c.call("GET", "/v1/glitch/videos/"+source+"/glitches", "", nil)
+			require.Len(t, glitches["glitches"], 1)
+
+			// The source's owner hears of it.
+			require.Eventually(t, func() bool {
+				_, n := c.call("GET", "/v1/notifications", ownerToken, nil)
+				for _, item := range n["notifications"].([]any) {
+					if item.(map[string]any)["type"] == "glitch" {
+						return true
+					}
+				}
+				return false
+			}, 30*time.Second, 200*time.Millisecond, "no glitch notification; logs:\n%s", c.logs)
+
+			// 30 credits spent, as one ledger row.
+			_, bal := c.call("GET", "/v1/credits/balance", token, nil)
+			require.EqualValues(t, 70, bal["balance"])
+
+			// A failing model: the job fails and the credits come back.
+			status, job = c.call("POST", "/v1/ai/music", token, map[string]any{"prompt": "broken [sim:fail]", "duration": 2})
+			require.Equal(t, http.StatusAccepted, status, "%v", job)
+			job = c.waitJob(token, job["id"].(string))
+			require.Equal(t, "failed", job["status"])
+			require.Contains(t, job["error_message"], "refunded")
+			_, bal = c.call("GET", "/v1/credits/balance", token, nil)
+			require.EqualValues(t, 70, bal["balance"])
+
+			// Which path settled the jobs.
+			conn, err := pgx.Connect(context.Background(), dbURL)
+			require.NoError(t, err)
+			defer conn.Close(context.Background())
+			var hooks int
+			require.NoError(t, conn.QueryRow(context.Background(), "SELECT count(*) FROM replicate_webhooks").Scan(&hooks))
+			if mode == "webhooks" {
+				require.Positive(t, hooks, "the simulator's signed webhooks were accepted")
+			} else {
+				require.Zero(t, hooks)
+				require.Len(t, s.Predictions(), 2, "one prediction per job")
+				require.Empty(t, s.Predictions()[0].Webhook, "no webhook asked for without a secret")
+			}
+		})
+	}
+}
