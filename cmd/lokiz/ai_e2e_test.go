@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -264,4 +265,87 @@ func TestAIJourney(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAIWorkerKilledMidJob kills the worker process (SIGKILL: no shutdown,
+// no hand-back) while its job's prediction runs, and starts a new one: the
+// job completes once, on the one prediction it had, with the credits
+// consistent.
+func TestAIWorkerKilledMidJob(t *testing.T) {
+	t.Parallel()
+	const redisIndex = 14
+	dbURL := dbtest.NewEmptyDB(t)
+	s := sim.New(sim.Options{Latency: sim.Latency{Starting: 50 * time.Millisecond, Processing: 3 * time.Second}})
+	simSrv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { simSrv.Close(); _ = s.Close() })
+	apiAddr := freeAddr(t)
+	vars := map[string]string{
+		"DATABASE_URL": dbURL, "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:6379/%d", redisIndex),
+		"HTTP_ADDR": apiAddr, "PUBLIC_BASE_URL": "http://" + apiAddr,
+		"SECRET_KEY": strings.Repeat("k", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
+		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": t.TempDir(),
+		"REPLICATE_API_TOKEN": "killer", "REPLICATE_BASE_URL": simSrv.URL + "/v1",
+		"AI_POLL_MIN": "200ms", "AI_POLL_MAX": "500ms",
+	}
+	code, out := runBinary(t, vars, "migrate", "up")
+	require.Equal(t, 0, code, out)
+
+	logs := &testkit.LogBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	apiDone := make(chan int, 1)
+	go func() {
+		apiDone <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"api"})
+	}()
+	t.Cleanup(func() { cancel(); <-apiDone })
+	c := &devClient{t: t, base: vars["PUBLIC_BASE_URL"], client: &http.Client{Timeout: 30 * time.Second}, logs: logs}
+	require.Eventually(t, func() bool {
+		resp, err := c.client.Get(c.base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond, "api never became ready; logs:\n%s", logs)
+
+	startWorker := func() *exec.Cmd {
+		cmd := exec.Command(binPath, "worker")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		for k, v := range vars {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+
+	token, me := c.register("victim")
+	status, job := c.call("POST", "/v1/ai/music", token, map[string]any{"prompt": "survive", "duration": 2})
+	require.Equal(t, http.StatusAccepted, status, "%v", job)
+	id := job["id"].(string)
+
+	first := startWorker()
+	require.Eventually(t, func() bool {
+		_, j := c.call("GET", "/v1/ai/jobs/"+id, token, nil)
+		return j["status"] == "processing"
+	}, 30*time.Second, 50*time.Millisecond, "the job never started; logs:\n%s", logs)
+	require.NoError(t, first.Process.Kill(), "the worker dies mid-job")
+	_ = first.Wait()
+
+	startWorker()
+	job = c.waitJob(token, id)
+	require.Equal(t, "completed", job["status"], "%v; logs:\n%s", job, logs)
+	require.NotNil(t, job["output_url"])
+	require.Len(t, s.Predictions(), 1, "no second prediction")
+
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var usage, refund, credits, ledger int
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM credit_transactions WHERE idempotency_key = 'job:' || $1 || ':usage'),
+		(SELECT count(*) FROM credit_transactions WHERE idempotency_key = 'job:' || $1 || ':refund'),
+		(SELECT credits FROM users WHERE id = $2::uuid),
+		(SELECT sum(credits) FROM credit_transactions WHERE user_id = $2::uuid)`, id, me).Scan(&usage, &refund, &credits, &ledger))
+	require.Equal(t, []int{1, 0, 95, 95}, []int{usage, refund, credits, ledger})
 }
