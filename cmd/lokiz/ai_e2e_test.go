@@ -250,6 +250,19 @@ func TestAIJourney(t *testing.T) {
 			_, bal = c.call("GET", "/v1/credits/balance", token, nil)
 			require.EqualValues(t, 70, bal["balance"])
 
+			if mode == "webhooks" {
+				// Every webhook twice (same webhook-id), or none at all: each
+				// job still completes once, through the dedupe or the polls.
+				for _, fault := range []string{"[sim:dup-webhook]", "[sim:no-webhook]"} {
+					status, job = c.call("POST", "/v1/ai/music", token, map[string]any{"prompt": "beat " + fault, "duration": 2})
+					require.Equal(t, http.StatusAccepted, status, "%v", job)
+					job = c.waitJob(token, job["id"].(string))
+					require.Equal(t, "completed", job["status"], "%s: %v", fault, job)
+				}
+				_, bal = c.call("GET", "/v1/credits/balance", token, nil)
+				require.EqualValues(t, 60, bal["balance"], "two music jobs, charged once each")
+			}
+
 			// Which path settled the jobs.
 			conn, err := pgx.Connect(context.Background(), dbURL)
 			require.NoError(t, err)
@@ -257,7 +270,10 @@ func TestAIJourney(t *testing.T) {
 			var hooks int
 			require.NoError(t, conn.QueryRow(context.Background(), "SELECT count(*) FROM replicate_webhooks").Scan(&hooks))
 			if mode == "webhooks" {
-				require.Positive(t, hooks, "the simulator's signed webhooks were accepted")
+				// One completed event each for the glitch, the failed job and
+				// the duplicated one (its second delivery was a replay); none
+				// for the job whose webhook never came.
+				require.Equal(t, 3, hooks, "the simulator's signed webhooks, each id once")
 			} else {
 				require.Zero(t, hooks)
 				require.Len(t, s.Predictions(), 2, "one prediction per job")
