@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/tasks"
 )
 
 // runFor is how long each scheduler run lasts: four or five "@every 1s" ticks.
@@ -167,4 +168,43 @@ func TestRunFailsWithoutRedis(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, rdb.Close())
 	require.ErrorContains(t, s.Run(context.Background()), "scheduler: reach redis")
+}
+
+// TestTwoSchedulersRecomputeTrendingOncePerTick runs the real table twice on
+// one Redis with a one-second trending interval: every tick's
+// trending:recompute is queued once, so the ranking is computed once per
+// tick however many schedulers run. The only test that runs the real table,
+// so it owns the "low" queue of this package's Redis database.
+func TestTwoSchedulersRecomputeTrendingOncePerTick(t *testing.T) {
+	rdb := newRedis(t)
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	_ = inspector.DeleteQueue(tasks.QueueLow, true)
+	t.Cleanup(func() { _ = inspector.DeleteQueue(tasks.QueueLow, true) })
+	var scheds []*Scheduler
+	for range 2 {
+		logger, _ := newLogger()
+		s, err := New(rdb, logger, DefaultEntries(Intervals{ViewFlush: time.Hour, Trending: time.Second}))
+		require.NoError(t, err)
+		scheds = append(scheds, s)
+	}
+	runAll(t, runFor, scheds...)
+
+	pending, err := inspector.ListPendingTasks(tasks.QueueLow, asynq.PageSize(100))
+	require.NoError(t, err)
+	var ids []string
+	for _, ti := range pending {
+		if ti.Type == tasks.TypeTrendingRecompute {
+			ids = append(ids, strings.TrimPrefix(ti.ID, tasks.TypeTrendingRecompute+":"))
+		}
+	}
+	slices.Sort(ids)
+	require.GreaterOrEqual(t, len(ids), 3)
+	require.LessOrEqual(t, len(ids), 6, "a tick was queued twice: %v", ids)
+	for i := 1; i < len(ids); i++ {
+		prev, err := time.Parse(time.RFC3339, ids[i-1])
+		require.NoError(t, err)
+		cur, err := time.Parse(time.RFC3339, ids[i])
+		require.NoError(t, err)
+		require.Equal(t, time.Second, cur.Sub(prev), "one task per tick: %v", ids)
+	}
 }
