@@ -506,18 +506,7 @@ func (r *batchStatusRequest) validate() []lokiz.FieldError {
 		return []lokiz.FieldError{fieldErr("Maximum 50 jobs per batch request", "body", "job_ids")}
 	}
 	var errs []lokiz.FieldError
-	seen := map[uuid.UUID]bool{}
-	for i, s := range r.JobIDs {
-		id, err := uuid.Parse(s)
-		if err != nil {
-			errs = append(errs, fieldErr("must be a UUID", "body", "job_ids", i))
-			continue
-		}
-		if !seen[id] {
-			seen[id] = true
-			r.ids = append(r.ids, id)
-		}
-	}
+	r.ids, errs = parseUUIDs(r.JobIDs, "job_ids")
 	return errs
 }
 

@@ -37,19 +37,25 @@ type devClient struct {
 // is ready.
 func startDev(t *testing.T, vars map[string]string) *devClient {
 	t.Helper()
-	logs := &testkit.LogBuffer{}
+	return runRoleForTest(t, vars, "dev", &testkit.LogBuffer{})
+}
+
+// runRoleForTest runs one role of lokiz in this process with vars until the test
+// ends (it must then exit cleanly) and waits until its api is ready.
+func runRoleForTest(t *testing.T, vars map[string]string, role string, logs *testkit.LogBuffer) *devClient {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"dev"})
+		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{role})
 	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case code := <-done:
-			require.Equal(t, 0, code, "dev exits cleanly; logs:\n%s", logs)
+			require.Equal(t, 0, code, "%s exits cleanly; logs:\n%s", role, logs)
 		case <-time.After(30 * time.Second):
-			t.Errorf("dev did not stop")
+			t.Errorf("%s did not stop", role)
 		}
 	})
 	c := &devClient{t: t, base: vars["PUBLIC_BASE_URL"], client: &http.Client{Timeout: 30 * time.Second}, logs: logs}
@@ -60,7 +66,7 @@ func startDev(t *testing.T, vars map[string]string) *devClient {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 100*time.Millisecond, "dev never became ready; logs:\n%s", logs)
+	}, 30*time.Second, 100*time.Millisecond, "%s never became ready; logs:\n%s", role, logs)
 	return c
 }
 
@@ -307,21 +313,7 @@ func TestAIWorkerKilledMidJob(t *testing.T) {
 	require.Equal(t, 0, code, out)
 
 	logs := &testkit.LogBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	apiDone := make(chan int, 1)
-	go func() {
-		apiDone <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"api"})
-	}()
-	t.Cleanup(func() { cancel(); <-apiDone })
-	c := &devClient{t: t, base: vars["PUBLIC_BASE_URL"], client: &http.Client{Timeout: 30 * time.Second}, logs: logs}
-	require.Eventually(t, func() bool {
-		resp, err := c.client.Get(c.base + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 100*time.Millisecond, "api never became ready; logs:\n%s", logs)
+	c := runRoleForTest(t, vars, "api", logs)
 
 	startWorker := func() *exec.Cmd {
 		cmd := exec.Command(binPath, "worker")
