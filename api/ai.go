@@ -381,28 +381,30 @@ func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string
 // name its fields (CONTRACT.md §5: id/job_id, output_url/result_url,
 // error_message/error).
 type aiJobResponse struct {
-	ID           uuid.UUID       `json:"id"`
-	JobID        uuid.UUID       `json:"job_id"`
-	UserID       uuid.UUID       `json:"user_id"`
-	JobType      string          `json:"job_type"`
-	Status       string          `json:"status"`
-	Progress     int             `json:"progress"`
-	InputData    json.RawMessage `json:"input_data"`
-	OutputData   json.RawMessage `json:"output_data"`
-	OutputURL    *string         `json:"output_url"`
-	ResultURL    *string         `json:"result_url"`
-	ThumbnailURL *string         `json:"thumbnail_url"`
-	VideoID      *uuid.UUID      `json:"video_id"`
-	ErrorMessage *string         `json:"error_message"`
-	Error        *string         `json:"error"`
-	CreditsUsed  int32           `json:"credits_used"`
-	PresetID     *string         `json:"preset_id"`
-	Model        *string         `json:"model"`
-	Priority     bool            `json:"priority"`
-	CreatedAt    time.Time       `json:"created_at"`
-	UpdatedAt    time.Time       `json:"updated_at"`
-	StartedAt    *time.Time      `json:"started_at"`
-	CompletedAt  *time.Time      `json:"completed_at"`
+	ID         uuid.UUID       `json:"id"`
+	JobID      uuid.UUID       `json:"job_id"`
+	UserID     uuid.UUID       `json:"user_id"`
+	JobType    string          `json:"job_type"`
+	Status     string          `json:"status"`
+	Progress   int             `json:"progress"`
+	InputData  json.RawMessage `json:"input_data"`
+	OutputData json.RawMessage `json:"output_data"`
+	OutputURL  *string         `json:"output_url"`
+	ResultURL  *string         `json:"result_url"`
+	// OutputURLs are every file the model made, the output first.
+	OutputURLs   []string   `json:"output_urls"`
+	ThumbnailURL *string    `json:"thumbnail_url"`
+	VideoID      *uuid.UUID `json:"video_id"`
+	ErrorMessage *string    `json:"error_message"`
+	Error        *string    `json:"error"`
+	CreditsUsed  int32      `json:"credits_used"`
+	PresetID     *string    `json:"preset_id"`
+	Model        *string    `json:"model"`
+	Priority     bool       `json:"priority"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	StartedAt    *time.Time `json:"started_at"`
+	CompletedAt  *time.Time `json:"completed_at"`
 }
 
 func (s *Server) aiJobResponse(ctx context.Context, j db.AIJob) aiJobResponse {
@@ -415,8 +417,23 @@ func (s *Server) aiJobResponse(ctx context.Context, j db.AIJob) aiJobResponse {
 	if j.VideoID != nil && j.Status == lokiz.JobCompleted {
 		thumb = s.mediaURL(ctx, ptr("thumbnails/"+j.VideoID.String()+".jpg"))
 	}
+	urls := []string{}
+	if url != nil {
+		urls = append(urls, *url)
+	}
+	var extra struct {
+		Files []string `json:"files"`
+	}
+	if len(out) > 0 && json.Unmarshal(out, &extra) == nil {
+		for _, k := range extra.Files {
+			if u := s.mediaURL(ctx, &k); u != nil {
+				urls = append(urls, *u)
+			}
+		}
+	}
 	return aiJobResponse{
-		ID: j.ID, JobID: j.ID, UserID: j.UserID, JobType: j.JobType, Status: j.Status, Progress: int(j.Progress),
+		OutputURLs: urls,
+		ID:         j.ID, JobID: j.ID, UserID: j.UserID, JobType: j.JobType, Status: j.Status, Progress: int(j.Progress),
 		InputData: j.InputData, OutputData: out, OutputURL: url, ResultURL: url, ThumbnailURL: thumb, VideoID: j.VideoID,
 		ErrorMessage: j.ErrorMessage, Error: j.ErrorMessage, CreditsUsed: j.CreditsUsed, PresetID: j.PresetID,
 		Model: j.Model, Priority: j.Queue == tasks.QueueAIPriority,

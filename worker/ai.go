@@ -428,7 +428,9 @@ func (h *AIHandler) settle(ctx context.Context, job db.AIJob, p replicate.Predic
 		}
 		return err
 	case replicate.StatusCanceled:
-		h.fail(ctx, job.ID, lokiz.JobCanceled, "The AI job was canceled; your credits were refunded",
+		// Not by the user (their cancel ended the job already): someone
+		// stopped it at the provider.
+		h.fail(ctx, job.ID, lokiz.JobFailed, "The AI model's run was stopped; your credits were refunded",
 			"prediction canceled at the provider", string(p.Status))
 	case replicate.StatusAborted:
 		h.fail(ctx, job.ID, lokiz.JobFailed, "The AI model ran out of time; your credits were refunded",
@@ -450,21 +452,24 @@ func (h *AIHandler) complete(ctx context.Context, job db.AIJob, p replicate.Pred
 	_ = json.Unmarshal(job.InputData, &in) // validated when the job was accepted
 
 	if entry.Output == "audio" {
-		key, err := h.copyOutput(ctx, job, p, "")
+		keys, err := h.copyOutputs(ctx, job, p, "", 0)
 		if err != nil {
 			return err
 		}
-		out, _ := json.Marshal(map[string]any{"model": model, "prediction_id": p.ID, "kind": "audio"})
-		return h.completed(ctx, job, db.AIJobCompletion{ID: job.ID, OutputData: out, OutputKey: key})
+		out, _ := json.Marshal(map[string]any{"model": model, "prediction_id": p.ID, "kind": "audio", "files": keys})
+		return h.completed(ctx, job, db.AIJobCompletion{ID: job.ID, OutputData: out, OutputKey: keys[0]})
 	}
 
 	videoID := job.ID // the result video has the job's id
+	var extras []string
 	v, err := h.store.VideoGetByID(ctx, videoID)
 	if db.IsNotFound(err) {
-		key, err := h.copyOutput(ctx, job, p, ".mp4")
+		keys, err := h.copyOutputs(ctx, job, p, ".mp4", 0)
 		if err != nil {
 			return err
 		}
+		key := keys[0]
+		extras = keys[1:]
 		if job.JobType == lokiz.JobStickerToReality && in.StartTime != nil && in.EndTime != nil {
 			if key, err = h.spliceBack(ctx, job, key, *in.StartTime, *in.EndTime); err != nil {
 				return err
@@ -481,6 +486,8 @@ func (h *AIHandler) complete(ctx context.Context, job db.AIJob, p replicate.Pred
 		}
 	} else if err != nil {
 		return fmt.Errorf("load result video: %w", err)
+	} else if extras, err = h.copyOutputs(ctx, job, p, ".mp4", 1); err != nil {
+		return err // a repeat: only the other files may be left to copy
 	}
 	if err := h.finalize.Finalize(ctx, videoID); err != nil {
 		return err
@@ -496,7 +503,8 @@ func (h *AIHandler) complete(ctx context.Context, job db.AIJob, p replicate.Pred
 	default:
 		return fmt.Errorf("result video %s is %s", v.ID, v.Status)
 	}
-	out, _ := json.Marshal(map[string]any{"model": model, "prediction_id": p.ID, "kind": "video", "video_id": v.ID})
+	// The first file became the video; any others are kept as they came.
+	out, _ := json.Marshal(map[string]any{"model": model, "prediction_id": p.ID, "kind": "video", "video_id": v.ID, "files": extras})
 	return h.completed(ctx, job, db.AIJobCompletion{
 		ID: job.ID, OutputData: out, OutputKey: deref(v.ObjectKey),
 		VideoID: &v.ID, SourceVideoID: job.SourceVideoID, GlitchType: job.GlitchType,
@@ -601,15 +609,41 @@ func (h *AIHandler) CancelPrediction(ctx context.Context, jobID uuid.UUID) error
 	return nil
 }
 
-// copyOutput downloads the prediction's first output into our storage as
-// ai/<job>/output<ext>, once: a repeat finds the object there. Replicate
-// deletes outputs after an hour, so nothing may keep its URL.
-func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, p replicate.Prediction, defaultExt string) (string, error) {
+// maxOutputs bounds how many files of one prediction are kept.
+const maxOutputs = 8
+
+// copyOutputs downloads each of the prediction's output files (at most
+// maxOutputs) into our storage as ai/<job>/output<ext>, output-2<ext>, …,
+// once: a repeat finds the objects there. Replicate deletes outputs after an
+// hour, so nothing may keep its URLs. The first key is the job's output.
+//
+// from skips the first files: a video job's first file is gone from our
+// storage once it became the result video.
+func (h *AIHandler) copyOutputs(ctx context.Context, job db.AIJob, p replicate.Prediction, defaultExt string, from int) ([]string, error) {
 	urls := p.OutputURLs()
 	if len(urls) == 0 {
-		return "", &permanent{"The AI model returned nothing; your credits were refunded", errors.New("prediction has no output URL")}
+		return nil, &permanent{"The AI model returned nothing; your credits were refunded", errors.New("prediction has no output URL")}
 	}
-	src := urls[0]
+	keys := make([]string, 0, min(len(urls), maxOutputs))
+	for i, src := range urls[:min(len(urls), maxOutputs)] {
+		if i < from {
+			continue
+		}
+		name := "output"
+		if i > 0 {
+			name = fmt.Sprintf("output-%d", i+1)
+		}
+		key, err := h.copyOutput(ctx, job, src, name, defaultExt)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// copyOutput copies one output file to ai/<job>/<name><ext>.
+func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name, defaultExt string) (string, error) {
 	u, err := url.Parse(src)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", &permanent{"The AI model returned an unusable output; your credits were refunded", fmt.Errorf("output %q is not an http(s) URL", src)}
@@ -621,7 +655,7 @@ func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, p replicate.Pr
 	if ext == "" {
 		ext = ".bin"
 	}
-	key := "ai/" + job.ID.String() + "/output" + ext
+	key := "ai/" + job.ID.String() + "/" + name + ext
 	if _, err := h.storage.Stat(ctx, key); err == nil {
 		return key, nil
 	}
@@ -646,7 +680,7 @@ func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, p replicate.Pr
 	}
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ext == ".bin" && ct != "" {
 		if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
-			key = "ai/" + job.ID.String() + "/output" + exts[0]
+			key = "ai/" + job.ID.String() + "/" + name + exts[0]
 		}
 	}
 	f, err := os.CreateTemp(h.media.TempDir, "lokiz-ai-output-")

@@ -443,9 +443,9 @@ func TestAIRunCrashRecovery(t *testing.T) {
 		require.NoError(t, err)
 		// The first attempt copied the output and created the result video,
 		// then died.
-		key, err := b.h.copyOutput(ctx, job, p, ".mp4")
+		keys, err := b.h.copyOutputs(ctx, job, p, ".mp4", 0)
 		require.NoError(t, err)
-		_, err = b.store.AIResultVideoCreate(ctx, db.AIResultVideoCreateParams{ID: job.ID, UserID: job.UserID, Title: ptr("t"), UploadKey: &key, OriginalVideoID: job.SourceVideoID})
+		_, err = b.store.AIResultVideoCreate(ctx, db.AIResultVideoCreateParams{ID: job.ID, UserID: job.UserID, Title: ptr("t"), UploadKey: &keys[0], OriginalVideoID: job.SourceVideoID})
 		require.NoError(t, err)
 		before, err := b.store.VideoGetByID(ctx, b.source.ID)
 		require.NoError(t, err)
@@ -459,6 +459,48 @@ func TestAIRunCrashRecovery(t *testing.T) {
 		usage, refund := b.ledger(t, got)
 		require.Equal(t, []int{1, 0}, []int{usage, refund})
 	})
+}
+
+// TestAIRepeatAfterTheProviderDeletedTheOutput: a settle that died after
+// the result video was finished, repeated once Replicate deleted its files,
+// completes from our copy instead of failing on the expired URL.
+func TestAIRepeatAfterTheProviderDeletedTheOutput(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newAIBundle(t, sim.Options{OutputTTL: 300 * time.Millisecond})
+	job := b.newJob(t, lokiz.JobGlitchAnimate, "expiring", nil)
+	got := b.drive(t, job.ID)
+	require.Equal(t, lokiz.JobCompleted, got.Status, "error: %v", got.ErrorMessage)
+	// Back to before the completion committed.
+	_, err := b.store.Pool().Exec(ctx, `UPDATE ai_jobs SET status = 'processing', completed_at = NULL WHERE id = $1`, job.ID)
+	require.NoError(t, err)
+	_, err = b.store.Pool().Exec(ctx, `DELETE FROM video_glitches WHERE glitch_video_id = $1`, job.ID)
+	require.NoError(t, err)
+	_, err = b.store.Pool().Exec(ctx, `UPDATE videos SET glitch_count = glitch_count - 1 WHERE id = $1`, b.source.ID)
+	require.NoError(t, err)
+	time.Sleep(400 * time.Millisecond)
+	resp, err := http.Get(mustOutputURL(t, b, *got.PredictionID))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusGone, resp.StatusCode, "the provider's copy is gone")
+
+	require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIFinalizeTask(job.ID, tasks.QueueAI)))
+	again := b.job(t, job.ID)
+	require.Equal(t, lokiz.JobCompleted, again.Status, "error: %v", again.ErrorMessage)
+	_, refund := b.ledger(t, again)
+	require.Zero(t, refund)
+	src, err := b.store.VideoGetByID(ctx, b.source.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, src.GlitchCount)
+}
+
+func mustOutputURL(t *testing.T, b *aiBundle, predictionID string) string {
+	t.Helper()
+	p, err := b.rep.Get(context.Background(), predictionID)
+	require.NoError(t, err)
+	urls := p.OutputURLs()
+	require.NotEmpty(t, urls)
+	return urls[0]
 }
 
 // TestAICancelRaces runs a cancel (the api's EndAIJob) against the worker

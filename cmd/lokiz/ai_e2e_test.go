@@ -221,6 +221,7 @@ func TestAIJourney(t *testing.T) {
 			require.NoError(t, err, "the result plays")
 			require.Equal(t, "h264", info.VideoCodec)
 			require.True(t, strings.HasPrefix(job["output_url"].(string), "http://"+apiAddr+"/storage/"), "our copy, not the provider's URL")
+			require.Equal(t, []any{job["output_url"]}, job["output_urls"], "the model made one file")
 
 			// Published, it is everyone's; the source counts one glitch.
 			status, v = c.call("PATCH", "/v1/videos/"+resultID, token, map[string]any{"is_public": true})
