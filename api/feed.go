@@ -16,6 +16,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
 )
@@ -142,7 +143,7 @@ func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (load
 	if !ok || err != nil {
 		return loadedFeed{}, false, err
 	}
-	if strings.HasPrefix(cur.Snapshot, forYouPrefix) {
+	if strings.HasPrefix(cur.Snapshot, foryou.SnapshotPrefix) {
 		return loadedFeed{}, false, lokiz.ValidationError(fieldErr("belongs to the personalized feed", "query", "cursor"))
 	}
 	if cur.Snapshot == "" {

@@ -2,14 +2,19 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/foryou"
+	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
 )
 
@@ -91,4 +96,57 @@ func TestPersonalizedFeed(t *testing.T) {
 	anon := e.do(req{method: "GET", path: "/v1/feed/for-you"})
 	require.Equal(t, http.StatusOK, anon.Status, "%s", anon.Raw)
 	require.Equal(t, "trending", anon.Body["algorithm"])
+}
+
+// TestPersonalizedFirstPageIsPrecomputed: the first first page computes the
+// caller's ranking; the next one is served from it at once and asks the
+// worker for a new ranking, which the first page after that serves.
+func TestPersonalizedFirstPageIsPrecomputed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	token, viewer := e.register("pre_viewer")
+	_, author := e.register("pre_author")
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + author, token: token}).Status)
+	for i := range 5 {
+		e.insertVideo(author, "completed", true, false, time.Now().Add(-time.Duration(i)*time.Minute))
+	}
+	snapshotOf := func(res response) string {
+		raw, err := base64.RawURLEncoding.DecodeString(res.Body["next_cursor"].(string))
+		require.NoError(t, err)
+		parts := strings.Split(string(raw), "|")
+		require.Len(t, parts, 3, "%s", raw)
+		return parts[1]
+	}
+	page := func() response {
+		res := e.do(req{method: "GET", path: "/v1/feed/for-you?page_size=2", token: token})
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		require.Equal(t, "personalized", res.Body["algorithm"])
+		return res
+	}
+	insp := asynq.NewInspectorFromRedisClient(e.rdb)
+	refreshID := "foryou:refresh:" + viewer
+
+	first := snapshotOf(page())
+	_, err := insp.GetTaskInfo(tasks.QueueDefault, refreshID)
+	require.ErrorIs(t, err, asynq.ErrTaskNotFound, "computed in the request: nothing to refresh yet")
+
+	// A new video arrives; the next first page is the ranking already made.
+	newest := e.insertVideo(author, "completed", true, false, time.Now())
+	res := page()
+	require.Equal(t, first, snapshotOf(res))
+	require.NotEqual(t, newest, res.Body["videos"].([]any)[0].(map[string]any)["id"])
+	info, err := insp.GetTaskInfo(tasks.QueueDefault, refreshID)
+	require.NoError(t, err, "the worker is asked for the next ranking")
+	require.Equal(t, tasks.TypeForYouRefresh, info.Type)
+	require.NoError(t, insp.DeleteTask(tasks.QueueDefault, refreshID))
+
+	// The worker's refresh (run here directly) is what the next first page
+	// serves: the new video leads.
+	_, err = foryou.New(e.store, e.rdb, trending.New(e.rdb)).Refresh(ctx, uuid.MustParse(viewer))
+	require.NoError(t, err)
+	res = page()
+	require.NotEqual(t, first, snapshotOf(res))
+	require.Equal(t, newest, res.Body["videos"].([]any)[0].(map[string]any)["id"])
+	_ = insp.DeleteTask(tasks.QueueDefault, refreshID)
 }

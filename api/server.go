@@ -17,6 +17,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
@@ -91,6 +92,7 @@ type Server struct {
 	storage  storage.Store
 	views    *views.Counter
 	trending *trending.Ranking
+	foryou   *foryou.Ranker
 	aiModels AIModels
 	log      *slog.Logger
 	tokens   tokenIssuer
@@ -140,6 +142,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.trending == nil {
 		s.trending = trending.New(deps.Redis)
 	}
+	s.foryou = foryou.New(deps.Store, deps.Redis, s.trending)
 	metrics, err := newHTTPMetrics(reg)
 	if err != nil {
 		return nil, err

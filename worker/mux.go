@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
 	"github.com/lokiz/lokiz/views"
@@ -22,6 +23,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	mux.Handle(tasks.TypeVideoFinalize, NewVideoFinalizeHandler(d.Store, d.Storage, d.Media, d.Logger))
 	mux.Handle(tasks.TypeFramesCapture, NewFramesCaptureHandler(d.Store, d.Storage, d.Media, d.Logger))
 	mux.Handle(tasks.TypeTrendingRecompute, NewTrendingHandler(d.Store, trending.New(d.Redis), d.Logger))
+	mux.Handle(tasks.TypeForYouRefresh, NewForYouHandler(foryou.New(d.Store, d.Redis, trending.New(d.Redis)), d.Logger))
 	mux.Handle(tasks.TypeVideosReconcile, NewVideosReconcileHandler(d.Store, d.Storage, d.Tasks, d.Logger))
 	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
 	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger))
