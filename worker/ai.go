@@ -118,7 +118,14 @@ func (h *AIHandler) Register(mux *asynq.ServeMux) {
 		return h.lastTry(ctx, p.JobID, h.Poll(ctx, p.JobID, p.Poll))
 	})
 	mux.HandleFunc(tasks.TypeAIFinalize, h.withJob(h.Finalize))
-	mux.HandleFunc(tasks.TypeAICancel, h.withJob(h.CancelPrediction))
+	// No lastTry: a canceled job is already ended and refunded.
+	mux.HandleFunc(tasks.TypeAICancel, func(ctx context.Context, t *asynq.Task) error {
+		p, err := tasks.ParseAIJobPayload(t)
+		if err != nil {
+			return err
+		}
+		return h.CancelPrediction(ctx, p.JobID)
+	})
 }
 
 func (h *AIHandler) withJob(fn func(context.Context, uuid.UUID) error) asynq.HandlerFunc {
@@ -139,9 +146,6 @@ func (h *AIHandler) lastTry(ctx context.Context, jobID uuid.UUID, err error) err
 	}
 	if retry, maxRetry := h.attempt(ctx); !errors.Is(err, asynq.SkipRetry) && retry < maxRetry {
 		return err
-	}
-	if t, _ := asynq.GetTaskID(ctx); strings.HasPrefix(t, tasks.TypeAICancel) {
-		return err // a canceled job is already ended and refunded
 	}
 	h.fail(context.WithoutCancel(ctx), jobID, lokiz.JobFailed,
 		"The AI service could not be reached; your credits were refunded", "retries exhausted: "+err.Error(), "")
