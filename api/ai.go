@@ -516,14 +516,8 @@ type batchStatusRequest struct {
 }
 
 func (r *batchStatusRequest) validate() []lokiz.FieldError {
-	if r.JobIDs == nil {
-		return []lokiz.FieldError{fieldErr("is required", "body", "job_ids")}
-	}
-	if len(r.JobIDs) > maxBatchJobs {
-		return []lokiz.FieldError{fieldErr("Maximum 50 jobs per batch request", "body", "job_ids")}
-	}
-	var errs []lokiz.FieldError
-	r.ids, errs = parseUUIDs(r.JobIDs, "job_ids")
+	ids, errs := parseIDBatch(r.JobIDs, "job_ids", maxBatchJobs)
+	r.ids = ids
 	return errs
 }
 

@@ -132,6 +132,18 @@ func parseUUIDs(raw []string, field string) ([]uuid.UUID, []lokiz.FieldError) {
 	return ids, errs
 }
 
+// parseIDBatch checks the id list of a batch route: present, at most max
+// ids, each a UUID.
+func parseIDBatch(raw []string, field string, max int) ([]uuid.UUID, []lokiz.FieldError) {
+	if raw == nil {
+		return nil, []lokiz.FieldError{fieldErr("is required", "body", field)}
+	}
+	if len(raw) > max {
+		return nil, []lokiz.FieldError{fieldErr(fmt.Sprintf("must hold at most %d ids", max), "body", field)}
+	}
+	return parseUUIDs(raw, field)
+}
+
 // pathUUID parses the path parameter name as a UUID (any spelling uuid.Parse
 // accepts; output is always canonical).
 func pathUUID(c *gin.Context, name string) (uuid.UUID, error) {

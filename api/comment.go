@@ -192,14 +192,8 @@ type batchCommentsRequest struct {
 }
 
 func (r *batchCommentsRequest) validate() []lokiz.FieldError {
-	if r.CommentIDs == nil {
-		return []lokiz.FieldError{fieldErr("is required", "body", "comment_ids")}
-	}
-	if len(r.CommentIDs) > maxBatch {
-		return []lokiz.FieldError{fieldErr("must hold at most 100 ids", "body", "comment_ids")}
-	}
-	var errs []lokiz.FieldError
-	r.ids, errs = parseUUIDs(r.CommentIDs, "comment_ids")
+	ids, errs := parseIDBatch(r.CommentIDs, "comment_ids", maxBatch)
+	r.ids = ids
 	return errs
 }
 

@@ -273,14 +273,8 @@ type batchUsersRequest struct {
 }
 
 func (r *batchUsersRequest) validate() []lokiz.FieldError {
-	if r.UserIDs == nil {
-		return []lokiz.FieldError{fieldErr("is required", "body", "user_ids")}
-	}
-	if len(r.UserIDs) > maxBatch {
-		return []lokiz.FieldError{fieldErr("must hold at most 100 ids", "body", "user_ids")}
-	}
-	var errs []lokiz.FieldError
-	r.ids, errs = parseUUIDs(r.UserIDs, "user_ids")
+	ids, errs := parseIDBatch(r.UserIDs, "user_ids", maxBatch)
+	r.ids = ids
 	return errs
 }
 

@@ -540,14 +540,8 @@ type batchVideosRequest struct {
 }
 
 func (r *batchVideosRequest) validate() []lokiz.FieldError {
-	if r.VideoIDs == nil {
-		return []lokiz.FieldError{fieldErr("is required", "body", "video_ids")}
-	}
-	if len(r.VideoIDs) > maxBatch {
-		return []lokiz.FieldError{fieldErr("must hold at most 100 ids", "body", "video_ids")}
-	}
-	var errs []lokiz.FieldError
-	r.ids, errs = parseUUIDs(r.VideoIDs, "video_ids")
+	ids, errs := parseIDBatch(r.VideoIDs, "video_ids", maxBatch)
+	r.ids = ids
 	return errs
 }
 
