@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -51,8 +52,23 @@ type searchUser struct {
 	IsFollowing bool    `json:"is_following"`
 }
 
+// shortQuery reports whether q is too short for pg_trgm to narrow a
+// substring search (one or two characters, such as "댄스"): those searches
+// go to the *Short queries and their short_grams indexes.
+func shortQuery(q string) bool { return utf8.RuneCountInString(q) <= 2 }
+
 func (s *Server) findUsers(ctx context.Context, q string, viewer *uuid.UUID, limit int) ([]searchUser, error) {
-	rows, err := s.store.SearchUsers(ctx, db.SearchUsersParams{Pattern: likePattern(q), Q: q, ViewerID: viewer, Lim: int32(limit)})
+	var rows []db.SearchUsersRow
+	var err error
+	if shortQuery(q) {
+		var short []db.SearchUsersShortRow
+		short, err = s.store.SearchUsersShort(ctx, db.SearchUsersShortParams{Pattern: likePattern(q), Q: q, ViewerID: viewer, Lim: int32(limit)})
+		for _, r := range short {
+			rows = append(rows, db.SearchUsersRow(r))
+		}
+	} else {
+		rows, err = s.store.SearchUsers(ctx, db.SearchUsersParams{Pattern: likePattern(q), Q: q, ViewerID: viewer, Lim: int32(limit)})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +80,17 @@ func (s *Server) findUsers(ctx context.Context, q string, viewer *uuid.UUID, lim
 }
 
 func (s *Server) findVideos(ctx context.Context, q string, viewer *uuid.UUID, limit int) ([]videoResponse, error) {
-	rows, err := s.store.SearchVideos(ctx, db.SearchVideosParams{Pattern: likePattern(q), Q: q, ViewerID: viewer, Lim: int32(limit)})
+	var rows []db.SearchVideosRow
+	var err error
+	if shortQuery(q) {
+		var short []db.SearchVideosShortRow
+		short, err = s.store.SearchVideosShort(ctx, db.SearchVideosShortParams{Q: q, ViewerID: viewer, Lim: int32(limit)})
+		for _, r := range short {
+			rows = append(rows, db.SearchVideosRow(r))
+		}
+	} else {
+		rows, err = s.store.SearchVideos(ctx, db.SearchVideosParams{Pattern: likePattern(q), Q: q, ViewerID: viewer, Lim: int32(limit)})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +108,7 @@ type searchHashtag struct {
 }
 
 func (s *Server) findHashtags(ctx context.Context, q string, limit int) ([]searchHashtag, error) {
-	rows, err := s.store.SearchHashtags(ctx, db.SearchHashtagsParams{Prefix: likePattern(normalizeTag(q)), Lim: int32(limit)})
+	rows, err := s.store.SearchHashtags(ctx, db.SearchHashtagsParams{Prefix: normalizeTag(q), Lim: int32(limit)})
 	if err != nil {
 		return nil, err
 	}
@@ -189,9 +215,22 @@ type suggestion struct {
 	Count *int64 `json:"count"`
 }
 
+// autocompleteCacheTTL is how long the hashtag and keyword suggestions for
+// a prefix are shared: the same for every caller, and the response already
+// lets the client keep it this long.
+const autocompleteCacheTTL = 30 * time.Second
+
+// autocompleteCacheKey names the cached term suggestions of a prefix. It
+// names the database too, so that servers of different databases sharing
+// one Redis (tests, staging) never answer with each other's terms.
+func autocompleteCacheKey(database, kind, prefix string) string {
+	return "lokiz:autocomplete:" + database + ":" + kind + ":" + prefix
+}
+
 // autocomplete suggests up to 10 users (@name), hashtags (#tag with count)
 // and keywords (popular recent searches) for a prefix. "@" or "#" in front
-// narrows to that kind.
+// narrows to that kind. The users are read for each caller (blocks differ);
+// the hashtags and keywords come from termSuggestions.
 func (s *Server) autocomplete(c *gin.Context) {
 	ctx := c.Request.Context()
 	q, err := searchQuery(c)
@@ -213,36 +252,26 @@ func (s *Server) autocomplete(c *gin.Context) {
 		return
 	}
 	if kind == "" || kind == "user" {
-		rows, err := s.store.AutocompleteUsers(ctx, db.AutocompleteUsersParams{Prefix: likePattern(prefix), ViewerID: optionalUserID(c), Lim: 4})
+		names, err := s.store.AutocompleteUsers(ctx, db.AutocompleteUsersParams{Prefix: prefix, ViewerID: optionalUserID(c), Lim: 4})
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		for _, r := range rows {
-			out = append(out, suggestion{Type: "user", Text: "@" + r.Username, Value: r.Username})
+		for _, name := range names {
+			out = append(out, suggestion{Type: "user", Text: "@" + name, Value: name})
 		}
 	}
 	if kind == "" || kind == "hashtag" {
-		tags, err := s.findHashtags(ctx, prefix, 4)
+		terms, hit, err := s.termSuggestions(ctx, kind, prefix)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		for _, t := range tags {
-			n := int64(t.UseCount)
-			out = append(out, suggestion{Type: "hashtag", Text: "#" + t.Name, Value: t.Name, Count: &n})
-		}
-	}
-	if kind == "" {
-		rows, err := s.store.AutocompleteKeywords(ctx, db.AutocompleteKeywordsParams{Prefix: likePattern(normalizeQuery(prefix)),
-			Since: time.Now().Add(-keywordWindow), Lim: autocompleteMax})
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		for _, r := range rows {
-			n := r.Uses
-			out = append(out, suggestion{Type: "keyword", Text: r.Normalized, Value: r.Normalized, Count: &n})
+		out = append(out, terms...)
+		if hit {
+			c.Header("X-Cache", "hit")
+		} else {
+			c.Header("X-Cache", "miss")
 		}
 	}
 	if len(out) > autocompleteMax {
@@ -250,6 +279,45 @@ func (s *Server) autocomplete(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "private, max-age=30")
 	c.JSON(http.StatusOK, gin.H{"suggestions": out})
+}
+
+// termSuggestions are the hashtag suggestions for prefix and, when kind is
+// "", the keyword ones. Counting the recent searches for a short prefix
+// reads every one of them, so the answer is kept in Redis for
+// autocompleteCacheTTL and shared by all callers; hit says it came from
+// there. Without Redis it is computed for each call.
+func (s *Server) termSuggestions(ctx context.Context, kind, prefix string) (out []suggestion, hit bool, err error) {
+	key := autocompleteCacheKey(s.store.Pool().Config().ConnConfig.Database, kind, prefix)
+	if body, err := s.rdb.Get(ctx, key).Bytes(); err == nil && json.Unmarshal(body, &out) == nil {
+		return out, true, nil
+	}
+	out = []suggestion{}
+	tags, err := s.findHashtags(ctx, prefix, 4)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, t := range tags {
+		n := int64(t.UseCount)
+		out = append(out, suggestion{Type: "hashtag", Text: "#" + t.Name, Value: t.Name, Count: &n})
+	}
+	if kind == "" {
+		rows, err := s.store.AutocompleteKeywords(ctx, db.AutocompleteKeywordsParams{Prefix: normalizeQuery(prefix),
+			Since: time.Now().Add(-keywordWindow), Lim: autocompleteMax})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range rows {
+			n := r.Uses
+			out = append(out, suggestion{Type: "keyword", Text: r.Normalized, Value: r.Normalized, Count: &n})
+		}
+	}
+	if body, err := json.Marshal(out); err == nil {
+		// A failed write costs the next caller the queries, nothing more.
+		if err := s.rdb.Set(ctx, key, body, autocompleteCacheTTL).Err(); err != nil {
+			s.log.WarnContext(ctx, "cache autocomplete terms", "err", err)
+		}
+	}
+	return out, false, nil
 }
 
 type historyEntry struct {
