@@ -67,12 +67,12 @@ func TestCatalogFromFile(t *testing.T) {
 func TestPredictionProgress(t *testing.T) {
 	t.Parallel()
 	for logs, want := range map[string]int{
-		"":                                 0,
-		"loading model\n":                  0,
-		"progress: 10%\nprogress: 45%\n":   45,
+		"":                               0,
+		"loading model\n":                0,
+		"progress: 10%\nprogress: 45%\n": 45,
 		" 73%|███████▎  | 73/100 [00:03]": 73,
-		"progress: 100%\n":                 99,
-		"used 250% of quota\nstep 3%":      3,
+		"progress: 100%\n":            99,
+		"used 250% of quota\nstep 3%": 3,
 	} {
 		require.Equal(t, want, replicate.Prediction{Status: replicate.StatusProcessing, Logs: logs}.Progress(), logs)
 	}
