@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -79,10 +80,10 @@ func LoadCatalog(path string) (Catalog, error) {
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("AI catalog %s: %w", cmpStr(path, "(built in)"), err)
+		return nil, fmt.Errorf("AI catalog %s: %w", cmp.Or(path, "(built in)"), err)
 	}
 	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("AI catalog %s: %w", cmpStr(path, "(built in)"), err)
+		return nil, fmt.Errorf("AI catalog %s: %w", cmp.Or(path, "(built in)"), err)
 	}
 	return c, nil
 }
@@ -150,11 +151,4 @@ func (e Entry) Spec(logical map[string]any) Spec {
 }
 
 // Name is how the entry's model is shown: Model, or the version id.
-func (e Entry) Name() string { return cmpStr(e.Model, e.Version) }
-
-func cmpStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
+func (e Entry) Name() string { return cmp.Or(e.Model, e.Version) }

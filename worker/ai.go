@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -440,7 +441,7 @@ func (h *AIHandler) settle(ctx context.Context, job db.AIJob, p replicate.Predic
 		h.fail(ctx, job.ID, lokiz.JobFailed, "The AI model ran out of time; your credits were refunded",
 			"prediction aborted: "+p.Error, string(p.Status))
 	default:
-		h.fail(ctx, job.ID, lokiz.JobFailed, "The AI model failed: "+shorten(cmpStr(p.Error, "no reason given"), 300)+
+		h.fail(ctx, job.ID, lokiz.JobFailed, "The AI model failed: "+shorten(cmp.Or(p.Error, "no reason given"), 300)+
 			"; your credits were refunded", "prediction failed", string(p.Status))
 	}
 	return nil
@@ -759,7 +760,7 @@ func (h *AIHandler) resultTitle(ctx context.Context, job db.AIJob) string {
 	var title string
 	switch job.JobType {
 	case lokiz.JobI2VTemplate:
-		title = "Template: " + cmpStr(in.Template, "video")
+		title = "Template: " + cmp.Or(in.Template, "video")
 	case lokiz.JobStickerToReality:
 		title = "Sticker to Reality from " + sourceTitle
 	default:
@@ -781,11 +782,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func cmpStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
