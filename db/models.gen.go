@@ -96,6 +96,12 @@ type Draft struct {
 	UpdatedAt time.Time
 }
 
+type FeedInbox struct {
+	UserID    uuid.UUID
+	CreatedAt time.Time
+	VideoID   uuid.UUID
+}
+
 type Follow struct {
 	ID          uuid.UUID
 	FollowerID  uuid.UUID

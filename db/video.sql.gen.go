@@ -13,34 +13,25 @@ import (
 )
 
 const feedFollowing = `-- name: FeedFollowing :many
-WITH page AS (
-    SELECT top.id, top.created_at
-    FROM follows f
-    JOIN users fu ON fu.id = f.following_id
-    CROSS JOIN LATERAL (
-        SELECT x.id, x.created_at FROM videos x
-        WHERE x.user_id = f.following_id
-          AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL
-          AND ($1::timestamptz IS NULL
-               OR (x.created_at, x.id) < ($1::timestamptz, $2::uuid))
-        ORDER BY x.created_at DESC, x.id DESC
-        LIMIT $3
-    ) top
-    WHERE f.follower_id = $4 AND fu.is_active
-      AND NOT blocked_between($4::uuid, f.following_id)
-    ORDER BY top.created_at DESC, top.id DESC
-    LIMIT $3
-)
 SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
-FROM page JOIN videos v ON v.id = page.id JOIN users u ON u.id = v.user_id
-ORDER BY v.created_at DESC, v.id DESC
+FROM feed_inbox i
+JOIN videos v ON v.id = i.video_id
+JOIN users u ON u.id = v.user_id
+WHERE i.user_id = $1
+  AND (i.created_at, i.video_id) < (coalesce($2::timestamptz, 'infinity'),
+                                     coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+  AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.following_id = v.user_id)
+  AND NOT blocked_between($1::uuid, v.user_id)
+ORDER BY i.created_at DESC, i.video_id DESC
+LIMIT $4
 `
 
 type FeedFollowingParams struct {
+	ViewerID uuid.UUID
 	CursorAt *time.Time
 	CursorID *uuid.UUID
 	Lim      int32
-	ViewerID uuid.UUID
 }
 
 type FeedFollowingRow struct {
@@ -48,17 +39,18 @@ type FeedFollowingRow struct {
 	User  User
 }
 
-// Newest videos of the creators the viewer follows. Each followed author
-// contributes at most @lim candidates from its own index range, the block
-// check runs once per author rather than once per video, and only the
-// page's rows are read in full: a page costs (authors × @lim) index rows
-// however many videos those authors have.
+// Newest videos of the creators the viewer follows, read from the viewer's
+// inbox (migration 00010): one backward range of its primary key from the
+// cursor, each row checked for visibility, the follow and blocks as it is
+// read, stopping at @lim. A page costs about @lim rows however many
+// creators the viewer follows. The cursor is compared as in
+// VideoListVisible.
 func (q *Queries) FeedFollowing(ctx context.Context, arg FeedFollowingParams) ([]FeedFollowingRow, error) {
 	rows, err := q.db.Query(ctx, feedFollowing,
+		arg.ViewerID,
 		arg.CursorAt,
 		arg.CursorID,
 		arg.Lim,
-		arg.ViewerID,
 	)
 	if err != nil {
 		return nil, err
@@ -902,8 +894,8 @@ SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_pub
 FROM videos v JOIN users u ON u.id = v.user_id
 WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid)
-  AND ($2::timestamptz IS NULL
-       OR (v.created_at, v.id) < ($2::timestamptz, $3::uuid))
+  AND (v.created_at, v.id) < (coalesce($2::timestamptz, 'infinity'),
+                              coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
 ORDER BY v.created_at DESC, v.id DESC
 LIMIT $4
 `
@@ -920,7 +912,11 @@ type VideoListVisibleRow struct {
 	User  User
 }
 
-// The public list, newest first, keyset-paged on (created_at, id).
+// The public list, newest first, keyset-paged on (created_at, id). The
+// first page compares with a cursor past every row rather than skipping the
+// comparison, so one cached plan seeks in the index for every page (with
+// "cursor IS NULL OR ...", a generic plan filters instead and scans every
+// newer row).
 func (q *Queries) VideoListVisible(ctx context.Context, arg VideoListVisibleParams) ([]VideoListVisibleRow, error) {
 	rows, err := q.db.Query(ctx, videoListVisible,
 		arg.ViewerID,

@@ -69,13 +69,17 @@ WHERE id = @id AND user_id = @user_id AND deleted_at IS NULL
 RETURNING *;
 
 -- name: VideoListVisible :many
--- The public list, newest first, keyset-paged on (created_at, id).
+-- The public list, newest first, keyset-paged on (created_at, id). The
+-- first page compares with a cursor past every row rather than skipping the
+-- comparison, so one cached plan seeks in the index for every page (with
+-- "cursor IS NULL OR ...", a generic plan filters instead and scans every
+-- newer row).
 SELECT sqlc.embed(v), sqlc.embed(u)
 FROM videos v JOIN users u ON u.id = v.user_id
 WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
-  AND (sqlc.narg('cursor_at')::timestamptz IS NULL
-       OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
+  AND (v.created_at, v.id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
+                              coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
 ORDER BY v.created_at DESC, v.id DESC
 LIMIT @lim;
 
@@ -135,32 +139,24 @@ UPDATE videos SET object_key = NULL, thumbnail_key = NULL, original_key = NULL, 
 WHERE id = @id AND deleted_at IS NOT NULL;
 
 -- name: FeedFollowing :many
--- Newest videos of the creators the viewer follows. Each followed author
--- contributes at most @lim candidates from its own index range, the block
--- check runs once per author rather than once per video, and only the
--- page's rows are read in full: a page costs (authors × @lim) index rows
--- however many videos those authors have.
-WITH page AS (
-    SELECT top.id, top.created_at
-    FROM follows f
-    JOIN users fu ON fu.id = f.following_id
-    CROSS JOIN LATERAL (
-        SELECT x.id, x.created_at FROM videos x
-        WHERE x.user_id = f.following_id
-          AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL
-          AND (sqlc.narg('cursor_at')::timestamptz IS NULL
-               OR (x.created_at, x.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
-        ORDER BY x.created_at DESC, x.id DESC
-        LIMIT @lim
-    ) top
-    WHERE f.follower_id = @viewer_id AND fu.is_active
-      AND NOT blocked_between(@viewer_id::uuid, f.following_id)
-    ORDER BY top.created_at DESC, top.id DESC
-    LIMIT @lim
-)
+-- Newest videos of the creators the viewer follows, read from the viewer's
+-- inbox (migration 00010): one backward range of its primary key from the
+-- cursor, each row checked for visibility, the follow and blocks as it is
+-- read, stopping at @lim. A page costs about @lim rows however many
+-- creators the viewer follows. The cursor is compared as in
+-- VideoListVisible.
 SELECT sqlc.embed(v), sqlc.embed(u)
-FROM page JOIN videos v ON v.id = page.id JOIN users u ON u.id = v.user_id
-ORDER BY v.created_at DESC, v.id DESC;
+FROM feed_inbox i
+JOIN videos v ON v.id = i.video_id
+JOIN users u ON u.id = v.user_id
+WHERE i.user_id = @viewer_id
+  AND (i.created_at, i.video_id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
+                                     coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+  AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @viewer_id AND f.following_id = v.user_id)
+  AND NOT blocked_between(@viewer_id::uuid, v.user_id)
+ORDER BY i.created_at DESC, i.video_id DESC
+LIMIT @lim;
 
 -- name: TrendingScores :many
 -- The trending score of every public video of the last @window_hours:
