@@ -257,8 +257,8 @@ func (s *Server) followingFeed(c *gin.Context) { s.serveFeed(c, "following", tru
 
 func (s *Server) forYouFeed(c *gin.Context) { s.serveFeed(c, "personalized", true) }
 
-// serveFeed pages a feed with the caller's flags resolved in three batch
-// queries per page, whatever the page size.
+// serveFeed pages a feed with the caller's flags resolved in one batch
+// query per page, whatever the page size.
 func (s *Server) serveFeed(c *gin.Context, def string, fixed bool) {
 	ctx := c.Request.Context()
 	algorithm, err := feedAlgorithm(c, def, fixed)
@@ -334,7 +334,7 @@ func (s *Server) feedCacheKey(c *gin.Context, algorithm string, viewer *uuid.UUI
 }
 
 // withViewerFlags adds is_liked, is_bookmarked and is_following_author for
-// a signed-in caller: one query each for the whole page.
+// a signed-in caller: one query for the whole page.
 func (s *Server) withViewerFlags(ctx context.Context, viewer *uuid.UUID, videos []videoResponse) ([]feedVideo, error) {
 	out := make([]feedVideo, len(videos))
 	for i, v := range videos {
@@ -348,19 +348,11 @@ func (s *Server) withViewerFlags(ctx context.Context, viewer *uuid.UUID, videos 
 	for i, v := range videos {
 		ids[i], authors[i] = v.ID, v.User.ID
 	}
-	liked, err := s.likedBy(ctx, *viewer, ids)
+	flags, err := s.store.ViewerFlags(ctx, db.ViewerFlagsParams{ViewerID: *viewer, VideoIDs: ids, AuthorIds: authors})
 	if err != nil {
 		return nil, err
 	}
-	saved, err := s.bookmarkedBy(ctx, *viewer, ids)
-	if err != nil {
-		return nil, err
-	}
-	following, err := s.followedBy(ctx, *viewer, authors)
-	if err != nil {
-		return nil, err
-	}
-	l, b, f := presence(ids, liked), presence(ids, saved), presence(authors, following)
+	l, b, f := presence(ids, flags.Liked), presence(ids, flags.Bookmarked), presence(authors, flags.Following)
 	for i, v := range videos {
 		isLiked, isSaved, isFollowing := l[v.ID.String()], b[v.ID.String()], f[v.User.ID.String()]
 		out[i].IsLiked, out[i].IsBookmarked, out[i].IsFollowingAuthor = &isLiked, &isSaved, &isFollowing

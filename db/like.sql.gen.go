@@ -233,3 +233,34 @@ func (q *Queries) LikedVideos(ctx context.Context, arg LikedVideosParams) ([]Lik
 	}
 	return items, nil
 }
+
+const viewerFlags = `-- name: ViewerFlags :one
+SELECT
+    ARRAY(SELECT l.video_id FROM likes l
+          WHERE l.user_id = $1 AND l.video_id = ANY($2::uuid[]))::uuid[] AS liked,
+    ARRAY(SELECT b.video_id FROM bookmarks b
+          WHERE b.user_id = $1 AND b.video_id = ANY($2::uuid[]))::uuid[] AS bookmarked,
+    ARRAY(SELECT f.following_id FROM follows f
+          WHERE f.follower_id = $1 AND f.following_id = ANY($3::uuid[]))::uuid[] AS following
+`
+
+type ViewerFlagsParams struct {
+	ViewerID  uuid.UUID
+	VideoIDs  []uuid.UUID
+	AuthorIds []uuid.UUID
+}
+
+type ViewerFlagsRow struct {
+	Liked      []uuid.UUID
+	Bookmarked []uuid.UUID
+	Following  []uuid.UUID
+}
+
+// The caller's relation to a page of videos in one round trip: which of
+// @video_ids it liked and bookmarked, and which of @author_ids it follows.
+func (q *Queries) ViewerFlags(ctx context.Context, arg ViewerFlagsParams) (ViewerFlagsRow, error) {
+	row := q.db.QueryRow(ctx, viewerFlags, arg.ViewerID, arg.VideoIDs, arg.AuthorIds)
+	var i ViewerFlagsRow
+	err := row.Scan(&i.Liked, &i.Bookmarked, &i.Following)
+	return i, err
+}

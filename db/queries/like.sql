@@ -42,3 +42,14 @@ WHERE l.user_id = @user_id
        OR (l.created_at, l.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
 ORDER BY l.created_at DESC, l.id DESC
 LIMIT @lim;
+
+-- name: ViewerFlags :one
+-- The caller's relation to a page of videos in one round trip: which of
+-- @video_ids it liked and bookmarked, and which of @author_ids it follows.
+SELECT
+    ARRAY(SELECT l.video_id FROM likes l
+          WHERE l.user_id = @viewer_id AND l.video_id = ANY(@video_ids::uuid[]))::uuid[] AS liked,
+    ARRAY(SELECT b.video_id FROM bookmarks b
+          WHERE b.user_id = @viewer_id AND b.video_id = ANY(@video_ids::uuid[]))::uuid[] AS bookmarked,
+    ARRAY(SELECT f.following_id FROM follows f
+          WHERE f.follower_id = @viewer_id AND f.following_id = ANY(@author_ids::uuid[]))::uuid[] AS following;
