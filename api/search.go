@@ -20,7 +20,6 @@ const (
 	maxQueryRunes        = 100
 	searchHistoryKeep    = 50
 	autocompleteMax      = 10
-	keywordWindow        = 7 * 24 * time.Hour
 	defaultSearchResults = 20
 )
 
@@ -302,7 +301,7 @@ func (s *Server) termSuggestions(ctx context.Context, kind, prefix string) (out 
 	}
 	if kind == "" {
 		rows, err := s.store.AutocompleteKeywords(ctx, db.AutocompleteKeywordsParams{Prefix: normalizeQuery(prefix),
-			Since: time.Now().Add(-keywordWindow), Lim: autocompleteMax})
+			SinceDay: lokiz.KeywordSince(time.Now()), Lim: autocompleteMax})
 		if err != nil {
 			return nil, false, err
 		}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz"
 )
 
 func TestSearch(t *testing.T) {
@@ -103,4 +106,63 @@ func TestSearchHistoryCap(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.Status)
 	}
 	require.Len(t, e.do(req{method: "GET", path: "/v1/search/history", token: token}).Body["history"], 50, "the oldest are dropped")
+}
+
+// TestKeywordSuggestionCounts: keyword suggestions rank queries by the
+// users who searched them per day over the last KeywordDays days; one user
+// searching again the same day adds nothing.
+func TestKeywordSuggestionCounts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	search := func(token, q string) {
+		t.Helper()
+		res := e.do(req{method: "POST", path: "/v1/search/history", token: token, body: map[string]any{"query": q}})
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	}
+	counts := func() map[string]int {
+		t.Helper()
+		rows, err := e.store.Pool().Query(ctx, `SELECT normalized, sum(users)::int FROM search_keyword_days GROUP BY 1`)
+		require.NoError(t, err)
+		out := map[string]int{}
+		for rows.Next() {
+			var q string
+			var n int
+			require.NoError(t, rows.Scan(&q, &n))
+			out[q] = n
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	a, aID := e.register("kw_a")
+	b, _ := e.register("kw_b")
+	c, _ := e.register("kw_c")
+	for range 5 {
+		search(a, "Kpop  Dance") // one user, many times: counted once
+	}
+	search(b, "kpop dance")
+	search(c, "KPOP DANCE")
+	search(b, "kpop drama")
+	require.Equal(t, map[string]int{"kpop dance": 3, "kpop drama": 1}, counts())
+
+	// A's last search of it was yesterday: today's search counts again.
+	_, err := e.store.Pool().Exec(ctx, `UPDATE search_history SET created_at = now() - interval '1 day' WHERE user_id = $1`, aID)
+	require.NoError(t, err)
+	search(a, "kpop dance")
+	require.Equal(t, 4, counts()["kpop dance"])
+
+	// Counts of days outside the window are not read.
+	_, err = e.store.Pool().Exec(ctx, `INSERT INTO search_keyword_days (normalized, day, users)
+		VALUES ('kpop old', (now() AT TIME ZONE 'UTC')::date - $1::int, 100)`, lokiz.KeywordDays)
+	require.NoError(t, err)
+
+	res := e.do(req{method: "GET", path: "/v1/search/autocomplete?q=kpop"})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	var got []string
+	for _, s := range res.Body["suggestions"].([]any) {
+		s := s.(map[string]any)
+		require.Equal(t, "keyword", s["type"])
+		got = append(got, fmt.Sprintf("%s=%v", s["text"], s["count"]))
+	}
+	require.Equal(t, []string{"kpop dance=4", "kpop drama=1"}, got)
 }

@@ -231,6 +231,12 @@ type SearchHistory struct {
 	CreatedAt  time.Time
 }
 
+type SearchKeywordDay struct {
+	Normalized string
+	Day        time.Time
+	Users      int32
+}
+
 type User struct {
 	ID                    uuid.UUID
 	Username              string

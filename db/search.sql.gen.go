@@ -13,18 +13,18 @@ import (
 )
 
 const autocompleteKeywords = `-- name: AutocompleteKeywords :many
-SELECT normalized, count(*)::bigint AS uses
-FROM search_history
-WHERE normalized ~>=~ $1::text AND normalized ~<~ ($1::text || chr(1114111)) AND created_at > $2
+SELECT normalized, sum(users)::bigint AS uses
+FROM search_keyword_days
+WHERE normalized ~>=~ $1::text AND normalized ~<~ ($1::text || chr(1114111)) AND day >= $2::date
 GROUP BY normalized
 ORDER BY uses DESC, normalized
 LIMIT $3
 `
 
 type AutocompleteKeywordsParams struct {
-	Prefix string
-	Since  time.Time
-	Lim    int32
+	Prefix   string
+	SinceDay time.Time
+	Lim      int32
 }
 
 type AutocompleteKeywordsRow struct {
@@ -33,10 +33,10 @@ type AutocompleteKeywordsRow struct {
 }
 
 // Popular recent searches starting with @prefix (the byte range of
-// SearchHashtags). It counts every matching search since @since, so it
-// costs about 0.2 µs per search: api caches its answer per prefix.
+// SearchHashtags): the users who searched each query per day, summed over
+// the days since @since_day (migration 00011).
 func (q *Queries) AutocompleteKeywords(ctx context.Context, arg AutocompleteKeywordsParams) ([]AutocompleteKeywordsRow, error) {
-	rows, err := q.db.Query(ctx, autocompleteKeywords, arg.Prefix, arg.Since, arg.Lim)
+	rows, err := q.db.Query(ctx, autocompleteKeywords, arg.Prefix, arg.SinceDay, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +205,15 @@ func (q *Queries) SearchHistoryList(ctx context.Context, arg SearchHistoryListPa
 }
 
 const searchHistoryRecord = `-- name: SearchHistoryRecord :one
+WITH prev AS (
+    SELECT p.created_at FROM search_history p WHERE p.user_id = $2 AND p.normalized = $4
+), counted AS (
+    INSERT INTO search_keyword_days AS k (normalized, day, users)
+    SELECT $4, (now() AT TIME ZONE 'UTC')::date, 1
+    WHERE NOT EXISTS (SELECT 1 FROM prev
+                      WHERE prev.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+    ON CONFLICT (normalized, day) DO UPDATE SET users = k.users + 1
+)
 INSERT INTO search_history (id, user_id, query, normalized)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (user_id, normalized) DO UPDATE SET query = EXCLUDED.query, created_at = now()
@@ -218,7 +227,11 @@ type SearchHistoryRecordParams struct {
 	Normalized string
 }
 
-// One row per normalized query: searching again moves it to the top.
+// One row per normalized query: searching again moves it to the top. The
+// first search of a query by a user on a UTC day also adds one to the
+// query's count for that day (two concurrent first searches by one user
+// may both add). The CTEs see the table as it was before the statement,
+// so prev is the previous search, if any.
 func (q *Queries) SearchHistoryRecord(ctx context.Context, arg SearchHistoryRecordParams) (SearchHistory, error) {
 	row := q.db.QueryRow(ctx, searchHistoryRecord,
 		arg.ID,
@@ -251,6 +264,19 @@ type SearchHistoryTrimParams struct {
 // Keeps the newest @keep entries of a user.
 func (q *Queries) SearchHistoryTrim(ctx context.Context, arg SearchHistoryTrimParams) (int64, error) {
 	result, err := q.db.Exec(ctx, searchHistoryTrim, arg.UserID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const searchKeywordDaysPrune = `-- name: SearchKeywordDaysPrune :execrows
+DELETE FROM search_keyword_days WHERE day < $1::date
+`
+
+// Forgets the counts of days before @before.
+func (q *Queries) SearchKeywordDaysPrune(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, searchKeywordDaysPrune, before)
 	if err != nil {
 		return 0, err
 	}

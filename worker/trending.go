@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/trending"
 )
@@ -47,5 +48,10 @@ func (h *TrendingHandler) ProcessTask(ctx context.Context, _ *asynq.Task) error 
 		return err
 	}
 	h.log.InfoContext(ctx, "trending published", "snapshot", snapshot, "videos", len(ids))
+	// The other discovery ranking's housekeeping: the keyword counts of
+	// days autocomplete no longer reads. Idempotent too.
+	if _, err := h.store.SearchKeywordDaysPrune(ctx, lokiz.KeywordSince(time.Now())); err != nil {
+		return fmt.Errorf("prune keyword counts: %w", err)
+	}
 	return nil
 }

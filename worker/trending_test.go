@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/tasks"
@@ -67,7 +68,25 @@ func TestTrendingRecompute(t *testing.T) {
 	insert(video{owner: author.ID, age: 8 * 24 * time.Hour, likes: 1000, public: true})
 	insert(video{owner: banned.ID, age: time.Hour, likes: 1000, public: true})
 
+	// Keyword counts: today's and the window's first day are kept, the day
+	// before it is forgotten.
+	_, err = store.Pool().Exec(ctx, `INSERT INTO search_keyword_days (normalized, day, users) VALUES
+		('today', (now() AT TIME ZONE 'UTC')::date, 1),
+		('first', (now() AT TIME ZONE 'UTC')::date - $1::int + 1, 1),
+		('gone', (now() AT TIME ZONE 'UTC')::date - $1::int, 1)`, lokiz.KeywordDays)
+	require.NoError(t, err)
+
 	require.NoError(t, h.ProcessTask(ctx, tasks.NewTrendingRecomputeTask()))
+	var kept []string
+	rows, err := store.Pool().Query(ctx, `SELECT normalized FROM search_keyword_days ORDER BY day`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var q string
+		require.NoError(t, rows.Scan(&q))
+		kept = append(kept, q)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"first", "today"}, kept)
 	snap, err := ranking.Current(ctx)
 	require.NoError(t, err)
 	require.NotEmpty(t, snap)

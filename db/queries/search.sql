@@ -139,21 +139,38 @@ LIMIT @lim;
 
 -- name: AutocompleteKeywords :many
 -- Popular recent searches starting with @prefix (the byte range of
--- SearchHashtags). It counts every matching search since @since, so it
--- costs about 0.2 µs per search: api caches its answer per prefix.
-SELECT normalized, count(*)::bigint AS uses
-FROM search_history
-WHERE normalized ~>=~ @prefix::text AND normalized ~<~ (@prefix::text || chr(1114111)) AND created_at > @since
+-- SearchHashtags): the users who searched each query per day, summed over
+-- the days since @since_day (migration 00011).
+SELECT normalized, sum(users)::bigint AS uses
+FROM search_keyword_days
+WHERE normalized ~>=~ @prefix::text AND normalized ~<~ (@prefix::text || chr(1114111)) AND day >= @since_day::date
 GROUP BY normalized
 ORDER BY uses DESC, normalized
 LIMIT @lim;
 
 -- name: SearchHistoryRecord :one
--- One row per normalized query: searching again moves it to the top.
+-- One row per normalized query: searching again moves it to the top. The
+-- first search of a query by a user on a UTC day also adds one to the
+-- query's count for that day (two concurrent first searches by one user
+-- may both add). The CTEs see the table as it was before the statement,
+-- so prev is the previous search, if any.
+WITH prev AS (
+    SELECT p.created_at FROM search_history p WHERE p.user_id = @user_id AND p.normalized = @normalized
+), counted AS (
+    INSERT INTO search_keyword_days AS k (normalized, day, users)
+    SELECT @normalized, (now() AT TIME ZONE 'UTC')::date, 1
+    WHERE NOT EXISTS (SELECT 1 FROM prev
+                      WHERE prev.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+    ON CONFLICT (normalized, day) DO UPDATE SET users = k.users + 1
+)
 INSERT INTO search_history (id, user_id, query, normalized)
 VALUES (@id, @user_id, @query, @normalized)
 ON CONFLICT (user_id, normalized) DO UPDATE SET query = EXCLUDED.query, created_at = now()
 RETURNING *;
+
+-- name: SearchKeywordDaysPrune :execrows
+-- Forgets the counts of days before @before.
+DELETE FROM search_keyword_days WHERE day < @before::date;
 
 -- name: SearchHistoryTrim :execrows
 -- Keeps the newest @keep entries of a user.
