@@ -21,8 +21,15 @@ RETURNING hashtag_id;
 UPDATE hashtags SET use_count = use_count + @delta WHERE id = ANY(@ids::uuid[]);
 
 -- name: VideoHashtagNames :many
+-- The tags of a page of videos. Each tag's name is looked up by primary
+-- key: as a plain join, the planner priced hashing all 4,200 tags of the
+-- benchmark seed the same as 40 index lookups and, depending on the
+-- statistics of the day, chose the hash (0.9 ms instead of 0.2 ms on every
+-- feed page). The LIMIT keeps the subquery from being flattened into
+-- that join.
 SELECT v.video_id, h.name
-FROM video_hashtags v JOIN hashtags h ON h.id = v.hashtag_id
+FROM video_hashtags v
+CROSS JOIN LATERAL (SELECT t.name FROM hashtags t WHERE t.id = v.hashtag_id LIMIT 1) h
 WHERE v.video_id = ANY(@video_ids::uuid[])
 ORDER BY h.name;
 
