@@ -71,8 +71,10 @@ hits AS (
 ),
 best AS (
     SELECT h.id, greatest(similarity(h.caption, @q::text), similarity(coalesce(h.title, ''), @q::text)) AS score
-    FROM hits h JOIN users hu ON hu.id = h.user_id
-    WHERE hu.is_active
+    FROM hits h
+    -- The author's state by key, for the 200 hits only: as a join, the
+    -- planner hashed every user (2.7 ms of 5.5 for "dance" on the seed).
+    WHERE (SELECT hu.is_active FROM users hu WHERE hu.id = h.user_id)
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT @lim
 )
@@ -102,8 +104,10 @@ hits AS (
 ),
 best AS (
     SELECT h.id, greatest(similarity(h.caption, @q::text), similarity(coalesce(h.title, ''), @q::text)) AS score
-    FROM hits h JOIN users hu ON hu.id = h.user_id
-    WHERE hu.is_active
+    FROM hits h
+    -- The author's state by key, for the 200 hits only: as a join, the
+    -- planner hashed every user (2.7 ms of 5.5 for "dance" on the seed).
+    WHERE (SELECT hu.is_active FROM users hu WHERE hu.id = h.user_id)
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT @lim
 )
