@@ -706,7 +706,7 @@ func (q *Queries) VideoGetOwned(ctx context.Context, arg VideoGetOwnedParams) (V
 const videoGetVisible = `-- name: VideoGetVisible :one
 SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.id = $1 AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+WHERE v.id = $1 AND u.is_active AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
 `
 
 type VideoGetVisibleParams struct {
@@ -719,6 +719,7 @@ type VideoGetVisibleRow struct {
 	User  User
 }
 
+// A banned author's videos are not found, like the author (CONTRACT.md §2).
 func (q *Queries) VideoGetVisible(ctx context.Context, arg VideoGetVisibleParams) (VideoGetVisibleRow, error) {
 	row := q.db.QueryRow(ctx, videoGetVisible, arg.ID, arg.ViewerID)
 	var i VideoGetVisibleRow
@@ -892,7 +893,7 @@ func (q *Queries) VideoListByUser(ctx context.Context, arg VideoListByUserParams
 const videoListVisible = `-- name: VideoListVisible :many
 SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid)
   AND (v.created_at, v.id) < (coalesce($2::timestamptz, 'infinity'),
                               coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))

@@ -11,9 +11,10 @@ SELECT * FROM videos WHERE id = @id;
 SELECT * FROM videos WHERE id = @id AND user_id = @user_id AND deleted_at IS NULL;
 
 -- name: VideoGetVisible :one
+-- A banned author's videos are not found, like the author (CONTRACT.md §2).
 SELECT sqlc.embed(v), sqlc.embed(u)
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+WHERE v.id = @id AND u.is_active AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
 
 -- name: VideoViewTarget :one
 -- What counting a view needs to know: whether the caller may see the video,
@@ -76,7 +77,7 @@ RETURNING *;
 -- newer row).
 SELECT sqlc.embed(v), sqlc.embed(u)
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
   AND (v.created_at, v.id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
                               coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
