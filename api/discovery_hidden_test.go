@@ -44,7 +44,7 @@ func TestDiscoveryHidesWhatMustNotBeSeen(t *testing.T) {
 	}
 	visible := video(author, "completed", true, false, 1)
 	hidden := map[string]string{
-		video(author, "completed", false, false, 2): "private",
+		video(author, "completed", false, false, 2):  "private",
 		video(author, "processing", true, false, 3):  "processing",
 		video(author, "completed", true, false, 4):   "removed",
 		video(author, "completed", true, false, 5):   "deleted",
