@@ -98,9 +98,13 @@ func (q *Queries) AutocompleteUsers(ctx context.Context, arg AutocompleteUsersPa
 }
 
 const searchHashtags = `-- name: SearchHashtags :many
-SELECT id, name, use_count FROM hashtags
-WHERE name ~>=~ $1::text AND name ~<~ ($1::text || chr(1114111)) AND use_count > 0
-ORDER BY use_count DESC, name
+SELECT m.id, m.name, m.use_count FROM (
+    SELECT h.id, h.name, h.use_count FROM hashtags h
+    WHERE h.name ~>=~ $1::text AND h.name ~<~ ($1::text || chr(1114111)) AND h.use_count > 0
+    ORDER BY h.name USING ~<~
+    LIMIT 1000
+) m
+ORDER BY m.use_count DESC, m.name
 LIMIT $2
 `
 
@@ -120,6 +124,11 @@ type SearchHashtagsRow struct {
 // text_pattern_ops index can scan; unlike LIKE with a parameter, the range
 // works in a cached generic plan, so the statement is not planned again on
 // every keystroke. No escaping is needed: nothing in @prefix is special.
+// The subquery reads the prefix's range first (the first 1,000 tags of it
+// in byte order) and only then ranks by use: as one query, the planner
+// walked the use_count index from the top and filtered on the prefix,
+// which reads every tag in use when no popular tag has the prefix (all
+// 4,200 of the seed for "min", 0.5 ms; with millions of tags, seconds).
 func (q *Queries) SearchHashtags(ctx context.Context, arg SearchHashtagsParams) ([]SearchHashtagsRow, error) {
 	rows, err := q.db.Query(ctx, searchHashtags, arg.Prefix, arg.Lim)
 	if err != nil {
