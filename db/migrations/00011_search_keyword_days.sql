@@ -23,6 +23,9 @@ CREATE TABLE search_keyword_days (
 CREATE UNIQUE INDEX search_keyword_days_key ON search_keyword_days (normalized text_pattern_ops, day);
 CREATE INDEX search_keyword_days_day_idx ON search_keyword_days (day);
 
+-- Nothing reads search_history by query any more.
+DROP INDEX search_history_recent_idx;
+
 -- The searches already recorded, each user's once on the day of its last
 -- search.
 INSERT INTO search_keyword_days (normalized, day, users)
@@ -31,4 +34,5 @@ FROM search_history
 GROUP BY 1, 2;
 
 -- +goose Down
+CREATE INDEX search_history_recent_idx ON search_history (normalized text_pattern_ops, created_at);
 DROP TABLE search_keyword_days;
