@@ -22,9 +22,10 @@ import (
 	"github.com/lokiz/lokiz/trending"
 )
 
-// The discovery benchmarks (issue 6) run on the social seed with text added
-// to it, kept as a seeded database of its own ("discovery") so that the
-// social benchmarks keep their data: every user gets a username and a
+// The discovery benchmarks (issue 6) run on the social seed at twice its
+// size (discoverySeedSize) with text added to it, kept as a seeded
+// database of its own ("discovery") so that the social benchmarks keep
+// their data: every user gets a username and a
 // display name from a list of common (romanized and Korean) names, every
 // video a caption of 3–8 words in English (70%) or Korean (30%) ending in
 // 1–3 of 4,200 hashtags, picked with a skew so that a few words and tags
@@ -213,7 +214,7 @@ func seedDiscovery(ctx context.Context, pool *pgxpool.Pool) error {
 	for _, step := range steps {
 		var err error
 		if step == "seedSocial" {
-			err = seedSocial(ctx, pool)
+			err = seedSocialSized(ctx, pool, discoverySeedSize)
 		} else {
 			_, err = pool.Exec(ctx, step)
 		}
@@ -238,7 +239,7 @@ type discoveryBench struct {
 }
 
 func newDiscoveryBench(b *testing.B) *discoveryBench {
-	pool := dbtest.Seeded(b, "discovery", seedDiscovery)
+	pool := dbtest.Seeded(b, "discovery20k", seedDiscovery)
 	e := newEnvWithStore(b, db.NewStore(pool), func(c *api.Config) { c.SearchRateLimit = 1 << 30 })
 	ctx := context.Background()
 	d := &discoveryBench{e: e}

@@ -18,31 +18,40 @@ import (
 	"github.com/lokiz/lokiz/db/dbtest"
 )
 
+// seedSize is the size of a seeded database: users, videos (owned by the
+// first owners users, in turn), and likesPerUser distinct likes per user.
+type seedSize struct{ users, videos, owners, likesPerUser int }
+
 // The social benchmarks run on a seeded database of 10,000 users, 100,000
 // videos and 1,000,000 likes (100 per user), built once per machine by
-// dbtest.Seeded and kept between runs.
-const (
-	seedUsers         = 10_000
-	seedVideos        = 100_000
-	seedLikesPerUser  = 100
-	seedVideoOwners   = 1_000
-	seedLikeStride    = 1009 // coprime with seedVideos: a user's 100 likes hit distinct videos
-	seedUserVideoStep = 37
+// dbtest.Seeded and kept between runs. The discovery benchmarks (issue 6)
+// use twice that: the size of the issue's
+// `lokiz seed --users 20000 --videos 200000 --likes 2000000`.
+var (
+	socialSeedSize    = seedSize{users: 10_000, videos: 100_000, owners: 1_000, likesPerUser: 100}
+	discoverySeedSize = seedSize{users: 20_000, videos: 200_000, owners: 2_000, likesPerUser: 100}
 )
 
 func seedSocial(ctx context.Context, pool *pgxpool.Pool) error {
-	_, err := pool.Exec(ctx, `
+	return seedSocialSized(ctx, pool, socialSeedSize)
+}
+
+// seedSocialSized fills an empty database. User n's k-th like is video
+// (37n + 1009k) mod videos: 1009 is prime and does not divide the video
+// counts used, so a user's likes hit distinct videos.
+func seedSocialSized(ctx context.Context, pool *pgxpool.Pool, size seedSize) error {
+	_, err := pool.Exec(ctx, fmt.Sprintf(`
 INSERT INTO users (id, username, email, hashed_password, credits)
 SELECT gen_random_uuid(), 'seed' || i, 'seed' || i || '@example.com', 'x', 0
-FROM generate_series(1, 10000) i;
+FROM generate_series(1, %[1]d) i;
 
 CREATE TEMP TABLE seed_users AS SELECT id, row_number() OVER (ORDER BY username) AS rn FROM users;
 
 INSERT INTO videos (id, user_id, status, caption, created_at, object_key, thumbnail_key, duration_seconds)
 SELECT gen_random_uuid(), u.id, 'completed', 'seeded video ' || i, now() - (i || ' seconds')::interval,
        'videos/seed.mp4', 'thumbnails/seed.jpg', 5
-FROM generate_series(1, 100000) i
-JOIN seed_users u ON u.rn = 1 + (i % 1000);
+FROM generate_series(1, %[2]d) i
+JOIN seed_users u ON u.rn = 1 + (i %% %[3]d);
 
 CREATE TEMP TABLE seed_videos AS SELECT id, row_number() OVER (ORDER BY created_at, id) - 1 AS rn FROM videos;
 CREATE INDEX ON seed_videos (rn);
@@ -50,13 +59,13 @@ CREATE INDEX ON seed_videos (rn);
 INSERT INTO likes (id, user_id, video_id)
 SELECT gen_random_uuid(), u.id, v.id
 FROM seed_users u
-CROSS JOIN generate_series(0, 99) k
-JOIN seed_videos v ON v.rn = (u.rn * 37 + k * 1009) % 100000;
+CROSS JOIN generate_series(0, %[4]d - 1) k
+JOIN seed_videos v ON v.rn = (u.rn * 37 + k * 1009) %% %[2]d;
 
 UPDATE videos v SET like_count = c.n
 FROM (SELECT video_id, count(*) AS n FROM likes GROUP BY video_id) c
 WHERE c.video_id = v.id;
-`)
+`, size.users, size.videos, size.owners, size.likesPerUser))
 	return err
 }
 

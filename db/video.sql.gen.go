@@ -21,7 +21,6 @@ WHERE i.user_id = $1
   AND (i.created_at, i.video_id) < (coalesce($2::timestamptz, 'infinity'),
                                      coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
   AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
-  AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.following_id = v.user_id)
   AND NOT blocked_between($1::uuid, v.user_id)
 ORDER BY i.created_at DESC, i.video_id DESC
 LIMIT $4
@@ -41,10 +40,17 @@ type FeedFollowingRow struct {
 
 // Newest videos of the creators the viewer follows, read from the viewer's
 // inbox (migration 00010): one backward range of its primary key from the
-// cursor, each row checked for visibility, the follow and blocks as it is
-// read, stopping at @lim. A page costs about @lim rows however many
-// creators the viewer follows. The cursor is compared as in
-// VideoListVisible.
+// cursor, each row checked for visibility and blocks as it is read,
+// stopping at @lim. A page costs about @lim rows however many creators the
+// viewer follows. The cursor is compared as in VideoListVisible.
+//
+// The follow itself is not checked again: the triggers keep the inbox
+// exact under concurrent follows, unfollows and publishing
+// (TestFollowingInboxUnderConcurrency). Checking it made the planner
+// treat the inbox and the follows as independent, so it expected 1 inbox
+// row in 100 to qualify and, on the 20,000-user seed, read all 20,000
+// followed videos and sorted them (120 ms) instead of reading 21 rows of
+// the inbox (1 ms).
 func (q *Queries) FeedFollowing(ctx context.Context, arg FeedFollowingParams) ([]FeedFollowingRow, error) {
 	rows, err := q.db.Query(ctx, feedFollowing,
 		arg.ViewerID,

@@ -15,7 +15,9 @@ import (
 // filled once by seed, for benchmarks that need volume. The database is
 // named after the template and name and kept between runs (like the
 // template), so only the first run pays for seeding; a half-seeded one
-// (seed failed) is rebuilt.
+// (seed failed) is rebuilt. A new migration gives a new template and so a
+// new database, but a changed seed function does not: give the changed
+// seed a new name.
 func Seeded(tb testing.TB, name string, seed func(ctx context.Context, pool *pgxpool.Pool) error) *pgxpool.Pool {
 	tb.Helper()
 	ctx := context.Background()

@@ -24,8 +24,8 @@
 -- writes). The second to take the lock reads after the first committed,
 -- in a new statement, and sees its row. Row locks live in the row, not in
 -- the shared lock table, so a bulk insert of many creators' videos does
--- not run out of lock memory. The feed query still applies visibility,
--- the follow and blocks to each row it reads, as a second line.
+-- not run out of lock memory. The feed query still applies visibility
+-- and blocks to each row it reads.
 --
 -- Cost moves to writing: publishing a video inserts one row per follower
 -- (on the worker, in the transaction that completes the video) and a
