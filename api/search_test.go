@@ -68,6 +68,13 @@ func TestSearch(t *testing.T) {
 	for _, s := range sugg {
 		require.NotEqual(t, "@minji_blocked", s.(map[string]any)["text"])
 	}
+	res = e.do(req{method: "GET", path: "/v1/search/autocomplete?q=%40minji", token: token})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	var texts []string
+	for _, s := range res.Body["suggestions"].([]any) {
+		texts = append(texts, s.(map[string]any)["text"].(string))
+	}
+	require.Equal(t, []string{"@minji_dance", "@minjiwon"}, texts, "byte order of the names; the blocker left out")
 	res = e.do(req{method: "GET", path: "/v1/search/autocomplete?q=%23da"})
 	require.Equal(t, "#dance", res.Body["suggestions"].([]any)[0].(map[string]any)["text"])
 	res = e.do(req{method: "GET", path: "/v1/search/autocomplete?q=dan"})

@@ -65,7 +65,7 @@ SELECT u.username
 FROM users u
 WHERE u.username ~>=~ $1::text AND u.username ~<~ ($1::text || chr(1114111)) AND u.is_active
   AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = u.id)
-ORDER BY length(u.username), u.username
+ORDER BY u.username USING ~<~
 LIMIT $2
 `
 
@@ -76,7 +76,12 @@ type AutocompleteUsersParams struct {
 }
 
 // Active usernames starting with @prefix (the byte range of
-// SearchHashtags), shortest first, not across a block with the viewer.
+// SearchHashtags), not across a block with the viewer, in the byte order
+// of the prefix index: the prefix itself first if it is a username, then
+// the names that extend it. The index hands them out in that order, so a
+// suggestion reads @lim names; ranking shortest first read and sorted
+// every match (2,000 users for "ji" on the 20,000-user seed, 1.1 ms
+// against 0.04 ms).
 func (q *Queries) AutocompleteUsers(ctx context.Context, arg AutocompleteUsersParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, autocompleteUsers, arg.Prefix, arg.Lim, arg.ViewerID)
 	if err != nil {
