@@ -19,8 +19,8 @@ import (
 // unfinished videos, videos across a block (either way) and videos and
 // accounts of deactivated users appear in no feed, search result or
 // autocomplete suggestion, even when a ranking or an inbox still holds
-// them, and are not found by id. Not parallel: it publishes the trending ranking, whose keys the
-// trending tests share.
+// them, and are not found by id. Not parallel: it publishes the trending
+// ranking, whose keys the trending tests share.
 func TestDiscoveryHidesWhatMustNotBeSeen(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
