@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
 )
 
 // Page sizes of cursor-paged lists (CONTRACT.md §1).
@@ -17,6 +18,10 @@ const (
 	defaultPageSize = 20
 	maxPageSize     = 50
 )
+
+// The feed queries return at most db.FeedPageMaxRows rows, and a feed asks
+// for a page plus one: this does not compile if a page could need more.
+const _ = uint(db.FeedPageMaxRows - (maxPageSize + 1))
 
 // cursor is a keyset position: the sort key and the id of the last item
 // returned. Clients see it as an opaque string.

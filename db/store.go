@@ -72,3 +72,8 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 func NewID() uuid.UUID {
 	return uuid.Must(uuid.NewV7())
 }
+
+// FeedPageMaxRows is the constant bound inside VideoListVisible and
+// FeedFollowing (db/queries/video.sql): the most rows one call returns,
+// whatever its lim. Callers ask for at most a page plus one.
+const FeedPageMaxRows = 51

@@ -14,15 +14,22 @@ import (
 
 const feedFollowing = `-- name: FeedFollowing :many
 SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
-FROM feed_inbox i
-JOIN videos v ON v.id = i.video_id
+FROM (
+    SELECT i.video_id, i.created_at
+    FROM feed_inbox i
+    JOIN videos x ON x.id = i.video_id
+    JOIN users xu ON xu.id = x.user_id
+    WHERE i.user_id = $1
+      AND (i.created_at, i.video_id) < (coalesce($2::timestamptz, 'infinity'),
+                                         coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+      AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
+      AND NOT blocked_between($1::uuid, x.user_id)
+    ORDER BY i.created_at DESC, i.video_id DESC
+    LIMIT 51
+) page
+JOIN videos v ON v.id = page.video_id
 JOIN users u ON u.id = v.user_id
-WHERE i.user_id = $1
-  AND (i.created_at, i.video_id) < (coalesce($2::timestamptz, 'infinity'),
-                                     coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
-  AND NOT blocked_between($1::uuid, v.user_id)
-ORDER BY i.created_at DESC, i.video_id DESC
+ORDER BY page.created_at DESC, page.video_id DESC
 LIMIT $4
 `
 
@@ -42,7 +49,8 @@ type FeedFollowingRow struct {
 // inbox (migration 00010): one backward range of its primary key from the
 // cursor, each row checked for visibility and blocks as it is read,
 // stopping at @lim. A page costs about @lim rows however many creators the
-// viewer follows. The cursor is compared as in VideoListVisible.
+// viewer follows. The cursor and the constant bound are as in
+// VideoListVisible (planning was 0.61 ms against 0.38 ms of execution).
 //
 // The follow itself is not checked again: the triggers keep the inbox
 // exact under concurrent follows, unfollows and publishing
@@ -898,12 +906,19 @@ func (q *Queries) VideoListByUser(ctx context.Context, arg VideoListByUserParams
 
 const videoListVisible = `-- name: VideoListVisible :many
 SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key
-FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid)
-  AND (v.created_at, v.id) < (coalesce($2::timestamptz, 'infinity'),
-                              coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-ORDER BY v.created_at DESC, v.id DESC
+FROM (
+    SELECT x.id, x.created_at
+    FROM videos x JOIN users xu ON xu.id = x.user_id
+    WHERE x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
+      AND video_visible(x.user_id, x.status, x.is_public, x.deleted_at, $1::uuid)
+      AND (x.created_at, x.id) < (coalesce($2::timestamptz, 'infinity'),
+                                  coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+    ORDER BY x.created_at DESC, x.id DESC
+    LIMIT 51
+) page
+JOIN videos v ON v.id = page.id
+JOIN users u ON u.id = v.user_id
+ORDER BY page.created_at DESC, page.id DESC
 LIMIT $4
 `
 
@@ -924,6 +939,13 @@ type VideoListVisibleRow struct {
 // comparison, so one cached plan seeks in the index for every page (with
 // "cursor IS NULL OR ...", a generic plan filters instead and scans every
 // newer row).
+//
+// The page is chosen under a constant bound, 51 (db.FeedPageMaxRows), and
+// only then cut to @lim. PostgreSQL prices a generic plan's "LIMIT $n" as
+// 10% of the rows, far above a custom plan for 21, so with @lim alone it
+// planned the statement again on every call (0.41 ms of planning against
+// 0.27 ms of execution). With the constant it keeps one generic plan, and
+// the inner limit reads no more rows than the outer one asks for.
 func (q *Queries) VideoListVisible(ctx context.Context, arg VideoListVisibleParams) ([]VideoListVisibleRow, error) {
 	rows, err := q.db.Query(ctx, videoListVisible,
 		arg.ViewerID,

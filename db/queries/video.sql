@@ -75,13 +75,27 @@ RETURNING *;
 -- comparison, so one cached plan seeks in the index for every page (with
 -- "cursor IS NULL OR ...", a generic plan filters instead and scans every
 -- newer row).
+--
+-- The page is chosen under a constant bound, 51 (db.FeedPageMaxRows), and
+-- only then cut to @lim. PostgreSQL prices a generic plan's "LIMIT $n" as
+-- 10% of the rows, far above a custom plan for 21, so with @lim alone it
+-- planned the statement again on every call (0.41 ms of planning against
+-- 0.27 ms of execution). With the constant it keeps one generic plan, and
+-- the inner limit reads no more rows than the outer one asks for.
 SELECT sqlc.embed(v), sqlc.embed(u)
-FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
-  AND (v.created_at, v.id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
-                              coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-ORDER BY v.created_at DESC, v.id DESC
+FROM (
+    SELECT x.id, x.created_at
+    FROM videos x JOIN users xu ON xu.id = x.user_id
+    WHERE x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
+      AND video_visible(x.user_id, x.status, x.is_public, x.deleted_at, sqlc.narg('viewer_id')::uuid)
+      AND (x.created_at, x.id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
+                                  coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+    ORDER BY x.created_at DESC, x.id DESC
+    LIMIT 51
+) page
+JOIN videos v ON v.id = page.id
+JOIN users u ON u.id = v.user_id
+ORDER BY page.created_at DESC, page.id DESC
 LIMIT @lim;
 
 -- name: VideoListByUser :many
@@ -144,7 +158,8 @@ WHERE id = @id AND deleted_at IS NOT NULL;
 -- inbox (migration 00010): one backward range of its primary key from the
 -- cursor, each row checked for visibility and blocks as it is read,
 -- stopping at @lim. A page costs about @lim rows however many creators the
--- viewer follows. The cursor is compared as in VideoListVisible.
+-- viewer follows. The cursor and the constant bound are as in
+-- VideoListVisible (planning was 0.61 ms against 0.38 ms of execution).
 --
 -- The follow itself is not checked again: the triggers keep the inbox
 -- exact under concurrent follows, unfollows and publishing
@@ -154,15 +169,22 @@ WHERE id = @id AND deleted_at IS NOT NULL;
 -- followed videos and sorted them (120 ms) instead of reading 21 rows of
 -- the inbox (1 ms).
 SELECT sqlc.embed(v), sqlc.embed(u)
-FROM feed_inbox i
-JOIN videos v ON v.id = i.video_id
+FROM (
+    SELECT i.video_id, i.created_at
+    FROM feed_inbox i
+    JOIN videos x ON x.id = i.video_id
+    JOIN users xu ON xu.id = x.user_id
+    WHERE i.user_id = @viewer_id
+      AND (i.created_at, i.video_id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
+                                         coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+      AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
+      AND NOT blocked_between(@viewer_id::uuid, x.user_id)
+    ORDER BY i.created_at DESC, i.video_id DESC
+    LIMIT 51
+) page
+JOIN videos v ON v.id = page.video_id
 JOIN users u ON u.id = v.user_id
-WHERE i.user_id = @viewer_id
-  AND (i.created_at, i.video_id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
-                                     coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
-  AND NOT blocked_between(@viewer_id::uuid, v.user_id)
-ORDER BY i.created_at DESC, i.video_id DESC
+ORDER BY page.created_at DESC, page.video_id DESC
 LIMIT @lim;
 
 -- name: TrendingScores :many
