@@ -3,7 +3,7 @@
 -- of the last 7 days: 5,620 rows for the prefix "da" on the seed of
 -- docs/benchmarks.md, about 2 ms, for every prefix that was not cached.
 -- Now each search adds to a count per normalized query and UTC day, and a
--- suggestion sums at most 8 rows per query.
+-- suggestion sums at most 7 rows per query (one per day of the window).
 --
 -- A user adds at most 1 to a query's count per day (searching it again the
 -- same day does not count), so one user repeating a search cannot push it
