@@ -36,7 +36,7 @@ func (s *Server) commentResponse(ctx context.Context, c db.Comment, author db.Us
 // commentContent is 1–1000 characters after trimming, kept verbatim
 // otherwise (no HTML interpretation: clients render it as text).
 type commentContent struct {
-	Content string `json:"content"`
+	Content string `json:"content" text:"multiline"`
 }
 
 func (r *commentContent) validate() []lokiz.FieldError {

@@ -19,7 +19,7 @@ type reportRequest struct {
 	ReportedVideoID   *string `json:"reported_video_id"`
 	ReportedCommentID *string `json:"reported_comment_id"`
 	ReportType        string  `json:"report_type"`
-	Reason            *string `json:"reason"`
+	Reason            *string `json:"reason" text:"multiline"`
 	user, video, cmt  *uuid.UUID
 }
 
