@@ -77,6 +77,14 @@ func TestNULIsRefused(t *testing.T) {
 		`SELECT (SELECT count(*) FROM comments WHERE content <> 'fine') + (SELECT count(*) FROM reports) +
 		        (SELECT count(*) FROM search_history) + (SELECT count(*) FROM drafts)`).Scan(&n))
 	require.Zero(t, n)
+
+	// The draft state is otherwise kept as sent: an escaped backslash
+	// before "u0000" is text, a surrogate pair is one emoji, controls are
+	// the client's business.
+	state := `{"text":"a\\u0000b \ud83d\ude00","tab":"\t\u001b"}`
+	res := e.do(req{method: "POST", path: "/v1/videos/draft", token: token, body: `{"title": "t", "state": ` + state + `}`})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
+	require.Equal(t, map[string]any{"text": "a\\u0000b \U0001f600", "tab": "\t\x1b"}, res.Body["state"])
 }
 
 // TestControlAndBidiAreRefused covers the rest of the rule: controls other
