@@ -1,9 +1,10 @@
 // Package lokiz holds the domain vocabulary of the LOKIZ backend: the error
 // type every layer speaks, the enumerations and state machines of users,
 // videos, AI jobs and credits, and the pure rules (validation, pricing) that
-// more than one process needs. It imports the standard library only, so that
-// api, worker, scheduler and db can all depend on it without depending on each
-// other.
+// more than one process needs. It imports the standard library only (plus
+// golang.org/x/text/unicode/norm, a pure library without I/O, for the NFC
+// step of CleanText), so that api, worker, scheduler and db can all depend on
+// it without depending on each other.
 //
 // Glossary:
 //   - video: a short clip uploaded by a user or produced by an AI job.

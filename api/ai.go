@@ -57,7 +57,7 @@ type aiRequest struct {
 	EndTime   *float64 `json:"end_time"`
 	IsGlitch  bool     `json:"is_glitch"`
 	// all
-	Prompt   *string `json:"prompt"`
+	Prompt   *string `json:"prompt" text:"multiline"`
 	PresetID *string `json:"preset_id"`
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 type registerRequest struct {
-	Username string `json:"username"`
+	Username string `json:"username" text:"name"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
 }

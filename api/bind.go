@@ -20,9 +20,10 @@ type validator interface {
 	validate() []lokiz.FieldError
 }
 
-// bindJSON decodes the body into dst and validates it. Unknown fields are
-// ignored; malformed JSON, wrong types and failed rules become 422, an
-// oversized body 413 (CONTRACT.md §1).
+// bindJSON decodes the body into dst, runs the user-text rule over every
+// string in it (cleanBody, see text.go) and validates it. Unknown fields are
+// ignored; malformed JSON, wrong types, bad text and failed rules become
+// 422, an oversized body 413 (CONTRACT.md §1).
 func bindJSON(c *gin.Context, dst any) error {
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -37,6 +38,9 @@ func bindJSON(c *gin.Context, dst any) error {
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
 		return jsonError(err)
+	}
+	if fields := cleanBody(dst); len(fields) > 0 {
+		return lokiz.ValidationError(fields...)
 	}
 	if v, ok := dst.(validator); ok {
 		if fields := v.validate(); len(fields) > 0 {

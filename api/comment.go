@@ -36,7 +36,7 @@ func (s *Server) commentResponse(ctx context.Context, c db.Comment, author db.Us
 // commentContent is 1–1000 characters after trimming, kept verbatim
 // otherwise (no HTML interpretation: clients render it as text).
 type commentContent struct {
-	Content string `json:"content"`
+	Content string `json:"content" text:"multiline"`
 }
 
 func (r *commentContent) validate() []lokiz.FieldError {
@@ -167,19 +167,36 @@ func (s *Server) updateComment(c *gin.Context) {
 }
 
 // deleteComment: the author or the video's owner may delete; its likes go
-// with it (B-43).
+// with it (B-43), its reports stay (with their snapshot of the text). The
+// two may delete also where they cannot see the comment: the owner after
+// blocking its author (the comment stays visible to everyone else until it
+// is deleted), the author after the video became invisible to them. Anyone
+// else gets 403 for a comment they can see and 404 otherwise.
 func (s *Server) deleteComment(c *gin.Context) {
-	row, err := s.commentForCaller(c)
+	ctx := c.Request.Context()
+	id, err := pathUUID(c, "comment_id")
 	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	row, err := s.store.CommentWithVideoOwner(ctx, id)
+	if db.IsNotFound(err) {
+		s.writeError(c, errCommentNotFound)
+		return
+	} else if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	me := mustUser(c).ID
 	if row.Comment.UserID != me && row.VideoOwnerID != me {
+		if _, err := s.commentForCaller(c); err != nil {
+			s.writeError(c, err)
+			return
+		}
 		s.writeError(c, lokiz.Errorf(lokiz.EFORBIDDEN, "Only the author or the video's owner can delete a comment"))
 		return
 	}
-	if _, err := s.store.CommentDelete(c.Request.Context(), row.Comment.ID); err != nil {
+	if _, err := s.store.CommentDelete(ctx, row.Comment.ID); err != nil {
 		s.writeError(c, err)
 		return
 	}

@@ -19,7 +19,7 @@ type reportRequest struct {
 	ReportedVideoID   *string `json:"reported_video_id"`
 	ReportedCommentID *string `json:"reported_comment_id"`
 	ReportType        string  `json:"report_type"`
-	Reason            *string `json:"reason"`
+	Reason            *string `json:"reason" text:"multiline"`
 	user, video, cmt  *uuid.UUID
 }
 
@@ -64,13 +64,18 @@ type reportResponse struct {
 	ReportType        string     `json:"report_type"`
 	Reason            *string    `json:"reason"`
 	Status            string     `json:"status"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
+	// The reported comment's text and author when the report was filed;
+	// they stay when the comment is deleted (reported_comment_id is then null).
+	ReportedCommentContent  *string    `json:"reported_comment_content"`
+	ReportedCommentAuthorID *uuid.UUID `json:"reported_comment_author_id"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 func toReportResponse(r db.Report) reportResponse {
 	return reportResponse{ID: r.ID, ReporterID: r.ReporterID, ReportedUserID: r.ReportedUserID, ReportedVideoID: r.ReportedVideoID,
 		ReportedCommentID: r.ReportedCommentID, ReportType: r.ReportType, Reason: r.Reason, Status: r.Status,
+		ReportedCommentContent: r.ReportedCommentContent, ReportedCommentAuthorID: r.ReportedCommentAuthorID,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
@@ -118,7 +123,7 @@ func (s *Server) fileReport(c *gin.Context, req reportRequest) {
 	case req.user != nil:
 		target = *req.user
 		if target == me {
-			s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Cannot report yourself"))
+			s.writeError(c, errSelfReport("your own account"))
 			return
 		}
 		if _, err := s.visibleUser(ctx, target, &me); err != nil {
@@ -127,20 +132,30 @@ func (s *Server) fileReport(c *gin.Context, req reportRequest) {
 		}
 	case req.video != nil:
 		target = *req.video
-		if _, err := s.store.VideoViewTarget(ctx, db.VideoViewTargetParams{ID: target, ViewerID: &me}); db.IsNotFound(err) {
+		v, err := s.store.VideoViewTarget(ctx, db.VideoViewTargetParams{ID: target, ViewerID: &me})
+		if db.IsNotFound(err) {
 			s.writeError(c, errVideoNotFound)
 			return
 		} else if err != nil {
 			s.writeError(c, err)
 			return
 		}
+		if v.UserID == me {
+			s.writeError(c, errSelfReport("your own video"))
+			return
+		}
 	default:
 		target = *req.cmt
-		if _, err := s.store.CommentForViewer(ctx, db.CommentForViewerParams{ID: target, ViewerID: me}); db.IsNotFound(err) {
+		row, err := s.store.CommentForViewer(ctx, db.CommentForViewerParams{ID: target, ViewerID: me})
+		if db.IsNotFound(err) {
 			s.writeError(c, errCommentNotFound)
 			return
 		} else if err != nil {
 			s.writeError(c, err)
+			return
+		}
+		if row.Comment.UserID == me {
+			s.writeError(c, errSelfReport("your own comment"))
 			return
 		}
 	}
@@ -156,6 +171,14 @@ func (s *Server) fileReport(c *gin.Context, req reportRequest) {
 		return
 	}
 	c.JSON(status, toReportResponse(r))
+}
+
+// reasonSelfReport refines "invalid" when a caller reports their own
+// account, video or comment (B-24).
+const reasonSelfReport = "self_report"
+
+func errSelfReport(what string) error {
+	return &lokiz.Error{Code: lokiz.EINVALID, Reason: reasonSelfReport, Message: "You cannot report " + what}
 }
 
 func btoi(b bool) int {

@@ -16,7 +16,7 @@ import (
 func TestReports(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, owner := e.register("rp_owner")
+	ownerToken, owner := e.register("rp_owner")
 	token, me := e.register("rp_reporter")
 	id := e.insertVideo(owner, "completed", true, false, time.Now())
 	private := e.insertVideo(owner, "completed", false, false, time.Now())
@@ -33,7 +33,7 @@ func TestReports(t *testing.T) {
 
 	res = e.do(req{method: "POST", path: "/v1/moderation/report", token: token, body: map[string]any{"reported_user_id": owner, "report_type": "harassment"}})
 	require.Equal(t, http.StatusCreated, res.Status)
-	cm := e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: token, body: map[string]any{"content": "hi"}})
+	cm := e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: ownerToken, body: map[string]any{"content": "hi"}})
 	res = e.do(req{method: "POST", path: "/v1/moderation/report", token: token, body: map[string]any{"reported_comment_id": cm.Body["id"], "report_type": "other"}})
 	require.Equal(t, http.StatusCreated, res.Status)
 

@@ -178,7 +178,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 
 	// The 1 MiB body limit is for the JSON API; /storage/ takes uploads.
-	v1 := r.Group("/v1", s.limitBody)
+	// cleanParams holds every path and query parameter to the user-text rule.
+	v1 := r.Group("/v1", s.limitBody, s.cleanParams)
 	auth := s.requireAuth
 	optional := s.optionalAuth
 	authLimit := s.limitByIP("auth", cfg.AuthRateLimit, cfg.AuthRateWindow)

@@ -109,8 +109,8 @@ func (s *Server) getMe(c *gin.Context) {
 // updateProfileRequest: an absent field is unchanged, null clears it (B-42).
 // Username and email are not editable here.
 type updateProfileRequest struct {
-	DisplayName     Optional[string] `json:"display_name"`
-	Bio             Optional[string] `json:"bio"`
+	DisplayName     Optional[string] `json:"display_name" text:"name"`
+	Bio             Optional[string] `json:"bio" text:"multiline"`
 	ProfileImageURL Optional[string] `json:"profile_image_url"`
 	// ProfileImage is the frontend's name for profile_image_url.
 	ProfileImage Optional[string] `json:"profile_image"`

@@ -139,7 +139,7 @@ func (s *Server) ownVideo(c *gin.Context) (db.Video, db.User, error) {
 type videoUploadRequest struct {
 	ContentType string   `json:"content_type"`
 	Filename    string   `json:"filename"`
-	Caption     *string  `json:"caption"`
+	Caption     *string  `json:"caption" text:"multiline"`
 	Title       *string  `json:"title"`
 	IsPublic    *bool    `json:"is_public"`
 	SizeBytes   *int64   `json:"size_bytes"`
@@ -236,7 +236,7 @@ type completeVideoRequest struct {
 	Width          *float64 `json:"width"`
 	Height         *float64 `json:"height"`
 	ActualDuration *float64 `json:"actual_duration"`
-	Caption        *string  `json:"caption"`
+	Caption        *string  `json:"caption" text:"multiline"`
 	IsPublic       *bool    `json:"is_public"`
 }
 
@@ -366,7 +366,7 @@ func (s *Server) getVideo(c *gin.Context) {
 }
 
 type updateVideoRequest struct {
-	Caption  *string          `json:"caption"`
+	Caption  *string          `json:"caption" text:"multiline"`
 	Title    Optional[string] `json:"title"`
 	IsPublic *bool            `json:"is_public"`
 }

@@ -219,6 +219,36 @@ func (q *Queries) CommentUpdate(ctx context.Context, arg CommentUpdateParams) (C
 	return i, err
 }
 
+const commentWithVideoOwner = `-- name: CommentWithVideoOwner :one
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, v.user_id AS video_owner_id
+FROM comments c JOIN videos v ON v.id = c.video_id
+WHERE c.id = $1
+`
+
+type CommentWithVideoOwnerRow struct {
+	Comment      Comment
+	VideoOwnerID uuid.UUID
+}
+
+// A comment and its video's owner, whoever asks: deleting a comment is for
+// its author and the video's owner also across a block (either may have
+// blocked the other) or when the video is no longer visible to them.
+func (q *Queries) CommentWithVideoOwner(ctx context.Context, id uuid.UUID) (CommentWithVideoOwnerRow, error) {
+	row := q.db.QueryRow(ctx, commentWithVideoOwner, id)
+	var i CommentWithVideoOwnerRow
+	err := row.Scan(
+		&i.Comment.ID,
+		&i.Comment.UserID,
+		&i.Comment.VideoID,
+		&i.Comment.Content,
+		&i.Comment.LikeCount,
+		&i.Comment.CreatedAt,
+		&i.Comment.UpdatedAt,
+		&i.VideoOwnerID,
+	)
+	return i, err
+}
+
 const commentsBatch = `-- name: CommentsBatch :many
 SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key,
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1::uuid) AS is_liked,

@@ -211,16 +211,18 @@ type ReplicateWebhook struct {
 }
 
 type Report struct {
-	ID                uuid.UUID
-	ReporterID        uuid.UUID
-	ReportedUserID    *uuid.UUID
-	ReportedVideoID   *uuid.UUID
-	ReportedCommentID *uuid.UUID
-	ReportType        string
-	Reason            *string
-	Status            string
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	ID                      uuid.UUID
+	ReporterID              uuid.UUID
+	ReportedUserID          *uuid.UUID
+	ReportedVideoID         *uuid.UUID
+	ReportedCommentID       *uuid.UUID
+	ReportType              string
+	Reason                  *string
+	Status                  string
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+	ReportedCommentContent  *string
+	ReportedCommentAuthorID *uuid.UUID
 }
 
 type SearchHistory struct {

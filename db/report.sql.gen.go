@@ -12,12 +12,15 @@ import (
 )
 
 const reportCreate = `-- name: ReportCreate :one
-INSERT INTO reports (id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason)
+INSERT INTO reports (id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason,
+                     reported_comment_content, reported_comment_author_id)
 VALUES ($1, $2, $3, $4, $5,
-        $6, $7)
+        $6, $7,
+        (SELECT c.content FROM comments c WHERE c.id = $5),
+        (SELECT c.user_id FROM comments c WHERE c.id = $5))
 ON CONFLICT (reporter_id, COALESCE(reported_user_id, reported_video_id, reported_comment_id)) WHERE status = 'pending'
 DO NOTHING
-RETURNING id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at
+RETURNING id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id
 `
 
 type ReportCreateParams struct {
@@ -31,7 +34,9 @@ type ReportCreateParams struct {
 }
 
 // One open report per reporter and target: a repeat returns nothing
-// (the unique partial index decides, also under concurrency).
+// (the unique partial index decides, also under concurrency). A comment's
+// report keeps what the comment said and who wrote it, so that it outlives
+// the comment.
 func (q *Queries) ReportCreate(ctx context.Context, arg ReportCreateParams) (Report, error) {
 	row := q.db.QueryRow(ctx, reportCreate,
 		arg.ID,
@@ -54,12 +59,14 @@ func (q *Queries) ReportCreate(ctx context.Context, arg ReportCreateParams) (Rep
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ReportedCommentContent,
+		&i.ReportedCommentAuthorID,
 	)
 	return i, err
 }
 
 const reportOpenByTarget = `-- name: ReportOpenByTarget :one
-SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at FROM reports
+SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id FROM reports
 WHERE reporter_id = $1 AND status = 'pending'
   AND COALESCE(reported_user_id, reported_video_id, reported_comment_id) = $2::uuid
 `
@@ -83,12 +90,14 @@ func (q *Queries) ReportOpenByTarget(ctx context.Context, arg ReportOpenByTarget
 		&i.Status,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ReportedCommentContent,
+		&i.ReportedCommentAuthorID,
 	)
 	return i, err
 }
 
 const reportsByReporter = `-- name: ReportsByReporter :many
-SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at FROM reports WHERE reporter_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id FROM reports WHERE reporter_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
 `
 
 type ReportsByReporterParams struct {
@@ -116,6 +125,8 @@ func (q *Queries) ReportsByReporter(ctx context.Context, arg ReportsByReporterPa
 			&i.Status,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ReportedCommentContent,
+			&i.ReportedCommentAuthorID,
 		); err != nil {
 			return nil, err
 		}

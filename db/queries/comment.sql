@@ -20,6 +20,14 @@ WHERE c.id = @id
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
   AND NOT blocked_between(@viewer_id::uuid, c.user_id);
 
+-- name: CommentWithVideoOwner :one
+-- A comment and its video's owner, whoever asks: deleting a comment is for
+-- its author and the video's owner also across a block (either may have
+-- blocked the other) or when the video is no longer visible to them.
+SELECT sqlc.embed(c), v.user_id AS video_owner_id
+FROM comments c JOIN videos v ON v.id = c.video_id
+WHERE c.id = @id;
+
 -- name: CommentUpdate :one
 UPDATE comments SET content = @content, updated_at = now()
 WHERE id = @id AND user_id = @user_id
