@@ -39,8 +39,25 @@ func (rl rateLimiter) allow(ctx context.Context, key string, limit int, window t
 // limitByIP is middleware allowing limit requests per window per client IP
 // for one named bucket.
 func (s *Server) limitByIP(bucket string, limit int, window time.Duration) gin.HandlerFunc {
+	return s.limitBy(bucket, limit, window, func(c *gin.Context) string { return c.ClientIP() })
+}
+
+// limitByCaller is limitByIP keyed by the signed-in caller when there is
+// one (it runs after requireAuth or optionalAuth), so that users behind
+// one address do not share a bucket; anonymous callers are keyed by IP.
+func (s *Server) limitByCaller(bucket string, limit int, window time.Duration) gin.HandlerFunc {
+	return s.limitBy(bucket, limit, window, func(c *gin.Context) string {
+		if id := optionalUserID(c); id != nil {
+			return "u:" + id.String()
+		}
+		return "ip:" + c.ClientIP()
+	})
+}
+
+// limitBy is the rate-limit middleware over the key that key names.
+func (s *Server) limitBy(bucket string, limit int, window time.Duration, key func(*gin.Context) string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ok, retry, err := s.limiter.allow(c.Request.Context(), bucket+":"+c.ClientIP(), limit, window)
+		ok, retry, err := s.limiter.allow(c.Request.Context(), bucket+":"+key(c), limit, window)
 		if err != nil {
 			// Redis is down: failing closed would lock everyone out of login,
 			// failing open keeps the product usable; readiness reports Redis.

@@ -226,10 +226,16 @@ func autocompleteCacheKey(database, kind, prefix string) string {
 	return "lokiz:autocomplete:" + database + ":" + kind + ":" + prefix
 }
 
-// autocomplete suggests up to 10 users (@name), hashtags (#tag with count)
-// and keywords (popular recent searches) for a prefix. "@" or "#" in front
-// narrows to that kind. The users are read for each caller (blocks differ);
-// the hashtags and keywords come from termSuggestions.
+// autocompleteHistoryMax is how many of the caller's own searches a
+// suggestion list carries at most.
+const autocompleteHistoryMax = 3
+
+// autocomplete suggests up to 10 users (@name), the caller's own recent
+// searches (history), hashtags (#tag with count) and keywords (searches
+// of at least AutocompleteMinSearchers users) for a prefix. "@" or "#" in
+// front narrows to users or hashtags. The users and the caller's own
+// searches are read for each caller (blocks differ; a history is private);
+// the hashtags and keywords come from termSuggestions, which are shared.
 func (s *Server) autocomplete(c *gin.Context) {
 	ctx := c.Request.Context()
 	q, err := searchQuery(c)
@@ -250,8 +256,9 @@ func (s *Server) autocomplete(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"suggestions": out})
 		return
 	}
+	viewer := optionalUserID(c)
 	if kind == "" || kind == "user" {
-		names, err := s.store.AutocompleteUsers(ctx, db.AutocompleteUsersParams{Prefix: prefix, ViewerID: optionalUserID(c), Lim: 4})
+		names, err := s.store.AutocompleteUsers(ctx, db.AutocompleteUsersParams{Prefix: prefix, ViewerID: viewer, Lim: 4})
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -260,13 +267,31 @@ func (s *Server) autocomplete(c *gin.Context) {
 			out = append(out, suggestion{Type: "user", Text: "@" + name, Value: name})
 		}
 	}
+	own := map[string]bool{} // the caller's own searches, by normalized query
+	if kind == "" && viewer != nil {
+		rows, err := s.store.AutocompleteHistory(ctx, db.AutocompleteHistoryParams{UserID: *viewer,
+			Prefix: normalizeQuery(prefix), Lim: autocompleteHistoryMax})
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		for _, r := range rows {
+			own[r.Normalized] = true
+			out = append(out, suggestion{Type: "history", Text: r.Query, Value: r.Query})
+		}
+	}
 	if kind == "" || kind == "hashtag" {
 		terms, hit, err := s.termSuggestions(ctx, kind, prefix)
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		out = append(out, terms...)
+		for _, t := range terms {
+			if t.Type == "keyword" && own[t.Value] {
+				continue // already suggested as the caller's own search
+			}
+			out = append(out, t)
+		}
 		if hit {
 			c.Header("X-Cache", "hit")
 		} else {
@@ -281,8 +306,10 @@ func (s *Server) autocomplete(c *gin.Context) {
 }
 
 // termSuggestions are the hashtag suggestions for prefix and, when kind is
-// "", the keyword ones. Counting the recent searches for a short prefix
-// reads every one of them, so the answer is kept in Redis for
+// "", the keyword ones: queries that at least AutocompleteMinSearchers
+// distinct users searched in the last lokiz.KeywordDays days, so that no
+// one person's search is shown to others. They are the same for every
+// caller and hold nothing of one caller's: the answer is kept in Redis for
 // autocompleteCacheTTL and shared by all callers; hit says it came from
 // there. Without Redis it is computed for each call.
 func (s *Server) termSuggestions(ctx context.Context, kind, prefix string) (out []suggestion, hit bool, err error) {
@@ -301,7 +328,7 @@ func (s *Server) termSuggestions(ctx context.Context, kind, prefix string) (out 
 	}
 	if kind == "" {
 		rows, err := s.store.AutocompleteKeywords(ctx, db.AutocompleteKeywordsParams{Prefix: normalizeQuery(prefix),
-			SinceDay: lokiz.KeywordSince(time.Now()), Lim: autocompleteMax})
+			SinceDay: lokiz.KeywordSince(time.Now()), MinSearchers: int64(s.cfg.AutocompleteMinSearchers), Lim: autocompleteMax})
 		if err != nil {
 			return nil, false, err
 		}

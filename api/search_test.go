@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/api"
 )
 
 func TestSearch(t *testing.T) {
@@ -82,7 +83,7 @@ func TestSearch(t *testing.T) {
 	for _, s := range res.Body["suggestions"].([]any) {
 		kinds = append(kinds, s.(map[string]any)["type"].(string))
 	}
-	require.Contains(t, kinds, "keyword", "'dance' was searched recently")
+	require.NotContains(t, kinds, "keyword", "'dance' was searched by one user only: not suggested to others")
 
 	// History: recorded, deduplicated, newest first, removable.
 	res = e.do(req{method: "GET", path: "/v1/search/history", token: token})
@@ -116,11 +117,12 @@ func TestSearchHistoryCap(t *testing.T) {
 }
 
 // TestKeywordSuggestionCounts: keyword suggestions rank queries by the
-// users who searched them per day over the last KeywordDays days; one user
-// searching again the same day adds nothing.
+// distinct users who searched them over the last KeywordDays days; one
+// user searching again, on the same day or another, adds nothing, and
+// deleting the search from one's history takes it back.
 func TestKeywordSuggestionCounts(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, func(c *api.Config) { c.AutocompleteMinSearchers = 2 })
 	ctx := context.Background()
 	search := func(token, q string) {
 		t.Helper()
@@ -141,6 +143,18 @@ func TestKeywordSuggestionCounts(t *testing.T) {
 		require.NoError(t, rows.Err())
 		return out
 	}
+	suggested := func(prefix string) []string {
+		t.Helper()
+		res := e.do(req{method: "GET", path: "/v1/search/autocomplete?q=" + url.QueryEscape(prefix)})
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		got := []string{}
+		for _, s := range res.Body["suggestions"].([]any) {
+			s := s.(map[string]any)
+			require.Equal(t, "keyword", s["type"])
+			got = append(got, fmt.Sprintf("%s=%v", s["text"], s["count"]))
+		}
+		return got
+	}
 	a, aID := e.register("kw_a")
 	b, _ := e.register("kw_b")
 	c, _ := e.register("kw_c")
@@ -150,26 +164,35 @@ func TestKeywordSuggestionCounts(t *testing.T) {
 	search(b, "kpop dance")
 	search(c, "KPOP DANCE")
 	search(b, "kpop drama")
-	require.Equal(t, map[string]int{"kpop dance": 3, "kpop drama": 1}, counts())
+	search(c, "kpop drama")
+	search(c, "kpop idol")
+	require.Equal(t, map[string]int{"kpop dance": 3, "kpop drama": 2, "kpop idol": 1}, counts())
 
-	// A's last search of it was yesterday: today's search counts again.
-	_, err := e.store.Pool().Exec(ctx, `UPDATE search_history SET created_at = now() - interval '1 day' WHERE user_id = $1`, aID)
+	// A's last search of it was two days ago: today's search moves A, it
+	// does not add A again.
+	_, err := e.store.Pool().Exec(ctx, `UPDATE search_keyword_users SET day = day - 2 WHERE user_id = $1`, aID)
 	require.NoError(t, err)
+	require.Equal(t, 3, counts()["kpop dance"])
 	search(a, "kpop dance")
-	require.Equal(t, 4, counts()["kpop dance"])
+	require.Equal(t, 3, counts()["kpop dance"])
 
 	// Counts of days outside the window are not read.
 	_, err = e.store.Pool().Exec(ctx, `INSERT INTO search_keyword_days (normalized, day, users)
 		VALUES ('kpop old', (now() AT TIME ZONE 'UTC')::date - $1::int, 100)`, lokiz.KeywordDays)
 	require.NoError(t, err)
+	require.Equal(t, []string{"kpop dance=3", "kpop drama=2"}, suggested("kpop"), "kpop idol has one searcher")
 
-	res := e.do(req{method: "GET", path: "/v1/search/autocomplete?q=kpop"})
-	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
-	var got []string
-	for _, s := range res.Body["suggestions"].([]any) {
-		s := s.(map[string]any)
-		require.Equal(t, "keyword", s["type"])
-		got = append(got, fmt.Sprintf("%s=%v", s["text"], s["count"]))
+	// Deleting and searching again cannot pump a query: the deletion takes
+	// the user's count back.
+	for range 3 {
+		res := e.do(req{method: "GET", path: "/v1/search/history", token: b})
+		for _, h := range res.Body["history"].([]any) {
+			require.Equal(t, http.StatusNoContent, e.do(req{method: "DELETE", path: "/v1/search/history/" + h.(map[string]any)["id"].(string), token: b}).Status)
+		}
+		search(b, "kpop drama")
 	}
-	require.Equal(t, []string{"kpop dance=4", "kpop drama=1"}, got)
+	require.Equal(t, map[string]int{"kpop dance": 2, "kpop drama": 2, "kpop idol": 1, "kpop old": 100}, counts())
+	require.Equal(t, http.StatusNoContent, e.do(req{method: "DELETE", path: "/v1/search/history/clear", token: c}).Status)
+	require.Equal(t, map[string]int{"kpop dance": 1, "kpop drama": 1, "kpop old": 100}, counts(), "clearing takes every count back")
+	require.Empty(t, suggested("kpop d"), "one searcher each now (a new prefix: \"kpop\" is cached)")
 }

@@ -49,6 +49,19 @@ type Config struct {
 	SearchRateLimit int
 	// ReportRateLimit caps reports per client IP per hour.
 	ReportRateLimit int
+	// ViewAnonPerIP caps the anonymous views of one video counted from one
+	// client IP per day (default 3); signed-in viewers count once each.
+	ViewAnonPerIP int
+	// ShareRateLimit caps share requests per caller (user, else client IP)
+	// per minute (default 30).
+	ShareRateLimit int
+	// SearchHistoryRateLimit caps POST /v1/search/history per user per
+	// minute (default 60).
+	SearchHistoryRateLimit int
+	// AutocompleteMinSearchers is how many distinct users must have
+	// searched a query in the keyword window before autocomplete suggests
+	// it to anyone else (default 5).
+	AutocompleteMinSearchers int
 	// FeedCacheTTL is how long the first page of the latest and trending
 	// feeds is cached for anonymous callers; 0 turns the cache off.
 	FeedCacheTTL time.Duration
@@ -117,6 +130,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.ReportRateLimit == 0 {
 		cfg.ReportRateLimit = 30
+	}
+	if cfg.ViewAnonPerIP == 0 {
+		cfg.ViewAnonPerIP = 3
+	}
+	if cfg.ShareRateLimit == 0 {
+		cfg.ShareRateLimit = 30
+	}
+	if cfg.SearchHistoryRateLimit == 0 {
+		cfg.SearchHistoryRateLimit = 60
+	}
+	if cfg.AutocompleteMinSearchers == 0 {
+		cfg.AutocompleteMinSearchers = 5
 	}
 	if cfg.PublicWebURL == "" {
 		cfg.PublicWebURL = cfg.PublicBaseURL
@@ -294,7 +319,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/search/videos", optional, searchLimit, s.searchVideos)
 	v1.GET("/search/autocomplete", optional, searchLimit, s.autocomplete)
 	v1.GET("/search/history", auth, s.listSearchHistory)
-	v1.POST("/search/history", auth, s.addSearchHistory)
+	v1.POST("/search/history", auth, s.limitByCaller("search-history", cfg.SearchHistoryRateLimit, time.Minute), s.addSearchHistory)
 	v1.DELETE("/search/history/clear", auth, s.clearSearchHistory)
 	v1.DELETE("/search/history/:history_id", auth, s.deleteSearchHistory)
 
@@ -315,8 +340,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/bookmarks/videos/:video_id", auth, s.unbookmark)
 	v1.GET("/bookmarks/videos/:video_id/check", auth, s.checkBookmark)
 	v1.GET("/bookmarks", auth, s.listBookmarks)
-	v1.POST("/videos/:video_id/share", optional, s.shareVideo)
-	v1.POST("/shares/videos/:video_id", optional, s.shareVideo)
+	shareLimit := s.limitByCaller("shares", cfg.ShareRateLimit, time.Minute)
+	v1.POST("/videos/:video_id/share", optional, shareLimit, s.shareVideo)
+	v1.POST("/shares/videos/:video_id", optional, shareLimit, s.shareVideo)
 	v1.GET("/videos/:video_id/share-count", optional, s.shareCount)
 	v1.GET("/shares/videos/:video_id/count", optional, s.shareCount)
 

@@ -1,9 +1,14 @@
 package api
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -28,10 +33,28 @@ type shareResponse struct {
 	ShareURL   string    `json:"share_url"`
 	ShareCount int32     `json:"share_count"`
 	Platform   *string   `json:"platform"`
+	// Counted says whether this share added to share_count.
+	Counted bool `json:"counted"`
+}
+
+// anonShareWindow is how long an anonymous share from one client IP
+// counts once per video.
+const anonShareWindow = 24 * time.Hour
+
+// anonShareKey names the Redis key that marks an anonymous share of video
+// from ip as counted. The address is kept only as a keyed hash.
+func anonShareKey(secret string, video uuid.UUID, ip string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("lokiz-shares\x00"))
+	mac.Write([]byte(ip))
+	return "lokiz:shares:anon:" + video.String() + ":" + hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // shareVideo records a share of a visible video (anonymous allowed) and
-// answers the link to share and the new count.
+// answers the link to share and the count. A signed-in user's share counts
+// once per video and platform; an anonymous one once per client IP and
+// video in anonShareWindow. A share that does not count answers the same,
+// with counted false and the current count.
 func (s *Server) shareVideo(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req shareRequest
@@ -46,12 +69,39 @@ func (s *Server) shareVideo(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	count, err := s.store.ShareAdd(ctx, db.ShareAddParams{ID: db.NewID(), UserID: optionalUserID(c), VideoID: id, Platform: req.Platform})
+	out := shareResponse{VideoID: id, ShareURL: s.cfg.PublicWebURL + "/v/" + id.String(), Platform: req.Platform}
+	viewer := optionalUserID(c)
+	var anonKey string
+	if viewer == nil {
+		anonKey = anonShareKey(s.cfg.SecretKey, id, c.ClientIP())
+		first, err := s.rdb.SetNX(ctx, anonKey, 1, anonShareWindow).Result()
+		if err != nil {
+			// Without Redis an anonymous share cannot be checked: the link
+			// still works, the share does not count.
+			s.log.WarnContext(ctx, "anonymous share not counted", "error", err)
+		}
+		if !first {
+			if out.ShareCount, err = s.store.ShareCountOf(ctx, id); err != nil {
+				s.writeError(c, err)
+				return
+			}
+			c.JSON(http.StatusOK, out)
+			return
+		}
+	}
+	res, err := s.store.ShareAdd(ctx, db.ShareAddParams{ID: db.NewID(), UserID: viewer, VideoID: id, Platform: req.Platform})
 	if err != nil {
+		if anonKey != "" {
+			// Not recorded, so the next try may count.
+			if err := s.rdb.Del(context.WithoutCancel(ctx), anonKey).Err(); err != nil {
+				s.log.WarnContext(ctx, "forget anonymous share", "error", err)
+			}
+		}
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, shareResponse{VideoID: id, ShareURL: s.cfg.PublicWebURL + "/v/" + id.String(), ShareCount: count, Platform: req.Platform})
+	out.Counted, out.ShareCount = res.Counted, res.ShareCount
+	c.JSON(http.StatusOK, out)
 }
 
 type shareCountResponse struct {

@@ -641,7 +641,7 @@ func (s *Server) recordView(c *gin.Context) {
 	ip := c.ClientIP()
 	counted, pending, err := s.views.Record(ctx, views.View{
 		VideoID: id, Viewer: s.views.ViewerID(viewer, ip, c.Request.UserAgent()), Source: req.Source, WatchTimeMS: watch,
-		Client: ip, Limit: s.cfg.ViewRateLimit,
+		Client: ip, Limit: s.cfg.ViewRateLimit, AnonPerIP: s.cfg.ViewAnonPerIP,
 	})
 	var limited *views.RateLimitedError
 	if errors.As(err, &limited) {

@@ -239,6 +239,12 @@ type SearchKeywordDay struct {
 	Users      int32
 }
 
+type SearchKeywordUser struct {
+	UserID     uuid.UUID
+	Normalized string
+	Day        time.Time
+}
+
 type User struct {
 	ID                    uuid.UUID
 	Username              string

@@ -12,19 +12,63 @@ import (
 	"github.com/google/uuid"
 )
 
+const autocompleteHistory = `-- name: AutocompleteHistory :many
+SELECT query, normalized
+FROM search_history
+WHERE user_id = $1 AND normalized ~>=~ $2::text AND normalized ~<~ ($2::text || chr(1114111))
+ORDER BY created_at DESC, id DESC
+LIMIT $3
+`
+
+type AutocompleteHistoryParams struct {
+	UserID uuid.UUID
+	Prefix string
+	Lim    int32
+}
+
+type AutocompleteHistoryRow struct {
+	Query      string
+	Normalized string
+}
+
+// The caller's own searches starting with @prefix, newest first. A history
+// keeps at most 50 entries (SearchHistoryTrim) and is read through its
+// user's index, so this reads at most that many rows.
+func (q *Queries) AutocompleteHistory(ctx context.Context, arg AutocompleteHistoryParams) ([]AutocompleteHistoryRow, error) {
+	rows, err := q.db.Query(ctx, autocompleteHistory, arg.UserID, arg.Prefix, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AutocompleteHistoryRow{}
+	for rows.Next() {
+		var i AutocompleteHistoryRow
+		if err := rows.Scan(&i.Query, &i.Normalized); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const autocompleteKeywords = `-- name: AutocompleteKeywords :many
 SELECT normalized, sum(users)::bigint AS uses
 FROM search_keyword_days
 WHERE normalized ~>=~ $1::text AND normalized ~<~ ($1::text || chr(1114111)) AND day >= $2::date
 GROUP BY normalized
+HAVING sum(users) >= $3::bigint
 ORDER BY uses DESC, normalized
-LIMIT $3
+LIMIT $4
 `
 
 type AutocompleteKeywordsParams struct {
-	Prefix   string
-	SinceDay time.Time
-	Lim      int32
+	Prefix       string
+	SinceDay     time.Time
+	MinSearchers int64
+	Lim          int32
 }
 
 type AutocompleteKeywordsRow struct {
@@ -32,11 +76,19 @@ type AutocompleteKeywordsRow struct {
 	Uses       int64
 }
 
-// Popular recent searches starting with @prefix (the byte range of
-// SearchHashtags): the users who searched each query per day, summed over
-// the days since @since_day (migration 00011).
+// Recent searches starting with @prefix (the byte range of
+// SearchHashtags) that at least @min_searchers distinct users
+// searched since @since_day, most searchers first. Each day's row counts
+// the users whose latest search of the query fell on that day (migration
+// 00013), so the sum over the window counts each user once, and a query
+// sums at most 7 rows.
 func (q *Queries) AutocompleteKeywords(ctx context.Context, arg AutocompleteKeywordsParams) ([]AutocompleteKeywordsRow, error) {
-	rows, err := q.db.Query(ctx, autocompleteKeywords, arg.Prefix, arg.SinceDay, arg.Lim)
+	rows, err := q.db.Query(ctx, autocompleteKeywords,
+		arg.Prefix,
+		arg.SinceDay,
+		arg.MinSearchers,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -155,9 +207,14 @@ func (q *Queries) SearchHashtags(ctx context.Context, arg SearchHashtagsParams) 
 }
 
 const searchHistoryClear = `-- name: SearchHistoryClear :execrows
-DELETE FROM search_history WHERE user_id = $1
+WITH forgotten AS (
+    DELETE FROM search_keyword_users k WHERE k.user_id = $1::uuid
+)
+DELETE FROM search_history h WHERE h.user_id = $1::uuid
 `
 
+// Deletes a user's history and takes all their searches out of the
+// keyword counts.
 func (q *Queries) SearchHistoryClear(ctx context.Context, userID uuid.UUID) (int64, error) {
 	result, err := q.db.Exec(ctx, searchHistoryClear, userID)
 	if err != nil {
@@ -166,8 +223,15 @@ func (q *Queries) SearchHistoryClear(ctx context.Context, userID uuid.UUID) (int
 	return result.RowsAffected(), nil
 }
 
-const searchHistoryDelete = `-- name: SearchHistoryDelete :execrows
-DELETE FROM search_history WHERE id = $1 AND user_id = $2
+const searchHistoryDelete = `-- name: SearchHistoryDelete :one
+WITH gone AS (
+    DELETE FROM search_history h WHERE h.id = $1::uuid AND h.user_id = $2::uuid
+    RETURNING h.user_id, h.normalized
+), forgotten AS (
+    DELETE FROM search_keyword_users k USING gone
+    WHERE k.user_id = gone.user_id AND k.normalized = gone.normalized
+)
+SELECT count(*) FROM gone
 `
 
 type SearchHistoryDeleteParams struct {
@@ -175,12 +239,13 @@ type SearchHistoryDeleteParams struct {
 	UserID uuid.UUID
 }
 
+// Deletes one entry of a user's history and takes the user's search of it
+// out of the keyword counts; answers how many entries were deleted.
 func (q *Queries) SearchHistoryDelete(ctx context.Context, arg SearchHistoryDeleteParams) (int64, error) {
-	result, err := q.db.Exec(ctx, searchHistoryDelete, arg.ID, arg.UserID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	row := q.db.QueryRow(ctx, searchHistoryDelete, arg.ID, arg.UserID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const searchHistoryList = `-- name: SearchHistoryList :many
@@ -219,14 +284,11 @@ func (q *Queries) SearchHistoryList(ctx context.Context, arg SearchHistoryListPa
 }
 
 const searchHistoryRecord = `-- name: SearchHistoryRecord :one
-WITH prev AS (
-    SELECT p.created_at FROM search_history p WHERE p.user_id = $2 AND p.normalized = $4
-), counted AS (
-    INSERT INTO search_keyword_days AS k (normalized, day, users)
-    SELECT $4, (now() AT TIME ZONE 'UTC')::date, 1
-    WHERE NOT EXISTS (SELECT 1 FROM prev
-                      WHERE prev.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
-    ON CONFLICT (normalized, day) DO UPDATE SET users = k.users + 1
+WITH searched AS (
+    INSERT INTO search_keyword_users AS k (user_id, normalized, day)
+    VALUES ($2, $4, (now() AT TIME ZONE 'UTC')::date)
+    ON CONFLICT (user_id, normalized) DO UPDATE SET day = EXCLUDED.day
+    WHERE k.day <> EXCLUDED.day
 )
 INSERT INTO search_history (id, user_id, query, normalized)
 VALUES ($1, $2, $3, $4)
@@ -242,10 +304,9 @@ type SearchHistoryRecordParams struct {
 }
 
 // One row per normalized query: searching again moves it to the top. The
-// first search of a query by a user on a UTC day also adds one to the
-// query's count for that day (two concurrent first searches by one user
-// may both add). The CTEs see the table as it was before the statement,
-// so prev is the previous search, if any.
+// user's latest search day of the query moves to today in
+// search_keyword_users, whose triggers keep the keyword counts (migration
+// 00013): a user counts once per query however often they search it.
 func (q *Queries) SearchHistoryRecord(ctx context.Context, arg SearchHistoryRecordParams) (SearchHistory, error) {
 	row := q.db.QueryRow(ctx, searchHistoryRecord,
 		arg.ID,
@@ -285,10 +346,13 @@ func (q *Queries) SearchHistoryTrim(ctx context.Context, arg SearchHistoryTrimPa
 }
 
 const searchKeywordDaysPrune = `-- name: SearchKeywordDaysPrune :execrows
+WITH searchers AS (
+    DELETE FROM search_keyword_users WHERE day < $1::date
+)
 DELETE FROM search_keyword_days WHERE day < $1::date
 `
 
-// Forgets the counts of days before @before.
+// Forgets the searches and counts of days before @before.
 func (q *Queries) SearchKeywordDaysPrune(ctx context.Context, before time.Time) (int64, error) {
 	result, err := q.db.Exec(ctx, searchKeywordDaysPrune, before)
 	if err != nil {

@@ -14,29 +14,54 @@ import (
 const shareAdd = `-- name: ShareAdd :one
 WITH ins AS (
     INSERT INTO video_shares (id, user_id, video_id, share_platform)
-    VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text)
+    VALUES ($2::uuid, $3::uuid, $1::uuid, $4::text)
+    ON CONFLICT (video_id, user_id, (coalesce(share_platform, 'other'))) WHERE user_id IS NOT NULL DO NOTHING
     RETURNING video_id
+), counted AS (
+    UPDATE videos SET share_count = share_count + 1
+    WHERE videos.id = (SELECT ins.video_id FROM ins)
+    RETURNING share_count
 )
-UPDATE videos SET share_count = share_count + 1
-WHERE videos.id = (SELECT ins.video_id FROM ins)
-RETURNING share_count
+SELECT EXISTS (SELECT 1 FROM counted) AS counted,
+       coalesce((SELECT c.share_count FROM counted c),
+                (SELECT v.share_count FROM videos v WHERE v.id = $1::uuid), 0)::int AS share_count
 `
 
 type ShareAddParams struct {
+	VideoID  uuid.UUID
 	ID       uuid.UUID
 	UserID   *uuid.UUID
-	VideoID  uuid.UUID
 	Platform *string
 }
 
-// Records a share and counts it in the same statement.
-func (q *Queries) ShareAdd(ctx context.Context, arg ShareAddParams) (int32, error) {
+type ShareAddRow struct {
+	Counted    bool
+	ShareCount int32
+}
+
+// Records a share and counts it in the same statement, unless the user
+// already shared the video on that platform (no platform is "other"):
+// then nothing is written and counted is false. Anonymous shares are
+// limited by the api before this (once per client IP, video and day).
+func (q *Queries) ShareAdd(ctx context.Context, arg ShareAddParams) (ShareAddRow, error) {
 	row := q.db.QueryRow(ctx, shareAdd,
+		arg.VideoID,
 		arg.ID,
 		arg.UserID,
-		arg.VideoID,
 		arg.Platform,
 	)
+	var i ShareAddRow
+	err := row.Scan(&i.Counted, &i.ShareCount)
+	return i, err
+}
+
+const shareCountOf = `-- name: ShareCountOf :one
+SELECT share_count FROM videos WHERE id = $1
+`
+
+// The stored share count of a video, for a share that does not count.
+func (q *Queries) ShareCountOf(ctx context.Context, id uuid.UUID) (int32, error) {
+	row := q.db.QueryRow(ctx, shareCountOf, id)
 	var share_count int32
 	err := row.Scan(&share_count)
 	return share_count, err

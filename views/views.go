@@ -37,6 +37,9 @@ const (
 	inflightKey = "lokiz:{views}:inflight"
 	batchPrefix = "lokiz:{views}:batch:"
 	seenPrefix  = "lokiz:{views}:seen:"
+	// anonIPPrefix + video + ":" + hashed IP counts the anonymous views of
+	// a video counted from one client IP in the dedupe window.
+	anonIPPrefix = "lokiz:{views}:anonip:"
 	// rateLimitPrefix + client counts a client's view requests per minute.
 	rateLimitPrefix = "lokiz:{views}:rl:"
 )
@@ -90,11 +93,25 @@ func (c *Counter) ViewerID(userID *uuid.UUID, ip, userAgent string) string {
 	return "a:" + hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
+// clientHash is a keyed hash of a client IP alone, for the per-IP cap on
+// anonymous viewers.
+func (c *Counter) clientHash(ip string) string {
+	mac := hmac.New(sha256.New, c.key)
+	mac.Write([]byte("ip"))
+	mac.Write([]byte{0})
+	mac.Write([]byte(ip))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
 // recordScript counts a view unless this viewer was counted for this video
 // within the window, and returns {counted, pending views of the video, rate
 // limit ms left}; the pending figure includes batches taken by a flush but not
 // yet applied. The per-client rate limit (KEYS[4], ARGV[6] hits per ARGV[7]
-// ms) is part of the same call, so a view costs one round trip.
+// ms) is part of the same call, so a view costs one round trip. When
+// ARGV[8] > 0, KEYS[5] counts the views of this video counted from the
+// viewer's IP in the window, and a view past ARGV[8] of them does not
+// count (nor mark the viewer as seen, so it may count once the IP's window
+// ends).
 var recordScript = redis.NewScript(`
 if tonumber(ARGV[6]) > 0 then
 	local hits = redis.call('INCR', KEYS[4])
@@ -108,7 +125,12 @@ if tonumber(ARGV[6]) > 0 then
 	end
 end
 local counted = 0
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+local cap = tonumber(ARGV[8])
+if redis.call('EXISTS', KEYS[1]) == 0 and (cap == 0 or tonumber(redis.call('GET', KEYS[5]) or '0') < cap) then
+	redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+	if cap > 0 and redis.call('INCR', KEYS[5]) == 1 then
+		redis.call('PEXPIRE', KEYS[5], ARGV[1])
+	end
 	redis.call('HINCRBY', KEYS[2], 't:' .. ARGV[2], 1)
 	redis.call('HINCRBY', KEYS[2], 'd:' .. ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4], 1)
 	local watch = tonumber(ARGV[5])
@@ -134,6 +156,10 @@ type View struct {
 	// per Client (an IP). Limit 0 disables the limit.
 	Client string
 	Limit  int
+	// AnonPerIP caps anonymous viewers (a Viewer from ViewerID without a
+	// user): at most AnonPerIP of them count for this video per Client in
+	// the dedupe window, whatever their User-Agent. 0 disables the cap.
+	AnonPerIP int
 }
 
 // RateLimitedError says a client sent more views than its limit allows.
@@ -155,10 +181,16 @@ func (c *Counter) Record(ctx context.Context, v View) (counted bool, pending int
 	// The window starts at a client's first request (the script sets the
 	// expiry then), so a burst cannot straddle two windows.
 	rateKey := rateLimitPrefix + v.Client
+	// Every key is declared (Redis Cluster routes on them); the per-IP one
+	// is only touched when capN > 0.
+	capN, anonKey := 0, anonIPPrefix+"none"
+	if v.AnonPerIP > 0 && strings.HasPrefix(v.Viewer, "a:") {
+		capN, anonKey = v.AnonPerIP, anonIPPrefix+v.VideoID.String()+":"+c.clientHash(v.Client)
+	}
 	res, err := recordScript.Run(ctx, c.rdb,
-		[]string{seenPrefix + v.VideoID.String() + ":" + v.Viewer, pendingKey, inflightKey, rateKey},
+		[]string{seenPrefix + v.VideoID.String() + ":" + v.Viewer, pendingKey, inflightKey, rateKey, anonKey},
 		c.dedupeWindow.Milliseconds(), v.VideoID.String(), day, source, max(v.WatchTimeMS, 0),
-		v.Limit, int64(60_000),
+		v.Limit, int64(60_000), capN,
 	).Int64Slice()
 	if err != nil {
 		return false, 0, fmt.Errorf("record view: %w", err)

@@ -202,3 +202,49 @@ func TestParseBatchRejectsGarbage(t *testing.T) {
 	_, err = parseBatch(map[string]string{"t:" + uuid.NewString(): "many"})
 	require.Error(t, err)
 }
+
+// TestAnonymousCapPerIP: anonymous viewers from one client count at most
+// AnonPerIP times per video in the window, concurrently too; viewers that
+// are users, other clients and other videos are not held back by it.
+func TestAnonymousCapPerIP(t *testing.T) {
+	c, _, store, _ := setup(t)
+	ctx := context.Background()
+	video, other := newVideo(t, store), newVideo(t, store)
+	var wg sync.WaitGroup
+	var counted sync.Map
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ua := fmt.Sprint("agent-", i)
+			ok, _, err := c.Record(ctx, View{VideoID: video, Viewer: c.ViewerID(nil, "192.0.2.1", ua), Client: "192.0.2.1", AnonPerIP: 3})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				counted.Store(ua, true)
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	counted.Range(func(any, any) bool { n++; return true })
+	require.Equal(t, 3, n, "50 User-Agents from one IP count 3 times")
+
+	ok, _, err := c.Record(ctx, View{VideoID: other, Viewer: c.ViewerID(nil, "192.0.2.1", "agent-x"), Client: "192.0.2.1", AnonPerIP: 3})
+	require.NoError(t, err)
+	require.True(t, ok, "the cap is per video")
+	ok, _, err = c.Record(ctx, View{VideoID: video, Viewer: c.ViewerID(nil, "192.0.2.2", "agent-x"), Client: "192.0.2.2", AnonPerIP: 3})
+	require.NoError(t, err)
+	require.True(t, ok, "and per IP")
+	for i := range 5 {
+		u := uuid.New()
+		ok, _, err := c.Record(ctx, View{VideoID: video, Viewer: c.ViewerID(&u, "192.0.2.1", "agent-0"), Client: "192.0.2.1", AnonPerIP: 3})
+		require.NoError(t, err)
+		require.True(t, ok, "user %d is not capped", i)
+	}
+	_, pending, err := c.Record(ctx, View{VideoID: video, Viewer: c.ViewerID(nil, "192.0.2.1", "agent-late"), Client: "192.0.2.1", AnonPerIP: 3})
+	require.NoError(t, err)
+	require.Equal(t, int64(3+1+5), pending)
+}

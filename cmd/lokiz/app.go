@@ -171,7 +171,12 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		ViewRateLimit:   a.cfg.Media.ViewRateLimit,
 		ReportRateLimit: a.cfg.Media.ReportRateLimit,
 		SearchRateLimit: a.cfg.Media.SearchRateLimit,
-		FeedCacheTTL:    a.cfg.Media.FeedCacheTTL,
+		ViewAnonPerIP:   a.cfg.Media.ViewAnonPerIP,
+		ShareRateLimit:  a.cfg.Media.ShareRateLimit,
+		// Search privacy (issue 11).
+		SearchHistoryRateLimit:   a.cfg.Media.SearchHistoryRateLimit,
+		AutocompleteMinSearchers: a.cfg.Media.AutocompleteMinSearchers,
+		FeedCacheTTL:             a.cfg.Media.FeedCacheTTL,
 		// S3 presigned PUTs sign an exact Content-Length.
 		ExactUploadSize:        a.cfg.Storage.Backend == "s3",
 		ReplicateWebhookSecret: a.cfg.AI.WebhookSecret,

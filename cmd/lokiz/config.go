@@ -98,6 +98,19 @@ type MediaConfig struct {
 	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
 	ReportRateLimit   int           // REPORT_RATE_LIMIT: reports per IP per hour, default 30
 	SearchRateLimit   int           // SEARCH_RATE_LIMIT: searches per IP per minute, default 600
+	// ViewAnonPerIP (VIEW_ANON_PER_IP, default 3) is how many anonymous
+	// views of one video count from one client IP per day.
+	ViewAnonPerIP int
+	// ShareRateLimit (SHARE_RATE_LIMIT, default 30) caps share requests per
+	// user (anonymous: per IP) per minute.
+	ShareRateLimit int
+	// SearchHistoryRateLimit (SEARCH_HISTORY_RATE_LIMIT, default 60) caps
+	// POST /v1/search/history per user per minute.
+	SearchHistoryRateLimit int
+	// AutocompleteMinSearchers (AUTOCOMPLETE_MIN_SEARCHERS, default 5) is how
+	// many distinct users must have searched a query in the last 7 days
+	// before autocomplete suggests it to others.
+	AutocompleteMinSearchers int
 }
 
 // AIConfig configures the AI jobs and their Replicate account.
@@ -259,6 +272,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Media.ViewRateLimit = p.intIn("VIEW_RATE_LIMIT", 300, 1, 1000000)
 	c.Media.ReportRateLimit = p.intIn("REPORT_RATE_LIMIT", 30, 1, 100000)
 	c.Media.SearchRateLimit = p.intIn("SEARCH_RATE_LIMIT", 600, 1, 1000000)
+	c.Media.ViewAnonPerIP = p.intIn("VIEW_ANON_PER_IP", 3, 1, 1000000)
+	c.Media.ShareRateLimit = p.intIn("SHARE_RATE_LIMIT", 30, 1, 1000000)
+	c.Media.SearchHistoryRateLimit = p.intIn("SEARCH_HISTORY_RATE_LIMIT", 60, 1, 1000000)
+	c.Media.AutocompleteMinSearchers = p.intIn("AUTOCOMPLETE_MIN_SEARCHERS", 5, 1, 1000000)
 
 	c.AI.ReplicateToken = p.secret("REPLICATE_API_TOKEN", "")
 	c.AI.ReplicateBaseURL = strings.TrimRight(p.str("REPLICATE_BASE_URL", "https://api.replicate.com/v1"), "/")

@@ -118,3 +118,33 @@ func TestLoadConfigShortSecretInProduction(t *testing.T) {
 	require.ErrorContains(t, err, "SECRET_KEY must be at least 32 characters")
 	require.ErrorContains(t, err, "BCRYPT_COST must be at least 10 in production")
 }
+
+// TestLoadConfigPrivacyLimits: the limits of issue 11's private searches
+// and fair counters, their defaults and their bounds.
+func TestLoadConfigPrivacyLimits(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Equal(t, 3, c.Media.ViewAnonPerIP)
+	require.Equal(t, 30, c.Media.ShareRateLimit)
+	require.Equal(t, 60, c.Media.SearchHistoryRateLimit)
+	require.Equal(t, 5, c.Media.AutocompleteMinSearchers)
+
+	c, err = LoadConfig(envMap(map[string]string{
+		"VIEW_ANON_PER_IP": "10", "SHARE_RATE_LIMIT": "5", "SEARCH_HISTORY_RATE_LIMIT": "20", "AUTOCOMPLETE_MIN_SEARCHERS": "1",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, 10, c.Media.ViewAnonPerIP)
+	require.Equal(t, 5, c.Media.ShareRateLimit)
+	require.Equal(t, 20, c.Media.SearchHistoryRateLimit)
+	require.Equal(t, 1, c.Media.AutocompleteMinSearchers)
+
+	_, err = LoadConfig(envMap(map[string]string{
+		"VIEW_ANON_PER_IP": "0", "SHARE_RATE_LIMIT": "-1", "SEARCH_HISTORY_RATE_LIMIT": "many", "AUTOCOMPLETE_MIN_SEARCHERS": "0",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{"VIEW_ANON_PER_IP", "SHARE_RATE_LIMIT", "SEARCH_HISTORY_RATE_LIMIT", "AUTOCOMPLETE_MIN_SEARCHERS"} {
+		require.Contains(t, err.Error(), want)
+	}
+	require.Equal(t, 4, strings.Count(err.Error(), "\n  - "), err.Error())
+}

@@ -45,6 +45,8 @@ func TestMediaJourney(t *testing.T) {
 				"PUBLIC_BASE_URL": "http://" + apiAddr, "SECRET_KEY": strings.Repeat("m", 40), "BCRYPT_COST": "4",
 				"WORKER_CONCURRENCY": "2", "SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn",
 				"STORAGE_DIR": t.TempDir(), "VIEW_FLUSH_INTERVAL": "1s",
+				// The journey's anonymous viewers all come from the loopback address.
+				"VIEW_ANON_PER_IP": "4",
 			}
 			if backend == "s3" {
 				mem := s3mem.New()

@@ -156,30 +156,40 @@ ORDER BY u.username USING ~<~
 LIMIT @lim;
 
 -- name: AutocompleteKeywords :many
--- Popular recent searches starting with @prefix (the byte range of
--- SearchHashtags): the users who searched each query per day, summed over
--- the days since @since_day (migration 00011).
+-- Recent searches starting with @prefix (the byte range of
+-- SearchHashtags) that at least @min_searchers distinct users
+-- searched since @since_day, most searchers first. Each day's row counts
+-- the users whose latest search of the query fell on that day (migration
+-- 00013), so the sum over the window counts each user once, and a query
+-- sums at most 7 rows.
 SELECT normalized, sum(users)::bigint AS uses
 FROM search_keyword_days
 WHERE normalized ~>=~ @prefix::text AND normalized ~<~ (@prefix::text || chr(1114111)) AND day >= @since_day::date
 GROUP BY normalized
+HAVING sum(users) >= @min_searchers::bigint
 ORDER BY uses DESC, normalized
+LIMIT @lim;
+
+-- name: AutocompleteHistory :many
+-- The caller's own searches starting with @prefix, newest first. A history
+-- keeps at most 50 entries (SearchHistoryTrim) and is read through its
+-- user's index, so this reads at most that many rows.
+SELECT query, normalized
+FROM search_history
+WHERE user_id = @user_id AND normalized ~>=~ @prefix::text AND normalized ~<~ (@prefix::text || chr(1114111))
+ORDER BY created_at DESC, id DESC
 LIMIT @lim;
 
 -- name: SearchHistoryRecord :one
 -- One row per normalized query: searching again moves it to the top. The
--- first search of a query by a user on a UTC day also adds one to the
--- query's count for that day (two concurrent first searches by one user
--- may both add). The CTEs see the table as it was before the statement,
--- so prev is the previous search, if any.
-WITH prev AS (
-    SELECT p.created_at FROM search_history p WHERE p.user_id = @user_id AND p.normalized = @normalized
-), counted AS (
-    INSERT INTO search_keyword_days AS k (normalized, day, users)
-    SELECT @normalized, (now() AT TIME ZONE 'UTC')::date, 1
-    WHERE NOT EXISTS (SELECT 1 FROM prev
-                      WHERE prev.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
-    ON CONFLICT (normalized, day) DO UPDATE SET users = k.users + 1
+-- user's latest search day of the query moves to today in
+-- search_keyword_users, whose triggers keep the keyword counts (migration
+-- 00013): a user counts once per query however often they search it.
+WITH searched AS (
+    INSERT INTO search_keyword_users AS k (user_id, normalized, day)
+    VALUES (@user_id, @normalized, (now() AT TIME ZONE 'UTC')::date)
+    ON CONFLICT (user_id, normalized) DO UPDATE SET day = EXCLUDED.day
+    WHERE k.day <> EXCLUDED.day
 )
 INSERT INTO search_history (id, user_id, query, normalized)
 VALUES (@id, @user_id, @query, @normalized)
@@ -187,7 +197,10 @@ ON CONFLICT (user_id, normalized) DO UPDATE SET query = EXCLUDED.query, created_
 RETURNING *;
 
 -- name: SearchKeywordDaysPrune :execrows
--- Forgets the counts of days before @before.
+-- Forgets the searches and counts of days before @before.
+WITH searchers AS (
+    DELETE FROM search_keyword_users WHERE day < @before::date
+)
 DELETE FROM search_keyword_days WHERE day < @before::date;
 
 -- name: SearchHistoryTrim :execrows
@@ -199,8 +212,22 @@ WHERE sh.user_id = @user_id::uuid AND sh.id NOT IN (
 -- name: SearchHistoryList :many
 SELECT * FROM search_history WHERE user_id = @user_id ORDER BY created_at DESC, id DESC LIMIT @lim;
 
--- name: SearchHistoryDelete :execrows
-DELETE FROM search_history WHERE id = @id AND user_id = @user_id;
+-- name: SearchHistoryDelete :one
+-- Deletes one entry of a user's history and takes the user's search of it
+-- out of the keyword counts; answers how many entries were deleted.
+WITH gone AS (
+    DELETE FROM search_history h WHERE h.id = @id::uuid AND h.user_id = @user_id::uuid
+    RETURNING h.user_id, h.normalized
+), forgotten AS (
+    DELETE FROM search_keyword_users k USING gone
+    WHERE k.user_id = gone.user_id AND k.normalized = gone.normalized
+)
+SELECT count(*) FROM gone;
 
 -- name: SearchHistoryClear :execrows
-DELETE FROM search_history WHERE user_id = @user_id;
+-- Deletes a user's history and takes all their searches out of the
+-- keyword counts.
+WITH forgotten AS (
+    DELETE FROM search_keyword_users k WHERE k.user_id = @user_id::uuid
+)
+DELETE FROM search_history h WHERE h.user_id = @user_id::uuid;
