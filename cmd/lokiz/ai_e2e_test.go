@@ -309,6 +309,10 @@ func TestAIWorkerKilledMidJob(t *testing.T) {
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": t.TempDir(),
 		"REPLICATE_API_TOKEN": "killer", "REPLICATE_BASE_URL": simSrv.URL + "/v1",
 		"AI_POLL_MIN": "200ms", "AI_POLL_MAX": "500ms",
+		// The simulator's outputs are plain http on loopback: the worker
+		// fetches them only in development, where a plain-http provider is
+		// a simulator.
+		"LOKIZ_ENV": "development",
 	}
 	code, out := runBinary(t, vars, "migrate", "up")
 	require.Equal(t, 0, code, out)
