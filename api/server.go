@@ -89,7 +89,8 @@ type Deps struct {
 	// Trending reads the ranking the worker publishes; nil reads it from
 	// Redis.
 	Trending *trending.Ranking
-	// Registry receives the api's metrics; nil makes a fresh one.
+	// Registry receives the api's metrics; nil makes a fresh one. They are
+	// served by Server.Metrics, which the public router does not mount.
 	Registry *prometheus.Registry
 	// AIModels are the AI catalog's models by job type; without them the AI
 	// job routes answer 503.
@@ -111,6 +112,7 @@ type Server struct {
 	tokens   tokenIssuer
 	limiter  rateLimiter
 	engine   *gin.Engine
+	metrics  http.Handler
 	draining atomic.Bool
 }
 
@@ -172,6 +174,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -191,7 +194,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	r.GET("/", s.root)
 	r.GET("/health", s.health)
 	r.GET("/ready", s.ready)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	if err := s.mountDocs(r); err != nil {
 		return nil, err
 	}
@@ -349,6 +351,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.engine = r
 	return s, nil
 }
+
+// Metrics serves the api's Prometheus metrics: request counts and latency
+// by route and status, Go runtime and process metrics. It is not routed on
+// the api itself; cmd/lokiz serves it on METRICS_ADDR or on the dashboard.
+func (s *Server) Metrics() http.Handler { return s.metrics }
 
 // Handler returns the http.Handler to serve. Every route answers with and
 // without a trailing slash, without a redirect (CONTRACT.md §1): the slash

@@ -164,8 +164,10 @@ func TestEdgeBehaviour(t *testing.T) {
 	})
 	t.Run("MetricsCountByRouteTemplate", func(t *testing.T) {
 		e.do(req{method: "GET", path: "/v1/users/00000000-0000-0000-0000-000000000001"})
+		res := e.do(req{method: "GET", path: "/metrics", unspecified: true})
+		require.Equal(t, http.StatusNotFound, res.Status, "metrics are not on the public api")
 		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		e.srv.Metrics().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		require.Equal(t, http.StatusOK, rec.Code)
 		body := rec.Body.String()
 		require.Contains(t, body, `lokiz_http_requests_total{method="GET",route="/v1/users/:user_id",status="404"} 1`)

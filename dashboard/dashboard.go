@@ -42,6 +42,11 @@ type Options struct {
 
 	// User is the basic-auth user name (DASHBOARD_USER). Defaults to "admin".
 	User string
+
+	// APIMetrics, when set, serves the api's metrics at /metrics/api behind
+	// the same auth: `lokiz dev` runs the api in the dashboard's process,
+	// and the api's own port never serves them. Optional.
+	APIMetrics http.Handler
 }
 
 // NewHandler builds the dashboard's http.Handler; see the package
@@ -88,6 +93,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 	// and a bare /monitoring is redirected to /monitoring/.
 	private.Handle(RootPath+"/", monitor)
 	private.Handle("GET /metrics", metrics)
+	if opts.APIMetrics != nil {
+		private.Handle("GET /metrics/api", opts.APIMetrics)
+	}
 
 	// A browser that holds basic-auth credentials sends them to any site that
 	// links here, and asynqmon's write endpoints are plain POSTs without a

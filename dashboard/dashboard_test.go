@@ -238,3 +238,27 @@ func TestMonitoring(t *testing.T) {
 		require.False(t, info.Paused)
 	})
 }
+
+// TestAPIMetrics: the api's metrics, handed over by `lokiz dev`, are served
+// at /metrics/api behind the same basic auth; without them the path is not
+// served.
+func TestAPIMetrics(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(), DB: redisDB})
+	t.Cleanup(func() { _ = rdb.Close() })
+	apiMetrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("lokiz_http_requests_total 1\n"))
+	})
+	h, err := dashboard.NewHandler(dashboard.Options{Redis: rdb, User: testUser, Password: testPassword, APIMetrics: apiMetrics})
+	require.NoError(t, err)
+
+	rec := do(t, h, http.MethodGet, "/metrics/api", false, nil)
+	require.Equal(t, http.StatusUnauthorized, rec.Code)
+	require.NotContains(t, rec.Body.String(), "lokiz_http")
+	rec = do(t, h, http.MethodGet, "/metrics/api", true, nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "lokiz_http_requests_total 1\n", rec.Body.String())
+
+	b := setup(t)
+	require.Equal(t, http.StatusNotFound, do(t, b.handler, http.MethodGet, "/metrics/api", true, nil).Code)
+}

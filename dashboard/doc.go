@@ -7,6 +7,8 @@
 //	     /monitoring/  asynqmon: queues, tasks, servers and the scheduler,
 //	                   with its JSON API under /monitoring/api/
 //	GET  /metrics      Prometheus text format, from a registry of our own
+//	GET  /metrics/api  the api's metrics, when the api runs in this process
+//	                   (Options.APIMetrics: `lokiz dev`)
 //
 // Everything but /health sits behind HTTP basic auth because asynqmon can
 // delete, run and archive tasks and pause queues, and task payloads name

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +30,12 @@ var logicalInputs = []string{"video", "image", "prompt", "duration"}
 type Entry struct {
 	// Model is "owner/name", optionally ":version".
 	Model string `json:"model"`
-	// Version, when set, pins a version id (and Model is informative).
+	// Version, when set, pins a version id (64 hex digits): predictions are
+	// created for that version, so a model's owner publishing a new one
+	// changes nothing here until the catalog does. Model then only names
+	// it. Replicate's official models (google/veo-3-fast, luma/modify-video,
+	// wan-video/…) have no public versions: they run by name, on the
+	// version Replicate keeps stable behind it.
 	Version string `json:"version,omitempty"`
 	// Inputs maps a logical input (video, image, prompt, duration) to the
 	// model's input name. A logical input without a mapping is not sent.
@@ -62,6 +68,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes a Go duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// versionID is the shape of a Replicate model version id.
+var versionID = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Catalog maps each AI job type (lokiz.Job*) to its entry.
 type Catalog map[string]Entry
@@ -96,10 +105,17 @@ func (c Catalog) validate() error {
 			errs = append(errs, fmt.Errorf("%s: missing", jt))
 			continue
 		}
-		if e.Version == "" {
-			if _, err := rg.ParseIdentifier(e.Model); err != nil {
+		if e.Version == "" || e.Model != "" {
+			if id, err := rg.ParseIdentifier(e.Model); err != nil {
 				errs = append(errs, fmt.Errorf("%s: model %q is not owner/name[:version]", jt, e.Model))
+			} else if id.Version != nil && !versionID.MatchString(*id.Version) {
+				errs = append(errs, fmt.Errorf("%s: model %q: a version is 64 lowercase hex digits", jt, e.Model))
+			} else if id.Version != nil && e.Version != "" && *id.Version != e.Version {
+				errs = append(errs, fmt.Errorf("%s: model %q names another version than %q", jt, e.Model, e.Version))
 			}
+		}
+		if e.Version != "" && !versionID.MatchString(e.Version) {
+			errs = append(errs, fmt.Errorf("%s: version %q is not a version id (64 lowercase hex digits)", jt, e.Version))
 		}
 		if e.Output != "video" && e.Output != "audio" {
 			errs = append(errs, fmt.Errorf("%s: output must be video or audio, not %q", jt, e.Output))

@@ -3,6 +3,7 @@ package replicate_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ func TestBuiltInCatalog(t *testing.T) {
 
 	music := c[lokiz.JobMusic].Spec(map[string]any{"prompt": "lofi", "duration": 8})
 	require.Equal(t, map[string]any{"prompt": "lofi", "duration": 8, "model_version": "stereo-melody-large", "output_format": "wav"}, music.Input)
+	require.Equal(t, "671ac645ce5e552cc63a54a2bbff63fcf798043055d2dac5fc9e36a837eedcfb", music.Version,
+		"musicgen, a community model with versions, is pinned")
+	require.Empty(t, music.Model)
+	require.Equal(t, "meta/musicgen", c[lokiz.JobMusic].Name(), "jobs still name the model")
 }
 
 func TestCatalogFromFile(t *testing.T) {
@@ -38,13 +43,14 @@ func TestCatalogFromFile(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
 		return p
 	}
+	const version = "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
 	entry := `{"model":"a/b","inputs":{"prompt":"text"},"output":"audio","deadline":"1m"}`
 	full := `{"i2v_template":` + entry + `,"glitch_animate":` + entry + `,"glitch_replace":` + entry +
-		`,"sticker_to_reality":` + entry + `,"music":{"version":"abc123","inputs":{"prompt":"text"},"output":"audio","deadline":"90s"}}`
+		`,"sticker_to_reality":` + entry + `,"music":{"version":"` + version + `","inputs":{"prompt":"text"},"output":"audio","deadline":"90s"}}`
 	c, err := replicate.LoadCatalog(write(full))
 	require.NoError(t, err)
 	spec := c[lokiz.JobMusic].Spec(map[string]any{"prompt": "x"})
-	require.Equal(t, "abc123", spec.Version, "a pinned version is used as is")
+	require.Equal(t, version, spec.Version, "a pinned version is used as is")
 	require.Empty(t, spec.Model)
 	require.Equal(t, 90*time.Second, spec.Deadline)
 
@@ -60,6 +66,22 @@ func TestCatalogFromFile(t *testing.T) {
 		_, err := replicate.LoadCatalog(write(body))
 		require.Error(t, err, name)
 	}
+	// A version must be a version id, wherever it is written; the rest of
+	// these catalogs is valid.
+	rest := full[len(`{"i2v_template":`+entry):]
+	for name, bad := range map[string]string{
+		"short version": `{"version":"abc123","inputs":{},"output":"video","deadline":"1m"}`,
+		"model version": `{"model":"a/b:latest","inputs":{},"output":"video","deadline":"1m"}`,
+		"two versions":  `{"model":"a/b:` + version + `","version":"` + strings.Repeat("0", 64) + `","inputs":{},"output":"video","deadline":"1m"}`,
+	} {
+		_, err := replicate.LoadCatalog(write(`{"i2v_template":` + bad + rest))
+		require.ErrorContains(t, err, "i2v_template: ", name)
+		require.ErrorContains(t, err, "version", name)
+	}
+	c, err = replicate.LoadCatalog(write(`{"i2v_template":{"model":"a/b:` + version + `","inputs":{},"output":"video","deadline":"1m"}` + rest))
+	require.NoError(t, err, "owner/name:version pins too")
+	require.Equal(t, "a/b:"+version, c[lokiz.JobI2VTemplate].Spec(nil).Model, "sent as the model, which the client resolves to the version")
+
 	_, err = replicate.LoadCatalog(filepath.Join(dir, "absent.json"))
 	require.Error(t, err)
 }

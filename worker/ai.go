@@ -8,13 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,13 +37,14 @@ type AIConfig struct {
 	// InputURLTTL is how long the signed URLs of the inputs stay valid for
 	// the model to fetch them. Defaults to 2h.
 	InputURLTTL time.Duration
-	// MaxOutputBytes bounds a downloaded output. Defaults to 500 MiB.
+	// MaxOutputBytes bounds each downloaded output. Defaults to 500 MiB.
 	MaxOutputBytes int64
+	// Outputs says where outputs may be downloaded from: Replicate's
+	// delivery hosts over https by default, never an internal address.
+	Outputs replicate.OutputPolicy
 	// DeadlineGrace is how long past its deadline an open job waits for
 	// Replicate to report the abort before it is failed here. Defaults to 2m.
 	DeadlineGrace time.Duration
-	// HTTPClient downloads outputs. Defaults to one with a 10 minute timeout.
-	HTTPClient *http.Client
 }
 
 func (c AIConfig) withDefaults() AIConfig {
@@ -65,9 +63,6 @@ func (c AIConfig) withDefaults() AIConfig {
 	if c.DeadlineGrace <= 0 {
 		c.DeadlineGrace = 2 * time.Minute
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 10 * time.Minute}
-	}
 	return c
 }
 
@@ -83,6 +78,7 @@ type AIHandler struct {
 	catalog  replicate.Catalog
 	finalize *VideoFinalizeHandler
 	cfg      AIConfig
+	outputs  *http.Client // downloads outputs under cfg.Outputs
 	media    MediaConfig
 	log      *slog.Logger
 	// attempt reports the running task's retry count and its maximum
@@ -100,12 +96,27 @@ func asynqAttempt(ctx context.Context) (int, int) {
 }
 
 // NewAIHandler returns the handler of the AI tasks.
+// An invalid output policy (cmd/lokiz validates it at start) downloads
+// nothing: every job then fails with a refund rather than fetching without
+// the policy.
 func NewAIHandler(d Deps) *AIHandler {
+	outputs, err := replicate.NewOutputClient(d.AI.Outputs)
+	if err != nil {
+		d.Logger.Error("AI outputs cannot be downloaded", "error", err)
+		outputs = &http.Client{Transport: refuseAll{err}}
+	}
 	return &AIHandler{
 		store: d.Store, storage: d.Storage, tasks: d.Tasks, rep: d.Replicate, catalog: d.Catalog,
 		finalize: NewVideoFinalizeHandler(d.Store, d.Storage, d.Media, d.Logger),
-		cfg:      d.AI.withDefaults(), media: d.Media, log: d.Logger, attempt: asynqAttempt,
+		cfg:      d.AI.withDefaults(), outputs: outputs, media: d.Media, log: d.Logger, attempt: asynqAttempt,
 	}
+}
+
+// refuseAll is the transport of an output client that could not be built.
+type refuseAll struct{ err error }
+
+func (r refuseAll) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("%w: %v", replicate.ErrOutputRefused, r.err)
 }
 
 // Register adds the AI task types to mux.
@@ -456,8 +467,8 @@ func (h *AIHandler) complete(ctx context.Context, job db.AIJob, p replicate.Pred
 	var in lokiz.AIJobInput
 	_ = json.Unmarshal(job.InputData, &in) // validated when the job was accepted
 
-	if entry.Output == "audio" {
-		keys, err := h.copyOutputs(ctx, job, p, "", 0)
+	if entry.Output == kindAudio {
+		keys, err := h.copyOutputs(ctx, job, p, kindAudio, 0)
 		if err != nil {
 			return err
 		}
@@ -469,7 +480,7 @@ func (h *AIHandler) complete(ctx context.Context, job db.AIJob, p replicate.Pred
 	var extras []string
 	v, err := h.store.VideoGetByID(ctx, videoID)
 	if db.IsNotFound(err) {
-		keys, err := h.copyOutputs(ctx, job, p, ".mp4", 0)
+		keys, err := h.copyOutputs(ctx, job, p, kindVideo, 0)
 		if err != nil {
 			return err
 		}
@@ -491,7 +502,7 @@ func (h *AIHandler) complete(ctx context.Context, job db.AIJob, p replicate.Pred
 		}
 	} else if err != nil {
 		return fmt.Errorf("load result video: %w", err)
-	} else if extras, err = h.copyOutputs(ctx, job, p, ".mp4", 1); err != nil {
+	} else if extras, err = h.copyOutputs(ctx, job, p, kindVideo, 1); err != nil {
 		return err // a repeat: only the other files may be left to copy
 	}
 	if err := h.finalize.Finalize(ctx, videoID); err != nil {
@@ -621,10 +632,12 @@ const maxOutputs = 8
 // maxOutputs) into our storage as ai/<job>/output<ext>, output-2<ext>, …,
 // once: a repeat finds the objects there. Replicate deletes outputs after an
 // hour, so nothing may keep its URLs. The first key is the job's output.
+// Each file must be of the kinds outputKinds gives for kind (the catalog's
+// output) and its place.
 //
 // from skips the first files: a video job's first file is gone from our
 // storage once it became the result video.
-func (h *AIHandler) copyOutputs(ctx context.Context, job db.AIJob, p replicate.Prediction, defaultExt string, from int) ([]string, error) {
+func (h *AIHandler) copyOutputs(ctx context.Context, job db.AIJob, p replicate.Prediction, kind string, from int) ([]string, error) {
 	urls := p.OutputURLs()
 	if len(urls) == 0 {
 		return nil, &permanent{"The AI model returned nothing; your credits were refunded", errors.New("prediction has no output URL")}
@@ -638,7 +651,7 @@ func (h *AIHandler) copyOutputs(ctx context.Context, job db.AIJob, p replicate.P
 		if i > 0 {
 			name = fmt.Sprintf("output-%d", i+1)
 		}
-		key, err := h.copyOutput(ctx, job, src, name, defaultExt)
+		key, err := h.copyOutput(ctx, job, src, name, outputKinds(kind, i))
 		if err != nil {
 			return nil, err
 		}
@@ -647,29 +660,35 @@ func (h *AIHandler) copyOutputs(ctx context.Context, job db.AIJob, p replicate.P
 	return keys, nil
 }
 
-// copyOutput copies one output file to ai/<job>/<name><ext>.
-func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name, defaultExt string) (string, error) {
+// errOutputRefused is what a user reads when an output's address is not one
+// we fetch from: it names no address.
+const errOutputRefused = "The AI model's output could not be fetched from an approved address; your credits were refunded"
+
+// copyOutput copies one output file to ai/<job>/<name><ext>, where ext is
+// the format the file was found to be, after checking it is one of kinds.
+// The download goes through the output client (AIConfig.Outputs): listed
+// hosts over https, no internal address, at most MaxOutputBytes.
+func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name string, kinds []string) (string, error) {
+	base := "ai/" + job.ID.String() + "/" + name
+	for _, k := range kinds {
+		for _, f := range outputFormats[k] {
+			if _, err := h.storage.Stat(ctx, base+f.ext); err == nil {
+				return base + f.ext, nil // an earlier attempt kept it, checked
+			}
+		}
+	}
 	u, err := url.Parse(src)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", &permanent{"The AI model returned an unusable output; your credits were refunded", fmt.Errorf("output %q is not an http(s) URL", src)}
-	}
-	ext := strings.ToLower(path.Ext(u.Path))
-	if ext == "" || len(ext) > 5 {
-		ext = defaultExt
-	}
-	if ext == "" {
-		ext = ".bin"
-	}
-	key := "ai/" + job.ID.String() + "/" + name + ext
-	if _, err := h.storage.Stat(ctx, key); err == nil {
-		return key, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
-		return "", fmt.Errorf("download output: %w", err)
+		return "", &permanent{"The AI model returned an unusable output; your credits were refunded", fmt.Errorf("output URL does not parse: %w", err)}
 	}
-	resp, err := h.cfg.HTTPClient.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		return "", &permanent{"The AI model returned an unusable output; your credits were refunded", fmt.Errorf("output URL: %w", err)}
+	}
+	resp, err := h.outputs.Do(req)
+	if errors.Is(err, replicate.ErrOutputRefused) {
+		return "", &permanent{errOutputRefused, fmt.Errorf("download %s: %w", src, err)}
+	} else if err != nil {
 		return "", fmt.Errorf("download output: %w", err)
 	}
 	defer resp.Body.Close()
@@ -682,11 +701,6 @@ func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name, def
 	case resp.ContentLength > h.cfg.MaxOutputBytes:
 		return "", &permanent{"The AI model's output is too large; your credits were refunded",
 			fmt.Errorf("output is %d bytes", resp.ContentLength)}
-	}
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ext == ".bin" && ct != "" {
-		if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
-			key = "ai/" + job.ID.String() + "/" + name + exts[0]
-		}
 	}
 	f, err := os.CreateTemp(h.media.TempDir, "lokiz-ai-output-")
 	if err != nil {
@@ -701,10 +715,19 @@ func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name, def
 	if n > h.cfg.MaxOutputBytes {
 		return "", &permanent{"The AI model's output is too large; your credits were refunded", fmt.Errorf("output is over %d bytes", h.cfg.MaxOutputBytes)}
 	}
+	format, err := checkOutput(ctx, f.Name(), kinds)
+	var bad *notOutputError
+	if errors.As(err, &bad) {
+		return "", &permanent{"The AI model's output was not a valid " + kinds[0] + " file; your credits were refunded",
+			fmt.Errorf("%s: %w", name, err)}
+	} else if err != nil {
+		return "", err
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", fmt.Errorf("rewind output: %w", err)
 	}
-	if err := h.storage.Put(ctx, key, f, n, storage.ContentTypeFor(key)); err != nil {
+	key := base + format.ext
+	if err := h.storage.Put(ctx, key, f, n, format.contentType); err != nil {
 		return "", fmt.Errorf("store output: %w", err)
 	}
 	return key, nil

@@ -84,6 +84,15 @@ type aiBundle struct {
 // an image of the user's.
 func newAIBundle(t *testing.T, opts sim.Options) *aiBundle {
 	t.Helper()
+	return newAIBundleWith(t, opts, nil, nil)
+}
+
+// newAIBundleWith is newAIBundle with front, when not nil, serving in front
+// of the simulator as the provider the worker talks to, and outputs, when
+// not nil, changing the output policy (which allows the provider's own
+// origin, as the dev wiring does for its simulator).
+func newAIBundleWith(t *testing.T, opts sim.Options, front func(sim http.Handler) http.Handler, outputs func(*replicate.OutputPolicy)) *aiBundle {
+	t.Helper()
 	ctx := context.Background()
 	store := dbtest.NewStore(t)
 	var files http.Handler
@@ -98,8 +107,16 @@ func newAIBundle(t *testing.T, opts sim.Options) *aiBundle {
 		opts.Latency = sim.Latency{Starting: 20 * time.Millisecond, Processing: 200 * time.Millisecond}
 	}
 	s := sim.New(opts)
-	simSrv := httptest.NewServer(s.Handler())
+	provider := s.Handler()
+	if front != nil {
+		provider = front(provider)
+	}
+	simSrv := httptest.NewServer(provider)
 	t.Cleanup(func() { simSrv.Close(); _ = s.Close() })
+	policy := replicate.OutputPolicy{Simulator: simSrv.URL}
+	if outputs != nil {
+		outputs(&policy)
+	}
 	rep, err := replicate.New(replicate.Config{BaseURL: simSrv.URL + "/v1", Token: "test", MaxRetryAfter: 100 * time.Millisecond})
 	require.NoError(t, err)
 	catalog, err := replicate.LoadCatalog("")
@@ -109,7 +126,7 @@ func newAIBundle(t *testing.T, opts sim.Options) *aiBundle {
 	rec := &taskLog{}
 	tmp := t.TempDir()
 	d := Deps{Store: store, Storage: st, Tasks: tasks.NewClient(rec), Logger: logger, Media: MediaConfig{TempDir: tmp},
-		Replicate: rep, Catalog: catalog, AI: AIConfig{PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}}
+		Replicate: rep, Catalog: catalog, AI: AIConfig{PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond, Outputs: policy}}
 	b := &aiBundle{store: store, storage: st, sim: s, rep: rep, log: rec, h: NewAIHandler(d),
 		owner: dbtest.CreateUser(t, store, dbtest.UserOpts{}), user: dbtest.CreateUser(t, store, dbtest.UserOpts{})}
 	b.mux = asynq.NewServeMux()
@@ -443,7 +460,7 @@ func TestAIRunCrashRecovery(t *testing.T) {
 		require.NoError(t, err)
 		// The first attempt copied the output and created the result video,
 		// then died.
-		keys, err := b.h.copyOutputs(ctx, job, p, ".mp4", 0)
+		keys, err := b.h.copyOutputs(ctx, job, p, kindVideo, 0)
 		require.NoError(t, err)
 		_, err = b.store.AIResultVideoCreate(ctx, db.AIResultVideoCreateParams{ID: job.ID, UserID: job.UserID, Title: ptr("t"), UploadKey: &keys[0], OriginalVideoID: job.SourceVideoID})
 		require.NoError(t, err)

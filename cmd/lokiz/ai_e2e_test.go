@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,6 +311,10 @@ func TestAIWorkerKilledMidJob(t *testing.T) {
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": t.TempDir(),
 		"REPLICATE_API_TOKEN": "killer", "REPLICATE_BASE_URL": simSrv.URL + "/v1",
 		"AI_POLL_MIN": "200ms", "AI_POLL_MAX": "500ms",
+		// The simulator's outputs are plain http on loopback: the worker
+		// fetches them only in development, where a plain-http provider is
+		// a simulator.
+		"LOKIZ_ENV": "development",
 	}
 	code, out := runBinary(t, vars, "migrate", "up")
 	require.Equal(t, 0, code, out)
@@ -357,4 +363,56 @@ func TestAIWorkerKilledMidJob(t *testing.T) {
 		(SELECT credits FROM users WHERE id = $2::uuid),
 		(SELECT sum(credits) FROM credit_transactions WHERE user_id = $2::uuid)`, id, me).Scan(&usage, &refund, &credits, &ledger))
 	require.Equal(t, []int{1, 0, 95, 95}, []int{usage, refund, credits, ledger})
+}
+
+// TestAIOutputRedirectToLoopbackFails runs `lokiz dev` against a provider
+// that lies: predictions run on the simulator, but every output URL
+// redirects to a "metadata service" on loopback. The job ends failed with a
+// readable reason that names no address, the credits come back, and the
+// service never sees a connection.
+func TestAIOutputRedirectToLoopbackFails(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	metadata := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"AccessKeyId":"instance-secret"}`)
+	}))
+	metadata.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	metadata.Start()
+	t.Cleanup(metadata.Close)
+	s := sim.New(sim.Options{Latency: sim.Latency{Starting: 50 * time.Millisecond, Processing: 300 * time.Millisecond}})
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/files/") {
+			http.Redirect(w, r, metadata.URL+"/latest/meta-data/iam/security-credentials/worker", http.StatusFound)
+			return
+		}
+		s.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { provider.Close(); _ = s.Close() })
+
+	apiAddr, dashAddr := freeAddr(t), freeAddr(t)
+	c := startDev(t, map[string]string{
+		"DATABASE_URL": dbtest.NewEmptyDB(t), "REDIS_URL": "redis://127.0.0.1:6379/15", // a database of its own: queues are per deployment
+		"HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr, "PUBLIC_BASE_URL": "http://" + apiAddr,
+		"SECRET_KEY": strings.Repeat("m", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
+		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": t.TempDir(),
+		"AI_POLL_MIN": "200ms", "AI_POLL_MAX": "500ms",
+		"REPLICATE_API_TOKEN": "hostile", "REPLICATE_BASE_URL": provider.URL + "/v1",
+	})
+	token, _ := c.register("victim_of_ssrf")
+	status, job := c.call("POST", "/v1/ai/music", token, map[string]any{"prompt": "lofi", "duration": 2})
+	require.Equal(t, http.StatusAccepted, status, "%v", job)
+	job = c.waitJob(token, job["id"].(string))
+	require.Equal(t, "failed", job["status"], "%v; logs:\n%s", job, c.logs)
+	msg, _ := job["error_message"].(string)
+	require.Contains(t, msg, "could not be fetched from an approved address")
+	require.Contains(t, msg, "your credits were refunded")
+	require.NotContains(t, msg, "127.0.0.1")
+	require.Nil(t, job["output_url"])
+	require.Zero(t, conns.Load(), "the metadata service was never contacted")
+	_, me := c.call("GET", "/v1/auth/me", token, nil)
+	require.EqualValues(t, 100, me["credits"], "refunded")
 }

@@ -8,13 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/dashboard"
@@ -37,12 +42,20 @@ type app struct {
 	rdb     *redis.Client
 	storage storage.Store
 	catalog replicate.Catalog
+	// apiMetrics is the registry of the api's metrics, served on
+	// METRICS_ADDR and, in `lokiz dev`, on the dashboard; never on the api's
+	// own port.
+	apiMetrics *prometheus.Registry
+	// simOrigin is the origin of the Replicate simulator this process
+	// started (`lokiz dev` without a token); its outputs are fetched.
+	simOrigin string
 }
 
-// loadApp reads and validates the configuration, then builds the logger.
-// No connection is opened before the configuration is known to be valid.
-func loadApp(env *environment) (*app, error) {
-	cfg, err := LoadConfig(env.getenv)
+// loadApp reads and validates the configuration of role, then builds the
+// logger. No connection is opened before the configuration is known to be
+// valid.
+func loadApp(env *environment, role string) (*app, error) {
+	cfg, err := LoadRoleConfig(role, env.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +67,27 @@ func loadApp(env *environment) (*app, error) {
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	return &app{cfg: cfg, log: log, catalog: catalog}, nil
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &app{cfg: cfg, log: log, catalog: catalog, apiMetrics: reg}, nil
+}
+
+// outputPolicy is where the worker may download AI outputs from: the
+// configured hosts over https, plus the simulator's own origin when the
+// simulator is the provider — the one `lokiz dev` started, or in
+// development a plain-http REPLICATE_BASE_URL (production refuses one at
+// start, so production never fetches from a loopback or http origin).
+func (a *app) outputPolicy() replicate.OutputPolicy {
+	p := replicate.OutputPolicy{Hosts: a.cfg.AI.OutputHosts, Simulator: a.simOrigin}
+	if u, err := url.Parse(a.cfg.AI.ReplicateBaseURL); p.Simulator == "" && !a.cfg.Production() && err == nil && u.Scheme == "http" {
+		p.Simulator = u.Scheme + "://" + u.Host
+	}
+	return p
+}
+
+// apiMetricsHandler serves the api's metrics.
+func (a *app) apiMetricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.apiMetrics, promhttp.HandlerOpts{Registry: a.apiMetrics})
 }
 
 // aiModels is what the api records of the catalog; nil (AI routes answer
@@ -186,11 +219,27 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		Views:    views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
 		Trending: trending.New(a.rdb),
 		AIModels: a.aiModels(),
+		Registry: a.apiMetrics,
 	})
 	if err != nil {
 		return err
 	}
-	return a.serveHTTP(ctx, "api", a.cfg.HTTP.Addr, srv.Handler(), srv.Drain, ready)
+	if a.cfg.HTTP.MetricsAddr == "" {
+		return a.serveHTTP(ctx, "api", a.cfg.HTTP.Addr, srv.Handler(), srv.Drain, ready)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.serveHTTP(gctx, "api", a.cfg.HTTP.Addr, srv.Handler(), srv.Drain, ready) })
+	g.Go(func() error {
+		return a.serveHTTP(gctx, "metrics", a.cfg.HTTP.MetricsAddr, metricsMux(srv.Metrics()), nil, nil)
+	})
+	return g.Wait()
+}
+
+// metricsMux serves h at /metrics, on a listener of its own.
+func metricsMux(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return mux
 }
 
 // s3Credentials returns explicit keys when configured; nil lets the AWS SDK
@@ -211,13 +260,16 @@ func storageHandler(st storage.Store) http.Handler {
 	return nil
 }
 
-// serveDashboard runs asynqmon and the queue metrics until ctx ends.
-func (a *app) serveDashboard(ctx context.Context, ready chan<- string) error {
+// serveDashboard runs asynqmon and the queue metrics until ctx ends;
+// apiMetrics, when not nil (the api runs in this process), are served at
+// /metrics/api behind the dashboard's auth.
+func (a *app) serveDashboard(ctx context.Context, ready chan<- string, apiMetrics http.Handler) error {
 	if err := a.cfg.RequireDashboardPassword(); err != nil {
 		return err
 	}
 	h, err := dashboard.NewHandler(dashboard.Options{
 		Redis: a.rdb, User: a.cfg.Dash.User, Password: a.cfg.Dash.Password, Logger: a.log,
+		APIMetrics: apiMetrics,
 	})
 	if err != nil {
 		return err
@@ -275,7 +327,8 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tasks.NewClient(qc), Logger: a.log,
 		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration},
 		Replicate: rep, Catalog: a.catalog,
-		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax},
+		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
+			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,

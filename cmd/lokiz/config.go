@@ -6,18 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lokiz/lokiz/replicate"
 )
 
 // Config is everything the processes read from the environment. LoadConfig
 // parses and checks it all before any connection is opened, and reports every
 // problem at once.
 type Config struct {
-	Env     string // LOKIZ_ENV: development (default) or production
+	// Env is LOKIZ_ENV: development or production. Unset, it is
+	// development for the laptop roles (dev, seed, replicate-sim) and
+	// production for every other (see LoadRoleConfig).
+	Env     string
 	Log     LogConfig
 	DB      DBConfig
 	Redis   RedisConfig
@@ -57,8 +63,12 @@ type HTTPConfig struct {
 	Addr           string   // HTTP_ADDR, default :8000
 	PublicBaseURL  string   // PUBLIC_BASE_URL, default http://localhost:8000
 	PublicWebURL   string   // PUBLIC_WEB_URL: the web app, base of share links; default PUBLIC_BASE_URL
-	CORSOrigins    []string // CORS_ALLOWED_ORIGINS, comma separated, default *
+	CORSOrigins    []string // CORS_ALLOWED_ORIGINS, comma separated; default * in development, required in production
 	TrustedProxies []string // TRUSTED_PROXIES, comma separated CIDRs/IPs, default none
+	// MetricsAddr (METRICS_ADDR) is a separate listen address for the api's
+	// Prometheus metrics; empty serves them nowhere but on the dashboard of
+	// `lokiz dev`. They are never on the public api port.
+	MetricsAddr string
 }
 
 // AuthConfig configures tokens, password hashing and auth rate limits.
@@ -131,6 +141,13 @@ type AIConfig struct {
 	// PollMin and PollMax (AI_POLL_MIN, default 2s; AI_POLL_MAX, default
 	// 30s) bound the backoff of the polls that back webhooks up.
 	PollMin, PollMax time.Duration
+	// OutputHosts (AI_OUTPUT_HOSTS, comma separated, default Replicate's
+	// delivery hosts) are the only hosts outputs are downloaded from, over
+	// https, and never from an internal address.
+	OutputHosts []string
+	// OutputMaxBytes (AI_OUTPUT_MAX_BYTES, default 500 MiB) bounds each
+	// downloaded output.
+	OutputMaxBytes int64
 }
 
 // WorkerConfig configures the asynq server.
@@ -148,8 +165,27 @@ type DashboardConfig struct {
 // Production reports whether LOKIZ_ENV is production.
 func (c Config) Production() bool { return c.Env == "production" }
 
+// developmentRoles are the roles that run as development when LOKIZ_ENV is
+// unset: the laptop mode and its helpers. Every other role is production
+// unless LOKIZ_ENV=development says otherwise.
+var developmentRoles = map[string]bool{"dev": true, "seed": true, "replicate-sim": true}
+
+// LoadRoleConfig is LoadConfig for the named role: safe by default, an
+// unset LOKIZ_ENV means production for every role but dev, seed and
+// replicate-sim.
+func LoadRoleConfig(role string, getenv func(string) string) (Config, error) {
+	return LoadConfig(func(name string) string {
+		if v := getenv(name); name != "LOKIZ_ENV" || strings.TrimSpace(v) != "" || developmentRoles[role] {
+			return v
+		}
+		return "production"
+	})
+}
+
 // LoadConfig reads the configuration through getenv (os.Getenv in main, a map
 // in tests). Secrets also accept NAME_FILE, a path whose content is the value.
+// An unset LOKIZ_ENV is development here; the roles read their
+// configuration through LoadRoleConfig.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	p := &parser{getenv: getenv}
 	var c Config
@@ -198,8 +234,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	} else if u, err := url.Parse(c.HTTP.PublicWebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.fail("PUBLIC_WEB_URL must be an absolute http(s) URL, not %q", c.HTTP.PublicWebURL)
 	}
-	c.HTTP.CORSOrigins = p.list("CORS_ALLOWED_ORIGINS", []string{"*"})
+	// Production names its origins: a forgotten variable must not open the
+	// api to every site (checked by the roles that serve the api).
+	c.HTTP.CORSOrigins = p.list("CORS_ALLOWED_ORIGINS", map[bool][]string{false: {"*"}}[prod])
+	for _, o := range c.HTTP.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "") {
+			p.fail("CORS_ALLOWED_ORIGINS: %q is not * or an origin such as https://app.example.com", o)
+		}
+	}
 	c.HTTP.TrustedProxies = p.list("TRUSTED_PROXIES", nil)
+	c.HTTP.MetricsAddr = p.str("METRICS_ADDR", "")
+	if c.HTTP.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.MetricsAddr); err != nil {
+			p.fail("METRICS_ADDR must be host:port or :port, not %q", c.HTTP.MetricsAddr)
+		} else if c.HTTP.MetricsAddr == c.HTTP.Addr {
+			p.fail("METRICS_ADDR must differ from HTTP_ADDR: metrics stay off the public api port")
+		}
+	}
 
 	c.Auth.SecretKey = p.secret("SECRET_KEY", "")
 	switch {
@@ -265,7 +316,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Media.TrendingInterval < time.Second || c.Media.TrendingInterval%time.Second != 0 {
 		p.fail("TRENDING_INTERVAL must be a whole number of seconds, at least 1s")
 	}
-	c.Media.FeedCacheTTL = p.duration("FEED_CACHE_TTL", 5*time.Second)
+	c.Media.FeedCacheTTL = p.durationOrOff("FEED_CACHE_TTL", 5*time.Second)
 	if c.Media.FeedCacheTTL < 0 || c.Media.FeedCacheTTL > time.Minute {
 		p.fail("FEED_CACHE_TTL must be from 0 (off) to 1m")
 	}
@@ -281,12 +332,21 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.AI.ReplicateBaseURL = strings.TrimRight(p.str("REPLICATE_BASE_URL", "https://api.replicate.com/v1"), "/")
 	if u, err := url.Parse(c.AI.ReplicateBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.fail("REPLICATE_BASE_URL must be an absolute http(s) URL, not %q", c.AI.ReplicateBaseURL)
+	} else if prod && u.Scheme != "https" {
+		// A plain-http provider is a simulator, whose outputs the worker
+		// fetches from its own address (see app.outputPolicy): development only.
+		p.fail("REPLICATE_BASE_URL must be https in production")
 	}
 	c.AI.WebhookSecret = p.secret("REPLICATE_WEBHOOK_SECRET", "")
 	if c.AI.WebhookSecret != "" && !strings.HasPrefix(c.AI.WebhookSecret, "whsec_") {
 		p.fail("REPLICATE_WEBHOOK_SECRET must be the whsec_... key from Replicate's webhook settings")
 	}
 	c.AI.CatalogFile = p.str("AI_CATALOG_FILE", "")
+	c.AI.OutputHosts = p.list("AI_OUTPUT_HOSTS", replicate.DefaultOutputHosts)
+	if err := (replicate.OutputPolicy{Hosts: c.AI.OutputHosts}).Validate(); err != nil {
+		p.fail("AI_OUTPUT_HOSTS: %v", err)
+	}
+	c.AI.OutputMaxBytes = int64(p.intIn("AI_OUTPUT_MAX_BYTES", 500<<20, 1<<10, 5<<30))
 	c.AI.PollMin = p.duration("AI_POLL_MIN", 2*time.Second)
 	c.AI.PollMax = p.duration("AI_POLL_MAX", 30*time.Second)
 	if c.AI.PollMin < 100*time.Millisecond || c.AI.PollMax < c.AI.PollMin {
@@ -299,6 +359,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, errors.New("invalid configuration:\n  - " + strings.Join(p.errs, "\n  - "))
 	}
 	return c, nil
+}
+
+// RequireCORSOrigins is checked by the roles that serve the api: production
+// needs CORS_ALLOWED_ORIGINS set.
+func (c Config) RequireCORSOrigins() error {
+	if len(c.HTTP.CORSOrigins) == 0 {
+		return errors.New("invalid configuration:\n  - CORS_ALLOWED_ORIGINS is required in production (the web app's origins, comma separated)")
+	}
+	return nil
 }
 
 // RequireDashboardPassword is checked by the roles that serve the dashboard.
@@ -370,6 +439,16 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// durationOrOff is duration that also takes 0 (off).
+func (p *parser) durationOrOff(name string, def time.Duration) time.Duration {
+	if raw := strings.TrimSpace(p.getenv(name)); raw != "" {
+		if d, err := time.ParseDuration(raw); err == nil && d == 0 {
+			return 0
+		}
+	}
+	return p.duration(name, def)
 }
 
 func (p *parser) level(name string, def slog.Level) slog.Level {

@@ -148,3 +148,110 @@ func TestLoadConfigPrivacyLimits(t *testing.T) {
 	}
 	require.Equal(t, 4, strings.Count(err.Error(), "\n  - "), err.Error())
 }
+
+// TestRolesAreProductionByDefault: without LOKIZ_ENV, only the laptop roles
+// run as development; every other role applies production's rules, and
+// LOKIZ_ENV=development must be said explicitly.
+func TestRolesAreProductionByDefault(t *testing.T) {
+	t.Parallel()
+	for _, role := range []string{"dev", "seed", "replicate-sim"} {
+		c, err := LoadRoleConfig(role, envMap(nil))
+		require.NoError(t, err, role)
+		require.Equal(t, "development", c.Env, role)
+	}
+	for _, role := range []string{"api", "worker", "scheduler", "dashboard", "migrate"} {
+		_, err := LoadRoleConfig(role, envMap(nil))
+		require.ErrorContains(t, err, "DATABASE_URL is required in production", role)
+		c, err := LoadRoleConfig(role, envMap(map[string]string{"LOKIZ_ENV": "development"}))
+		require.NoError(t, err, role)
+		require.Equal(t, "development", c.Env, role)
+	}
+	c, err := LoadRoleConfig("dev", envMap(map[string]string{
+		"LOKIZ_ENV": "production", "DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r:6379", "SECRET_KEY": strings.Repeat("k", 40),
+	}))
+	require.NoError(t, err)
+	require.True(t, c.Production(), "an explicit LOKIZ_ENV wins for every role")
+}
+
+// TestProductionNeedsCORSOrigins: production has no CORS default; the roles
+// that serve the api refuse to start without one.
+func TestProductionNeedsCORSOrigins(t *testing.T) {
+	t.Parallel()
+	prod := map[string]string{"LOKIZ_ENV": "production", "DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r:6379", "SECRET_KEY": strings.Repeat("k", 40)}
+	c, err := LoadConfig(envMap(prod))
+	require.NoError(t, err)
+	require.Empty(t, c.HTTP.CORSOrigins)
+	require.ErrorContains(t, c.RequireCORSOrigins(), "CORS_ALLOWED_ORIGINS is required in production")
+
+	prod["CORS_ALLOWED_ORIGINS"] = "https://lokiz.app"
+	c, err = LoadConfig(envMap(prod))
+	require.NoError(t, err)
+	require.NoError(t, c.RequireCORSOrigins())
+
+	dev, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.NoError(t, dev.RequireCORSOrigins(), "development keeps *")
+
+	for _, bad := range []string{"lokiz.app", "https://lokiz.app/", "https://lokiz.app/path", "ftp://x"} {
+		_, err := LoadConfig(envMap(map[string]string{"CORS_ALLOWED_ORIGINS": "https://ok.example, " + bad}))
+		require.ErrorContains(t, err, "CORS_ALLOWED_ORIGINS", bad)
+	}
+}
+
+func TestFeedCacheCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	for _, off := range []string{"0", "0s"} {
+		c, err := LoadConfig(envMap(map[string]string{"FEED_CACHE_TTL": off}))
+		require.NoError(t, err, off)
+		require.Zero(t, c.Media.FeedCacheTTL, off)
+	}
+	_, err := LoadConfig(envMap(map[string]string{"FEED_CACHE_TTL": "-1s"}))
+	require.ErrorContains(t, err, "FEED_CACHE_TTL")
+}
+
+func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(map[string]string{"METRICS_ADDR": "127.0.0.1:9100"}))
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9100", c.HTTP.MetricsAddr)
+	for _, bad := range []string{"9100", ":8000"} {
+		_, err := LoadConfig(envMap(map[string]string{"METRICS_ADDR": bad}))
+		require.ErrorContains(t, err, "METRICS_ADDR", bad)
+	}
+}
+
+// TestAIOutputConfig: the output allow-list and size cap, and production's
+// https-only provider; the simulator's origin is allowed only in
+// development with a plain-http provider, or for the simulator dev started.
+func TestAIOutputConfig(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Equal(t, []string{"replicate.delivery", "*.replicate.delivery"}, c.AI.OutputHosts)
+	require.EqualValues(t, 500<<20, c.AI.OutputMaxBytes)
+	a := &app{cfg: c}
+	require.Empty(t, a.outputPolicy().Simulator, "the real provider: no exception")
+
+	c, err = LoadConfig(envMap(map[string]string{"AI_OUTPUT_HOSTS": "cdn.example.com, *.files.example.com", "AI_OUTPUT_MAX_BYTES": "2048",
+		"REPLICATE_BASE_URL": "http://127.0.0.1:8090/v1"}))
+	require.NoError(t, err)
+	require.Equal(t, []string{"cdn.example.com", "*.files.example.com"}, c.AI.OutputHosts)
+	require.EqualValues(t, 2048, c.AI.OutputMaxBytes)
+	a = &app{cfg: c}
+	require.Equal(t, "http://127.0.0.1:8090", a.outputPolicy().Simulator, "development: the plain-http provider is a simulator")
+	require.Equal(t, c.AI.OutputHosts, a.outputPolicy().Hosts)
+
+	_, err = LoadConfig(envMap(map[string]string{"AI_OUTPUT_HOSTS": "https://cdn.example.com,10.0.0.1"}))
+	require.ErrorContains(t, err, "AI_OUTPUT_HOSTS")
+
+	prod := map[string]string{"LOKIZ_ENV": "production", "DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r:6379",
+		"SECRET_KEY": strings.Repeat("k", 40), "REPLICATE_BASE_URL": "http://127.0.0.1:8090/v1"}
+	_, err = LoadConfig(envMap(prod))
+	require.ErrorContains(t, err, "REPLICATE_BASE_URL must be https in production")
+	prod["REPLICATE_BASE_URL"] = "https://replicate.internal.example/v1"
+	c, err = LoadConfig(envMap(prod))
+	require.NoError(t, err)
+	require.Empty(t, (&app{cfg: c}).outputPolicy().Simulator)
+	require.Equal(t, "http://127.0.0.1:5555", (&app{cfg: c, simOrigin: "http://127.0.0.1:5555"}).outputPolicy().Simulator,
+		"the simulator a process started itself is its provider")
+}

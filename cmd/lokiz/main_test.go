@@ -119,11 +119,31 @@ func TestDashboardRefusesProductionWithoutPassword(t *testing.T) {
 	require.Contains(t, out, "DASHBOARD_PASSWORD is required in production")
 }
 
+// TestRolesStartAsProduction: without LOKIZ_ENV the server roles apply
+// production's rules (here BCRYPT_COST and CORS_ALLOWED_ORIGINS), before
+// any connection is opened.
+func TestRolesStartAsProduction(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://nowhere.invalid/x", "REDIS_URL": "redis://nowhere.invalid:6379",
+		"SECRET_KEY": strings.Repeat("s", 40), "DASHBOARD_PASSWORD": "p"}
+	for _, role := range []string{"api", "worker", "scheduler", "dashboard"} {
+		env["BCRYPT_COST"] = "4"
+		code, out := runBinary(t, env, role)
+		require.Equal(t, 1, code, role)
+		require.Contains(t, out, "BCRYPT_COST must be at least 10 in production", role)
+	}
+	env["BCRYPT_COST"] = "12"
+	code, out := runBinary(t, env, "api")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "CORS_ALLOWED_ORIGINS is required in production")
+	require.NotContains(t, out, "connect")
+}
+
 func TestRefusesPendingMigrations(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.NewEmptyDB(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "SECRET_KEY": strings.Repeat("s", 40),
-		"STORAGE_DIR": t.TempDir(), "BCRYPT_COST": "4"}
+		"STORAGE_DIR": t.TempDir(), "BCRYPT_COST": "4", "LOKIZ_ENV": "development"}
 	for _, role := range []string{"api", "worker", "scheduler"} {
 		code, out := runBinary(t, env, role)
 		require.Equal(t, 1, code, role)
@@ -177,11 +197,11 @@ func freeAddr(t *testing.T) string {
 func TestDevEndToEnd(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.NewEmptyDB(t)
-	apiAddr, dashAddr := freeAddr(t), freeAddr(t)
+	apiAddr, dashAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	logs := &testkit.LogBuffer{}
 	env := &environment{
 		getenv: envMap(map[string]string{
-			"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr,
+			"DATABASE_URL": dbURL, "REDIS_URL": redisURL(), "HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr, "METRICS_ADDR": metricsAddr,
 			"SECRET_KEY": strings.Repeat("d", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
 			"DASHBOARD_PASSWORD": "dash-pass", "SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json",
 		}),
@@ -262,6 +282,32 @@ func TestDevEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(queues), `"queue":"low"`)
+
+	// The api's metrics: not on its public port, but on METRICS_ADDR and
+	// on the dashboard behind its auth.
+	resp, err = client.Get(base + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "no metrics on the public api port")
+	for _, metrics := range []struct {
+		url  string
+		auth bool
+	}{{"http://" + metricsAddr + "/metrics", false}, {"http://" + dashAddr + "/metrics/api", true}} {
+		mreq, _ := http.NewRequest("GET", metrics.url, nil)
+		if metrics.auth {
+			resp, err = client.Do(mreq)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, metrics.url)
+			mreq.SetBasicAuth("admin", "dash-pass")
+		}
+		resp, err = client.Do(mreq)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, metrics.url)
+		require.Contains(t, string(body), `lokiz_http_requests_total{method="POST",route="/v1/auth/login",status="200"} 1`, metrics.url)
+	}
 
 	// Cancel (SIGTERM's effect) shuts every role down cleanly.
 	cancel()

@@ -31,9 +31,15 @@ func startRole(ctx context.Context, env *environment, name string, args []string
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	a, err := loadApp(env)
+	a, err := loadApp(env, name)
 	if err != nil {
 		return nil, err
+	}
+	// Checked before connecting, like every configuration problem.
+	if name == "api" {
+		if err := a.cfg.RequireCORSOrigins(); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.connect(ctx, true); err != nil {
 		return nil, err
@@ -73,7 +79,7 @@ func runDashboard(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	a, err := loadApp(env)
+	a, err := loadApp(env, "dashboard")
 	if err != nil {
 		return err
 	}
@@ -85,7 +91,7 @@ func runDashboard(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer a.close()
-	return a.serveDashboard(ctx, nil)
+	return a.serveDashboard(ctx, nil, nil)
 }
 
 func runMigrate(ctx context.Context, env *environment, args []string) error {
@@ -97,7 +103,7 @@ func runMigrate(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintln(env.stderr, "usage: lokiz migrate up|status")
 		return errUsage
 	}
-	a, err := loadApp(env)
+	a, err := loadApp(env, "migrate")
 	if err != nil {
 		return err
 	}
@@ -142,8 +148,11 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	a, err := loadApp(env)
+	a, err := loadApp(env, "dev")
 	if err != nil {
+		return err
+	}
+	if err := a.cfg.RequireCORSOrigins(); err != nil {
 		return err
 	}
 	if err := a.connect(ctx, false); err != nil {
@@ -179,6 +188,7 @@ func (a *app) startDevReplicate() (stop func(), err error) {
 	go func() { _ = srv.Serve(ln) }()
 	a.cfg.AI.ReplicateToken = "dev-simulator"
 	a.cfg.AI.ReplicateBaseURL = base + "/v1"
+	a.simOrigin = base // the worker fetches this simulator's outputs
 	a.cfg.AI.WebhookSecret = s.WebhookSecret()
 	a.log.Info("Replicate simulator started (REPLICATE_API_TOKEN is not set)", "url", base)
 	return func() {
@@ -194,7 +204,7 @@ func (a *app) runAll(ctx context.Context, apiReady chan<- string) error {
 	g.Go(func() error { return a.serveAPI(gctx, apiReady) })
 	g.Go(func() error { return a.runWorkerRole(gctx) })
 	g.Go(func() error { return a.runSchedulerRole(gctx) })
-	g.Go(func() error { return a.serveDashboard(gctx, nil) })
+	g.Go(func() error { return a.serveDashboard(gctx, nil, a.apiMetricsHandler()) })
 	return g.Wait()
 }
 
@@ -209,7 +219,7 @@ func runSeed(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(env.stderr, "-password %s\n", msg)
 		return errUsage
 	}
-	a, err := loadApp(env)
+	a, err := loadApp(env, "seed")
 	if err != nil {
 		return err
 	}
@@ -334,7 +344,7 @@ func runReplicateSim(ctx context.Context, env *environment, args []string) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(env.getenv)
+	cfg, err := LoadRoleConfig("replicate-sim", env.getenv)
 	if err != nil {
 		return err
 	}
