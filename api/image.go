@@ -108,6 +108,6 @@ func (s *Server) createImageUpload(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	u := s.mediaURL(ctx, &key)
+	u := s.privateMediaURL(ctx, &key)
 	c.JSON(http.StatusOK, imageUploadResponse{uploadResponse: up, ImageID: img.ID, FileKey: key, ImageURL: u, FileURL: u})
 }

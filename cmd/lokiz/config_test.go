@@ -118,3 +118,19 @@ func TestLoadConfigShortSecretInProduction(t *testing.T) {
 	require.ErrorContains(t, err, "SECRET_KEY must be at least 32 characters")
 	require.ErrorContains(t, err, "BCRYPT_COST must be at least 10 in production")
 }
+
+func TestLoadConfigPrivateMediaURLTTL(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Minute, c.Storage.PrivateURLTTL, "private URLs live minutes by default")
+
+	c, err = LoadConfig(envMap(map[string]string{"PRIVATE_MEDIA_URL_TTL": "90s"}))
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Second, c.Storage.PrivateURLTTL)
+
+	for _, bad := range []string{"5s", "2h", "soon", "-1m"} {
+		_, err := LoadConfig(envMap(map[string]string{"PRIVATE_MEDIA_URL_TTL": bad}))
+		require.ErrorContains(t, err, "PRIVATE_MEDIA_URL_TTL", bad)
+	}
+}
