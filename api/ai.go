@@ -363,16 +363,8 @@ func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string
 	} else if err != nil {
 		return "", err
 	}
-	if img.UploadedAt == nil {
-		info, err := s.storage.Stat(ctx, key)
-		if lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
-			return "", lokiz.Errorf(lokiz.ECONFLICT, "the image has not been uploaded yet")
-		} else if err != nil {
-			return "", err
-		}
-		if err := s.store.ImageMarkUploaded(ctx, db.ImageMarkUploadedParams{ID: img.ID, SizeBytes: &info.Size}); err != nil {
-			return "", err
-		}
+	if err := s.checkImage(ctx, img, field); err != nil {
+		return "", err
 	}
 	return key, nil
 }
