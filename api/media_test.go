@@ -156,6 +156,16 @@ func TestPrivateMediaURLs(t *testing.T) {
 		}
 	}
 
+	// A notification about the private video (an AI job's result, say)
+	// shows its thumbnail through a private URL too.
+	_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO notifications (id, user_id, type, video_id, message)
+		VALUES (gen_random_uuid(), $1, 'ai_job', $2, 'done')`, owner, private)
+	require.NoError(t, err)
+	res = e.do(req{method: "GET", path: "/v1/notifications/", token: token})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	n := res.Body["notifications"].([]any)[0].(map[string]any)
+	requirePrivate(n["video"].(map[string]any)["thumbnail_url"], "thumbnails/"+private+".jpg")
+
 	res = e.do(req{method: "POST", path: "/v1/images/upload-url", token: token, body: map[string]any{"content_type": "image/png", "size_bytes": 100}})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	requirePrivate(res.Body["image_url"], res.Body["file_key"].(string))
