@@ -65,7 +65,9 @@ func (h *VideoPurgeHandler) sweep(ctx context.Context) error {
 	return nil
 }
 
-// Purge deletes the objects of a soft-deleted video and clears their keys.
+// Purge deletes the objects of a soft-deleted video (file, original,
+// upload, thumbnail, the frames captured from it and, for an AI result, the
+// job's further output files) and clears the row's keys.
 // A video that is not deleted (or no longer exists) is left alone.
 func (h *VideoPurgeHandler) Purge(ctx context.Context, id uuid.UUID) error {
 	v, err := h.store.VideoGetByID(ctx, id)
@@ -81,6 +83,11 @@ func (h *VideoPurgeHandler) Purge(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("list frames of video %s: %w", id, err)
 	}
+	files, err := h.store.AIJobFilesOfVideo(ctx, &id)
+	if err != nil {
+		return fmt.Errorf("list AI files of video %s: %w", id, err)
+	}
+	frames = append(frames, files...)
 	// The thumbnail key is derived from the id, so it is deleted even when
 	// the row lost it (an AI job's response renders it from the id).
 	keys := []*string{v.ObjectKey, v.ThumbnailKey, v.OriginalKey, v.UploadKey, ptr("thumbnails/" + id.String() + ".jpg")}
@@ -88,8 +95,8 @@ func (h *VideoPurgeHandler) Purge(ctx context.Context, id uuid.UUID) error {
 		keys = append(keys, &frames[i])
 	}
 	for _, k := range keys {
-		if k == nil || *k == "" {
-			continue
+		if k == nil || storage.ValidateKey(*k) != nil {
+			continue // nothing we could have stored
 		}
 		if err := h.storage.Delete(ctx, *k); err != nil {
 			return fmt.Errorf("purge %s of video %s: %w", *k, id, err)

@@ -74,7 +74,15 @@ func TestVideoPurge(t *testing.T) {
 		return n
 	}
 
-	lost, lostKeys := insert(10 * time.Minute)  // its video:purge never ran
+	lost, lostKeys := insert(10 * time.Minute) // its video:purge never ran
+	// lost is also an AI job's result, with a further output file.
+	extra := "images/extra-" + lost.String() + ".png"
+	put(extra)
+	lostKeys = append(lostKeys, extra)
+	_, err = pool.Exec(ctx, `INSERT INTO ai_jobs (id, user_id, job_type, video_id, output_data) VALUES
+		($1, $3, 'music', $2, jsonb_build_object('files', jsonb_build_array($4::text, '../not-a-key'))),
+		($5, $3, 'music', $2, '{"files": {"not": "an array"}}')`, db.NewID(), lost, user.ID, extra, db.NewID())
+	require.NoError(t, err)
 	fresh, freshKeys := insert(5 * time.Second) // its task is still on its way
 	alive, aliveKeys := insert(-1)              // not deleted
 
