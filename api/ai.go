@@ -363,16 +363,8 @@ func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string
 	} else if err != nil {
 		return "", err
 	}
-	if img.UploadedAt == nil {
-		info, err := s.storage.Stat(ctx, key)
-		if lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
-			return "", lokiz.Errorf(lokiz.ECONFLICT, "the image has not been uploaded yet")
-		} else if err != nil {
-			return "", err
-		}
-		if err := s.store.ImageMarkUploaded(ctx, db.ImageMarkUploadedParams{ID: img.ID, SizeBytes: &info.Size}); err != nil {
-			return "", err
-		}
+	if err := s.checkImage(ctx, img, field); err != nil {
+		return "", err
 	}
 	return key, nil
 }
@@ -412,10 +404,12 @@ func (s *Server) aiJobResponse(ctx context.Context, j db.AIJob) aiJobResponse {
 	if len(j.OutputData) > 0 {
 		out = j.OutputData
 	}
-	url := s.mediaURL(ctx, j.OutputKey)
+	// A job's outputs are its owner's: private URLs (the result video is
+	// private until published, and may be deleted).
+	url := s.privateMediaURL(ctx, j.OutputKey)
 	var thumb *string
 	if j.VideoID != nil && j.Status == lokiz.JobCompleted {
-		thumb = s.mediaURL(ctx, ptr("thumbnails/"+j.VideoID.String()+".jpg"))
+		thumb = s.privateMediaURL(ctx, ptr("thumbnails/"+j.VideoID.String()+".jpg"))
 	}
 	urls := []string{}
 	if url != nil {
@@ -426,7 +420,7 @@ func (s *Server) aiJobResponse(ctx context.Context, j db.AIJob) aiJobResponse {
 	}
 	if len(out) > 0 && json.Unmarshal(out, &extra) == nil {
 		for _, k := range extra.Files {
-			if u := s.mediaURL(ctx, &k); u != nil {
+			if u := s.privateMediaURL(ctx, &k); u != nil {
 				urls = append(urls, *u)
 			}
 		}
@@ -549,7 +543,7 @@ func (s *Server) batchJobStatus(c *gin.Context) {
 			return
 		}
 		for _, j := range rows {
-			url := s.mediaURL(ctx, j.OutputKey)
+			url := s.privateMediaURL(ctx, j.OutputKey)
 			out[j.ID.String()] = jobStatus{
 				Status: j.Status, Progress: int(j.Progress), ResultURL: url, OutputURL: url, VideoID: j.VideoID,
 				Error: j.ErrorMessage, ErrorMessage: j.ErrorMessage, UpdatedAt: utc(&j.UpdatedAt),

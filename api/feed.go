@@ -393,7 +393,7 @@ func (s *Server) prefetch(c *gin.Context) {
 	}
 	out := make([]prefetchItem, len(f.rows))
 	for i, r := range f.rows {
-		out[i] = prefetchItem{ID: r.Video.ID, VideoURL: s.mediaURL(ctx, r.Video.ObjectKey), ThumbnailURL: s.mediaURL(ctx, r.Video.ThumbnailKey),
+		out[i] = prefetchItem{ID: r.Video.ID, VideoURL: s.videoMediaURL(ctx, r.Video, r.Video.ObjectKey), ThumbnailURL: s.videoMediaURL(ctx, r.Video, r.Video.ThumbnailKey),
 			DurationSeconds: r.Video.DurationSeconds, AuthorID: r.Video.UserID}
 	}
 	if optionalUserID(c) == nil {

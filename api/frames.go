@@ -74,7 +74,7 @@ func (s *Server) captureResponse(ctx context.Context, fc db.FrameCapture) captur
 	out := captureResponse{JobID: fc.ID, VideoID: fc.VideoID, Status: fc.Status, Frames: []frameResponse{}, Error: fc.Error, CreatedAt: fc.CreatedAt.UTC()}
 	for i, key := range fc.FrameKeys {
 		k := key
-		out.Frames = append(out.Frames, frameResponse{Timestamp: fc.Timestamps[i], ImageURL: s.mediaURL(ctx, &k), FileKey: k})
+		out.Frames = append(out.Frames, frameResponse{Timestamp: fc.Timestamps[i], ImageURL: s.privateMediaURL(ctx, &k), FileKey: k})
 	}
 	return out
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
 )
 
 // mediaURL renders a GET URL for an object key, or nil for no key. URLs
@@ -24,6 +27,36 @@ func (s *Server) mediaURL(ctx context.Context, key *string) *string {
 		return nil
 	}
 	return &u
+}
+
+// privateMediaURL renders a URL for an object only its owner may see: always
+// signed (never S3_PUBLIC_URL, which would expose it for as long as it is
+// stored) and valid for PrivateMediaURLTTL only, so a URL that leaks, or
+// outlives the owner's change of mind, soon stops working.
+func (s *Server) privateMediaURL(ctx context.Context, key *string) *string {
+	if key == nil || *key == "" {
+		return nil
+	}
+	ttl := s.cfg.PrivateMediaURLTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	u, err := s.storage.SignedURL(ctx, *key, ttl)
+	if err != nil {
+		s.log.ErrorContext(ctx, "render private media url", "key", *key, "error", err)
+		return nil
+	}
+	return &u
+}
+
+// videoMediaURL renders a video's file or thumbnail: public URLs only for a
+// video everyone may see (completed, public, not deleted); private ones for
+// the rest, which only the owner is shown.
+func (s *Server) videoMediaURL(ctx context.Context, v db.Video, key *string) *string {
+	if v.Status == lokiz.VideoCompleted && v.IsPublic && v.DeletedAt == nil {
+		return s.mediaURL(ctx, key)
+	}
+	return s.privateMediaURL(ctx, key)
 }
 
 // keyFromReference extracts an object key under prefix ("images/") from what

@@ -66,10 +66,17 @@ func parseNotificationPage(c *gin.Context) (page, size int, err error) {
 	return page, size, nil
 }
 
-// renderNotification renders a stored notification with this api's media URLs.
+// renderNotification renders a stored notification with this api's media
+// URLs. The video's thumbnail gets a private URL: the video may be private
+// (an AI result), and a notification is for its recipient only.
 func (s *Server) renderNotification(c *gin.Context, v db.NotificationView) notification.Notification {
 	ctx := c.Request.Context()
-	return notification.Render(v, func(key *string) *string { return s.mediaURL(ctx, key) })
+	return notification.Render(v, func(key *string) *string {
+		if key != nil && v.VideoThumbnailKey != nil && *key == *v.VideoThumbnailKey {
+			return s.privateMediaURL(ctx, key)
+		}
+		return s.mediaURL(ctx, key)
+	})
 }
 
 func (s *Server) listNotifications(c *gin.Context) {

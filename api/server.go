@@ -40,6 +40,10 @@ type Config struct {
 	UploadURLTTL time.Duration
 	// MediaURLTTL is the least time a rendered media URL stays valid.
 	MediaURLTTL time.Duration
+	// PrivateMediaURLTTL is the lifetime of URLs rendered for private
+	// objects (private or unfinished videos, AI outputs, frames, uploads not
+	// yet used): always signed, never the public CDN base.
+	PrivateMediaURLTTL time.Duration
 	// VideoMaxBytes and ImageMaxBytes cap uploads.
 	VideoMaxBytes int64
 	ImageMaxBytes int64

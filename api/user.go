@@ -152,13 +152,7 @@ func (s *Server) profileImageKey(ctx context.Context, userID uuid.UUID, ref stri
 	} else if err != nil {
 		return "", err
 	}
-	info, err := s.storage.Stat(ctx, key)
-	if lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
-		return "", lokiz.Errorf(lokiz.ECONFLICT, "the image has not been uploaded yet")
-	} else if err != nil {
-		return "", err
-	}
-	if err := s.store.ImageMarkUploaded(ctx, db.ImageMarkUploadedParams{ID: img.ID, SizeBytes: &info.Size}); err != nil {
+	if err := s.checkImage(ctx, img, "profile_image_url"); err != nil {
 		return "", err
 	}
 	return key, nil

@@ -86,7 +86,7 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 		out[i] = videoResponse{
 			ID:       v.ID,
 			User:     userBasic{ID: a.ID, Username: a.Username, DisplayName: a.DisplayName, ProfileImageURL: img, ProfileImage: img},
-			VideoURL: s.mediaURL(ctx, v.ObjectKey), ThumbnailURL: s.mediaURL(ctx, v.ThumbnailKey),
+			VideoURL: s.videoMediaURL(ctx, v, v.ObjectKey), ThumbnailURL: s.videoMediaURL(ctx, v, v.ThumbnailKey),
 			DurationSeconds: v.DurationSeconds, Title: v.Title, Caption: v.Caption, Hashtags: ht,
 			Status: v.Status, FailureReason: v.FailureReason, IsPublic: v.IsPublic, Width: v.Width, Height: v.Height,
 			ViewCount: v.ViewCount + pending[v.ID], LikeCount: v.LikeCount, CommentCount: v.CommentCount,
@@ -227,7 +227,7 @@ func (s *Server) createVideoUpload(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, videoUploadResponse{uploadResponse: up, VideoID: v.ID, VideoUploadURL: up.UploadURL, VideoURL: s.mediaURL(ctx, &key)})
+	c.JSON(http.StatusOK, videoUploadResponse{uploadResponse: up, VideoID: v.ID, VideoUploadURL: up.UploadURL, VideoURL: s.privateMediaURL(ctx, &key)})
 }
 
 // completeVideoRequest carries the client's hints; the worker's probe of
@@ -434,6 +434,12 @@ func (s *Server) deleteVideo(c *gin.Context) {
 	} else if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	// Committed first, then enqueued: the purge deletes the objects within
+	// seconds, so every URL ever issued for them stops working. If Redis
+	// fails here, the videos:purge sweep catches the video within minutes.
+	if err := s.tasks.Enqueue(ctx, tasks.NewVideoPurgeTask(v.ID)); err != nil {
+		s.log.WarnContext(ctx, "purge deferred to the sweep", "video_id", v.ID, "error", err)
 	}
 	c.JSON(http.StatusOK, deleteVideoResponse{ID: v.ID, Message: "Video marked as deleted", GlitchCount: v.GlitchCount, DeletedAt: v.DeletedAt.UTC()})
 }

@@ -173,6 +173,35 @@ func (q *Queries) AIJobEnd(ctx context.Context, arg AIJobEndParams) (AIJob, erro
 	return i, err
 }
 
+const aIJobFilesOfVideo = `-- name: AIJobFilesOfVideo :many
+SELECT f.key::text AS key
+FROM ai_jobs j, jsonb_array_elements_text(
+    CASE WHEN jsonb_typeof(j.output_data->'files') = 'array' THEN j.output_data->'files' ELSE '[]'::jsonb END) AS f(key)
+WHERE j.video_id = $1
+`
+
+// The further files an AI job stored beside the video it made (the first
+// file became the video itself): video:purge deletes them with the video.
+func (q *Queries) AIJobFilesOfVideo(ctx context.Context, videoID *uuid.UUID) ([]string, error) {
+	rows, err := q.db.Query(ctx, aIJobFilesOfVideo, videoID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const aIJobGet = `-- name: AIJobGet :one
 SELECT id, user_id, job_type, status, input_data, output_data, output_url, video_id, prediction_id, progress, credits_used, error_message, created_at, updated_at, started_at, completed_at, preset_id, model, queue, source_video_id, glitch_type, request, request_at, prediction_status, output_key, deadline_at, canceled_by_user, ended_reason FROM ai_jobs WHERE id = $1
 `

@@ -102,3 +102,29 @@ func (q *Queries) FrameCaptureGet(ctx context.Context, id uuid.UUID) (FrameCaptu
 	)
 	return i, err
 }
+
+const frameKeysOfVideo = `-- name: FrameKeysOfVideo :many
+SELECT unnest(frame_keys)::text AS key FROM frame_captures WHERE video_id = $1
+`
+
+// Every still captured from a video, by anyone: video:purge deletes them
+// with the video.
+func (q *Queries) FrameKeysOfVideo(ctx context.Context, videoID uuid.UUID) ([]string, error) {
+	rows, err := q.db.Query(ctx, frameKeysOfVideo, videoID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return nil, err
+		}
+		items = append(items, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -52,7 +52,7 @@ func (q *Queries) ImageAbandoned(ctx context.Context, arg ImageAbandonedParams) 
 const imageCreate = `-- name: ImageCreate :one
 INSERT INTO images (id, user_id, object_key, content_type, max_bytes)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, user_id, object_key, content_type, max_bytes, size_bytes, uploaded_at, created_at
+RETURNING id, user_id, object_key, content_type, max_bytes, size_bytes, uploaded_at, created_at, width, height, checked_at
 `
 
 type ImageCreateParams struct {
@@ -81,6 +81,9 @@ func (q *Queries) ImageCreate(ctx context.Context, arg ImageCreateParams) (Image
 		&i.SizeBytes,
 		&i.UploadedAt,
 		&i.CreatedAt,
+		&i.Width,
+		&i.Height,
+		&i.CheckedAt,
 	)
 	return i, err
 }
@@ -98,7 +101,7 @@ func (q *Queries) ImageDelete(ctx context.Context, id uuid.UUID) (int64, error) 
 }
 
 const imageGetByKey = `-- name: ImageGetByKey :one
-SELECT id, user_id, object_key, content_type, max_bytes, size_bytes, uploaded_at, created_at FROM images WHERE object_key = $1
+SELECT id, user_id, object_key, content_type, max_bytes, size_bytes, uploaded_at, created_at, width, height, checked_at FROM images WHERE object_key = $1
 `
 
 func (q *Queries) ImageGetByKey(ctx context.Context, objectKey string) (Image, error) {
@@ -113,8 +116,36 @@ func (q *Queries) ImageGetByKey(ctx context.Context, objectKey string) (Image, e
 		&i.SizeBytes,
 		&i.UploadedAt,
 		&i.CreatedAt,
+		&i.Width,
+		&i.Height,
+		&i.CheckedAt,
 	)
 	return i, err
+}
+
+const imageMarkChecked = `-- name: ImageMarkChecked :exec
+UPDATE images SET width = $1, height = $2, size_bytes = $3,
+    uploaded_at = coalesce(uploaded_at, now()), checked_at = coalesce(checked_at, now())
+WHERE id = $4
+`
+
+type ImageMarkCheckedParams struct {
+	Width     *int32
+	Height    *int32
+	SizeBytes *int64
+	ID        uuid.UUID
+}
+
+// The stored bytes passed the image check; they cannot change after, since
+// uploads write once.
+func (q *Queries) ImageMarkChecked(ctx context.Context, arg ImageMarkCheckedParams) error {
+	_, err := q.db.Exec(ctx, imageMarkChecked,
+		arg.Width,
+		arg.Height,
+		arg.SizeBytes,
+		arg.ID,
+	)
+	return err
 }
 
 const imageMarkUploaded = `-- name: ImageMarkUploaded :exec

@@ -137,6 +137,10 @@ type Image struct {
 	SizeBytes   *int64
 	UploadedAt  *time.Time
 	CreatedAt   time.Time
+	Width       *int32
+	Height      *int32
+	// when the stored bytes were found to be an image of the declared type and bounded size; uploads write once, so they cannot change after
+	CheckedAt *time.Time
 }
 
 type Like struct {

@@ -405,14 +405,18 @@ func (q *Queries) VideoBatchMetadata(ctx context.Context, arg VideoBatchMetadata
 	return items, nil
 }
 
-const videoClearObjects = `-- name: VideoClearObjects :exec
+const videoClearObjects = `-- name: VideoClearObjects :execrows
 UPDATE videos SET object_key = NULL, thumbnail_key = NULL, original_key = NULL, upload_key = NULL
 WHERE id = $1 AND deleted_at IS NOT NULL
 `
 
-func (q *Queries) VideoClearObjects(ctx context.Context, id uuid.UUID) error {
-	_, err := q.db.Exec(ctx, videoClearObjects, id)
-	return err
+// After video:purge deleted them: the row no longer names any object.
+func (q *Queries) VideoClearObjects(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, videoClearObjects, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const videoCreateUpload = `-- name: VideoCreateUpload :one
@@ -1026,7 +1030,7 @@ func (q *Queries) VideoListVisible(ctx context.Context, arg VideoListVisiblePara
 }
 
 const videoPurgeCandidates = `-- name: VideoPurgeCandidates :many
-SELECT id, object_key, thumbnail_key, original_key, upload_key FROM videos
+SELECT id FROM videos
 WHERE deleted_at < $1
   AND (object_key IS NOT NULL OR thumbnail_key IS NOT NULL OR original_key IS NOT NULL OR upload_key IS NOT NULL)
 ORDER BY deleted_at
@@ -1038,34 +1042,21 @@ type VideoPurgeCandidatesParams struct {
 	Lim    int32
 }
 
-type VideoPurgeCandidatesRow struct {
-	ID           uuid.UUID
-	ObjectKey    *string
-	ThumbnailKey *string
-	OriginalKey  *string
-	UploadKey    *string
-}
-
-// Soft-deleted videos whose objects are still stored after the retention.
-func (q *Queries) VideoPurgeCandidates(ctx context.Context, arg VideoPurgeCandidatesParams) ([]VideoPurgeCandidatesRow, error) {
+// Soft-deleted videos whose objects are still stored, deleted before
+// @before (videos:purge; videos_purge_idx holds exactly these rows).
+func (q *Queries) VideoPurgeCandidates(ctx context.Context, arg VideoPurgeCandidatesParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, videoPurgeCandidates, arg.Before, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []VideoPurgeCandidatesRow{}
+	items := []uuid.UUID{}
 	for rows.Next() {
-		var i VideoPurgeCandidatesRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.ObjectKey,
-			&i.ThumbnailKey,
-			&i.OriginalKey,
-			&i.UploadKey,
-		); err != nil {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

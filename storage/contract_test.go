@@ -202,6 +202,93 @@ var contractCases = []struct {
 		require.Equal(t, "video/mp4", dl.Header.Get("Content-Type"))
 		require.Equal(t, data, body)
 	}},
+	{"UploadNeverReplacesStoredObject", func(t *testing.T, b *backend) {
+		// Once stored (and maybe checked and used), an object cannot be
+		// replaced through its upload URL, which cannot be revoked.
+		key := newKey(t, "images", "image/png")
+		up, err := b.store.PresignPut(t.Context(), key, "image/png", 5, 15*time.Minute)
+		require.NoError(t, err)
+		resp := send(t, up, strings.NewReader("first"), nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp = send(t, up, strings.NewReader("evil!"), nil)
+		require.Equal(t, http.StatusPreconditionFailed, resp.StatusCode)
+		require.Equal(t, []byte("first"), readAll(t, b.store, key))
+
+		// Also when the object was written by Put (a worker's output).
+		other := newKey(t, "images", "image/png")
+		putBytes(t, b.store, other, []byte("ours!"), "image/png")
+		up, err = b.store.PresignPut(t.Context(), other, "image/png", 5, 15*time.Minute)
+		require.NoError(t, err)
+		resp = send(t, up, strings.NewReader("evil!"), nil)
+		require.Equal(t, http.StatusPreconditionFailed, resp.StatusCode)
+		require.Equal(t, []byte("ours!"), readAll(t, b.store, other))
+	}},
+	{"ConcurrentUploadsToOneKeyStoreOne", func(t *testing.T, b *backend) {
+		key := newKey(t, "images", "image/png")
+		up, err := b.store.PresignPut(t.Context(), key, "image/png", 4, 15*time.Minute)
+		require.NoError(t, err)
+		const n = 6
+		codes := make([]int, n)
+		var g errgroup.Group
+		for i := range n {
+			g.Go(func() error {
+				req, err := http.NewRequestWithContext(t.Context(), up.Method, up.URL, strings.NewReader(fmt.Sprintf("v%03d", i)))
+				if err != nil {
+					return err
+				}
+				for k, v := range up.Headers {
+					req.Header.Set(k, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				codes[i] = resp.StatusCode
+				return nil
+			})
+		}
+		require.NoError(t, g.Wait())
+		var won []int
+		for i, c := range codes {
+			if c == http.StatusOK {
+				won = append(won, i)
+			} else {
+				require.Equal(t, http.StatusPreconditionFailed, c)
+			}
+		}
+		require.Len(t, won, 1, "exactly one upload is stored: %v", codes)
+		require.Equal(t, fmt.Sprintf("v%03d", won[0]), string(readAll(t, b.store, key)))
+	}},
+	{"SignedURLExpires", func(t *testing.T, b *backend) {
+		key := newKey(t, "videos", "video/mp4")
+		putBytes(t, b.store, key, []byte("clip"), "video/mp4")
+		u, err := b.store.SignedURL(t.Context(), key, time.Minute)
+		require.NoError(t, err)
+		resp, body := get(t, u)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "clip", string(body))
+		b.clock.Advance(time.Minute + 2*time.Second)
+		resp, _ = get(t, u)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		_, err = b.store.SignedURL(t.Context(), key, storage.MaxTTL+time.Second)
+		require.Equal(t, lokiz.EINVALID, lokiz.ErrorCode(err))
+	}},
+	{"DownloadAfterDeleteIsNotFound", func(t *testing.T, b *backend) {
+		// A URL issued before a delete stops serving the object.
+		key := newKey(t, "videos", "video/mp4")
+		putBytes(t, b.store, key, []byte("clip"), "video/mp4")
+		u, err := b.store.URL(t.Context(), key, time.Hour)
+		require.NoError(t, err)
+		s, err := b.store.SignedURL(t.Context(), key, time.Hour)
+		require.NoError(t, err)
+		require.NoError(t, b.store.Delete(t.Context(), key))
+		for _, raw := range []string{u, s} {
+			resp, body := get(t, raw)
+			require.Equal(t, http.StatusNotFound, resp.StatusCode)
+			require.NotContains(t, string(body), "clip")
+		}
+	}},
 	{"DownloadRange", func(t *testing.T, b *backend) {
 		key := newKey(t, "videos", "video/mp4")
 		putBytes(t, b.store, key, []byte("0123456789"), "video/mp4")

@@ -146,15 +146,26 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if size < 0 || size > MaxPutBytes {
 		return fmt.Errorf("put %q: size %d is outside 0..%d", key, size, int64(MaxPutBytes))
 	}
-	return l.write(ctx, key, &exactReader{r: r, left: size})
+	return l.write(ctx, key, &exactReader{r: r, left: size}, false)
+}
+
+// errObjectExists is returned by writeNew when the key is already taken.
+var errObjectExists = errors.New("an object is already stored under this key")
+
+// writeNew is write for uploads: it stores the object only if none exists
+// under key, atomically (two concurrent uploads cannot both win), and
+// returns errObjectExists otherwise.
+func (l *Local) writeNew(ctx context.Context, key string, r io.Reader) error {
+	return l.write(ctx, key, r, true)
 }
 
 // write copies r into a temp file beside the object's final name and renames
 // it into place only once r is exhausted without error. The rename is atomic
 // within a directory, so readers see the old object or the whole new one,
 // never a partial upload. Temp names start with "." and so cannot be named by
-// any key.
-func (l *Local) write(ctx context.Context, key string, r io.Reader) (err error) {
+// any key. With exclusive, the temp file is linked to the final name instead,
+// which fails when that name exists, and then removed.
+func (l *Local) write(ctx context.Context, key string, r io.Reader, exclusive bool) (err error) {
 	name := filepath.FromSlash(key)
 	if dir := filepath.Dir(name); dir != "." {
 		if err := l.root.MkdirAll(dir, 0o750); err != nil {
@@ -185,6 +196,16 @@ func (l *Local) write(ctx context.Context, key string, r io.Reader) (err error) 
 	}
 	if err = ctx.Err(); err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
+	}
+	if exclusive {
+		err = l.root.Link(tmp, name)
+		_ = l.root.Remove(tmp) // the object, if linked, keeps its data
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("put %q: %w", key, errObjectExists)
+		} else if err != nil {
+			return fmt.Errorf("put %q: %w", key, err)
+		}
+		return nil
 	}
 	if err = l.root.Rename(tmp, name); err != nil {
 		return fmt.Errorf("put %q: %w", key, err)

@@ -75,6 +75,11 @@ func (l *Local) URL(ctx context.Context, key string, ttl time.Duration) (string,
 	return l.baseURL + objectPath(key) + "?" + q.Encode(), nil
 }
 
+// SignedURL implements Store; local URLs are always signed, so it is URL.
+func (l *Local) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	return l.URL(ctx, key, ttl)
+}
+
 // expiry rounds up to whole seconds, so a URL lives at least ttl.
 func expiry(now time.Time, ttl time.Duration) int64 {
 	t := now.Add(ttl)
@@ -100,7 +105,9 @@ func (l *Local) sign(method, key string, expires int64, contentType string, maxB
 //
 //   - PUT stores the body as the object, after checking the signature, the
 //     expiry, the Content-Type (exact match) and the size. Answers 200 with
-//     an empty body.
+//     an empty body. It never replaces an object: when one already exists
+//     under the key it answers 412, as S3 does for the If-None-Match: *
+//     its upload URLs carry.
 //   - GET and HEAD serve the object with its Content-Type, Last-Modified,
 //     Range support and a private Cache-Control that ends with the URL.
 //
@@ -115,6 +122,7 @@ func (l *Local) sign(method, key string, expires int64, contentType string, maxB
 //     so unsigned requests cannot probe for keys), or a path outside
 //     LocalPathPrefix.
 //   - 405 method_not_allowed: any other method.
+//   - 412 conflict: an object is already stored under the key.
 //   - 413 payload_too_large: more bytes than signed, from Content-Length at
 //     once or while reading a chunked body.
 //   - 500 internal: a filesystem error, logged once with the key.
@@ -207,12 +215,20 @@ func (l *Local) serveUpload(w http.ResponseWriter, r *http.Request, key string) 
 			fmt.Sprintf("upload is larger than %d bytes", maxBytes))
 		return
 	}
+	// Checked before reading the body, so a refused client does not send it
+	// for nothing; writeNew checks again atomically.
+	if _, err := l.Stat(r.Context(), key); err == nil {
+		writeJSONError(w, http.StatusPreconditionFailed, lokiz.ECONFLICT, errObjectExists.Error())
+		return
+	}
 	body := bodyReader{http.MaxBytesReader(w, r.Body, maxBytes)}
-	err := l.write(r.Context(), key, body)
+	err := l.writeNew(r.Context(), key, body)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusOK)
+	case errors.Is(err, errObjectExists):
+		writeJSONError(w, http.StatusPreconditionFailed, lokiz.ECONFLICT, errObjectExists.Error())
 	case errors.As(err, &tooLarge):
 		writeJSONError(w, http.StatusRequestEntityTooLarge, lokiz.ETOOLARGE,
 			fmt.Sprintf("upload is larger than %d bytes", maxBytes))

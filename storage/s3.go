@@ -87,9 +87,11 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	}, nil
 }
 
-// PresignPut implements Store. Content-Type and Content-Length are signed
-// headers: S3 refuses (403) a PUT whose values differ, so the body must be
-// exactly maxBytes long.
+// PresignPut implements Store. Content-Type, Content-Length and
+// If-None-Match: * are signed headers: S3 refuses (403) a PUT whose values
+// differ, so the body must be exactly maxBytes long, and refuses (412) the
+// PUT once an object exists under key (a conditional write), so a presigned
+// URL, which cannot be revoked, still cannot replace a stored object.
 func (s *S3) PresignPut(ctx context.Context, key, contentType string, maxBytes int64, ttl time.Duration) (Upload, error) {
 	if err := checkPut(key, contentType); err != nil {
 		return Upload{}, err
@@ -105,6 +107,7 @@ func (s *S3) PresignPut(ctx context.Context, key, contentType string, maxBytes i
 		Key:           aws.String(key),
 		ContentType:   aws.String(contentType),
 		ContentLength: aws.Int64(maxBytes),
+		IfNoneMatch:   aws.String("*"),
 	}, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return Upload{}, fmt.Errorf("presign put %q: %w", key, err)
@@ -141,6 +144,21 @@ func (s *S3) URL(ctx context.Context, key string, ttl time.Duration) (string, er
 	if s.publicURL != "" {
 		return s.publicURL + "/" + key, nil // keys need no escaping
 	}
+	return s.presignGet(ctx, key, ttl)
+}
+
+// SignedURL implements Store: always a presigned GET, whatever PublicURL.
+func (s *S3) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := ValidateKey(key); err != nil {
+		return "", err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return "", err
+	}
+	return s.presignGet(ctx, key, ttl)
+}
+
+func (s *S3) presignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(key),

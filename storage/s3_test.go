@@ -16,18 +16,18 @@ import (
 func TestS3(t *testing.T) {
 	t.Parallel()
 
-	t.Run("PresignPutSignsTypeAndLength", func(t *testing.T) {
+	t.Run("PresignPutSignsTypeLengthAndIfNoneMatch", func(t *testing.T) {
 		t.Parallel()
 		s, _, f := newS3Backend(t)
 		key := newKey(t, "videos", "video/mp4")
 		up, err := s.PresignPut(t.Context(), key, "video/mp4", 2048, 10*time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, http.MethodPut, up.Method)
-		require.Equal(t, map[string]string{"Content-Type": "video/mp4", "Content-Length": "2048"}, up.Headers)
+		require.Equal(t, map[string]string{"Content-Type": "video/mp4", "Content-Length": "2048", "If-None-Match": "*"}, up.Headers)
 		u, err := url.Parse(up.URL)
 		require.NoError(t, err)
 		require.Equal(t, f.srv.URL+"/"+testBucket+"/"+key, u.Scheme+"://"+u.Host+u.Path, "path-style with an endpoint")
-		require.Equal(t, "content-length;content-type;host", u.Query().Get("X-Amz-SignedHeaders"))
+		require.Equal(t, "content-length;content-type;host;if-none-match", u.Query().Get("X-Amz-SignedHeaders"))
 		require.Equal(t, "600", u.Query().Get("X-Amz-Expires"))
 		signedAt, err := time.Parse("20060102T150405Z", u.Query().Get("X-Amz-Date"))
 		require.NoError(t, err)
@@ -72,6 +72,32 @@ func TestS3(t *testing.T) {
 			require.Equal(t, "https://cdn.example.com/media/videos/a.mp4", u)
 		}
 		_, err = s.URL(t.Context(), "../a.mp4", time.Minute)
+		require.ErrorIs(t, err, storage.ErrInvalidKey)
+	})
+
+	t.Run("SignedURLIgnoresPublicURL", func(t *testing.T) {
+		// Private objects must never get a CDN URL, which never expires.
+		t.Parallel()
+		f := newFakeS3(t)
+		s, err := storage.NewS3(t.Context(), storage.S3Config{
+			Bucket: testBucket, Region: testRegion, Endpoint: f.srv.URL, Credentials: testCreds,
+			HTTPClient: f.srv.Client(), PublicURL: "https://cdn.example.com/media",
+		})
+		require.NoError(t, err)
+		key := newKey(t, "videos", "video/mp4")
+		putBytes(t, s, key, []byte("private"), "video/mp4")
+		u, err := s.SignedURL(t.Context(), key, 3*time.Minute)
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(u, f.srv.URL+"/"), u)
+		require.NotContains(t, u, "cdn.example.com")
+		require.Contains(t, u, "X-Amz-Expires=180")
+		resp, body := get(t, u)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "private", string(body))
+		f.clock.Advance(3*time.Minute + 2*time.Second)
+		resp, _ = get(t, u)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		_, err = s.SignedURL(t.Context(), "../a.mp4", time.Minute)
 		require.ErrorIs(t, err, storage.ErrInvalidKey)
 	})
 

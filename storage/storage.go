@@ -23,7 +23,11 @@ import (
 type Store interface {
 	// PresignPut tells a client how to upload the object key itself: it must
 	// send Upload.Method to Upload.URL with Upload.Headers before
-	// Upload.ExpiresAt. contentType must be the one the key's extension names
+	// Upload.ExpiresAt. An upload URL writes once: once an object is stored
+	// under key, a PUT to any upload URL of key is refused (412 on both
+	// backends, which the local Handler and S3's If-None-Match give), so
+	// what was checked or served can never be replaced through its upload
+	// URL. contentType must be the one the key's extension names
 	// (else ErrUnsupportedContentType). The upload is refused when it carries
 	// another Content-Type or more than maxBytes bytes. S3 can only sign an
 	// exact Content-Length, so there the body must be exactly maxBytes long:
@@ -37,6 +41,12 @@ type Store interface {
 	// configured, where it never expires. It does not check that the object
 	// exists: fetching a missing object answers 404.
 	URL(ctx context.Context, key string, ttl time.Duration) (string, error)
+
+	// SignedURL returns a GET URL for the object that is always signed and
+	// stops working after ttl (1 s to 7 days), also on S3 with a public CDN
+	// base configured: for private objects, which a public URL would expose
+	// for as long as they exist.
+	SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error)
 
 	// Stat describes the object, or returns ErrNotFound.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
@@ -170,6 +180,7 @@ type S3Config struct {
 	// PublicURL is a CDN or public bucket base (S3_PUBLIC_URL). When set, URL
 	// returns PublicURL/key unsigned, so responses can be cached; the bucket
 	// or CDN must then allow public reads. Empty means presigned GETs.
+	// SignedURL never uses it: private objects are always presigned.
 	PublicURL string
 	// Credentials overrides the standard AWS chain when not nil.
 	Credentials aws.CredentialsProvider

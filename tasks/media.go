@@ -99,3 +99,33 @@ func NewTrendingRecomputeTask() *asynq.Task {
 	return asynq.NewTask(TypeTrendingRecompute, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
 }
+
+// Purge task types.
+const (
+	// TypeVideoPurge deletes the objects of one deleted video (its file,
+	// original, upload, thumbnail and the frames captured from it). The
+	// delete request enqueues it.
+	TypeVideoPurge = "video:purge"
+	// TypeVideosPurge is the periodic sweep that purges deleted videos whose
+	// video:purge was lost or failed.
+	TypeVideosPurge = "videos:purge"
+)
+
+// NewVideoPurgeTask purges one deleted video's objects. It goes to the
+// default queue, not low: a deleted video must stop being served within a
+// minute. The TaskID dedupes a repeated delete while it is queued.
+func NewVideoPurgeTask(videoID uuid.UUID) *asynq.Task {
+	payload, _ := json.Marshal(VideoPayload{VideoID: videoID}) // cannot fail
+	return asynq.NewTask(TypeVideoPurge, payload,
+		asynq.Queue(QueueDefault),
+		asynq.TaskID(TypeVideoPurge+":"+videoID.String()),
+		asynq.MaxRetry(5),
+		asynq.Timeout(2*time.Minute),
+	)
+}
+
+// NewVideosPurgeTask is the periodic purge sweep.
+func NewVideosPurgeTask() *asynq.Task {
+	return asynq.NewTask(TypeVideosPurge, []byte("{}"),
+		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
+}

@@ -32,3 +32,14 @@ func TestPeriodicMediaTasks(t *testing.T) {
 	require.Equal(t, "views:flush", NewViewsFlushTask().Type())
 	require.Equal(t, "trending:recompute", NewTrendingRecomputeTask().Type())
 }
+
+func TestVideoPurgeTasks(t *testing.T) {
+	t.Parallel()
+	id := uuid.MustParse("01a213f3-8e0d-7cf5-b72f-2f83111593e2")
+	task := NewVideoPurgeTask(id)
+	require.Equal(t, "video:purge", task.Type())
+	p, err := ParseVideoPayload(task)
+	require.NoError(t, err)
+	require.Equal(t, id, p.VideoID)
+	require.Equal(t, "videos:purge", NewVideosPurgeTask().Type())
+}

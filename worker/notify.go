@@ -20,6 +20,10 @@ import (
 // valid; clients refetch the list for fresh ones.
 const pushURLTTL = 24 * time.Hour
 
+// pushPrivateURLTTL is the lifetime of a pushed video thumbnail's URL, as
+// PRIVATE_MEDIA_URL_TTL's default.
+const pushPrivateURLTTL = 5 * time.Minute
+
 // NotifyHandler runs notify:deliver. It decides from the current state, not
 // from the event: a self-action, a block either way, the recipient's setting
 // being off, or the fact being undone since (unliked, unfollowed, comment
@@ -67,18 +71,24 @@ func (h *NotifyHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return nil
 		}
 	}
-	n := notification.Render(d.Notification, h.mediaURL(ctx))
+	n := notification.Render(d.Notification, h.mediaURL(ctx, d.Notification.VideoThumbnailKey))
 	return notification.Publish(ctx, h.rdb, p.RecipientID, n, d.UnreadCount)
 }
 
 // mediaURL renders keys the way the api does; a key that does not render
-// shows no image rather than failing the push.
-func (h *NotifyHandler) mediaURL(ctx context.Context) notification.URLFunc {
+// shows no image rather than failing the push. The video's thumbnail, which
+// may be a private video's, gets a signed URL that lives
+// pushPrivateURLTTL, never a CDN URL.
+func (h *NotifyHandler) mediaURL(ctx context.Context, thumbnail *string) notification.URLFunc {
 	return func(key *string) *string {
 		if key == nil || *key == "" || h.storage == nil {
 			return nil
 		}
-		u, err := h.storage.URL(ctx, *key, pushURLTTL)
+		url, ttl := h.storage.URL, pushURLTTL
+		if thumbnail != nil && *key == *thumbnail {
+			url, ttl = h.storage.SignedURL, pushPrivateURLTTL
+		}
+		u, err := url(ctx, *key, ttl)
 		if err != nil {
 			h.log.WarnContext(ctx, "render media url", "key", *key, "error", err)
 			return nil

@@ -213,6 +213,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		// S3 presigned PUTs sign an exact Content-Length.
 		ExactUploadSize:        a.cfg.Storage.Backend == "s3",
 		ReplicateWebhookSecret: a.cfg.AI.WebhookSecret,
+		PrivateMediaURLTTL:     a.cfg.Storage.PrivateURLTTL,
 	}, api.Deps{
 		Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc), Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),

@@ -95,6 +95,9 @@ type StorageConfig struct {
 	S3SecretAccessKey string
 	UploadTTL         time.Duration // UPLOAD_URL_TTL, default 1h
 	URLTTL            time.Duration // MEDIA_URL_TTL, default 6h: least lifetime of rendered download URLs
+	// PrivateURLTTL (PRIVATE_MEDIA_URL_TTL, default 5m, 10s to 1h) is the
+	// lifetime of the always-signed URLs of private objects.
+	PrivateURLTTL time.Duration
 }
 
 // MediaConfig configures uploads, the media tasks and views.
@@ -304,6 +307,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.Storage.UploadTTL = p.duration("UPLOAD_URL_TTL", time.Hour)
 	c.Storage.URLTTL = p.duration("MEDIA_URL_TTL", 6*time.Hour)
+	c.Storage.PrivateURLTTL = p.duration("PRIVATE_MEDIA_URL_TTL", 5*time.Minute)
+	if c.Storage.PrivateURLTTL < 10*time.Second || c.Storage.PrivateURLTTL > time.Hour {
+		p.fail("PRIVATE_MEDIA_URL_TTL must be from 10s to 1h")
+	}
 
 	c.Media.VideoMaxBytes = int64(p.intIn("VIDEO_MAX_BYTES", 500<<20, 1<<10, 5<<30))
 	c.Media.ImageMaxBytes = int64(p.intIn("IMAGE_MAX_BYTES", 10<<20, 1<<10, 100<<20))

@@ -255,3 +255,19 @@ func TestAIOutputConfig(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:5555", (&app{cfg: c, simOrigin: "http://127.0.0.1:5555"}).outputPolicy().Simulator,
 		"the simulator a process started itself is its provider")
 }
+
+func TestLoadConfigPrivateMediaURLTTL(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Minute, c.Storage.PrivateURLTTL, "private URLs live minutes by default")
+
+	c, err = LoadConfig(envMap(map[string]string{"PRIVATE_MEDIA_URL_TTL": "90s"}))
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Second, c.Storage.PrivateURLTTL)
+
+	for _, bad := range []string{"5s", "2h", "soon", "-1m"} {
+		_, err := LoadConfig(envMap(map[string]string{"PRIVATE_MEDIA_URL_TTL": bad}))
+		require.ErrorContains(t, err, "PRIVATE_MEDIA_URL_TTL", bad)
+	}
+}

@@ -196,6 +196,56 @@ func runJourney(t *testing.T, vars map[string]string, dbURL string) {
 	_, v = call("GET", "/v1/videos/"+videoID, "", nil, nil)
 	require.Equal(t, float64(4), v["view_count"], "flushed views are not counted twice in responses")
 
+	// An image is checked before it becomes the avatar, and its upload URL
+	// cannot replace it afterwards.
+	picture := func(body []byte) (string, map[string]any) {
+		t.Helper()
+		status, img := call("POST", "/v1/images/upload-url", token, map[string]any{"content_type": "image/jpeg", "size_bytes": len(body)}, nil)
+		require.Equal(t, http.StatusOK, status, "%v", img)
+		put, _ := http.NewRequest(img["method"].(string), img["upload_url"].(string), bytes.NewReader(body))
+		for k, v := range img["headers"].(map[string]any) {
+			put.Header.Set(k, v.(string))
+		}
+		resp, err := client.Do(put)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		return img["file_key"].(string), img
+	}
+	fake, _ := picture([]byte("not a jpeg at all, only text"))
+	status, res = call("PATCH", "/v1/users/me", token, map[string]any{"profile_image_url": fake}, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, status, "%v", res)
+	avatar, img := picture(thumb)
+	status, res = call("PATCH", "/v1/users/me", token, map[string]any{"profile_image_url": avatar}, nil)
+	require.Equal(t, http.StatusOK, status, "%v", res)
+	evil := bytes.Repeat([]byte("x"), len(thumb))
+	put, _ = http.NewRequest(img["method"].(string), img["upload_url"].(string), bytes.NewReader(evil))
+	for k, v := range img["headers"].(map[string]any) {
+		put.Header.Set(k, v.(string))
+	}
+	resp, err = client.Do(put)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusPreconditionFailed, resp.StatusCode, "an upload URL writes once")
+	code, got, _ := get(res["profile_image_url"].(string))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, thumb, got, "the avatar is the image that was checked")
+
+	// Deleting the video: within a minute, the URLs issued before answer
+	// 404 (the objects are gone), whoever holds them.
+	status, res = call("DELETE", "/v1/videos/"+videoID, token, nil, nil)
+	require.Equal(t, http.StatusOK, status, "%v", res)
+	for _, u := range []string{v["video_url"].(string), v["thumbnail_url"].(string)} {
+		require.Eventually(t, func() bool {
+			code, _, _ := get(u)
+			return code == http.StatusNotFound || code == http.StatusForbidden
+		}, time.Minute, 200*time.Millisecond, "%s still served after the delete; logs:\n%s", u, logs)
+	}
+	for _, f := range frames["frames"].([]any) {
+		code, _, _ := get(f.(map[string]any)["image_url"].(string))
+		require.Equal(t, http.StatusNotFound, code, "frames of a deleted video go with it")
+	}
+
 	cancel()
 	select {
 	case code := <-done:

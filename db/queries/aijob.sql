@@ -114,3 +114,11 @@ WHERE id = @id;
 -- Undoes ReplicateWebhookSeen when the delivery could not be acted on, so
 -- Replicate's retry of it is not mistaken for a replay.
 DELETE FROM replicate_webhooks WHERE webhook_id = @webhook_id;
+
+-- name: AIJobFilesOfVideo :many
+-- The further files an AI job stored beside the video it made (the first
+-- file became the video itself): video:purge deletes them with the video.
+SELECT f.key::text AS key
+FROM ai_jobs j, jsonb_array_elements_text(
+    CASE WHEN jsonb_typeof(j.output_data->'files') = 'array' THEN j.output_data->'files' ELSE '[]'::jsonb END) AS f(key)
+WHERE j.video_id = @video_id;

@@ -13,3 +13,8 @@ WHERE id = @id AND status = 'pending';
 -- name: FrameCaptureFail :execrows
 UPDATE frame_captures SET status = 'failed', error = @error, completed_at = now()
 WHERE id = @id AND status = 'pending';
+
+-- name: FrameKeysOfVideo :many
+-- Every still captured from a video, by anyone: video:purge deletes them
+-- with the video.
+SELECT unnest(frame_keys)::text AS key FROM frame_captures WHERE video_id = @video_id;

@@ -17,3 +17,10 @@ LIMIT @lim;
 
 -- name: ImageDelete :execrows
 DELETE FROM images WHERE id = @id AND uploaded_at IS NULL;
+
+-- name: ImageMarkChecked :exec
+-- The stored bytes passed the image check; they cannot change after, since
+-- uploads write once.
+UPDATE images SET width = @width, height = @height, size_bytes = @size_bytes,
+    uploaded_at = coalesce(uploaded_at, now()), checked_at = coalesce(checked_at, now())
+WHERE id = @id;

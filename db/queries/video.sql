@@ -142,14 +142,16 @@ FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@deltas::bigint[]) AS delta) d
 WHERE v.id = d.id;
 
 -- name: VideoPurgeCandidates :many
--- Soft-deleted videos whose objects are still stored after the retention.
-SELECT id, object_key, thumbnail_key, original_key, upload_key FROM videos
+-- Soft-deleted videos whose objects are still stored, deleted before
+-- @before (videos:purge; videos_purge_idx holds exactly these rows).
+SELECT id FROM videos
 WHERE deleted_at < @before
   AND (object_key IS NOT NULL OR thumbnail_key IS NOT NULL OR original_key IS NOT NULL OR upload_key IS NOT NULL)
 ORDER BY deleted_at
 LIMIT @lim;
 
--- name: VideoClearObjects :exec
+-- name: VideoClearObjects :execrows
+-- After video:purge deleted them: the row no longer names any object.
 UPDATE videos SET object_key = NULL, thumbnail_key = NULL, original_key = NULL, upload_key = NULL
 WHERE id = @id AND deleted_at IS NOT NULL;
 
