@@ -244,7 +244,11 @@ func (s *Server) refundUploadBytes(ctx context.Context, user, upload uuid.UUID, 
 	}
 	q := s.uploadBytesQuota()
 	keys := []string{quotaKey(user, q.name), quotaKey(user, "upload_refunded:"+upload.String())}
-	if err := refundScript.Run(ctx, s.rdb, keys, signed-actual, chargedAt.UnixMilli(), q.window.Milliseconds()).Err(); err != nil {
+	// chargedAt is the database's clock, the window Redis's: a minute of
+	// slack keeps a small skew from losing the refund; at worst a charge from
+	// a window's last minute is refunded into the next.
+	at := chargedAt.Add(time.Minute).UnixMilli()
+	if err := refundScript.Run(ctx, s.rdb, keys, signed-actual, at, q.window.Milliseconds()).Err(); err != nil {
 		s.log.WarnContext(ctx, "upload quota refund failed", "error", err)
 	}
 }
