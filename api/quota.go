@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -150,19 +151,35 @@ func humanWait(secs int) string {
 	}
 }
 
+// giveBackScript takes ARGV[i] back off each counter KEYS[i] that still
+// holds at least that much (a counter whose window ended is left alone).
+var giveBackScript = redis.NewScript(`
+for i, key in ipairs(KEYS) do
+  local cur = tonumber(redis.call('GET', key) or '0')
+  local n = tonumber(ARGV[i])
+  if cur >= n then redis.call('DECRBY', key, n) end
+end
+return 0
+`)
+
 // limitByUser is middleware charging one action to the authenticated
 // caller's quotas (it runs after requireAuth): 429 with Retry-After once
-// any of them is spent. what names the action in the message.
+// any of them is spent. The charge comes first, so concurrent requests
+// cannot overshoot; an action the handler refused (a 4xx or 5xx: invalid,
+// not found, no credits) is given back, so only work done is counted. what
+// names the action in the message.
 func (s *Server) limitByUser(what string, qs ...quota) gin.HandlerFunc {
 	costs := make([]int64, len(qs))
 	for i := range costs {
 		costs[i] = 1
 	}
 	return func(c *gin.Context) {
-		ok, retry, err := s.charge(c.Request.Context(), mustUser(c).ID, qs, costs)
+		ctx := c.Request.Context()
+		user := mustUser(c).ID
+		ok, retry, err := s.charge(ctx, user, qs, costs)
 		if err != nil {
 			// As limitByIP: Redis down fails open; readiness reports it.
-			s.log.WarnContext(c.Request.Context(), "quota unavailable", "error", err)
+			s.log.WarnContext(ctx, "quota unavailable", "error", err)
 			c.Next()
 			return
 		}
@@ -171,6 +188,16 @@ func (s *Server) limitByUser(what string, qs ...quota) gin.HandlerFunc {
 			return
 		}
 		c.Next()
+		if c.Writer.Status() >= http.StatusBadRequest {
+			keys := make([]string, len(qs))
+			args := make([]any, len(qs))
+			for i, q := range qs {
+				keys[i], args[i] = quotaKey(user, q.name), costs[i]
+			}
+			if err := giveBackScript.Run(context.WithoutCancel(ctx), s.rdb, keys, args...).Err(); err != nil {
+				s.log.WarnContext(ctx, "quota give-back failed", "error", err)
+			}
+		}
 	}
 }
 

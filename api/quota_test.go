@@ -158,6 +158,11 @@ func TestQuotaComments(t *testing.T) {
 	token, owner := e.register("q_commenter")
 	otherToken, _ := e.register("q_commenter_other")
 	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	// Refused requests are given back: they do not count.
+	for range 3 {
+		res := e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: token, body: map[string]any{"content": "  "}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Raw)
+	}
 	for range 2 {
 		res := e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: token, body: map[string]any{"content": "hi"}})
 		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
