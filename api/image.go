@@ -94,6 +94,10 @@ func (s *Server) createImageUpload(c *gin.Context) {
 		s.writeError(c, lokiz.ValidationError(errs...))
 		return
 	}
+	if err := s.chargeUploadBytes(c, size); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	key, err := storage.NewKey("images", req.ContentType)
 	if err != nil {
 		s.writeError(c, err)

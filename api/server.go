@@ -66,6 +66,9 @@ type Config struct {
 	// searched a query in the keyword window before autocomplete suggests
 	// it to anyone else (default 5).
 	AutocompleteMinSearchers int
+	// Quotas are the per-user limits on costly work; zero fields take
+	// DefaultQuotas.
+	Quotas Quotas
 	// FeedCacheTTL is how long the first page of the latest and trending
 	// feeds is cached for anonymous callers; 0 turns the cache off.
 	FeedCacheTTL time.Duration
@@ -149,6 +152,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.AutocompleteMinSearchers == 0 {
 		cfg.AutocompleteMinSearchers = 5
 	}
+	cfg.Quotas = cfg.Quotas.withDefaults()
 	if cfg.PublicWebURL == "" {
 		cfg.PublicWebURL = cfg.PublicBaseURL
 	}
@@ -228,8 +232,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/users/:user_id/videos", optional, s.listVideosOfUser)
 
 	// Media (reference §1.2, §1.6; CONTRACT.md §3).
-	v1.POST("/images/upload-url", auth, s.createImageUpload)
-	v1.POST("/videos/upload-url", auth, s.createVideoUpload)
+	v1.POST("/images/upload-url", auth, s.uploadQuota(), s.createImageUpload)
+	v1.POST("/videos/upload-url", auth, s.uploadQuota(), s.createVideoUpload)
 	v1.POST("/videos/draft", auth, s.createDraft)
 	v1.GET("/videos/drafts", auth, s.listDrafts)
 	v1.GET("/videos/drafts/:draft_id", auth, s.getDraft)
@@ -267,10 +271,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/moderation/block/:blocked_user_id", auth, s.unblock)
 	v1.GET("/moderation/blocks", auth, s.listBlocks)
 	v1.GET("/moderation/is-blocked/:user_id", auth, s.isBlocked)
-	v1.POST("/videos/:video_id/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.reportVideo)
-	v1.POST("/moderation/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.report)
+	v1.POST("/videos/:video_id/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.reportQuota(), s.reportVideo)
+	v1.POST("/moderation/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.reportQuota(), s.report)
 	v1.GET("/moderation/reports", auth, s.listMyReports)
-	v1.POST("/comments/videos/:video_id", auth, s.createComment)
+	v1.POST("/comments/videos/:video_id", auth, s.commentQuota(), s.createComment)
 	v1.GET("/comments/videos/:video_id", optional, s.listComments)
 	v1.PATCH("/comments/:comment_id", auth, s.updateComment)
 	v1.DELETE("/comments/:comment_id", auth, s.deleteComment)
@@ -289,17 +293,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/studio/videos/:video_id/select-range", auth, s.studioSelectRange)
 
 	// Frames (reference §1.3, §4.2; CONTRACT.md §3).
-	v1.POST("/ai/capture-frame", auth, s.captureFrame)
-	v1.POST("/ai/capture-frames", auth, s.captureFrames)
+	v1.POST("/ai/capture-frame", auth, s.captureQuota(), s.captureFrame)
+	v1.POST("/ai/capture-frames", auth, s.captureQuota(), s.captureFrames)
 	v1.GET("/ai/capture-frames/:job_id", auth, s.getCapture)
 
 	// AI jobs (reference §1.3; CONTRACT.md §4): accepted here, run by the
 	// worker against Replicate.
-	v1.POST("/ai/template", auth, s.createAIJob(lokiz.JobI2VTemplate))
-	v1.POST("/ai/glitch/animate", auth, s.createAIJob(lokiz.JobGlitchAnimate))
-	v1.POST("/ai/glitch/replace", auth, s.createAIJob(lokiz.JobGlitchReplace))
-	v1.POST("/ai/sticker-to-reality", auth, s.createAIJob(lokiz.JobStickerToReality))
-	v1.POST("/ai/music", auth, s.createAIJob(lokiz.JobMusic))
+	v1.POST("/ai/template", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobI2VTemplate))
+	v1.POST("/ai/glitch/animate", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobGlitchAnimate))
+	v1.POST("/ai/glitch/replace", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobGlitchReplace))
+	v1.POST("/ai/sticker-to-reality", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobStickerToReality))
+	v1.POST("/ai/music", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobMusic))
 	v1.GET("/ai/jobs", auth, s.listAIJobs)
 	v1.GET("/ai/jobs/:job_id", auth, s.getAIJob)
 	v1.DELETE("/ai/jobs/:job_id", auth, s.cancelAIJob)

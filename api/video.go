@@ -204,6 +204,10 @@ func (s *Server) createVideoUpload(c *gin.Context) {
 		s.writeError(c, lokiz.ValidationError(errs...))
 		return
 	}
+	if err := s.chargeUploadBytes(c, maxBytes); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	key, err := storage.NewKey("uploads", req.ContentType)
 	if err != nil {
 		s.writeError(c, err)
@@ -309,12 +313,16 @@ func (s *Server) completeVideo(c *gin.Context) {
 			s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "The video file has not been uploaded"))
 			return
 		}
-		if _, err := s.storage.Stat(ctx, *v.UploadKey); lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
+		info, err := s.storage.Stat(ctx, *v.UploadKey)
+		if lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
 			s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "The video file has not been uploaded: PUT it to the upload URL first"))
 			return
 		} else if err != nil {
 			s.writeError(c, err)
 			return
+		}
+		if v.UploadMaxBytes != nil {
+			s.refundUploadBytes(ctx, v.UserID, v.ID, v.CreatedAt, *v.UploadMaxBytes, info.Size)
 		}
 	}
 	dur := req.ActualDuration

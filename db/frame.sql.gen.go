@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -32,7 +33,7 @@ func (q *Queries) FrameCaptureComplete(ctx context.Context, arg FrameCaptureComp
 const frameCaptureCreate = `-- name: FrameCaptureCreate :one
 INSERT INTO frame_captures (id, user_id, video_id, timestamps)
 VALUES ($1, $2, $3, $4::double precision[])
-RETURNING id, user_id, video_id, timestamps, status, frame_keys, error, created_at, completed_at
+RETURNING id, user_id, video_id, timestamps, status, frame_keys, error, created_at, completed_at, requeues, requeued_at
 `
 
 type FrameCaptureCreateParams struct {
@@ -60,8 +61,22 @@ func (q *Queries) FrameCaptureCreate(ctx context.Context, arg FrameCaptureCreate
 		&i.Error,
 		&i.CreatedAt,
 		&i.CompletedAt,
+		&i.Requeues,
+		&i.RequeuedAt,
 	)
 	return i, err
+}
+
+const frameCaptureDelete = `-- name: FrameCaptureDelete :execrows
+DELETE FROM frame_captures WHERE id = $1 AND status <> 'pending'
+`
+
+func (q *Queries) FrameCaptureDelete(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, frameCaptureDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const frameCaptureFail = `-- name: FrameCaptureFail :execrows
@@ -83,7 +98,7 @@ func (q *Queries) FrameCaptureFail(ctx context.Context, arg FrameCaptureFailPara
 }
 
 const frameCaptureGet = `-- name: FrameCaptureGet :one
-SELECT id, user_id, video_id, timestamps, status, frame_keys, error, created_at, completed_at FROM frame_captures WHERE id = $1
+SELECT id, user_id, video_id, timestamps, status, frame_keys, error, created_at, completed_at, requeues, requeued_at FROM frame_captures WHERE id = $1
 `
 
 func (q *Queries) FrameCaptureGet(ctx context.Context, id uuid.UUID) (FrameCapture, error) {
@@ -99,8 +114,113 @@ func (q *Queries) FrameCaptureGet(ctx context.Context, id uuid.UUID) (FrameCaptu
 		&i.Error,
 		&i.CreatedAt,
 		&i.CompletedAt,
+		&i.Requeues,
+		&i.RequeuedAt,
 	)
 	return i, err
+}
+
+const frameCaptureRequeued = `-- name: FrameCaptureRequeued :execrows
+UPDATE frame_captures SET requeues = requeues + 1, requeued_at = now()
+WHERE id = $1 AND status = 'pending' AND requeues = $2
+`
+
+type FrameCaptureRequeuedParams struct {
+	ID       uuid.UUID
+	Requeues int32
+}
+
+func (q *Queries) FrameCaptureRequeued(ctx context.Context, arg FrameCaptureRequeuedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, frameCaptureRequeued, arg.ID, arg.Requeues)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const frameCapturesExpired = `-- name: FrameCapturesExpired :many
+SELECT fc.id, cardinality(fc.timestamps)::int AS frames FROM frame_captures fc
+WHERE fc.status <> 'pending' AND fc.completed_at < $1
+  AND NOT EXISTS (
+      SELECT 1 FROM ai_jobs j
+      WHERE j.user_id = fc.user_id AND j.status IN ('pending', 'processing')
+        AND starts_with(j.input_data ->> 'image_key', 'frames/' || fc.id::text || '/'))
+  AND NOT EXISTS (
+      SELECT 1 FROM drafts d, unnest(d.assets) AS a
+      WHERE d.user_id = fc.user_id AND strpos(a, 'frames/' || fc.id::text || '/') > 0)
+ORDER BY fc.completed_at
+LIMIT $2
+`
+
+type FrameCapturesExpiredParams struct {
+	Before *time.Time
+	Lim    int32
+}
+
+type FrameCapturesExpiredRow struct {
+	ID     uuid.UUID
+	Frames int32
+}
+
+// Ended captures older than @before whose frames nothing needs any more: no
+// open AI job of the user reads one of them, no draft of the user lists one.
+func (q *Queries) FrameCapturesExpired(ctx context.Context, arg FrameCapturesExpiredParams) ([]FrameCapturesExpiredRow, error) {
+	rows, err := q.db.Query(ctx, frameCapturesExpired, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FrameCapturesExpiredRow{}
+	for rows.Next() {
+		var i FrameCapturesExpiredRow
+		if err := rows.Scan(&i.ID, &i.Frames); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const frameCapturesStuck = `-- name: FrameCapturesStuck :many
+SELECT id, requeues FROM frame_captures
+WHERE status = 'pending' AND coalesce(requeued_at, created_at) < $1
+ORDER BY created_at
+LIMIT $2
+`
+
+type FrameCapturesStuckParams struct {
+	Before *time.Time
+	Lim    int32
+}
+
+type FrameCapturesStuckRow struct {
+	ID       uuid.UUID
+	Requeues int32
+}
+
+// Pending captures nobody finished: created, or last enqueued again by the
+// reconciler, before @before.
+func (q *Queries) FrameCapturesStuck(ctx context.Context, arg FrameCapturesStuckParams) ([]FrameCapturesStuckRow, error) {
+	rows, err := q.db.Query(ctx, frameCapturesStuck, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FrameCapturesStuckRow{}
+	for rows.Next() {
+		var i FrameCapturesStuckRow
+		if err := rows.Scan(&i.ID, &i.Requeues); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const frameKeysOfVideo = `-- name: FrameKeysOfVideo :many

@@ -119,6 +119,8 @@ type FrameCapture struct {
 	Error       *string
 	CreatedAt   time.Time
 	CompletedAt *time.Time
+	Requeues    int32
+	RequeuedAt  *time.Time
 }
 
 type Hashtag struct {

@@ -41,6 +41,7 @@ func DefaultEntries(iv Intervals) []Entry {
 		{Name: tasks.TypeVideosReconcile, Spec: "*/5 * * * *", Task: tasks.NewVideosReconcileTask},
 		{Name: tasks.TypeVideosPurge, Spec: "* * * * *", Task: tasks.NewVideosPurgeTask},
 		{Name: tasks.TypeAIReconcile, Spec: "* * * * *", Task: tasks.NewAIReconcileTask},
+		{Name: tasks.TypeFramesReconcile, Spec: "*/5 * * * *", Task: tasks.NewFramesReconcileTask},
 		{Name: tasks.TypeViewsFlush, Spec: "@every " + iv.ViewFlush.String(), Task: tasks.NewViewsFlushTask},
 		{Name: tasks.TypeTrendingRecompute, Spec: "@every " + iv.Trending.String(), Task: tasks.NewTrendingRecomputeTask},
 	}

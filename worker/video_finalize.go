@@ -28,6 +28,9 @@ type MediaConfig struct {
 	TempDir string
 	// ThumbnailWidth is the widest thumbnail made, in pixels.
 	ThumbnailWidth int
+	// FrameMaxAge is how long captured frames are kept (FRAME_MAX_AGE);
+	// zero means DefaultFrameMaxAge.
+	FrameMaxAge time.Duration
 }
 
 // VideoFinalizeHandler runs video:finalize: the uploaded file is the truth,

@@ -210,6 +210,14 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		SearchHistoryRateLimit:   a.cfg.Media.SearchHistoryRateLimit,
 		AutocompleteMinSearchers: a.cfg.Media.AutocompleteMinSearchers,
 		FeedCacheTTL:             a.cfg.Media.FeedCacheTTL,
+		Quotas: api.Quotas{
+			AIJobsPerMinute: a.cfg.Quota.AIJobsPerMinute, AIJobsPerDay: a.cfg.Quota.AIJobsPerDay,
+			CapturesPerMinute: a.cfg.Quota.CapturesPerMinute, CapturesPerDay: a.cfg.Quota.CapturesPerDay,
+			UploadsPerMinute: a.cfg.Quota.UploadsPerMinute, UploadsPerDay: a.cfg.Quota.UploadsPerDay,
+			UploadBytesPerDay: a.cfg.Quota.UploadBytesPerDay,
+			CommentsPerMinute: a.cfg.Quota.CommentsPerMinute, CommentsPerDay: a.cfg.Quota.CommentsPerDay,
+			ReportsPerMinute: a.cfg.Quota.ReportsPerMinute, ReportsPerDay: a.cfg.Quota.ReportsPerDay,
+		},
 		// S3 presigned PUTs sign an exact Content-Length.
 		ExactUploadSize:        a.cfg.Storage.Backend == "s3",
 		ReplicateWebhookSecret: a.cfg.AI.WebhookSecret,
@@ -326,7 +334,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	}
 	w := worker.New(worker.Deps{
 		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tasks.NewClient(qc), Logger: a.log,
-		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration},
+		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration, FrameMaxAge: a.cfg.Quota.FrameMaxAge},
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},

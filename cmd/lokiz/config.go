@@ -34,6 +34,7 @@ type Config struct {
 	Storage StorageConfig
 	Media   MediaConfig
 	AI      AIConfig
+	Quota   QuotaConfig
 	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// Warnings are non-fatal notes found while loading (a generated secret).
@@ -151,6 +152,23 @@ type AIConfig struct {
 	// OutputMaxBytes (AI_OUTPUT_MAX_BYTES, default 500 MiB) bounds each
 	// downloaded output.
 	OutputMaxBytes int64
+}
+
+// QuotaConfig holds the per-user quotas on costly work (429 with
+// Retry-After once spent) and the lifetime of captured frames.
+type QuotaConfig struct {
+	AIJobsPerMinute   int           // QUOTA_AI_JOBS_PER_MINUTE, default 20
+	AIJobsPerDay      int           // QUOTA_AI_JOBS_PER_DAY, default 300
+	CapturesPerMinute int           // QUOTA_FRAME_CAPTURES_PER_MINUTE, default 30
+	CapturesPerDay    int           // QUOTA_FRAME_CAPTURES_PER_DAY, default 1000
+	UploadsPerMinute  int           // QUOTA_UPLOADS_PER_MINUTE: upload URLs, default 20
+	UploadsPerDay     int           // QUOTA_UPLOADS_PER_DAY, default 300
+	UploadBytesPerDay int64         // QUOTA_UPLOAD_BYTES_PER_DAY, default 5 GiB
+	CommentsPerMinute int           // QUOTA_COMMENTS_PER_MINUTE, default 30
+	CommentsPerDay    int           // QUOTA_COMMENTS_PER_DAY, default 1000
+	ReportsPerMinute  int           // QUOTA_REPORTS_PER_MINUTE, default 10
+	ReportsPerDay     int           // QUOTA_REPORTS_PER_DAY, default 100
+	FrameMaxAge       time.Duration // FRAME_MAX_AGE: captured frames are deleted after it, default 168h (7 days)
 }
 
 // WorkerConfig configures the asynq server.
@@ -360,6 +378,25 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		p.fail("AI_POLL_MIN must be at least 100ms and AI_POLL_MAX at least AI_POLL_MIN")
 	}
 
+	c.Quota.AIJobsPerMinute = p.intIn("QUOTA_AI_JOBS_PER_MINUTE", 20, 1, 1000000)
+	c.Quota.AIJobsPerDay = p.intIn("QUOTA_AI_JOBS_PER_DAY", 300, 1, 1000000)
+	c.Quota.CapturesPerMinute = p.intIn("QUOTA_FRAME_CAPTURES_PER_MINUTE", 30, 1, 1000000)
+	c.Quota.CapturesPerDay = p.intIn("QUOTA_FRAME_CAPTURES_PER_DAY", 1000, 1, 1000000)
+	c.Quota.UploadsPerMinute = p.intIn("QUOTA_UPLOADS_PER_MINUTE", 20, 1, 1000000)
+	c.Quota.UploadsPerDay = p.intIn("QUOTA_UPLOADS_PER_DAY", 300, 1, 1000000)
+	c.Quota.UploadBytesPerDay = p.bytes("QUOTA_UPLOAD_BYTES_PER_DAY", 5<<30, 1<<20, 1<<50)
+	if c.Quota.UploadBytesPerDay < max(c.Media.VideoMaxBytes, c.Media.ImageMaxBytes) {
+		p.fail("QUOTA_UPLOAD_BYTES_PER_DAY must be at least VIDEO_MAX_BYTES and IMAGE_MAX_BYTES, or no upload of the largest size could ever be signed")
+	}
+	c.Quota.CommentsPerMinute = p.intIn("QUOTA_COMMENTS_PER_MINUTE", 30, 1, 1000000)
+	c.Quota.CommentsPerDay = p.intIn("QUOTA_COMMENTS_PER_DAY", 1000, 1, 1000000)
+	c.Quota.ReportsPerMinute = p.intIn("QUOTA_REPORTS_PER_MINUTE", 10, 1, 1000000)
+	c.Quota.ReportsPerDay = p.intIn("QUOTA_REPORTS_PER_DAY", 100, 1, 1000000)
+	c.Quota.FrameMaxAge = p.duration("FRAME_MAX_AGE", 7*24*time.Hour)
+	if c.Quota.FrameMaxAge < time.Hour {
+		p.fail("FRAME_MAX_AGE must be at least 1h: frames are AI inputs the user just picked")
+	}
+
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 
 	if len(p.errs) > 0 {
@@ -430,6 +467,20 @@ func (p *parser) intIn(name string, def, lo, hi int) int {
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < lo || n > hi {
 		p.fail("%s must be a whole number from %d to %d, not %q", name, lo, hi, raw)
+		return def
+	}
+	return n
+}
+
+// bytes reads a whole number of bytes, from lo to hi.
+func (p *parser) bytes(name string, def, lo, hi int64) int64 {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < lo || n > hi {
+		p.fail("%s must be a whole number of bytes from %d to %d, not %q", name, lo, hi, raw)
 		return def
 	}
 	return n

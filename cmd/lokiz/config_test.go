@@ -271,3 +271,57 @@ func TestLoadConfigPrivateMediaURLTTL(t *testing.T) {
 		require.ErrorContains(t, err, "PRIVATE_MEDIA_URL_TTL", bad)
 	}
 }
+
+func TestLoadConfigQuotas(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Equal(t, QuotaConfig{
+		AIJobsPerMinute: 20, AIJobsPerDay: 300,
+		CapturesPerMinute: 30, CapturesPerDay: 1000,
+		UploadsPerMinute: 20, UploadsPerDay: 300, UploadBytesPerDay: 5 << 30,
+		CommentsPerMinute: 30, CommentsPerDay: 1000,
+		ReportsPerMinute: 10, ReportsPerDay: 100,
+		FrameMaxAge: 7 * 24 * time.Hour,
+	}, c.Quota)
+
+	c, err = LoadConfig(envMap(map[string]string{
+		"QUOTA_AI_JOBS_PER_MINUTE":        "5",
+		"QUOTA_AI_JOBS_PER_DAY":           "50",
+		"QUOTA_FRAME_CAPTURES_PER_MINUTE": "6",
+		"QUOTA_FRAME_CAPTURES_PER_DAY":    "60",
+		"QUOTA_UPLOADS_PER_MINUTE":        "7",
+		"QUOTA_UPLOADS_PER_DAY":           "70",
+		"QUOTA_UPLOAD_BYTES_PER_DAY":      "10737418240",
+		"QUOTA_COMMENTS_PER_MINUTE":       "8",
+		"QUOTA_COMMENTS_PER_DAY":          "80",
+		"QUOTA_REPORTS_PER_MINUTE":        "2",
+		"QUOTA_REPORTS_PER_DAY":           "20",
+		"FRAME_MAX_AGE":                   "48h",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, QuotaConfig{
+		AIJobsPerMinute: 5, AIJobsPerDay: 50,
+		CapturesPerMinute: 6, CapturesPerDay: 60,
+		UploadsPerMinute: 7, UploadsPerDay: 70, UploadBytesPerDay: 10 << 30,
+		CommentsPerMinute: 8, CommentsPerDay: 80,
+		ReportsPerMinute: 2, ReportsPerDay: 20,
+		FrameMaxAge: 48 * time.Hour,
+	}, c.Quota)
+
+	_, err = LoadConfig(envMap(map[string]string{
+		"QUOTA_AI_JOBS_PER_MINUTE":   "0",
+		"QUOTA_COMMENTS_PER_DAY":     "many",
+		"QUOTA_UPLOAD_BYTES_PER_DAY": "-1",
+		"FRAME_MAX_AGE":              "10m",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{"QUOTA_AI_JOBS_PER_MINUTE", "QUOTA_COMMENTS_PER_DAY", "QUOTA_UPLOAD_BYTES_PER_DAY", "FRAME_MAX_AGE"} {
+		require.Contains(t, err.Error(), want)
+	}
+	require.Equal(t, 4, strings.Count(err.Error(), "\n  - "), err.Error())
+
+	// A daily byte quota below the largest single upload could never be met.
+	_, err = LoadConfig(envMap(map[string]string{"QUOTA_UPLOAD_BYTES_PER_DAY": "104857600", "VIDEO_MAX_BYTES": "209715200"}))
+	require.ErrorContains(t, err, "QUOTA_UPLOAD_BYTES_PER_DAY must be at least VIDEO_MAX_BYTES")
+}
