@@ -237,6 +237,26 @@ type SearchKeywordDay struct {
 	Users      int32
 }
 
+type Session struct {
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	CreatedAt     time.Time
+	RefreshedAt   *time.Time
+	ExpiresAt     time.Time
+	RevokedAt     *time.Time
+	RevokedReason *string
+	RefreshHash   []byte
+	Rotation      int32
+	UserAgent     *string
+	Ip            *string
+}
+
+type SessionRefreshUsed struct {
+	RefreshHash []byte
+	SessionID   uuid.UUID
+	UsedAt      time.Time
+}
+
 type User struct {
 	ID                    uuid.UUID
 	Username              string
@@ -253,6 +273,8 @@ type User struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	ProfileImageKey       *string
+	DeletedAt             *time.Time
+	ErasedAt              *time.Time
 }
 
 type Video struct {
