@@ -137,9 +137,10 @@ var (
 type RefreshResult struct {
 	Session Session
 	User    User
-	// Revoked names the session a reused refresh token ended, for the
-	// revocation event.
-	Revoked []uuid.UUID
+	// Revoked names the session a reused refresh token ended, and
+	// RevokedUserID its user, for the revocation event.
+	Revoked       []uuid.UUID
+	RevokedUserID uuid.UUID
 }
 
 // RotateRefresh exchanges the refresh token hashing to oldHash for the one
@@ -170,6 +171,7 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash, newHash []byte, expi
 			}
 			for _, r := range rows {
 				res.Revoked = append(res.Revoked, r.ID)
+				res.RevokedUserID = r.UserID
 			}
 			refuse = errRefreshReused
 			return nil

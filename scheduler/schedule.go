@@ -40,6 +40,7 @@ func DefaultEntries(iv Intervals) []Entry {
 		{Name: tasks.TypeCreditsAudit, Spec: "0 * * * *", Task: tasks.NewCreditsAuditTask},
 		{Name: tasks.TypeVideosReconcile, Spec: "*/5 * * * *", Task: tasks.NewVideosReconcileTask},
 		{Name: tasks.TypeAIReconcile, Spec: "* * * * *", Task: tasks.NewAIReconcileTask},
+		{Name: tasks.TypeAccountsReconcile, Spec: "*/10 * * * *", Task: tasks.NewAccountsReconcileTask},
 		{Name: tasks.TypeViewsFlush, Spec: "@every " + iv.ViewFlush.String(), Task: tasks.NewViewsFlushTask},
 		{Name: tasks.TypeTrendingRecompute, Spec: "@every " + iv.Trending.String(), Task: tasks.NewTrendingRecomputeTask},
 	}

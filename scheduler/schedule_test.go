@@ -26,6 +26,7 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "0 * * * *", byName[tasks.TypeCreditsAudit].Spec)
 	require.Equal(t, "*/5 * * * *", byName[tasks.TypeVideosReconcile].Spec)
 	require.Equal(t, "* * * * *", byName[tasks.TypeAIReconcile].Spec)
+	require.Equal(t, "*/10 * * * *", byName[tasks.TypeAccountsReconcile].Spec)
 	require.Equal(t, "@every 10s", byName[tasks.TypeViewsFlush].Spec)
 	require.Equal(t, "@every 5m0s", byName[tasks.TypeTrendingRecompute].Spec)
 }
