@@ -240,3 +240,24 @@ func (q *Queries) SessionRotate(ctx context.Context, arg SessionRotateParams) (S
 	)
 	return i, err
 }
+
+const sessionsPurge = `-- name: SessionsPurge :execrows
+DELETE FROM sessions WHERE id IN (
+    SELECT s.id FROM sessions s WHERE s.expires_at < $1 ORDER BY s.expires_at LIMIT $2)
+`
+
+type SessionsPurgeParams struct {
+	Before time.Time
+	Lim    int32
+}
+
+// Sessions whose refresh token expired before @before (revoked ones too:
+// a revoked session keeps its expiry), a batch at a time; their used
+// refresh hashes go with them.
+func (q *Queries) SessionsPurge(ctx context.Context, arg SessionsPurgeParams) (int64, error) {
+	result, err := q.db.Exec(ctx, sessionsPurge, arg.Before, arg.Lim)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}

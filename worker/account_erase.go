@@ -205,8 +205,13 @@ func (h *AccountEraseHandler) deleteObjects(ctx context.Context, keys ...*string
 // a no-op while it is still queued or retrying).
 const EraseAfter = 15 * time.Minute
 
+// SessionRetention is how long a session's row is kept after its refresh
+// token expired; then the reconciler deletes it.
+const SessionRetention = 30 * 24 * time.Hour
+
 // AccountsReconcileHandler runs accounts:reconcile (principle 4: nothing is
-// lost between the database and the queue).
+// lost between the database and the queue), and purges sessions that ended
+// long ago.
 type AccountsReconcileHandler struct {
 	store *db.Store
 	tasks *tasks.Client
@@ -230,8 +235,12 @@ func (h *AccountsReconcileHandler) ProcessTask(ctx context.Context, _ *asynq.Tas
 			return err
 		}
 	}
-	if len(ids) > 0 {
-		h.log.InfoContext(ctx, "account erasures enqueued", "accounts", len(ids))
+	purged, err := h.store.SessionsPurge(ctx, db.SessionsPurgeParams{Before: h.now().Add(-SessionRetention), Lim: reconcileMax})
+	if err != nil {
+		return fmt.Errorf("purge sessions: %w", err)
+	}
+	if len(ids) > 0 || purged > 0 {
+		h.log.InfoContext(ctx, "accounts reconciled", "erasures_enqueued", len(ids), "sessions_purged", purged)
 	}
 	return nil
 }

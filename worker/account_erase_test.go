@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +40,14 @@ func TestAccountsReconcile(t *testing.T) {
 	recent := deleted(time.Minute, false)
 	erased := deleted(time.Hour, true)
 	live := dbtest.CreateUser(t, store, dbtest.UserOpts{}).ID.String()
+	session := func(expired time.Duration) uuid.UUID {
+		hash := make([]byte, 32)
+		copy(hash, db.NewID().String())
+		s, err := store.CreateSession(ctx, db.NewSessionParams{UserID: uuid.MustParse(live), RefreshHash: hash, ExpiresAt: time.Now().Add(-expired)})
+		require.NoError(t, err)
+		return s.ID
+	}
+	longGone, recentlyEnded := session(SessionRetention+time.Hour), session(time.Hour)
 
 	require.NoError(t, h.ProcessTask(ctx, tasks.NewAccountsReconcileTask()))
 	require.NoError(t, h.ProcessTask(ctx, tasks.NewAccountsReconcileTask()), "enqueueing again is a no-op")
@@ -52,6 +61,13 @@ func TestAccountsReconcile(t *testing.T) {
 		_, err := insp.GetTaskInfo(tasks.QueueLow, tasks.TypeAccountErase+":"+id)
 		require.ErrorIs(t, err, asynq.ErrTaskNotFound, id)
 	}
+
+	// Sessions whose refresh token expired over SessionRetention ago are purged.
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM sessions WHERE id = $1", longGone).Scan(&n))
+	require.Zero(t, n)
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM sessions WHERE id = $1", recentlyEnded).Scan(&n))
+	require.Equal(t, 1, n)
 }
 
 func TestAccountEraseWaitsForRunningAIJobs(t *testing.T) {

@@ -35,6 +35,8 @@ CREATE TABLE sessions (
 CREATE UNIQUE INDEX sessions_refresh_hash_key ON sessions (refresh_hash);
 -- A user's live sessions: logout-all, password change, ban and deletion.
 CREATE INDEX sessions_user_live_idx ON sessions (user_id) WHERE revoked_at IS NULL;
+-- The purge of long-ended sessions (accounts:reconcile).
+CREATE INDEX sessions_expires_idx ON sessions (expires_at);
 
 -- Refresh tokens already rotated away, so that presenting one again is
 -- recognised as reuse. Rows go with their session.

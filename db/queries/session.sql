@@ -43,3 +43,10 @@ RETURNING id, user_id;
 UPDATE sessions SET revoked_at = now(), revoked_reason = @reason
 WHERE user_id = @user_id AND revoked_at IS NULL
 RETURNING id;
+
+-- name: SessionsPurge :execrows
+-- Sessions whose refresh token expired before @before (revoked ones too:
+-- a revoked session keeps its expiry), a batch at a time; their used
+-- refresh hashes go with them.
+DELETE FROM sessions WHERE id IN (
+    SELECT s.id FROM sessions s WHERE s.expires_at < @before ORDER BY s.expires_at LIMIT @lim);
