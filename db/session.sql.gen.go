@@ -209,6 +209,39 @@ func (q *Queries) SessionRevokeAllOfUser(ctx context.Context, arg SessionRevokeA
 	return items, nil
 }
 
+const sessionRevokeOwn = `-- name: SessionRevokeOwn :many
+UPDATE sessions SET revoked_at = now(), revoked_reason = $1
+WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL
+RETURNING id
+`
+
+type SessionRevokeOwnParams struct {
+	Reason *string
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+// Ends one live session of @user_id (logout).
+func (q *Queries) SessionRevokeOwn(ctx context.Context, arg SessionRevokeOwnParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, sessionRevokeOwn, arg.Reason, arg.ID, arg.UserID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sessionRotate = `-- name: SessionRotate :one
 UPDATE sessions SET
     refresh_hash = $1, rotation = rotation + 1, refreshed_at = now(), expires_at = $2

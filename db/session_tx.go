@@ -62,18 +62,12 @@ func (s *Store) CreateSession(ctx context.Context, p NewSessionParams) (Session,
 	return sess, nil
 }
 
-// RevokeSession ends one session. It returns the ids it revoked: none when
-// the session was already revoked or is not userID's.
+// RevokeSession ends one session of userID. It returns the ids it revoked:
+// none when the session was already revoked or is not userID's.
 func (s *Store) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, reason string) ([]uuid.UUID, error) {
-	rows, err := s.SessionRevoke(ctx, SessionRevokeParams{ID: sessionID, Reason: &reason})
+	ids, err := s.SessionRevokeOwn(ctx, SessionRevokeOwnParams{ID: sessionID, UserID: userID, Reason: &reason})
 	if err != nil {
 		return nil, fmt.Errorf("revoke session: %w", err)
-	}
-	ids := make([]uuid.UUID, 0, len(rows))
-	for _, r := range rows {
-		if r.UserID == userID {
-			ids = append(ids, r.ID)
-		}
 	}
 	return ids, nil
 }

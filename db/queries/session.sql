@@ -37,6 +37,12 @@ UPDATE sessions SET revoked_at = now(), revoked_reason = @reason
 WHERE id = @id AND revoked_at IS NULL
 RETURNING id, user_id;
 
+-- name: SessionRevokeOwn :many
+-- Ends one live session of @user_id (logout).
+UPDATE sessions SET revoked_at = now(), revoked_reason = @reason
+WHERE id = @id AND user_id = @user_id AND revoked_at IS NULL
+RETURNING id;
+
 -- name: SessionRevokeAllOfUser :many
 -- Ends every live session of a user (logout-all, password change, ban,
 -- deletion).
