@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/session"
 )
 
 type registerRequest struct {
@@ -61,12 +63,16 @@ func (r *loginRequest) validate() []lokiz.FieldError {
 	return errs
 }
 
+// tokenResponse is the answer of register, login, refresh and password
+// change: a new access token and a new refresh token of one session.
 type tokenResponse struct {
-	AccessToken string       `json:"access_token"`
-	TokenType   string       `json:"token_type"`
-	ExpiresAt   time.Time    `json:"expires_at"`
-	ExpiresIn   int64        `json:"expires_in"`
-	User        userResponse `json:"user"`
+	AccessToken      string       `json:"access_token"`
+	TokenType        string       `json:"token_type"`
+	ExpiresAt        time.Time    `json:"expires_at"`
+	ExpiresIn        int64        `json:"expires_in"`
+	RefreshToken     string       `json:"refresh_token"`
+	RefreshExpiresAt time.Time    `json:"refresh_expires_at"`
+	User             userResponse `json:"user"`
 }
 
 func (s *Server) register(c *gin.Context) {
@@ -136,8 +142,34 @@ func (s *Server) findLoginUser(ctx context.Context, req loginRequest) (db.User, 
 	}
 }
 
+// newSession returns the parameters of a session opened by this request,
+// with a fresh refresh token.
+func (s *Server) newSession(c *gin.Context, userID uuid.UUID) (db.NewSessionParams, string) {
+	refresh, hash := session.NewRefreshToken()
+	return db.NewSessionParams{
+		UserID:      userID,
+		RefreshHash: hash,
+		ExpiresAt:   s.tokens.now().Add(s.cfg.RefreshTokenTTL),
+		UserAgent:   c.GetHeader("User-Agent"),
+		IP:          c.ClientIP(),
+	}, refresh
+}
+
+// respondWithToken opens a session for u and answers its tokens.
 func (s *Server) respondWithToken(c *gin.Context, status int, u db.User) {
-	token, exp, err := s.tokens.issue(u.ID)
+	params, refresh := s.newSession(c, u.ID)
+	sess, err := s.store.CreateSession(c.Request.Context(), params)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.respondWithSession(c, status, u, sess, refresh)
+}
+
+// respondWithSession answers an access token for sess and its refresh
+// token, with the user.
+func (s *Server) respondWithSession(c *gin.Context, status int, u db.User, sess db.Session, refresh string) {
+	token, exp, err := s.tokens.issue(u.ID, sess.ID)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -148,10 +180,12 @@ func (s *Server) respondWithToken(c *gin.Context, status int, u db.User) {
 		return
 	}
 	c.JSON(status, tokenResponse{
-		AccessToken: token,
-		TokenType:   "bearer",
-		ExpiresAt:   exp.UTC(),
-		ExpiresIn:   int64(time.Until(exp).Seconds()),
-		User:        me,
+		AccessToken:      token,
+		TokenType:        "bearer",
+		ExpiresAt:        exp.UTC(),
+		ExpiresIn:        int64(time.Until(exp).Seconds()),
+		RefreshToken:     refresh,
+		RefreshExpiresAt: sess.ExpiresAt.UTC(),
+		User:             me,
 	})
 }

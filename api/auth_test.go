@@ -239,14 +239,23 @@ func TestTokens(t *testing.T) {
 	}
 	now := time.Now()
 
-	t.Run("ClaimsAreSubIatExp", func(t *testing.T) {
+	t.Run("ClaimsAreSubSidIatExp", func(t *testing.T) {
 		claims := jwt.MapClaims{}
 		_, _, err := jwt.NewParser().ParseUnverified(token, claims)
 		require.NoError(t, err)
 		require.Equal(t, id, claims["sub"])
+		sid, err := uuid.Parse(claims["sid"].(string))
+		require.NoError(t, err)
+		require.Equal(t, 7, int(sid.Version()), "session ids are UUIDv7")
 		require.Contains(t, claims, "iat")
 		require.Contains(t, claims, "exp")
 	})
+	sid := func() string {
+		claims := jwt.MapClaims{}
+		_, _, err := jwt.NewParser().ParseUnverified(token, claims)
+		require.NoError(t, err)
+		return claims["sid"].(string)
+	}()
 
 	cases := []struct {
 		name   string
@@ -269,7 +278,15 @@ func TestTokens(t *testing.T) {
 		{"SubNotUUID", "Bearer " + sign(jwt.SigningMethodHS256, secret,
 			jwt.MapClaims{"sub": "admin", "exp": now.Add(time.Hour).Unix()}), "Could not validate credentials"},
 		{"UnknownUser", "Bearer " + sign(jwt.SigningMethodHS256, secret,
-			jwt.MapClaims{"sub": uuid.NewString(), "exp": now.Add(time.Hour).Unix()}), "User not found"},
+			jwt.MapClaims{"sub": uuid.NewString(), "sid": sid, "exp": now.Add(time.Hour).Unix()}), "Session not found"},
+		// Tokens issued before sessions existed name none: they could never
+		// be revoked, so they are refused.
+		{"NoSid", "Bearer " + sign(jwt.SigningMethodHS256, secret,
+			jwt.MapClaims{"sub": id, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}), "Could not validate credentials"},
+		{"UnknownSid", "Bearer " + sign(jwt.SigningMethodHS256, secret,
+			jwt.MapClaims{"sub": id, "sid": uuid.NewString(), "exp": now.Add(time.Hour).Unix()}), "Session not found"},
+		{"SidNotUUID", "Bearer " + sign(jwt.SigningMethodHS256, secret,
+			jwt.MapClaims{"sub": id, "sid": "one", "exp": now.Add(time.Hour).Unix()}), "Could not validate credentials"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

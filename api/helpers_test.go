@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/replicate"
+	"github.com/lokiz/lokiz/session"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/views"
@@ -286,12 +288,22 @@ func errorDetail(res response) string {
 	return s
 }
 
-// tokenFor signs an access token for a user made without the API.
+// tokenFor opens a session for a user made without the API and signs an
+// access token of it.
 func (e *testEnv) tokenFor(id uuid.UUID) string {
 	e.t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-		Subject: id.String(), IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
-	}).SignedString([]byte(e.config.SecretKey))
+	_, hash := session.NewRefreshToken()
+	sess, err := e.store.CreateSession(context.Background(), db.NewSessionParams{
+		UserID: id, RefreshHash: hash, ExpiresAt: time.Now().Add(time.Hour)})
+	require.NoError(e.t, err)
+	return e.signToken(jwt.MapClaims{"sub": id.String(), "sid": sess.ID.String(),
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()})
+}
+
+// signToken signs claims with the api's key.
+func (e *testEnv) signToken(claims jwt.MapClaims) string {
+	e.t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(e.config.SecretKey))
 	require.NoError(e.t, err)
 	return tok
 }

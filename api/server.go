@@ -33,9 +33,17 @@ type Config struct {
 	TrustedProxies []string
 	SecretKey      string
 	TokenTTL       time.Duration
-	BcryptCost     int
-	AuthRateLimit  int
-	AuthRateWindow time.Duration
+	// RefreshTokenTTL is how long a refresh token works; each refresh issues
+	// a new one for as long again. Zero means 720h (30 days).
+	RefreshTokenTTL time.Duration
+	// PasswordRateLimit caps current-password checks (password change,
+	// account deletion) per user per PasswordRateWindow; zero means 10 per
+	// 15 minutes.
+	PasswordRateLimit  int
+	PasswordRateWindow time.Duration
+	BcryptCost         int
+	AuthRateLimit      int
+	AuthRateWindow     time.Duration
 	// UploadURLTTL is how long an upload URL stays valid.
 	UploadURLTTL time.Duration
 	// MediaURLTTL is the least time a rendered media URL stays valid.
@@ -134,6 +142,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 12
 	}
+	if cfg.RefreshTokenTTL == 0 {
+		cfg.RefreshTokenTTL = 30 * 24 * time.Hour
+	}
+	if cfg.PasswordRateLimit == 0 {
+		cfg.PasswordRateLimit = defaultPasswordRateLimit
+	}
+	if cfg.PasswordRateWindow == 0 {
+		cfg.PasswordRateWindow = defaultPasswordRateWindow
+	}
 	if cfg.SearchRateLimit == 0 {
 		cfg.SearchRateLimit = 600
 	}
@@ -222,11 +239,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// Accounts (reference §1.1, §1.10).
 	v1.POST("/auth/register", authLimit, s.register)
 	v1.POST("/auth/login", authLimit, s.login)
+	v1.POST("/auth/refresh", authLimit, s.refresh)
+	v1.POST("/auth/logout", auth, s.logout)
+	v1.POST("/auth/logout-all", auth, s.logoutAll)
+	v1.POST("/auth/password", auth, s.changePassword)
 	v1.GET("/auth/me", auth, s.getMe)
 	v1.PATCH("/auth/me", auth, s.updateMe)
 	v1.GET("/users/me", auth, s.getMe)
 	v1.GET("/users/me/stats", auth, s.getMyStats)
 	v1.PATCH("/users/me", auth, s.updateMe)
+	v1.DELETE("/users/me", auth, s.deleteMe)
 	v1.GET("/users/:user_id", optional, s.getUser)
 	v1.POST("/users/batch-info", optional, s.batchUsers)
 	v1.GET("/users/:user_id/videos", optional, s.listVideosOfUser)

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -105,13 +103,7 @@ func newSocialBench(b *testing.B) *socialBench {
 	if err := pool.QueryRow(ctx, "SELECT user_id FROM videos GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1").Scan(&sb.owner); err != nil {
 		b.Fatal(err)
 	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-		Subject: sb.viewer.String(), IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
-	}).SignedString([]byte(e.config.SecretKey))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sb.token = tok
+	sb.token = e.tokenFor(sb.viewer)
 	return &sb
 }
 

@@ -14,20 +14,31 @@ import (
 	"github.com/lokiz/lokiz/db"
 )
 
-// tokenIssuer signs and verifies access tokens: HS256 JWTs with sub, iat, exp.
+// tokenIssuer signs and verifies access tokens: HS256 JWTs with sub, sid
+// (the session), iat, exp.
 type tokenIssuer struct {
 	key []byte
 	ttl time.Duration
 	now func() time.Time
 }
 
-func (ti tokenIssuer) issue(userID uuid.UUID) (string, time.Time, error) {
+// accessClaims are an access token's claims: sid names the session the
+// token belongs to, which the auth check reads on every request.
+type accessClaims struct {
+	SessionID string `json:"sid"`
+	jwt.RegisteredClaims
+}
+
+func (ti tokenIssuer) issue(userID, sessionID uuid.UUID) (string, time.Time, error) {
 	now := ti.now()
 	exp := now.Add(ti.ttl)
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-		Subject:   userID.String(),
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(exp),
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, accessClaims{
+		SessionID: sessionID.String(),
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   userID.String(),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
 	})
 	signed, err := tok.SignedString(ti.key)
 	if err != nil {
@@ -38,9 +49,12 @@ func (ti tokenIssuer) issue(userID uuid.UUID) (string, time.Time, error) {
 
 var errBadToken = lokiz.Errorf(lokiz.EUNAUTHORIZED, "Could not validate credentials")
 
-func (ti tokenIssuer) verify(raw string) (uuid.UUID, error) {
-	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return ti.key, nil },
+// verify checks the signature and times of raw and returns its user and
+// session. A token without a sid (issued before sessions existed) is
+// refused: it could never be revoked.
+func (ti tokenIssuer) verify(raw string) (userID, sessionID uuid.UUID, err error) {
+	var claims accessClaims
+	_, err = jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return ti.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -49,21 +63,25 @@ func (ti tokenIssuer) verify(raw string) (uuid.UUID, error) {
 	)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return uuid.Nil, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "Token has expired", Reason: "token_expired"}
+			return uuid.Nil, uuid.Nil, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "Token has expired", Reason: "token_expired"}
 		}
-		return uuid.Nil, errBadToken
+		return uuid.Nil, uuid.Nil, errBadToken
 	}
-	id, err := uuid.Parse(claims.Subject)
-	if err != nil {
-		return uuid.Nil, errBadToken
+	if userID, err = uuid.Parse(claims.Subject); err != nil {
+		return uuid.Nil, uuid.Nil, errBadToken
 	}
-	return id, nil
+	if sessionID, err = uuid.Parse(claims.SessionID); err != nil {
+		return uuid.Nil, uuid.Nil, errBadToken
+	}
+	return userID, sessionID, nil
 }
 
 // caller is the authenticated user of a request.
 type caller struct {
 	ID   uuid.UUID
 	Role string
+	// SessionID is the session the access token names.
+	SessionID uuid.UUID
 }
 
 const ctxCaller = "lokiz.caller"
@@ -94,8 +112,9 @@ func optionalUserID(c *gin.Context) *uuid.UUID {
 	return nil
 }
 
-// authenticate resolves the bearer token to an active user. Every request
-// reads the user's row, so a ban takes effect on the next request.
+// authenticate resolves the bearer token to an active user and a live
+// session. Every request reads both in one query, so a ban, a logout or a
+// password change takes effect on the next request.
 func (s *Server) authenticate(c *gin.Context) (caller, error) {
 	header := c.GetHeader("Authorization")
 	if header == "" {
@@ -106,23 +125,27 @@ func (s *Server) authenticate(c *gin.Context) (caller, error) {
 	if !ok || !strings.EqualFold(scheme, "bearer") || raw == "" {
 		return caller{}, lokiz.Errorf(lokiz.EUNAUTHORIZED, "Authorization header must be 'Bearer <token>'")
 	}
-	id, err := s.tokens.verify(raw)
+	id, sid, err := s.tokens.verify(raw)
 	if err != nil {
 		return caller{}, err
 	}
-	row, err := s.store.UserGetAuth(c.Request.Context(), id)
+	row, err := s.store.SessionAuth(c.Request.Context(), db.SessionAuthParams{SessionID: sid, UserID: id})
 	if db.IsNotFound(err) {
-		return caller{}, lokiz.Errorf(lokiz.EUNAUTHORIZED, "User not found")
+		return caller{}, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "Session not found", Reason: "session_not_found"}
 	} else if err != nil {
-		return caller{}, fmt.Errorf("load token user: %w", err)
+		return caller{}, fmt.Errorf("load token session: %w", err)
 	}
 	if !row.IsActive {
 		return caller{}, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "This account has been disabled", Reason: "account_disabled"}
 	}
-	return caller{ID: row.ID, Role: row.Role}, nil
+	if row.Revoked {
+		return caller{}, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "This session has ended", Reason: "session_revoked"}
+	}
+	return caller{ID: row.ID, Role: row.Role, SessionID: sid}, nil
 }
 
-// requireAuth rejects requests without a valid token of an active user (401).
+// requireAuth rejects requests without a valid token of an active user and
+// a live session (401).
 func (s *Server) requireAuth(c *gin.Context) {
 	u, err := s.authenticate(c)
 	if err != nil {
@@ -133,16 +156,19 @@ func (s *Server) requireAuth(c *gin.Context) {
 	c.Next()
 }
 
-// optionalAuth identifies the caller when a valid token is sent and treats
-// every failure as anonymous, as the original did for these routes.
+// optionalAuth identifies the caller when a token is sent and lets requests
+// without an Authorization header through as anonymous. A header that is
+// sent is checked like on any other route: a malformed, expired or revoked
+// token is 401, never a silent anonymous answer (the client would show a
+// signed-out page to a user who believes they are signed in).
 func (s *Server) optionalAuth(c *gin.Context) {
 	if c.GetHeader("Authorization") != "" {
-		if u, err := s.authenticate(c); err == nil {
-			c.Set(ctxCaller, u)
-		} else if lokiz.ErrorCode(err) == lokiz.EINTERNAL {
+		u, err := s.authenticate(c)
+		if err != nil {
 			s.writeError(c, err)
 			return
 		}
+		c.Set(ctxCaller, u)
 	}
 	c.Next()
 }

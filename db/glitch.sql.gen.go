@@ -56,7 +56,7 @@ func (q *Queries) GlitchAncestors(ctx context.Context, arg GlitchAncestorsParams
 }
 
 const glitchChildren = `-- name: GlitchChildren :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, g.id AS edge_id, g.created_at AS glitched_at, g.glitch_type
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, g.id AS edge_id, g.created_at AS glitched_at, g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
@@ -154,6 +154,8 @@ func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) 
 			&i.User.CreatedAt,
 			&i.User.UpdatedAt,
 			&i.User.ProfileImageKey,
+			&i.User.DeletedAt,
+			&i.User.ErasedAt,
 			&i.EdgeID,
 			&i.GlitchedAt,
 			&i.GlitchType,
@@ -169,7 +171,7 @@ func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) 
 }
 
 const glitchChildrenPopular = `-- name: GlitchChildrenPopular :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, g.glitch_type
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
@@ -265,6 +267,8 @@ func (q *Queries) GlitchChildrenPopular(ctx context.Context, arg GlitchChildrenP
 			&i.User.CreatedAt,
 			&i.User.UpdatedAt,
 			&i.User.ProfileImageKey,
+			&i.User.DeletedAt,
+			&i.User.ErasedAt,
 			&i.GlitchType,
 		); err != nil {
 			return nil, err
@@ -291,7 +295,7 @@ WITH RECURSIVE down AS (
     WHERE down.depth < $4::int
       AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $3::uuid)
 )
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, d.parent_id, d.glitch_type, d.depth::int AS depth
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, d.parent_id, d.glitch_type, d.depth::int AS depth
 FROM down d JOIN videos v ON v.id = d.id JOIN users u ON u.id = v.user_id
 ORDER BY d.depth, d.created_at, d.id
 LIMIT $1
@@ -382,6 +386,8 @@ func (q *Queries) GlitchDescendants(ctx context.Context, arg GlitchDescendantsPa
 			&i.User.CreatedAt,
 			&i.User.UpdatedAt,
 			&i.User.ProfileImageKey,
+			&i.User.DeletedAt,
+			&i.User.ErasedAt,
 			&i.ParentID,
 			&i.GlitchType,
 			&i.Depth,

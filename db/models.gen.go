@@ -251,6 +251,26 @@ type SearchKeywordUser struct {
 	Day        time.Time
 }
 
+type Session struct {
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	CreatedAt     time.Time
+	RefreshedAt   *time.Time
+	ExpiresAt     time.Time
+	RevokedAt     *time.Time
+	RevokedReason *string
+	RefreshHash   []byte
+	Rotation      int32
+	UserAgent     *string
+	Ip            *string
+}
+
+type SessionRefreshUsed struct {
+	RefreshHash []byte
+	SessionID   uuid.UUID
+	UsedAt      time.Time
+}
+
 type User struct {
 	ID                    uuid.UUID
 	Username              string
@@ -267,6 +287,8 @@ type User struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	ProfileImageKey       *string
+	DeletedAt             *time.Time
+	ErasedAt              *time.Time
 }
 
 type Video struct {

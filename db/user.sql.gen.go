@@ -119,7 +119,7 @@ func (q *Queries) UserBlockedEitherWay(ctx context.Context, arg UserBlockedEithe
 const userCreate = `-- name: UserCreate :one
 INSERT INTO users (id, username, email, hashed_password, display_name, credits, role)
 VALUES ($1, $2, $3, $4, $5, 0, $6)
-RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at
 `
 
 type UserCreateParams struct {
@@ -157,6 +157,8 @@ func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (User, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ProfileImageKey,
+		&i.DeletedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }
@@ -180,7 +182,7 @@ func (q *Queries) UserGetAuth(ctx context.Context, id uuid.UUID) (UserGetAuthRow
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key FROM users WHERE email = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at FROM users WHERE email = $1
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error) {
@@ -202,12 +204,14 @@ func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ProfileImageKey,
+		&i.DeletedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key FROM users WHERE id = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -229,12 +233,14 @@ func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ProfileImageKey,
+		&i.DeletedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }
 
 const userGetByUsername = `-- name: UserGetByUsername :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key FROM users WHERE username = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at FROM users WHERE username = $1
 `
 
 func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User, error) {
@@ -256,6 +262,8 @@ func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ProfileImageKey,
+		&i.DeletedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }
@@ -313,6 +321,24 @@ type UserSetActiveParams struct {
 
 func (q *Queries) UserSetActive(ctx context.Context, arg UserSetActiveParams) (int64, error) {
 	result, err := q.db.Exec(ctx, userSetActive, arg.IsActive, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const userSetPassword = `-- name: UserSetPassword :execrows
+UPDATE users SET hashed_password = $1, updated_at = now()
+WHERE id = $2 AND deleted_at IS NULL
+`
+
+type UserSetPasswordParams struct {
+	HashedPassword string
+	ID             uuid.UUID
+}
+
+func (q *Queries) UserSetPassword(ctx context.Context, arg UserSetPasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, userSetPassword, arg.HashedPassword, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -397,7 +423,7 @@ UPDATE users SET
     profile_image_key = CASE WHEN $5::bool THEN $6 ELSE profile_image_key END,
     updated_at        = now()
 WHERE id = $7
-RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at
 `
 
 type UserUpdateProfileParams struct {
@@ -439,6 +465,8 @@ func (q *Queries) UserUpdateProfile(ctx context.Context, arg UserUpdateProfilePa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ProfileImageKey,
+		&i.DeletedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }

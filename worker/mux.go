@@ -32,6 +32,8 @@ func NewMux(d Deps) *asynq.ServeMux {
 	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger))
 	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger))
 	mux.Handle(tasks.TypeFramesReconcile, NewFramesReconcileHandler(d.Store, d.Storage, d.Tasks, d.Media.FrameMaxAge, d.Logger))
+	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, d.Logger))
+	mux.Handle(tasks.TypeAccountsReconcile, NewAccountsReconcileHandler(d.Store, d.Tasks, d.Logger))
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
 	}

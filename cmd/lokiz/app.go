@@ -194,6 +194,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		TrustedProxies:  a.cfg.HTTP.TrustedProxies,
 		SecretKey:       a.cfg.Auth.SecretKey,
 		TokenTTL:        a.cfg.Auth.TokenTTL,
+		RefreshTokenTTL: a.cfg.Auth.RefreshTokenTTL,
 		BcryptCost:      a.cfg.Auth.BcryptCost,
 		AuthRateLimit:   a.cfg.Auth.RateLimit,
 		AuthRateWindow:  a.cfg.Auth.RateLimitWindow,

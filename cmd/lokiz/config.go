@@ -75,7 +75,8 @@ type HTTPConfig struct {
 // AuthConfig configures tokens, password hashing and auth rate limits.
 type AuthConfig struct {
 	SecretKey       string        // SECRET_KEY
-	TokenTTL        time.Duration // ACCESS_TOKEN_TTL, default 168h (7 days)
+	TokenTTL        time.Duration // ACCESS_TOKEN_TTL, default 168h (7 days); use minutes in production
+	RefreshTokenTTL time.Duration // REFRESH_TOKEN_TTL, default 720h (30 days)
 	BcryptCost      int           // BCRYPT_COST, default 12
 	RateLimit       int           // AUTH_RATE_LIMIT: attempts per window per IP, default 20
 	RateLimitWindow time.Duration // AUTH_RATE_LIMIT_WINDOW, default 1m
@@ -286,6 +287,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		p.fail("SECRET_KEY must be at least 32 characters in production")
 	}
 	c.Auth.TokenTTL = p.duration("ACCESS_TOKEN_TTL", 7*24*time.Hour)
+	c.Auth.RefreshTokenTTL = p.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour)
+	if c.Auth.RefreshTokenTTL < c.Auth.TokenTTL {
+		p.fail("REFRESH_TOKEN_TTL (%s) must not be shorter than ACCESS_TOKEN_TTL (%s)", c.Auth.RefreshTokenTTL, c.Auth.TokenTTL)
+	}
 	c.Auth.BcryptCost = p.intIn("BCRYPT_COST", 12, 4, 16)
 	if prod && c.Auth.BcryptCost < 10 {
 		p.fail("BCRYPT_COST must be at least 10 in production")

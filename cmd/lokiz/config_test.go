@@ -27,6 +27,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, "postgres://postgres:postgres@127.0.0.1:5432/lokiz?sslmode=disable", c.DB.URL)
 	require.Equal(t, "redis://127.0.0.1:6379/0", c.Redis.URL)
 	require.Equal(t, 7*24*time.Hour, c.Auth.TokenTTL)
+	require.Equal(t, 30*24*time.Hour, c.Auth.RefreshTokenTTL)
 	require.Equal(t, 12, c.Auth.BcryptCost)
 	require.Equal(t, 10, c.Worker.Concurrency)
 	require.Equal(t, 20*time.Second, c.ShutdownTimeout)
@@ -324,4 +325,17 @@ func TestLoadConfigQuotas(t *testing.T) {
 	// A daily byte quota below the largest single upload could never be met.
 	_, err = LoadConfig(envMap(map[string]string{"QUOTA_UPLOAD_BYTES_PER_DAY": "104857600", "VIDEO_MAX_BYTES": "209715200"}))
 	require.ErrorContains(t, err, "QUOTA_UPLOAD_BYTES_PER_DAY must be at least VIDEO_MAX_BYTES")
+}
+
+func TestLoadConfigRefreshTokenTTL(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(map[string]string{"ACCESS_TOKEN_TTL": "15m", "REFRESH_TOKEN_TTL": "48h"}))
+	require.NoError(t, err)
+	require.Equal(t, 15*time.Minute, c.Auth.TokenTTL)
+	require.Equal(t, 48*time.Hour, c.Auth.RefreshTokenTTL)
+
+	_, err = LoadConfig(envMap(map[string]string{"REFRESH_TOKEN_TTL": "soon"}))
+	require.ErrorContains(t, err, "REFRESH_TOKEN_TTL must be a positive duration")
+	_, err = LoadConfig(envMap(map[string]string{"ACCESS_TOKEN_TTL": "48h", "REFRESH_TOKEN_TTL": "1h"}))
+	require.ErrorContains(t, err, "REFRESH_TOKEN_TTL (1h0m0s) must not be shorter than ACCESS_TOKEN_TTL (48h0m0s)")
 }

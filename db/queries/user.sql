@@ -95,3 +95,7 @@ SELECT
     (SELECT coalesce(sum(ct.credits), 0) FROM credit_transactions ct
       WHERE ct.user_id = @user_id AND ct.transaction_type = 'refund')::bigint AS credits_refunded,
     (SELECT u.credits FROM users u WHERE u.id = @user_id)::bigint AS credits_remaining;
+
+-- name: UserSetPassword :execrows
+UPDATE users SET hashed_password = @hashed_password, updated_at = now()
+WHERE id = @id AND deleted_at IS NULL;
