@@ -18,7 +18,7 @@ import (
 // the stored video (its signed URL then answers 404).
 func TestAccountJourney(t *testing.T) {
 	t.Parallel()
-	const redisIndex = 15
+	const redisIndex = 10 // its own database: 15 is the hostile-provider journey's
 	dbURL := dbtest.NewEmptyDB(t)
 	apiAddr, dashAddr := freeAddr(t), freeAddr(t)
 	c := startDev(t, map[string]string{
