@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -135,7 +134,7 @@ func (s *Server) charge(ctx context.Context, user uuid.UUID, qs []quota, costs [
 // quotaExceeded is the 429 of a spent quota, in the contract's error shape
 // with Retry-After.
 func quotaExceeded(what string, retry time.Duration) error {
-	secs := max(int(math.Ceil(retry.Seconds())), 1)
+	secs := retryAfterSecs(retry)
 	return &lokiz.Error{Code: lokiz.ERATELIMITED, RetryAfter: secs, Reason: "quota_exceeded",
 		Message: fmt.Sprintf("You have reached your limit of %s; try again in %s", what, humanWait(secs))}
 }

@@ -66,10 +66,7 @@ func (s *Server) limitBy(bucket string, limit int, window time.Duration, key fun
 			return
 		}
 		if !ok {
-			secs := int(math.Ceil(retry.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
+			secs := retryAfterSecs(retry)
 			s.writeError(c, &lokiz.Error{Code: lokiz.ERATELIMITED, RetryAfter: secs,
 				Message: fmt.Sprintf("Too many attempts; try again in %d seconds", secs)})
 			return
@@ -77,3 +74,7 @@ func (s *Server) limitBy(bucket string, limit int, window time.Duration, key fun
 		c.Next()
 	}
 }
+
+// retryAfterSecs is a wait as the whole seconds of a Retry-After header,
+// rounded up and at least one.
+func retryAfterSecs(wait time.Duration) int { return max(int(math.Ceil(wait.Seconds())), 1) }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"time"
 
@@ -103,7 +102,7 @@ func (s *Server) checkPassword(c *gin.Context, u db.User, password string) error
 		// As for login: without Redis the check still runs, at bcrypt's pace.
 		s.log.WarnContext(c.Request.Context(), "rate limiter unavailable", "error", err)
 	} else if !ok {
-		secs := max(int(math.Ceil(retry.Seconds())), 1)
+		secs := retryAfterSecs(retry)
 		return &lokiz.Error{Code: lokiz.ERATELIMITED, RetryAfter: secs,
 			Message: fmt.Sprintf("Too many password attempts; try again in %d seconds", secs)}
 	}
