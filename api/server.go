@@ -233,6 +233,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// cleanParams holds every path and query parameter to the user-text rule.
 	v1 := r.Group("/v1", s.limitBody, s.cleanParams)
 	auth := s.requireAuth
+	// optional checks a token when one is sent (a bad one is 401) and lets
+	// anonymous callers through. Every route below runs auth or optional,
+	// except those that issue tokens (register, login, refresh: a stale
+	// header must not stop a sign-in) and the providers' signed webhooks.
 	optional := s.optionalAuth
 	authLimit := s.limitByIP("auth", cfg.AuthRateLimit, cfg.AuthRateWindow)
 
@@ -333,11 +337,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/webhooks/replicate", s.replicateWebhook)
 
 	// AI presets (CONTRACT.md §3).
-	v1.GET("/presets/glitch", s.listPresets("glitch"))
-	v1.GET("/presets/music", s.listPresets("music"))
+	v1.GET("/presets/glitch", optional, s.listPresets("glitch"))
+	v1.GET("/presets/music", optional, s.listPresets("music"))
 
 	// Credits (reference §1.14; DESIGN.md §3.5).
-	v1.GET("/credits/packages", s.creditPackages)
+	v1.GET("/credits/packages", optional, s.creditPackages)
 	v1.GET("/credits/balance", auth, s.creditBalance)
 	v1.GET("/credits/history", auth, s.creditHistory)
 	v1.GET("/credits/daily-status", auth, s.dailyStatus)
@@ -356,9 +360,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/search/history/:history_id", auth, s.deleteSearchHistory)
 
 	// Hashtags (reference §1.13).
-	v1.GET("/hashtags/trending", s.trendingHashtags)
+	v1.GET("/hashtags/trending", optional, s.trendingHashtags)
 	v1.GET("/hashtags/:hashtag_name/videos", optional, s.hashtagVideos)
-	v1.POST("/hashtags/batch-stats", s.hashtagBatchStats)
+	v1.POST("/hashtags/batch-stats", optional, s.hashtagBatchStats)
 
 	// Notifications (reference §1.11; CONTRACT.md §3).
 	v1.GET("/notifications", auth, s.listNotifications)
