@@ -90,13 +90,17 @@ func (s *Server) refresh(c *gin.Context) {
 	s.respondWithSession(c, http.StatusOK, res.User, res.Session, next)
 }
 
-// checkPassword verifies the caller's current password before a sensitive
-// change. Attempts are limited per user (PasswordRateLimit per
+// checkPassword loads the caller and verifies their current password
+// before a sensitive change. Attempts are limited per user (PasswordRateLimit per
 // PasswordRateWindow, counted whether right or wrong), so a stolen access
 // token cannot be used to guess the password. A wrong password is 403: the
 // caller is authenticated, the token is fine, and a 401 would make clients
 // sign the user out.
-func (s *Server) checkPassword(c *gin.Context, u db.User, password string) error {
+func (s *Server) checkPassword(c *gin.Context, password string) error {
+	u, err := s.store.UserByID(c.Request.Context(), mustUser(c).ID)
+	if err != nil {
+		return err
+	}
 	ok, retry, err := s.limiter.allow(c.Request.Context(), "password:"+u.ID.String(), s.cfg.PasswordRateLimit, s.cfg.PasswordRateWindow)
 	if err != nil {
 		// As for login: without Redis the check still runs, at bcrypt's pace.
@@ -140,12 +144,7 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	u, err := s.store.UserByID(ctx, me.ID)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if err := s.checkPassword(c, u, req.CurrentPassword); err != nil {
+	if err := s.checkPassword(c, req.CurrentPassword); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -187,12 +186,7 @@ func (s *Server) deleteMe(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	u, err := s.store.UserByID(ctx, me.ID)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if err := s.checkPassword(c, u, req.Password); err != nil {
+	if err := s.checkPassword(c, req.Password); err != nil {
 		s.writeError(c, err)
 		return
 	}
