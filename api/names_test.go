@@ -110,3 +110,52 @@ func TestCreditsCarryFrontendNames(t *testing.T) {
 	}
 	require.Equal(t, map[string]any{"spend": float64(3)}, map[string]any{history[0].(map[string]any)["type"].(string): history[0].(map[string]any)["amount"]})
 }
+
+// TestShareTakesTheOriginalsBody: share_platform works like platform, an
+// unknown platform is recorded as other (one slot per user with no
+// platform), and the answer is the original's 201 {success, share_count}.
+func TestShareTakesTheOriginalsBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ownerToken, owner := e.register("sharenames_owner")
+	token, _ := e.register("sharenames")
+	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	share := func(path string, body any) response {
+		t.Helper()
+		res := e.do(req{method: "POST", path: path, token: token, body: body})
+		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
+		require.Equal(t, true, res.Body["success"])
+		return res
+	}
+
+	res := share("/v1/shares/videos/"+id, map[string]any{"share_platform": "Twitter"})
+	require.Equal(t, "twitter", res.Body["platform"])
+	require.Equal(t, "twitter", res.Body["share_platform"])
+	require.Equal(t, float64(1), res.Body["share_count"])
+	require.Equal(t, true, res.Body["counted"])
+
+	res = share("/v1/shares/videos/"+id, map[string]any{"share_platform": "myspace"})
+	require.Equal(t, "other", res.Body["platform"], "free text is kept as other, not refused")
+	require.Equal(t, "other", res.Body["share_platform"])
+	require.Equal(t, float64(2), res.Body["share_count"])
+	res = share("/v1/videos/"+id+"/share", map[string]any{"platform": "friendster"})
+	require.Equal(t, false, res.Body["counted"], "unknown platforms share the other slot")
+	res = share("/v1/videos/"+id+"/share", map[string]any{})
+	require.Equal(t, false, res.Body["counted"], "no platform is other too")
+	require.Nil(t, res.Body["platform"])
+	res = share("/v1/videos/"+id+"/share", map[string]any{"platform": "email", "share_platform": "sms"})
+	require.Equal(t, "email", res.Body["platform"], "platform wins over its alias")
+
+	res = e.do(req{method: "GET", path: "/v1/videos/" + id + "/share-count", token: ownerToken})
+	require.Equal(t, map[string]any{"twitter": float64(1), "other": float64(1), "email": float64(1)}, res.Body["by_platform"])
+	var stored []string
+	rows, err := e.store.Pool().Query(context.Background(), "SELECT share_platform FROM video_shares WHERE video_id = $1 ORDER BY share_platform", id)
+	require.NoError(t, err)
+	for rows.Next() {
+		var p string
+		require.NoError(t, rows.Scan(&p))
+		stored = append(stored, p)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"email", "other", "twitter"}, stored)
+}
