@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz"
 )
 
 // The frontend's names (CONTRACT.md §5, issue 12 point 7): each answer
@@ -158,4 +160,70 @@ func TestShareTakesTheOriginalsBody(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"email", "other", "twitter"}, stored)
+}
+
+// TestFailedCaptureAnswersAnError: a failed frame capture is an error
+// status with a readable reason, on the waiting POST and on the GET: 422
+// when the video's frames cannot be captured, 503 when the worker gave up.
+func TestFailedCaptureAnswersAnError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, me := e.register("failedcapture")
+	id := e.insertVideo(me, "completed", true, false, time.Now())
+	ctx := context.Background()
+
+	// A stand-in for the worker: it fails each new capture of the user
+	// with the reason the next value of reasons gives.
+	reasons := make(chan string)
+	go func() {
+		for reason := range reasons {
+			for {
+				var capture uuid.UUID
+				err := e.store.Pool().QueryRow(ctx, "SELECT id FROM frame_captures WHERE user_id = $1 AND status = 'pending' LIMIT 1", me).Scan(&capture)
+				if err == nil {
+					if _, err := e.store.Pool().Exec(ctx, "UPDATE frame_captures SET status = 'failed', error = $2, completed_at = now() WHERE id = $1", capture, reason); err == nil {
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	defer close(reasons)
+
+	reasons <- "the file is not a video ffmpeg can decode"
+	res := e.do(req{method: "POST", path: "/v1/ai/capture-frames", token: token, body: map[string]any{"video_id": id, "timestamps": []float64{1}}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Raw)
+	require.Equal(t, "capture_failed", res.Body["reason"])
+	require.Equal(t, "The frames could not be captured: the file is not a video ffmpeg can decode", errorDetail(res))
+
+	reasons <- "the file is not a video ffmpeg can decode"
+	res = e.do(req{method: "POST", path: "/v1/ai/capture-frame", token: token, body: map[string]any{"video_id": id, "timestamp": 1}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Raw)
+	require.Equal(t, "capture_failed", res.Body["reason"])
+
+	reasons <- lokiz.FramesGaveUp
+	res = e.do(req{method: "POST", path: "/v1/ai/capture-frames", token: token, body: map[string]any{"video_id": id, "timestamps": []float64{2}}})
+	require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Raw)
+	require.Equal(t, "unavailable", errorCode(res))
+	require.Equal(t, "capture_failed", res.Body["reason"])
+	require.NotEmpty(t, res.Header.Get("Retry-After"))
+
+	// The poll answers the same for a capture that failed after the POST.
+	var ids []uuid.UUID
+	rows, err := e.store.Pool().Query(ctx, "SELECT id FROM frame_captures WHERE user_id = $1 ORDER BY created_at", me)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id uuid.UUID
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, ids, 3)
+	res = e.do(req{method: "GET", path: "/v1/ai/capture-frames/" + ids[0].String(), token: token})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Raw)
+	require.Contains(t, errorDetail(res), "not a video ffmpeg can decode")
+	res = e.do(req{method: "GET", path: "/v1/ai/capture-frames/" + ids[2].String(), token: token})
+	require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Raw)
+	require.Equal(t, "capture_failed", res.Body["reason"])
 }
