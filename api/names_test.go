@@ -1,15 +1,24 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"image/jpeg"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/media/mediatest"
+	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/worker"
 )
 
 // The frontend's names (CONTRACT.md §5, issue 12 point 7): each answer
@@ -226,4 +235,90 @@ func TestFailedCaptureAnswersAnError(t *testing.T) {
 	res = e.do(req{method: "GET", path: "/v1/ai/capture-frames/" + ids[2].String(), token: token})
 	require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Raw)
 	require.Equal(t, "capture_failed", res.Body["reason"])
+}
+
+// TestStudioPreviewFrames: the preview's frames are JPEG stills that the
+// worker's frames:capture handler cuts with ffmpeg from the real video,
+// cached for the next caller at the same time.
+func TestStudioPreviewFrames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, owner := e.register("previewer")
+	otherToken, _ := e.register("previewer_other")
+	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	ctx := context.Background()
+	data, err := os.ReadFile(mediatest.Video(t, mediatest.VideoOptions{Duration: 2, Width: 320, Height: 240}))
+	require.NoError(t, err)
+	require.NoError(t, e.storage.Put(ctx, "videos/"+id+".mp4", bytes.NewReader(data), int64(len(data)), "video/mp4"))
+	_, err = e.store.Pool().Exec(ctx, "UPDATE videos SET duration_seconds = 2 WHERE id = $1", id)
+	require.NoError(t, err)
+
+	// The worker: the media queue's frames:capture handler, run on each
+	// task the api enqueues.
+	logger, _ := testkit.NewLogger()
+	h := worker.NewFramesCaptureHandler(e.store, e.storage, worker.MediaConfig{TempDir: t.TempDir()}, logger)
+	insp := asynq.NewInspectorFromRedisClient(e.rdb)
+	stop := make(chan struct{})
+	ran := make(chan uuid.UUID, 10)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			var capture uuid.UUID
+			if err := e.store.Pool().QueryRow(ctx, "SELECT id FROM frame_captures WHERE video_id = $1 AND status = 'pending' LIMIT 1", id).Scan(&capture); err != nil {
+				continue
+			}
+			info, err := insp.GetTaskInfo(tasks.QueueMedia, tasks.TypeFramesCapture+":"+capture.String())
+			if err != nil {
+				continue
+			}
+			if err := h.ProcessTask(ctx, asynq.NewTask(info.Type, info.Payload)); err == nil {
+				_ = insp.DeleteTask(tasks.QueueMedia, info.ID)
+				ran <- capture
+			}
+		}
+	}()
+	defer close(stop)
+
+	preview := func(token string) response {
+		t.Helper()
+		var res response
+		require.Eventually(t, func() bool {
+			res = e.do(req{method: "GET", path: "/v1/studio/videos/" + id + "/preview?timestamp=0.9", token: token})
+			require.Contains(t, []int{http.StatusOK, http.StatusAccepted}, res.Status, "%s", res.Raw)
+			return res.Status == http.StatusOK
+		}, 60*time.Second, 10*time.Millisecond)
+		return res
+	}
+	res := preview(token)
+	require.Equal(t, "completed", res.Body["status"])
+	require.Equal(t, []any{0.0, 0.5, 1.0, 1.5, 2.0}, res.Body["frame_times"], "0.9 snaps to 1, ±1 s in 0.5 s steps")
+	frames := res.Body["frames"].([]any)
+	require.Len(t, frames, 5)
+	seen := map[[32]byte]bool{}
+	for _, u := range frames {
+		rec := e.raw("GET", u.(string), nil, nil)
+		require.Equal(t, http.StatusOK, rec.Code, u)
+		img, err := jpeg.Decode(bytes.NewReader(rec.Body.Bytes()))
+		require.NoError(t, err, "a frame is a JPEG")
+		require.Equal(t, 320, img.Bounds().Dx())
+		seen[sha256.Sum256(rec.Body.Bytes())] = true
+	}
+	require.Len(t, seen, 5, "frames at different times differ")
+	first := <-ran
+
+	// Another caller previewing the same time gets the cached frames at
+	// once: no new capture.
+	res = e.do(req{method: "GET", path: "/v1/studio/videos/" + id + "/preview?timestamp=1.1", token: otherToken})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Len(t, res.Body["frames"], 5)
+	var captures int
+	require.NoError(t, e.store.Pool().QueryRow(ctx, "SELECT count(*) FROM frame_captures WHERE video_id = $1", id).Scan(&captures))
+	require.Equal(t, 1, captures)
+	fc, err := e.store.FrameCaptureGet(ctx, first)
+	require.NoError(t, err)
+	require.Equal(t, []float64{0, 0.5, 1, 1.5, 2}, fc.Timestamps)
 }
