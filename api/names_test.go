@@ -179,14 +179,14 @@ func TestFailedCaptureAnswersAnError(t *testing.T) {
 	e := newEnv(t)
 	token, me := e.register("failedcapture")
 	id := e.insertVideo(me, "completed", true, false, time.Now())
-	ctx := context.Background()
+	ctx := t.Context()
 
 	// A stand-in for the worker: it fails each new capture of the user
 	// with the reason the next value of reasons gives.
 	reasons := make(chan string)
 	go func() {
 		for reason := range reasons {
-			for {
+			for ctx.Err() == nil {
 				var capture uuid.UUID
 				err := e.store.Pool().QueryRow(ctx, "SELECT id FROM frame_captures WHERE user_id = $1 AND status = 'pending' LIMIT 1", me).Scan(&capture)
 				if err == nil {
