@@ -94,5 +94,10 @@ func ValidateTitle(s string) string {
 var SharePlatforms = []string{"copy_link", "kakaotalk", "instagram", "facebook", "twitter", "whatsapp",
 	"telegram", "line", "email", "sms", "embed", "other"}
 
+// FramesGaveUp is the error a frame capture shows when the worker could
+// not run it after several attempts (an infrastructure failure, not the
+// video's fault): the api answers it 503, any other failure 422.
+const FramesGaveUp = "the frames could not be captured; please try again"
+
 // ReportTypes are the reasons a user, video or comment can be reported.
 var ReportTypes = []string{"inappropriate", "spam", "copyright", "violence", "harassment", "other"}

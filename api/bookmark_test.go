@@ -50,11 +50,11 @@ func TestShares(t *testing.T) {
 	private := e.insertVideo(owner, "completed", false, false, time.Now())
 
 	res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/share", token: token, body: map[string]any{"platform": "kakaotalk"}})
-	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
 	require.Equal(t, "http://localhost:8000/v/"+id, res.Body["share_url"])
 	require.Equal(t, float64(1), res.Body["share_count"])
 	res = e.do(req{method: "POST", path: "/v1/shares/videos/" + id})
-	require.Equal(t, http.StatusOK, res.Status, "anonymous shares count too, at the original path: %s", res.Raw)
+	require.Equal(t, http.StatusCreated, res.Status, "anonymous shares count too, at the original path: %s", res.Raw)
 	require.Equal(t, float64(2), res.Body["share_count"])
 	require.Nil(t, res.Body["platform"])
 
@@ -65,6 +65,6 @@ func TestShares(t *testing.T) {
 	require.Equal(t, float64(2), e.do(req{method: "GET", path: "/v1/videos/" + id}).Body["share_count"])
 
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "POST", path: "/v1/videos/" + id + "/share",
-		body: map[string]any{"platform": "myspace"}}).Status)
+		body: map[string]any{"platform": 7}}).Status)
 	require.Equal(t, http.StatusNotFound, e.do(req{method: "POST", path: "/v1/videos/" + private + "/share", token: token}).Status)
 }

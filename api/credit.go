@@ -36,6 +36,11 @@ type balanceResponse struct {
 	Balance     int32 `json:"balance"`
 	TotalEarned int64 `json:"total_earned"`
 	TotalSpent  int64 `json:"total_spent"`
+	// DailyFreeCredits is what the daily claim grants and
+	// DailyFreeCreditsClaimedAt when the caller last claimed it (the
+	// frontend's names; daily-status says whether it is open).
+	DailyFreeCredits          int        `json:"daily_free_credits"`
+	DailyFreeCreditsClaimedAt *time.Time `json:"daily_free_credits_claimed_at"`
 }
 
 // creditBalance answers the balance and the ledger's totals; the balance
@@ -53,7 +58,8 @@ func (s *Server) creditBalance(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, balanceResponse{Balance: u.Credits, TotalEarned: t.TotalEarned, TotalSpent: t.TotalSpent})
+	c.JSON(http.StatusOK, balanceResponse{Balance: u.Credits, TotalEarned: t.TotalEarned, TotalSpent: t.TotalSpent,
+		DailyFreeCredits: lokiz.DailyClaimCredits, DailyFreeCreditsClaimedAt: utc(u.LastDailyCreditClaim)})
 }
 
 type creditTransactionResponse struct {
@@ -63,6 +69,24 @@ type creditTransactionResponse struct {
 	BalanceAfter    int32     `json:"balance_after"`
 	Description     string    `json:"description"`
 	CreatedAt       time.Time `json:"created_at"`
+}
+
+// creditHistoryItem is a ledger row under the frontend's names: the amount
+// without its sign, and type earn (credits came in) or spend.
+type creditHistoryItem struct {
+	ID          uuid.UUID `json:"id"`
+	Amount      int32     `json:"amount"`
+	Type        string    `json:"type"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func historyItem(t creditTransactionResponse) creditHistoryItem {
+	item := creditHistoryItem{ID: t.ID, Amount: t.Credits, Type: "earn", Description: t.Description, CreatedAt: t.CreatedAt}
+	if t.Credits < 0 {
+		item.Amount, item.Type = -t.Credits, "spend"
+	}
+	return item
 }
 
 var creditTypes = []string{lokiz.CreditBonus, lokiz.CreditPurchase, lokiz.CreditUsage, lokiz.CreditRefund,
@@ -91,13 +115,15 @@ func (s *Server) creditHistory(c *gin.Context) {
 		return
 	}
 	out := make([]creditTransactionResponse, len(rows))
+	history := make([]creditHistoryItem, len(rows))
 	var total int64
 	for i, r := range rows {
 		total = r.Total
 		out[i] = creditTransactionResponse{ID: r.ID, TransactionType: r.TransactionType, Credits: r.Credits,
 			BalanceAfter: r.BalanceAfter, Description: r.Description, CreatedAt: r.CreatedAt.UTC()}
+		history[i] = historyItem(out[i])
 	}
-	c.JSON(http.StatusOK, gin.H{"transactions": out, "total": total, "page": page, "page_size": size,
+	c.JSON(http.StatusOK, gin.H{"transactions": out, "history": history, "total": total, "page": page, "page_size": size,
 		"has_more": int64((page-1)*size+len(rows)) < total})
 }
 
@@ -130,6 +156,10 @@ type dailyClaimResponse struct {
 	Amount      int       `json:"amount"`
 	NewBalance  int32     `json:"new_balance"`
 	NextClaimAt time.Time `json:"next_claim_at"`
+	// Balance and ClaimedAmount are the frontend's names for NewBalance
+	// and Amount.
+	Balance       int32 `json:"balance"`
+	ClaimedAmount int   `json:"claimed_amount"`
 }
 
 // dailyClaim grants 10 credits once per UTC day, exactly once under
@@ -147,7 +177,8 @@ func (s *Server) dailyClaim(c *gin.Context) {
 			Message: "Daily credits already claimed today; the next claim opens at " + next.Format(time.RFC3339)})
 		return
 	}
-	c.JSON(http.StatusOK, dailyClaimResponse{Claimed: true, Amount: lokiz.DailyClaimCredits, NewBalance: tx.BalanceAfter, NextClaimAt: next})
+	c.JSON(http.StatusOK, dailyClaimResponse{Claimed: true, Amount: lokiz.DailyClaimCredits, NewBalance: tx.BalanceAfter, NextClaimAt: next,
+		Balance: tx.BalanceAfter, ClaimedAmount: lokiz.DailyClaimCredits})
 }
 
 // purchaseCredits stays closed until a payment provider is wired: credits

@@ -22,7 +22,8 @@ func TestCredits(t *testing.T) {
 		"currency": "USD", "price_per_credit": 0.0499}, res.Body["packages"].([]any)[0])
 
 	res = e.do(req{method: "GET", path: "/v1/credits/balance", token: token})
-	require.Equal(t, map[string]any{"balance": float64(100), "total_earned": float64(100), "total_spent": float64(0)}, res.Body)
+	require.Equal(t, map[string]any{"balance": float64(100), "total_earned": float64(100), "total_spent": float64(0),
+		"daily_free_credits": float64(10), "daily_free_credits_claimed_at": nil}, res.Body)
 
 	res = e.do(req{method: "GET", path: "/v1/credits/daily-status", token: token})
 	require.Equal(t, map[string]any{"can_claim": true, "amount": float64(10), "next_claim_at": nil, "last_claimed_at": nil}, res.Body)

@@ -31,12 +31,15 @@ type feedVideo struct {
 }
 
 type feedResponse struct {
-	Videos     []feedVideo `json:"videos"`
-	NextCursor *string     `json:"next_cursor"`
-	HasMore    bool        `json:"has_more"`
-	PageSize   int         `json:"page_size"`
-	Algorithm  string      `json:"algorithm"`
-	FeedType   string      `json:"feed_type"`
+	Videos []feedVideo `json:"videos"`
+	// Total is the number of videos on this page, as the original's
+	// FeedResponse had it: free to compute, so feeds stay fast.
+	Total      int     `json:"total"`
+	NextCursor *string `json:"next_cursor"`
+	HasMore    bool    `json:"has_more"`
+	PageSize   int     `json:"page_size"`
+	Algorithm  string  `json:"algorithm"`
+	FeedType   string  `json:"feed_type"`
 }
 
 // feedAlgorithms are the feeds served.
@@ -295,7 +298,7 @@ func (s *Server) serveFeed(c *gin.Context, def string, fixed bool) {
 		s.writeError(c, err)
 		return
 	}
-	res := feedResponse{Videos: items, NextCursor: f.next, HasMore: f.more, PageSize: f.size, Algorithm: f.algorithm, FeedType: f.algorithm}
+	res := feedResponse{Videos: items, Total: len(items), NextCursor: f.next, HasMore: f.more, PageSize: f.size, Algorithm: f.algorithm, FeedType: f.algorithm}
 	if cacheKey == "" {
 		c.JSON(http.StatusOK, res)
 		return

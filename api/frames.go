@@ -79,6 +79,22 @@ func (s *Server) captureResponse(ctx context.Context, fc db.FrameCapture) captur
 	return out
 }
 
+// captureFailure is the error a failed capture answers: 503 when the
+// worker gave up for reasons of its own (try again later), else 422 with
+// the reason the video's frames cannot be captured.
+func captureFailure(fc db.FrameCapture) error {
+	reason := "the video could not be decoded"
+	if fc.Error != nil && *fc.Error != "" {
+		reason = *fc.Error
+	}
+	if reason == lokiz.FramesGaveUp {
+		return &lokiz.Error{Code: lokiz.EUNAVAILABLE, Reason: "capture_failed", RetryAfter: 60,
+			Message: "The frames could not be captured: the worker failed; please try again in a minute"}
+	}
+	return &lokiz.Error{Code: lokiz.EVALIDATION, Reason: "capture_failed",
+		Message: "The frames could not be captured: " + reason}
+}
+
 // startCapture validates the request against the video (own or visible,
 // times inside its duration), records the capture and enqueues it, then
 // waits briefly for the worker.
@@ -111,6 +127,12 @@ func (s *Server) startCapture(c *gin.Context) (db.FrameCapture, bool, error) {
 	if err := s.tasks.Enqueue(ctx, tasks.NewFramesCaptureTask(fc.ID)); err != nil {
 		return db.FrameCapture{}, false, err
 	}
+	return s.waitCapture(ctx, fc)
+}
+
+// waitCapture polls a capture for up to frameWait; done is true once it
+// has ended (completed or failed).
+func (s *Server) waitCapture(ctx context.Context, fc db.FrameCapture) (db.FrameCapture, bool, error) {
 	deadline := time.NewTimer(frameWait)
 	defer deadline.Stop()
 	tick := time.NewTicker(framePoll)
@@ -134,9 +156,13 @@ func (s *Server) startCapture(c *gin.Context) (db.FrameCapture, bool, error) {
 }
 
 // captureFrames is POST /v1/ai/capture-frames: 200 with the frames when the
-// worker is done within a few seconds, else 202 with the job id.
+// worker is done within a few seconds, else 202 with the job id; a capture
+// that failed meanwhile answers its error.
 func (s *Server) captureFrames(c *gin.Context) {
 	fc, done, err := s.startCapture(c)
+	if err == nil && fc.Status == "failed" {
+		err = captureFailure(fc)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -153,6 +179,9 @@ func (s *Server) captureFrames(c *gin.Context) {
 func (s *Server) captureFrame(c *gin.Context) {
 	ctx := c.Request.Context()
 	fc, done, err := s.startCapture(c)
+	if err == nil && fc.Status == "failed" {
+		err = captureFailure(fc)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -179,6 +208,10 @@ func (s *Server) getCapture(c *gin.Context) {
 		return
 	} else if err != nil {
 		s.writeError(c, err)
+		return
+	}
+	if fc.Status == "failed" {
+		s.writeError(c, captureFailure(fc))
 		return
 	}
 	c.JSON(http.StatusOK, s.captureResponse(ctx, fc))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +23,27 @@ type hashtagResponse struct {
 	UseCount   int32     `json:"use_count"`
 	RecentUses int64     `json:"recent_uses"`
 	CreatedAt  time.Time `json:"created_at"`
+	// VideoCount and ViewCount are the frontend's names: the tag's
+	// public videos and their views (as batch-stats counts them).
+	VideoCount int64 `json:"video_count"`
+	ViewCount  int64 `json:"view_count"`
+}
+
+// hashtagCounts counts the public videos of each named tag and their views
+// in one query; a name without videos is absent.
+func (s *Server) hashtagCounts(ctx context.Context, names []string) (map[string]db.HashtagBatchStatsRow, error) {
+	out := make(map[string]db.HashtagBatchStatsRow, len(names))
+	if len(names) == 0 {
+		return out, nil
+	}
+	rows, err := s.store.HashtagBatchStats(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.Name] = r
+	}
+	return out, nil
 }
 
 func limitParam(c *gin.Context, def int) (int, error) {
@@ -49,9 +71,20 @@ func (s *Server) trendingHashtags(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Name
+	}
+	counts, err := s.hashtagCounts(c.Request.Context(), names)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	out := make([]hashtagResponse, len(rows))
 	for i, r := range rows {
-		out[i] = hashtagResponse{ID: r.ID, Name: r.Name, UseCount: r.UseCount, RecentUses: r.RecentUses, CreatedAt: r.CreatedAt.UTC()}
+		n := counts[r.Name]
+		out[i] = hashtagResponse{ID: r.ID, Name: r.Name, UseCount: r.UseCount, RecentUses: r.RecentUses, CreatedAt: r.CreatedAt.UTC(),
+			VideoCount: n.VideoCount, ViewCount: n.TotalViews}
 	}
 	c.JSON(http.StatusOK, gin.H{"hashtags": out, "total": len(out)})
 }
@@ -95,9 +128,18 @@ func (s *Server) hashtagVideos(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	// total is the tag's public videos (the original counted them with
+	// the page's filter), the same on every page.
+	counts, err := s.hashtagCounts(ctx, []string{h.Name})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	n := counts[h.Name]
 	c.JSON(http.StatusOK, gin.H{
-		"hashtag": hashtagResponse{ID: h.ID, Name: h.Name, UseCount: h.UseCount, CreatedAt: h.CreatedAt.UTC()},
-		"videos":  videos, "next_cursor": next, "has_more": more, "page_size": p.Size,
+		"hashtag": hashtagResponse{ID: h.ID, Name: h.Name, UseCount: h.UseCount, CreatedAt: h.CreatedAt.UTC(),
+			VideoCount: n.VideoCount, ViewCount: n.TotalViews},
+		"videos": videos, "total": n.VideoCount, "next_cursor": next, "has_more": more, "page_size": p.Size,
 	})
 }
 

@@ -152,7 +152,7 @@ func TestSharesCountOnce(t *testing.T) {
 	share := func(token string, body any) response {
 		t.Helper()
 		res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/share", token: token, body: body})
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
 		require.Equal(t, "http://localhost:8000/v/"+id, res.Body["share_url"], "the link is always given")
 		return res
 	}
@@ -196,14 +196,14 @@ func TestShareRateLimit(t *testing.T) {
 	id := e.insertVideo(owner, "completed", true, false, time.Now())
 	for _, p := range []string{"twitter", "line"} {
 		res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/share", token: token, body: map[string]any{"platform": p}})
-		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
 	}
 	res := e.do(req{method: "POST", path: "/v1/shares/videos/" + id, token: token, body: map[string]any{"platform": "email"}})
 	require.Equal(t, http.StatusTooManyRequests, res.Status, "%s", res.Raw)
 	require.Equal(t, "rate_limited", errorCode(res))
 	require.NotEmpty(t, res.Header.Get("Retry-After"))
 	for range 2 {
-		require.Equal(t, http.StatusOK, e.do(req{method: "POST", path: "/v1/videos/" + id + "/share"}).Status, "anonymous callers have their own bucket")
+		require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/videos/" + id + "/share"}).Status, "anonymous callers have their own bucket")
 	}
 	res = e.do(req{method: "POST", path: "/v1/videos/" + id + "/share"})
 	require.Equal(t, http.StatusTooManyRequests, res.Status, "%s", res.Raw)

@@ -19,20 +19,43 @@ import (
 
 type shareRequest struct {
 	Platform *string `json:"platform"`
+	// SharePlatform is the original's name for Platform; platform wins
+	// when both are sent.
+	SharePlatform *string `json:"share_platform"`
 }
 
+// validate settles the platform: a known one (in any case), "other" for
+// any other text (the original took free text), none when absent or blank.
 func (r *shareRequest) validate() []lokiz.FieldError {
-	if r.Platform != nil && !slices.Contains(lokiz.SharePlatforms, *r.Platform) {
-		return []lokiz.FieldError{fieldErr("must be one of "+strings.Join(lokiz.SharePlatforms, ", "), "body", "platform")}
+	if r.Platform == nil || strings.TrimSpace(*r.Platform) == "" {
+		r.Platform = r.SharePlatform
+	}
+	if r.Platform == nil {
+		return nil
+	}
+	p := strings.ToLower(strings.TrimSpace(*r.Platform))
+	switch {
+	case p == "":
+		r.Platform = nil
+	case slices.Contains(lokiz.SharePlatforms, p):
+		r.Platform = &p
+	default:
+		other := "other"
+		r.Platform = &other
 	}
 	return nil
 }
 
 type shareResponse struct {
+	// Success is the original's answer, always true.
+	Success    bool      `json:"success"`
 	VideoID    uuid.UUID `json:"video_id"`
 	ShareURL   string    `json:"share_url"`
 	ShareCount int32     `json:"share_count"`
-	Platform   *string   `json:"platform"`
+	// Platform is the platform the share was recorded under;
+	// SharePlatform repeats it under the original's name.
+	Platform      *string `json:"platform"`
+	SharePlatform *string `json:"share_platform"`
 	// Counted says whether this share added to share_count.
 	Counted bool `json:"counted"`
 }
@@ -54,7 +77,8 @@ func anonShareKey(secret string, video uuid.UUID, ip string) string {
 // answers the link to share and the count. A signed-in user's share counts
 // once per video and platform; an anonymous one once per client IP and
 // video in anonShareWindow. A share that does not count answers the same,
-// with counted false and the current count.
+// with counted false and the current count. Every share answers 201, as
+// the original did.
 func (s *Server) shareVideo(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req shareRequest
@@ -69,7 +93,8 @@ func (s *Server) shareVideo(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out := shareResponse{VideoID: id, ShareURL: s.cfg.PublicWebURL + "/v/" + id.String(), Platform: req.Platform}
+	out := shareResponse{Success: true, VideoID: id, ShareURL: s.cfg.PublicWebURL + "/v/" + id.String(),
+		Platform: req.Platform, SharePlatform: req.Platform}
 	viewer := optionalUserID(c)
 	var anonKey string
 	if viewer == nil {
@@ -85,7 +110,7 @@ func (s *Server) shareVideo(c *gin.Context) {
 				s.writeError(c, err)
 				return
 			}
-			c.JSON(http.StatusOK, out)
+			c.JSON(http.StatusCreated, out)
 			return
 		}
 	}
@@ -101,7 +126,7 @@ func (s *Server) shareVideo(c *gin.Context) {
 		return
 	}
 	out.Counted, out.ShareCount = res.Counted, res.ShareCount
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusCreated, out)
 }
 
 type shareCountResponse struct {

@@ -65,7 +65,12 @@ func parseSeconds(c *gin.Context, name string, required bool) (float64, bool, er
 	return f, true, nil
 }
 
+// studioPreview answers the original's fields plus frames, the URLs of
+// stills around the time (see previewTimes). They are made by the worker
+// and cached; the request waits a few seconds for them, then answers 202
+// with frames: [] and status pending, to be asked again.
 func (s *Server) studioPreview(c *gin.Context) {
+	ctx := c.Request.Context()
 	v, err := s.studioVideo(c)
 	if err != nil {
 		s.writeError(c, err)
@@ -80,8 +85,33 @@ func (s *Server) studioPreview(c *gin.Context) {
 		s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Timestamp %gs is outside the video (0 to %gs)", ts, v.DurationSeconds))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"video_id": v.ID, "url": v.VideoURL, "timestamp": ts, "duration": v.DurationSeconds,
-		"preview_url": fmt.Sprintf("%s#t=%s", *v.VideoURL, strconv.FormatFloat(ts, 'f', -1, 64))})
+	center, times := previewTimes(ts, v.DurationSeconds)
+	fc, found, err := s.previewCapture(ctx, mustUser(c).ID, v.ID, center, times)
+	if err == nil && found && fc.Status == "pending" {
+		fc, _, err = s.waitCapture(ctx, fc)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if fc.Status == "failed" {
+		s.forgetPreview(ctx, v.ID, center)
+		s.writeError(c, captureFailure(fc))
+		return
+	}
+	status, code := "pending", http.StatusAccepted
+	frames := []string{}
+	if found && fc.Status == "completed" {
+		status, code = "completed", http.StatusOK
+		for _, f := range s.captureResponse(ctx, fc).Frames {
+			if f.ImageURL != nil {
+				frames = append(frames, *f.ImageURL)
+			}
+		}
+	}
+	c.JSON(code, gin.H{"video_id": v.ID, "url": v.VideoURL, "timestamp": ts, "duration": v.DurationSeconds,
+		"preview_url": fmt.Sprintf("%s#t=%s", *v.VideoURL, strconv.FormatFloat(ts, 'f', -1, 64)),
+		"frames":      frames, "frame_times": times, "status": status})
 }
 
 // studioSelectRange validates a segment for the AI tools (at most 10 s).

@@ -23,9 +23,14 @@ func TestStudio(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/studio/videos/" + private + "/timeline", token: otherToken}).Status, "B-12")
 	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: "/v1/studio/videos/" + private + "/timeline", token: token}).Status)
 
+	// No worker runs here: the frames stay pending (TestStudioPreviewFrames
+	// runs the worker's handler).
 	res = e.do(req{method: "GET", path: "/v1/studio/videos/" + id + "/preview?timestamp=1.25", token: token})
-	require.Equal(t, http.StatusOK, res.Status)
+	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Raw)
 	require.Contains(t, res.Body["preview_url"], "#t=1.25")
+	require.Equal(t, "pending", res.Body["status"])
+	require.Equal(t, []any{}, res.Body["frames"])
+	require.Equal(t, []any{0.5, 1.0, 1.5, 2.0, 2.5}, res.Body["frame_times"], "1.25 snaps to 1.5")
 	require.Equal(t, http.StatusBadRequest, e.do(req{method: "GET", path: "/v1/studio/videos/" + id + "/preview?timestamp=9", token: token}).Status)
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/studio/videos/" + id + "/preview?timestamp=x", token: token}).Status)
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -27,8 +28,9 @@ const (
 	DefaultFrameMaxAge = 7 * 24 * time.Hour
 )
 
-// framesGaveUp is the error a capture the reconciler gave up on shows.
-const framesGaveUp = "the frames could not be captured; please try again"
+// framesGaveUp is the error a capture the reconciler gave up on shows; the
+// api tells it from the video's own failures by this text.
+const framesGaveUp = lokiz.FramesGaveUp
 
 // FramesReconcileHandler runs frames:reconcile (principle 4): no capture
 // stays pending for ever, and captured frames do not pile up in storage.
