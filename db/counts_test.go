@@ -379,3 +379,40 @@ func TestCountsMigrationRecounts(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestTrendingCountsVisibleGlitches: the trending score weighs glitches by
+// glitch_count, so a private or banned author's glitch adds nothing and a
+// published one does.
+func TestTrendingCountsVisibleGlitches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	owner := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	author := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	banned := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	plain, private, public, ofBanned := countsVideo(t, store, owner.ID), countsVideo(t, store, owner.ID),
+		countsVideo(t, store, owner.ID), countsVideo(t, store, owner.ID)
+	countsGlitch(t, store, author.ID, private)
+	g := countsGlitch(t, store, author.ID, public)
+	_, err := store.UpdateVideo(ctx, db.VideoUpdateParams{ID: g, UserID: author.ID, IsPublic: ptr(true)})
+	require.NoError(t, err)
+	gb := countsGlitch(t, store, banned.ID, ofBanned)
+	_, err = store.UpdateVideo(ctx, db.VideoUpdateParams{ID: gb, UserID: banned.ID, IsPublic: ptr(true)})
+	require.NoError(t, err)
+	_, err = store.BanUser(ctx, banned.ID)
+	require.NoError(t, err)
+	// The same age for all, so that only the counts differ.
+	_, err = store.Pool().Exec(ctx, `UPDATE videos SET created_at = now() - interval '1 hour' WHERE user_id = $1`, owner.ID)
+	require.NoError(t, err)
+
+	rows, err := store.TrendingScores(ctx, db.TrendingScoresParams{WindowHours: 24, Lim: 100})
+	require.NoError(t, err)
+	score := map[uuid.UUID]float64{}
+	for _, r := range rows {
+		score[r.ID] = r.Score
+	}
+	require.Len(t, score, 5, "the four videos and the published glitch of an active author")
+	require.Equal(t, score[plain], score[private], "a private glitch adds nothing")
+	require.Equal(t, score[plain], score[ofBanned], "a banned author's glitch adds nothing")
+	require.Greater(t, score[public], score[plain], "a published glitch counts")
+}
