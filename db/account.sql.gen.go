@@ -86,6 +86,7 @@ WITH del AS (
     UPDATE comments c SET like_count = greatest(c.like_count - per.n, 0)
     FROM (SELECT comment_id, count(*)::int AS n FROM del GROUP BY comment_id) per
     WHERE c.id = per.comment_id
+      AND user_counts($1::uuid)
     RETURNING c.id
 )
 SELECT (SELECT count(*) FROM del)::bigint AS erased, (SELECT count(*) FROM upd)::bigint AS comments
@@ -116,6 +117,7 @@ WITH del AS (
     UPDATE videos v SET comment_count = greatest(v.comment_count - per.n, 0)
     FROM (SELECT video_id, count(*)::int AS n FROM del GROUP BY video_id) per
     WHERE v.id = per.video_id
+      AND user_counts($1::uuid)
     RETURNING v.id
 )
 SELECT (SELECT count(*) FROM del)::bigint AS erased, (SELECT count(*) FROM upd)::bigint AS videos
@@ -131,7 +133,8 @@ type EraseCommentsBatchRow struct {
 	Videos int64
 }
 
-// A batch of the account's comments, with the counters of their videos.
+// A batch of the account's comments; the counters move only if the account
+// were active (see EraseLikesBatch).
 // Likes of and notifications about those comments go with them.
 func (q *Queries) EraseCommentsBatch(ctx context.Context, arg EraseCommentsBatchParams) (EraseCommentsBatchRow, error) {
 	row := q.db.QueryRow(ctx, eraseCommentsBatch, arg.UserID, arg.Lim)
@@ -257,6 +260,7 @@ WITH del AS (
     UPDATE videos v SET like_count = greatest(v.like_count - per.n, 0)
     FROM (SELECT video_id, count(*)::int AS n FROM del GROUP BY video_id) per
     WHERE v.id = per.video_id
+      AND user_counts($1::uuid)
     RETURNING v.id
 )
 SELECT (SELECT count(*) FROM del)::bigint AS erased, (SELECT count(*) FROM upd)::bigint AS videos
@@ -272,7 +276,9 @@ type EraseLikesBatchRow struct {
 	Videos int64
 }
 
-// A batch of the account's likes, with the counters of the liked videos.
+// A batch of the account's likes. The deletion made the account inactive,
+// which took its likes out of the counters already (00019_true_counts.sql),
+// so the counters move only if it were active again.
 func (q *Queries) EraseLikesBatch(ctx context.Context, arg EraseLikesBatchParams) (EraseLikesBatchRow, error) {
 	row := q.db.QueryRow(ctx, eraseLikesBatch, arg.UserID, arg.Lim)
 	var i EraseLikesBatchRow

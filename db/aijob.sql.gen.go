@@ -645,6 +645,8 @@ type GlitchEdgeCreateParams struct {
 	GlitchType      string
 }
 
+// The source's glitch_count follows from the edge and the glitch video's
+// visibility (trigger counts_glitch_edge, 00019_true_counts.sql).
 func (q *Queries) GlitchEdgeCreate(ctx context.Context, arg GlitchEdgeCreateParams) (int64, error) {
 	result, err := q.db.Exec(ctx, glitchEdgeCreate,
 		arg.ID,
@@ -698,13 +700,4 @@ func (q *Queries) ReplicateWebhooksPurge(ctx context.Context, before time.Time) 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const videoGlitchCountAdd = `-- name: VideoGlitchCountAdd :exec
-UPDATE videos SET glitch_count = glitch_count + 1 WHERE id = $1
-`
-
-func (q *Queries) VideoGlitchCountAdd(ctx context.Context, id uuid.UUID) error {
-	_, err := q.db.Exec(ctx, videoGlitchCountAdd, id)
-	return err
 }

@@ -92,8 +92,10 @@ type AIJobCompletion struct {
 	OutputData json.RawMessage
 	OutputKey  string
 	// VideoID is the result video (video jobs); with SourceVideoID and
-	// GlitchType set, the glitch edge is recorded and the source's
-	// glitch_count raised, once.
+	// GlitchType set, the glitch edge is recorded, once. The source's
+	// glitch_count follows from the edge and the result's visibility (the
+	// counts triggers of 00019_true_counts.sql): a private result counts
+	// nothing until it is published.
 	VideoID       *uuid.UUID
 	SourceVideoID *uuid.UUID
 	GlitchType    *string
@@ -114,13 +116,10 @@ func (s *Store) CompleteAIJob(ctx context.Context, c AIJobCompletion) (completed
 		if c.VideoID == nil || c.SourceVideoID == nil || c.GlitchType == nil {
 			return nil
 		}
-		n, err = q.GlitchEdgeCreate(ctx, GlitchEdgeCreateParams{
+		_, err = q.GlitchEdgeCreate(ctx, GlitchEdgeCreateParams{
 			ID: NewID(), OriginalVideoID: *c.SourceVideoID, GlitchVideoID: *c.VideoID, GlitchType: *c.GlitchType,
 		})
-		if err != nil || n == 0 {
-			return err
-		}
-		return q.VideoGlitchCountAdd(ctx, *c.SourceVideoID)
+		return err
 	})
 	return completed, err
 }

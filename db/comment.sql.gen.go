@@ -20,9 +20,10 @@ WITH ins AS (
 ), upd AS (
     UPDATE videos SET comment_count = comment_count + 1
     WHERE videos.id = $3::uuid
+      AND user_counts($2::uuid)
     RETURNING videos.id
 )
-SELECT ins.id, ins.user_id, ins.video_id, ins.content, ins.like_count, ins.created_at, ins.updated_at FROM ins, upd
+SELECT ins.id, ins.user_id, ins.video_id, ins.content, ins.like_count, ins.created_at, ins.updated_at FROM ins
 `
 
 type CommentCreateParams struct {
@@ -42,7 +43,8 @@ type CommentCreateRow struct {
 	UpdatedAt time.Time
 }
 
-// The comment and its video's counter, in one statement.
+// The comment and its video's counter, in one statement; an inactive
+// author's comment is not counted (00019_true_counts.sql).
 func (q *Queries) CommentCreate(ctx context.Context, arg CommentCreateParams) (CommentCreateRow, error) {
 	row := q.db.QueryRow(ctx, commentCreate,
 		arg.ID,
@@ -65,12 +67,15 @@ func (q *Queries) CommentCreate(ctx context.Context, arg CommentCreateParams) (C
 
 const commentDelete = `-- name: CommentDelete :execrows
 WITH del AS (
-    DELETE FROM comments WHERE comments.id = $1::uuid RETURNING comments.video_id
+    DELETE FROM comments WHERE comments.id = $1::uuid RETURNING comments.video_id, comments.user_id
 )
-UPDATE videos SET comment_count = comment_count - 1
+UPDATE videos SET comment_count = greatest(comment_count - 1, 0)
 WHERE videos.id = (SELECT del.video_id FROM del)
+  AND user_counts((SELECT del.user_id FROM del))
 `
 
+// The comment and, when its author counts (is active), one off its video's
+// counter (greatest(): see LikeRemove).
 func (q *Queries) CommentDelete(ctx context.Context, id uuid.UUID) (int64, error) {
 	result, err := q.db.Exec(ctx, commentDelete, id)
 	if err != nil {
@@ -123,6 +128,7 @@ WITH ins AS (
 ), upd AS (
     UPDATE comments SET like_count = like_count + 1
     WHERE comments.id = $1::uuid AND EXISTS (SELECT 1 FROM ins)
+      AND user_counts($3::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM ins) AS created,
@@ -167,8 +173,9 @@ const commentLikeRemove = `-- name: CommentLikeRemove :one
 WITH del AS (
     DELETE FROM comment_likes dl WHERE dl.user_id = $2::uuid AND dl.comment_id = $1::uuid RETURNING dl.comment_id
 ), upd AS (
-    UPDATE comments SET like_count = like_count - 1
+    UPDATE comments SET like_count = greatest(like_count - 1, 0)
     WHERE comments.id = $1::uuid AND EXISTS (SELECT 1 FROM del)
+      AND user_counts($2::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM del) AS removed,

@@ -60,7 +60,7 @@ SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_pub
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
-WHERE g.original_video_id = $1
+WHERE g.original_video_id = $1 AND u.is_active
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
   AND ($3::timestamptz IS NULL
        OR (g.created_at, g.id) < ($3::timestamptz, $4::uuid))
@@ -84,7 +84,8 @@ type GlitchChildrenRow struct {
 	GlitchType string
 }
 
-// The direct glitches of a video, visible to the viewer, newest first.
+// The direct glitches of a video, visible to the viewer, newest first; of
+// active authors, like videos.glitch_count (00019_true_counts.sql).
 func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) ([]GlitchChildrenRow, error) {
 	rows, err := q.db.Query(ctx, glitchChildren,
 		arg.VideoID,
@@ -175,7 +176,7 @@ SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_pub
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
-WHERE g.original_video_id = $1
+WHERE g.original_video_id = $1 AND u.is_active
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
   AND ($3::bigint IS NULL
        OR (v.like_count::bigint, v.id) < ($3::bigint, $4::uuid))
@@ -287,6 +288,7 @@ WITH RECURSIVE down AS (
     FROM video_glitches g JOIN videos v ON v.id = g.glitch_video_id
     WHERE g.original_video_id = $2
       AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $3::uuid)
+      AND EXISTS (SELECT 1 FROM users gu WHERE gu.id = v.user_id AND gu.is_active)
     UNION ALL
     SELECT g.glitch_video_id, g.original_video_id, g.glitch_type, down.depth + 1, g.created_at
     FROM down
@@ -294,6 +296,7 @@ WITH RECURSIVE down AS (
     JOIN videos v ON v.id = g.glitch_video_id
     WHERE down.depth < $4::int
       AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $3::uuid)
+      AND EXISTS (SELECT 1 FROM users gu WHERE gu.id = v.user_id AND gu.is_active)
 )
 SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, d.parent_id, d.glitch_type, d.depth::int AS depth
 FROM down d JOIN videos v ON v.id = d.id JOIN users u ON u.id = v.user_id
@@ -317,7 +320,7 @@ type GlitchDescendantsRow struct {
 }
 
 // A bounded breadth-first walk down from a root: only branches the viewer
-// may see are followed.
+// may see (and whose authors are active) are followed.
 func (q *Queries) GlitchDescendants(ctx context.Context, arg GlitchDescendantsParams) ([]GlitchDescendantsRow, error) {
 	rows, err := q.db.Query(ctx, glitchDescendants,
 		arg.Lim,

@@ -20,6 +20,7 @@ WITH ins AS (
 ), upd AS (
     UPDATE videos SET like_count = like_count + 1
     WHERE videos.id = $1::uuid AND EXISTS (SELECT 1 FROM ins)
+      AND user_counts($3::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM ins) AS created,
@@ -38,7 +39,9 @@ type LikeAddRow struct {
 }
 
 // Likes a video once: a repeated like is a no-op. The counter moves in the
-// same statement as the row it counts.
+// same statement as the row it counts, when the liker counts: an inactive
+// (banned or deleted) user's likes are not counted (00019_true_counts.sql).
+// user_counts locks the liker's row against a concurrent ban or unban.
 func (q *Queries) LikeAdd(ctx context.Context, arg LikeAddParams) (LikeAddRow, error) {
 	row := q.db.QueryRow(ctx, likeAdd, arg.VideoID, arg.ID, arg.UserID)
 	var i LikeAddRow
@@ -100,8 +103,9 @@ const likeRemove = `-- name: LikeRemove :one
 WITH del AS (
     DELETE FROM likes dl WHERE dl.user_id = $2::uuid AND dl.video_id = $1::uuid RETURNING dl.video_id
 ), upd AS (
-    UPDATE videos SET like_count = like_count - 1
+    UPDATE videos SET like_count = greatest(like_count - 1, 0)
     WHERE videos.id = $1::uuid AND EXISTS (SELECT 1 FROM del)
+      AND user_counts($2::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM del) AS removed,
@@ -118,6 +122,12 @@ type LikeRemoveRow struct {
 	LikeCount int32
 }
 
+// The like and, when the liker counts, one off the counter. greatest() is
+// for Postgres' CHECK on the row version this statement's snapshot read:
+// when a ban or unban commits while user_counts waits for it, that version
+// is stale, the CHECK runs on it before the row is re-read, and the value
+// written is then computed again from the current version (never clamped
+// while the counts are exact, which the db tests check against a recount).
 func (q *Queries) LikeRemove(ctx context.Context, arg LikeRemoveParams) (LikeRemoveRow, error) {
 	row := q.db.QueryRow(ctx, likeRemove, arg.VideoID, arg.UserID)
 	var i LikeRemoveRow

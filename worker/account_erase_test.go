@@ -135,3 +135,82 @@ func TestAccountEraseWaitsForRunningAIJobs(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM search_history WHERE user_id = $1", live.ID).Scan(&searches))
 	require.Equal(t, 1, searches, "a live account is never erased")
 }
+
+// TestAccountDeletionCountsOnce: deleting an account takes its likes,
+// comments, comment likes and glitches out of every counter at once (the
+// account is inactive), and the erase task that deletes those rows later
+// takes nothing out a second time: the counters end equal to a recount,
+// never below it.
+func TestAccountDeletionCountsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	st, err := storage.NewLocal(storage.LocalConfig{Dir: t.TempDir(), BaseURL: "http://localhost:8000", SecretKey: "k"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	logger, _ := newLogger()
+	h := NewAccountEraseHandler(store, st, logger)
+	pool := store.Pool()
+	owner := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	other := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	gone := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+
+	video := db.NewID()
+	_, err = pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public) VALUES ($1, $2, 'completed', true)`, video, owner.ID)
+	require.NoError(t, err)
+	for _, u := range []uuid.UUID{other.ID, gone.ID} {
+		_, err = store.LikeAdd(ctx, db.LikeAddParams{ID: db.NewID(), UserID: u, VideoID: video})
+		require.NoError(t, err)
+	}
+	kept, err := store.CommentCreate(ctx, db.CommentCreateParams{ID: db.NewID(), UserID: other.ID, VideoID: video, Content: "stays"})
+	require.NoError(t, err)
+	for range 2 {
+		_, err = store.CommentCreate(ctx, db.CommentCreateParams{ID: db.NewID(), UserID: gone.ID, VideoID: video, Content: "goes"})
+		require.NoError(t, err)
+	}
+	_, err = store.CommentLikeAdd(ctx, db.CommentLikeAddParams{ID: db.NewID(), UserID: gone.ID, CommentID: kept.ID})
+	require.NoError(t, err)
+	// A public glitch of the video by the account that goes.
+	glitch := db.NewID()
+	_, err = pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public, original_video_id) VALUES ($1, $2, 'completed', true, $3)`,
+		glitch, gone.ID, video)
+	require.NoError(t, err)
+	_, err = store.GlitchEdgeCreate(ctx, db.GlitchEdgeCreateParams{ID: db.NewID(), OriginalVideoID: video, GlitchVideoID: glitch, GlitchType: "animate"})
+	require.NoError(t, err)
+
+	counts := func() [4]int {
+		t.Helper()
+		var c [4]int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT v.like_count, v.comment_count, v.glitch_count, c.like_count
+			FROM videos v, comments c WHERE v.id = $1 AND c.id = $2`, video, kept.ID).Scan(&c[0], &c[1], &c[2], &c[3]))
+		return c
+	}
+	recount := func() [4]int {
+		t.Helper()
+		var c [4]int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM likes l JOIN users u ON u.id = l.user_id WHERE l.video_id = $1 AND u.is_active),
+			(SELECT count(*) FROM comments c JOIN users u ON u.id = c.user_id WHERE c.video_id = $1 AND u.is_active),
+			(SELECT count(*) FROM video_glitches g JOIN videos gv ON gv.id = g.glitch_video_id JOIN users u ON u.id = gv.user_id
+			  WHERE g.original_video_id = $1 AND gv.status = 'completed' AND gv.is_public AND gv.deleted_at IS NULL AND u.is_active),
+			(SELECT count(*) FROM comment_likes cl JOIN users u ON u.id = cl.user_id WHERE cl.comment_id = $2 AND u.is_active)`,
+			video, kept.ID).Scan(&c[0], &c[1], &c[2], &c[3]))
+		return c
+	}
+	require.Equal(t, [4]int{2, 3, 1, 1}, counts())
+
+	_, err = store.DeleteAccount(ctx, gone.ID)
+	require.NoError(t, err)
+	require.Equal(t, [4]int{1, 1, 0, 0}, counts(), "the deleted account stops counting at once")
+	require.Equal(t, recount(), counts())
+
+	task := tasks.NewAccountEraseTask(gone.ID)
+	require.NoError(t, h.ProcessTask(ctx, task))
+	require.NoError(t, h.ProcessTask(ctx, task), "a repeated erase changes nothing")
+	var left int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM likes WHERE user_id = $1) + (SELECT count(*) FROM comments WHERE user_id = $1)
+		+ (SELECT count(*) FROM comment_likes WHERE user_id = $1)`, gone.ID).Scan(&left))
+	require.Zero(t, left, "the rows are erased")
+	require.Equal(t, [4]int{1, 1, 0, 0}, counts(), "the erase takes nothing out twice")
+	require.Equal(t, recount(), counts())
+}

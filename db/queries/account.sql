@@ -79,7 +79,9 @@ WHERE id = @id;
 SELECT count(*) FROM ai_jobs WHERE user_id = @user_id AND status IN ('pending', 'processing');
 
 -- name: EraseLikesBatch :one
--- A batch of the account's likes, with the counters of the liked videos.
+-- A batch of the account's likes. The deletion made the account inactive,
+-- which took its likes out of the counters already (00019_true_counts.sql),
+-- so the counters move only if it were active again.
 WITH del AS (
     DELETE FROM likes WHERE id IN (SELECT l.id FROM likes l WHERE l.user_id = @user_id ORDER BY l.id LIMIT @lim)
     RETURNING video_id
@@ -87,12 +89,14 @@ WITH del AS (
     UPDATE videos v SET like_count = greatest(v.like_count - per.n, 0)
     FROM (SELECT video_id, count(*)::int AS n FROM del GROUP BY video_id) per
     WHERE v.id = per.video_id
+      AND user_counts(@user_id::uuid)
     RETURNING v.id
 )
 SELECT (SELECT count(*) FROM del)::bigint AS erased, (SELECT count(*) FROM upd)::bigint AS videos;
 
 -- name: EraseCommentsBatch :one
--- A batch of the account's comments, with the counters of their videos.
+-- A batch of the account's comments; the counters move only if the account
+-- were active (see EraseLikesBatch).
 -- Likes of and notifications about those comments go with them.
 WITH del AS (
     DELETE FROM comments WHERE id IN (SELECT c.id FROM comments c WHERE c.user_id = @user_id ORDER BY c.id LIMIT @lim)
@@ -101,6 +105,7 @@ WITH del AS (
     UPDATE videos v SET comment_count = greatest(v.comment_count - per.n, 0)
     FROM (SELECT video_id, count(*)::int AS n FROM del GROUP BY video_id) per
     WHERE v.id = per.video_id
+      AND user_counts(@user_id::uuid)
     RETURNING v.id
 )
 SELECT (SELECT count(*) FROM del)::bigint AS erased, (SELECT count(*) FROM upd)::bigint AS videos;
@@ -113,6 +118,7 @@ WITH del AS (
     UPDATE comments c SET like_count = greatest(c.like_count - per.n, 0)
     FROM (SELECT comment_id, count(*)::int AS n FROM del GROUP BY comment_id) per
     WHERE c.id = per.comment_id
+      AND user_counts(@user_id::uuid)
     RETURNING c.id
 )
 SELECT (SELECT count(*) FROM del)::bigint AS erased, (SELECT count(*) FROM upd)::bigint AS comments;

@@ -91,12 +91,12 @@ VALUES (@id, @user_id, @title, '', 'processing', false, @upload_key, sqlc.narg('
 ON CONFLICT (id) DO NOTHING;
 
 -- name: GlitchEdgeCreate :execrows
+-- The source's glitch_count follows from the edge and the glitch video's
+-- visibility (trigger counts_glitch_edge, 00019_true_counts.sql).
 INSERT INTO video_glitches (id, original_video_id, glitch_video_id, glitch_type)
 VALUES (@id, @original_video_id, @glitch_video_id, @glitch_type)
 ON CONFLICT (glitch_video_id) DO NOTHING;
 
--- name: VideoGlitchCountAdd :exec
-UPDATE videos SET glitch_count = glitch_count + 1 WHERE id = @id;
 
 -- name: AIJobStats :one
 SELECT count(*) FILTER (WHERE status = 'completed')::bigint AS completed,

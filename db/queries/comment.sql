@@ -1,5 +1,6 @@
 -- name: CommentCreate :one
--- The comment and its video's counter, in one statement.
+-- The comment and its video's counter, in one statement; an inactive
+-- author's comment is not counted (00019_true_counts.sql).
 WITH ins AS (
     INSERT INTO comments (id, user_id, video_id, content)
     VALUES (@id::uuid, @user_id::uuid, @video_id::uuid, @content::text)
@@ -7,9 +8,10 @@ WITH ins AS (
 ), upd AS (
     UPDATE videos SET comment_count = comment_count + 1
     WHERE videos.id = @video_id::uuid
+      AND user_counts(@user_id::uuid)
     RETURNING videos.id
 )
-SELECT ins.* FROM ins, upd;
+SELECT ins.* FROM ins;
 
 -- name: CommentForViewer :one
 -- A comment the viewer may see: its video is visible to them, and neither
@@ -34,11 +36,14 @@ WHERE id = @id AND user_id = @user_id
 RETURNING *;
 
 -- name: CommentDelete :execrows
+-- The comment and, when its author counts (is active), one off its video's
+-- counter (greatest(): see LikeRemove).
 WITH del AS (
-    DELETE FROM comments WHERE comments.id = @id::uuid RETURNING comments.video_id
+    DELETE FROM comments WHERE comments.id = @id::uuid RETURNING comments.video_id, comments.user_id
 )
-UPDATE videos SET comment_count = comment_count - 1
-WHERE videos.id = (SELECT del.video_id FROM del);
+UPDATE videos SET comment_count = greatest(comment_count - 1, 0)
+WHERE videos.id = (SELECT del.video_id FROM del)
+  AND user_counts((SELECT del.user_id FROM del));
 
 -- name: CommentsOfVideo :many
 -- A page of a video's comments, newest first, authors and the viewer's
@@ -70,6 +75,7 @@ WITH ins AS (
 ), upd AS (
     UPDATE comments SET like_count = like_count + 1
     WHERE comments.id = @comment_id::uuid AND EXISTS (SELECT 1 FROM ins)
+      AND user_counts(@user_id::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM ins) AS created,
@@ -79,8 +85,9 @@ SELECT EXISTS (SELECT 1 FROM ins) AS created,
 WITH del AS (
     DELETE FROM comment_likes dl WHERE dl.user_id = @user_id::uuid AND dl.comment_id = @comment_id::uuid RETURNING dl.comment_id
 ), upd AS (
-    UPDATE comments SET like_count = like_count - 1
+    UPDATE comments SET like_count = greatest(like_count - 1, 0)
     WHERE comments.id = @comment_id::uuid AND EXISTS (SELECT 1 FROM del)
+      AND user_counts(@user_id::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM del) AS removed,

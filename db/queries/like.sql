@@ -1,6 +1,8 @@
 -- name: LikeAdd :one
 -- Likes a video once: a repeated like is a no-op. The counter moves in the
--- same statement as the row it counts.
+-- same statement as the row it counts, when the liker counts: an inactive
+-- (banned or deleted) user's likes are not counted (00019_true_counts.sql).
+-- user_counts locks the liker's row against a concurrent ban or unban.
 WITH ins AS (
     INSERT INTO likes (id, user_id, video_id) VALUES (@id::uuid, @user_id::uuid, @video_id::uuid)
     ON CONFLICT (user_id, video_id) DO NOTHING
@@ -8,6 +10,7 @@ WITH ins AS (
 ), upd AS (
     UPDATE videos SET like_count = like_count + 1
     WHERE videos.id = @video_id::uuid AND EXISTS (SELECT 1 FROM ins)
+      AND user_counts(@user_id::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM ins) AS created,
@@ -17,11 +20,18 @@ SELECT EXISTS (SELECT 1 FROM ins) AS created,
 SELECT * FROM likes WHERE user_id = @user_id AND video_id = @video_id;
 
 -- name: LikeRemove :one
+-- The like and, when the liker counts, one off the counter. greatest() is
+-- for Postgres' CHECK on the row version this statement's snapshot read:
+-- when a ban or unban commits while user_counts waits for it, that version
+-- is stale, the CHECK runs on it before the row is re-read, and the value
+-- written is then computed again from the current version (never clamped
+-- while the counts are exact, which the db tests check against a recount).
 WITH del AS (
     DELETE FROM likes dl WHERE dl.user_id = @user_id::uuid AND dl.video_id = @video_id::uuid RETURNING dl.video_id
 ), upd AS (
-    UPDATE videos SET like_count = like_count - 1
+    UPDATE videos SET like_count = greatest(like_count - 1, 0)
     WHERE videos.id = @video_id::uuid AND EXISTS (SELECT 1 FROM del)
+      AND user_counts(@user_id::uuid)
     RETURNING like_count
 )
 SELECT EXISTS (SELECT 1 FROM del) AS removed,
