@@ -10,14 +10,14 @@ endif
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test services build vet sqlc sqlc-check bench clean
+.PHONY: run test services build vet lint sqlc sqlc-check bench clean
 
 ## run: make sure Postgres, Redis and ffmpeg are there, then start every role in one process
 run: services build
 	./bin/lokiz dev
 
-## test: vet, the sqlc drift check and every test (race detector on) against real services
-test: services vet sqlc-check
+## test: vet, lint, the sqlc drift check and every test (race detector on) against real services
+test: services vet lint sqlc-check
 	$(GO) test -race -count=1 ./...
 
 ## services: start (or install on Debian/Ubuntu, or docker compose) Postgres, Redis and ffmpeg
@@ -29,6 +29,12 @@ build:
 
 vet:
 	$(GO) vet ./...
+
+## lint: golangci-lint, pinned in tools/go.mod, with .golangci.yml: the layering rules and a few linters
+# `go tool -n` builds the linter (cached like any `go tool`) and prints its
+# path; it runs from here, so it lints the main module, not tools.
+lint:
+	@lint=$$($(GO) -C tools tool -n golangci-lint) && "$$lint" run ./...
 
 ## sqlc: regenerate the query code in db/ after editing db/queries or db/migrations
 sqlc:

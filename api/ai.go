@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
@@ -590,8 +589,9 @@ func (s *Server) cancelAIJob(c *gin.Context) {
 		// Still queued: take the run off the queue. Were it already running,
 		// it finds the job canceled and creates nothing (or cancels what it
 		// just created).
-		insp := asynq.NewInspectorFromRedisClient(s.rdb)
-		_ = insp.DeleteTask(ended.Queue, tasks.TypeAIRun+":"+ended.ID.String())
+		if err := s.tasks.DeleteAIRun(ended.ID, ended.Queue); err != nil {
+			s.log.WarnContext(ctx, "delete queued ai run", "job_id", ended.ID, "error", err)
+		}
 	}
 	if err := s.tasks.Enqueue(ctx, tasks.NewAICancelTask(ended.ID)); err != nil {
 		s.log.ErrorContext(ctx, "enqueue ai cancel", "job_id", ended.ID, "error", err)

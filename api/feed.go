@@ -8,11 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
@@ -155,9 +153,8 @@ func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (load
 			return loadedFeed{}, false, err
 		}
 		if snap == "" {
-			// Ask for a first ranking now rather than at the next tick;
-			// the fixed id keeps a burst of requests to one task.
-			if err := s.tasks.Enqueue(ctx, tasks.NewTrendingRecomputeTask(), asynq.TaskID("trending:bootstrap"), asynq.Retention(time.Minute)); err != nil {
+			// Ask for a first ranking now rather than at the next tick.
+			if err := s.tasks.Enqueue(ctx, tasks.NewTrendingBootstrapTask()); err != nil {
 				s.log.WarnContext(ctx, "enqueue first trending ranking", "err", err)
 			}
 			return loadedFeed{}, false, nil

@@ -153,7 +153,7 @@ func newEnvWithStore(t testing.TB, store *db.Store, mutate ...func(*api.Config))
 	logger, logs := testkit.NewLogger()
 	st := newLocalStorage(t, cfg)
 	srv, err := api.New(cfg, api.Deps{
-		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc),
+		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc).WithDeleter(asynq.NewInspectorFromRedisClient(rdb)),
 		Logger:  logger,
 		Storage: st, StorageHandler: st.Handler(),
 		Views:    views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),

@@ -61,7 +61,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // otherwise. Only SQL belongs in fn: no Redis, no HTTP, no sleeping.
 func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(s.Queries.WithTx(tx))
+		return fn(s.WithTx(tx))
 	})
 }
 

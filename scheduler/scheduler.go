@@ -206,7 +206,7 @@ type sharedClientLogger struct {
 
 func (l sharedClientLogger) Error(args ...any) {
 	if strings.Contains(fmt.Sprint(args...), "redis connection is shared") {
-		l.Logger.Debug(args...)
+		l.Debug(args...)
 		return
 	}
 	l.Logger.Error(args...)

@@ -50,11 +50,14 @@ func NewAIRunTask(jobID uuid.UUID, queue string) *asynq.Task {
 	payload, _ := json.Marshal(AIJobPayload{JobID: jobID}) // cannot fail
 	return asynq.NewTask(TypeAIRun, payload,
 		asynq.Queue(queue),
-		asynq.TaskID(TypeAIRun+":"+jobID.String()),
+		asynq.TaskID(aiRunTaskID(jobID)),
 		asynq.MaxRetry(8),
 		asynq.Timeout(AIRunTimeout),
 	)
 }
+
+// aiRunTaskID is the id of a job's run: one run per job.
+func aiRunTaskID(jobID uuid.UUID) string { return TypeAIRun + ":" + jobID.String() }
 
 // NewAIPollTask is poll number n of a job; tag makes the id unique when the
 // reconciler asks for an extra poll ("r<tick>").

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
@@ -72,4 +73,29 @@ func TestClientEnqueue(t *testing.T) {
 		err := client.Enqueue(context.Background(), asynq.NewTask("test:closed", nil), asynq.Queue("never_used"))
 		require.ErrorContains(t, err, "enqueue test:closed")
 	})
+}
+
+func TestClientCancelDeletesQueuedAIRun(t *testing.T) {
+	t.Parallel()
+	rdb := newRedis(t)
+	queue := uniqueQueue(t, rdb)
+	inspect := asynq.NewInspectorFromRedisClient(rdb)
+	client := tasks.NewClient(asynq.NewClientFromRedisClient(rdb)).WithDeleter(inspect)
+	ctx := context.Background()
+
+	job, other := uuid.New(), uuid.New()
+	require.NoError(t, client.Enqueue(ctx, tasks.NewAIRunTask(job, queue)))
+	require.NoError(t, client.Enqueue(ctx, tasks.NewAIRunTask(other, queue)))
+
+	require.NoError(t, client.DeleteAIRun(job, queue))
+	pending, err := inspect.ListPendingTasks(queue)
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "only the canceled job's run is gone")
+	require.Equal(t, tasks.TypeAIRun+":"+other.String(), pending[0].ID)
+
+	require.NoError(t, client.DeleteAIRun(job, queue), "a run no longer queued is not an error")
+	require.NoError(t, client.DeleteAIRun(uuid.New(), "test_never_used"), "nor is a queue that never existed")
+
+	err = tasks.NewClient(asynq.NewClientFromRedisClient(rdb)).DeleteAIRun(other, queue)
+	require.ErrorContains(t, err, "no deleter", "a client without a deleter says so")
 }

@@ -100,6 +100,14 @@ func NewTrendingRecomputeTask() *asynq.Task {
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
 }
 
+// NewTrendingBootstrapTask asks for a first ranking when there is none yet.
+// Its fixed id keeps a burst of requests to one task for a minute.
+func NewTrendingBootstrapTask() *asynq.Task {
+	return asynq.NewTask(TypeTrendingRecompute, []byte("{}"),
+		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute),
+		asynq.TaskID("trending:bootstrap"), asynq.Retention(time.Minute))
+}
+
 // Purge task types.
 const (
 	// TypeVideoPurge deletes the objects of one deleted video (its file,

@@ -34,7 +34,6 @@ import (
 type taskLog struct {
 	mu    sync.Mutex
 	tasks []*asynq.Task
-	ids   map[string]bool
 	fail  bool // every enqueue fails, as when Redis is down
 }
 

@@ -81,7 +81,7 @@ func (h *FramesReconcileHandler) ProcessTask(ctx context.Context, _ *asynq.Task)
 		if err := h.tasks.Enqueue(ctx, tasks.NewFramesCaptureRequeueTask(fc.ID, int(fc.Requeues)+1), opts...); err != nil {
 			return err
 		}
-		if _, err := h.store.FrameCaptureRequeued(ctx, db.FrameCaptureRequeuedParams{ID: fc.ID, Requeues: fc.Requeues}); err != nil {
+		if _, err := h.store.FrameCaptureRequeued(ctx, db.FrameCaptureRequeuedParams(fc)); err != nil {
 			return fmt.Errorf("record frame capture requeue: %w", err)
 		}
 		requeued++

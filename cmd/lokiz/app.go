@@ -224,7 +224,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		ReplicateWebhookSecret: a.cfg.AI.WebhookSecret,
 		PrivateMediaURLTTL:     a.cfg.Storage.PrivateURLTTL,
 	}, api.Deps{
-		Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc), Logger: a.log,
+		Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc).WithDeleter(asynq.NewInspectorFromRedisClient(a.rdb)), Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
 		Views:    views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
 		Trending: trending.New(a.rdb),
