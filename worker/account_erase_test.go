@@ -175,7 +175,8 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 	_, err = pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public, original_video_id) VALUES ($1, $2, 'completed', true, $3)`,
 		glitch, gone.ID, video)
 	require.NoError(t, err)
-	_, err = store.GlitchEdgeCreate(ctx, db.GlitchEdgeCreateParams{ID: db.NewID(), OriginalVideoID: video, GlitchVideoID: glitch, GlitchType: "animate"})
+	_, err = pool.Exec(ctx, `INSERT INTO video_glitches (id, original_video_id, glitch_video_id, glitch_type) VALUES ($1, $2, $3, 'animate')`,
+		db.NewID(), video, glitch)
 	require.NoError(t, err)
 
 	counts := func() [4]int {
