@@ -70,6 +70,7 @@ type VideoOpts struct {
 	DurationSeconds float64    // default 3.5
 	OriginalVideoID *uuid.UUID // a glitch of that video
 	NoMedia         bool       // no object, thumbnail, duration or size, as before an upload
+	LikeCount       int32      // the counter as stored, without like rows
 }
 
 // Video inserts a video row directly (no upload, no processing) and returns
@@ -109,10 +110,10 @@ func Video(t testing.TB, store *db.Store, o VideoOpts) db.Video {
 	ctx := context.Background()
 	_, err := store.Pool().Exec(ctx, `INSERT INTO videos
 		(id, user_id, status, is_public, deleted_at, created_at, title, caption, original_video_id,
-		 object_key, thumbnail_key, duration_seconds, width, height)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''), nullif($11, ''), $12, $13, $14)`,
+		 object_key, thumbnail_key, duration_seconds, width, height, like_count)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''), nullif($11, ''), $12, $13, $14, $15)`,
 		id, o.Owner, o.Status, !o.Private, deletedAt, o.CreatedAt, title, o.Caption, o.OriginalVideoID,
-		objectKey, thumbnailKey, o.DurationSeconds, width, height)
+		objectKey, thumbnailKey, o.DurationSeconds, width, height, o.LikeCount)
 	if err != nil {
 		t.Fatalf("dbtest: insert video: %v", err)
 	}
