@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/notification"
@@ -39,12 +39,10 @@ func TestNotificationJourney(t *testing.T) {
 	aliceToken, alice := register("alice_n")
 	bobToken, bob := register("bob_n")
 
-	conn, err := pgx.Connect(context.Background(), dbURL)
+	pool, err := db.Open(context.Background(), dbURL, db.PoolOptions{MaxConns: 2})
 	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	video := uuid.New()
-	_, err = conn.Exec(context.Background(), "INSERT INTO videos (id, user_id, status) VALUES ($1, $2, 'completed')", video, alice)
-	require.NoError(t, err)
+	defer pool.Close()
+	video := dbtest.Video(t, db.NewStore(pool), dbtest.VideoOpts{Owner: uuid.MustParse(alice), NoMedia: true}).ID
 
 	rdb := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(), DB: redisIndex})
 	defer rdb.Close()
