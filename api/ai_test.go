@@ -53,7 +53,7 @@ func TestAIJobAccepted(t *testing.T) {
 	ownerToken, owner := e.register("ai_owner")
 	token, me := e.register("ai_user")
 	otherToken, _ := e.register("ai_other")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 	img := e.uploadedImage(t, token)
 
 	res := e.do(req{method: "POST", path: "/v1/ai/glitch/animate", token: token, body: map[string]any{
@@ -122,9 +122,9 @@ func TestAIJobValidation(t *testing.T) {
 	_, owner := e.register("val_owner")
 	token, _ := e.register("val_user")
 	otherToken, _ := e.register("val_other")
-	video := e.insertVideo(owner, "completed", true, false, time.Now()) // 3.5 s
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
-	processing := e.insertVideo(owner, "processing", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{}) // 3.5 s
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
+	processing := e.video(owner, dbtest.VideoOpts{Status: "processing"})
 	img := e.uploadedImage(t, token)
 	othersImg := e.uploadedImage(t, otherToken)
 
@@ -188,7 +188,7 @@ func TestAIJobFromCapturedFrameAndPreset(t *testing.T) {
 	e := newEnv(t)
 	_, owner := e.register("frame_owner")
 	token, me := e.register("frame_user")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 	ctx := context.Background()
 	// A finished capture of the user's, as the worker leaves it.
 	fc, err := e.store.FrameCaptureCreate(ctx, db.FrameCaptureCreateParams{ID: db.NewID(), UserID: uuid.MustParse(me), VideoID: uuid.MustParse(video), Timestamps: []float64{1}})
@@ -225,7 +225,7 @@ func TestAIJobCreditsUnderConcurrency(t *testing.T) {
 	e := newEnv(t)
 	_, owner := e.register("conc_owner")
 	token, me := e.register("conc_user")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 	img := e.uploadedImage(t, token)
 	_, _, err := e.store.CreditsApply(context.Background(), db.CreditChange{
 		UserID: uuid.MustParse(me), Type: lokiz.CreditAdjustment, Delta: -40, Description: "test", IdempotencyKey: "test:" + me})

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestBookmarks(t *testing.T) {
@@ -14,9 +16,9 @@ func TestBookmarks(t *testing.T) {
 	e := newEnv(t)
 	_, owner := e.register("bm_owner")
 	token, _ := e.register("bm_saver")
-	first := e.insertVideo(owner, "completed", true, false, time.Now().Add(-time.Minute))
-	second := e.insertVideo(owner, "completed", true, false, time.Now())
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	first := e.video(owner, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Minute)})
+	second := e.video(owner, dbtest.VideoOpts{})
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/bookmarks/videos/" + first, token: token}).Status)
 	require.Equal(t, http.StatusOK, e.do(req{method: "POST", path: "/v1/bookmarks/videos/" + first, token: token}).Status, "saving twice is a no-op")
@@ -46,8 +48,8 @@ func TestShares(t *testing.T) {
 	e := newEnv(t)
 	ownerToken, owner := e.register("share_owner")
 	token, _ := e.register("sharer")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/share", token: token, body: map[string]any{"platform": "kakaotalk"}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)

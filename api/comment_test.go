@@ -7,10 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestComments(t *testing.T) {
@@ -19,8 +20,8 @@ func TestComments(t *testing.T) {
 	ownerToken, owner := e.register("cm_owner")
 	token, me := e.register("cm_author")
 	otherToken, _ := e.register("cm_other")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	res := e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: token, body: map[string]any{"content": "  <b>nice</b> 좋아요  "}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
@@ -84,7 +85,7 @@ func TestConcurrentComments(t *testing.T) {
 	e := newEnv(t)
 	_, owner := e.register("cc_owner")
 	token, _ := e.register("cc_writer")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	ids := make([]string, 30)
 	var wg sync.WaitGroup
 	for i := range ids {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/trending"
 )
 
@@ -31,26 +32,25 @@ func TestDiscoveryHidesWhatMustNotBeSeen(t *testing.T) {
 	blockerToken, blocksMe := e.register("zorblax_blocksme")
 	_, gone := e.register("zorblax_deactivated")
 	now := time.Now()
-	video := func(owner, status string, public, deleted bool, minutes int) string {
-		id := e.insertVideo(owner, status, public, deleted, now.Add(-time.Duration(minutes)*time.Minute))
-		_, err := pool.Exec(ctx, `UPDATE videos SET caption = 'zorblax clip #zorblax' WHERE id = $1`, id)
-		require.NoError(t, err)
-		return id
+	video := func(owner string, minutes int, o dbtest.VideoOpts) string {
+		o.Caption = "zorblax clip #zorblax"
+		o.CreatedAt = now.Add(-time.Duration(minutes) * time.Minute)
+		return e.video(owner, o)
 	}
 	// The viewer follows every author before anything is hidden, so the
 	// inbox holds their videos.
 	for _, u := range []string{author, iBlocked, blocksMe, gone} {
 		require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + u, token: token}).Status)
 	}
-	visible := video(author, "completed", true, false, 1)
+	visible := video(author, 1, dbtest.VideoOpts{})
 	hidden := map[string]string{
-		video(author, "completed", false, false, 2):  "private",
-		video(author, "processing", true, false, 3):  "processing",
-		video(author, "completed", true, false, 4):   "removed",
-		video(author, "completed", true, false, 5):   "deleted",
-		video(iBlocked, "completed", true, false, 6): "blocked by the viewer",
-		video(blocksMe, "completed", true, false, 7): "blocking the viewer",
-		video(gone, "completed", true, false, 8):     "deactivated author",
+		video(author, 2, dbtest.VideoOpts{Private: true}):        "private",
+		video(author, 3, dbtest.VideoOpts{Status: "processing"}): "processing",
+		video(author, 4, dbtest.VideoOpts{}):                     "removed",
+		video(author, 5, dbtest.VideoOpts{}):                     "deleted",
+		video(iBlocked, 6, dbtest.VideoOpts{}):                   "blocked by the viewer",
+		video(blocksMe, 7, dbtest.VideoOpts{}):                   "blocking the viewer",
+		video(gone, 8, dbtest.VideoOpts{}):                       "deactivated author",
 	}
 	for id, why := range hidden {
 		switch why {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // TestSignedInFeedsCursorPropertyUnderChurn pages the following and the
@@ -40,7 +42,7 @@ func TestSignedInFeedsCursorPropertyUnderChurn(t *testing.T) {
 			var ids []string
 			for i := range 36 {
 				// Pairs share a timestamp so the id breaks ties.
-				id := e.insertVideo(authors[i%3], "completed", true, false, base.Add(time.Duration(i/2)*time.Second))
+				id := e.video(authors[i%3], dbtest.VideoOpts{CreatedAt: base.Add(time.Duration(i/2) * time.Second)})
 				existing[id] = true
 				ids = append(ids, id)
 			}
@@ -56,7 +58,7 @@ func TestSignedInFeedsCursorPropertyUnderChurn(t *testing.T) {
 						return
 					default:
 					}
-					e.insertVideo(authors[i%3], "completed", true, false, time.Now())
+					e.video(authors[i%3], dbtest.VideoOpts{})
 					target := ids[rand.IntN(len(ids))]
 					_, _ = e.store.Pool().Exec(ctx, `INSERT INTO likes (id, user_id, video_id) VALUES (gen_random_uuid(), $1, $2)
 						ON CONFLICT DO NOTHING`, fan, target)

@@ -47,7 +47,7 @@ func TestFeedQueriesPerPage(t *testing.T) {
 		authorToken, author := e.register(fmt.Sprintf("qpp_author%d", a))
 		require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + author, token: token}).Status)
 		for i := range 3 {
-			id := e.insertVideo(author, "completed", true, false, now.Add(-time.Duration(a*3+i)*time.Minute))
+			id := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-time.Duration(a*3+i) * time.Minute)})
 			res := e.do(req{method: "PATCH", path: "/v1/videos/" + id, token: authorToken,
 				body: map[string]any{"caption": fmt.Sprintf("clip %d #qpp%d #tag%d", i, a, i)}})
 			require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestFeeds(t *testing.T) {
@@ -22,9 +23,9 @@ func TestFeeds(t *testing.T) {
 	_, star := e.register("feed_star")
 	_, stranger := e.register("feed_stranger")
 	now := time.Now()
-	starVideo := e.insertVideo(star, "completed", true, false, now.Add(-2*time.Minute))
-	strangerVideo := e.insertVideo(stranger, "completed", true, false, now.Add(-time.Minute))
-	e.insertVideo(star, "completed", false, false, now) // private: never in a feed
+	starVideo := e.video(star, dbtest.VideoOpts{CreatedAt: now.Add(-2 * time.Minute)})
+	strangerVideo := e.video(stranger, dbtest.VideoOpts{CreatedAt: now.Add(-time.Minute)})
+	e.video(star, dbtest.VideoOpts{Private: true, CreatedAt: now}) // private: never in a feed
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + star, token: token}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + starVideo, token: token}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/bookmarks/videos/" + strangerVideo, token: token}).Status)
@@ -65,7 +66,7 @@ func TestLatestFeedCursorProperty(t *testing.T) {
 	existing := map[string]bool{}
 	for i := range 40 {
 		// Pairs share a timestamp so the id breaks ties.
-		existing[e.insertVideo(author, "completed", true, false, base.Add(time.Duration(i/2)*time.Second))] = true
+		existing[e.video(author, dbtest.VideoOpts{CreatedAt: base.Add(time.Duration(i/2) * time.Second)})] = true
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -78,7 +79,7 @@ func TestLatestFeedCursorProperty(t *testing.T) {
 				return
 			default:
 			}
-			e.insertVideo(author, "completed", true, false, time.Now())
+			e.video(author, dbtest.VideoOpts{})
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
@@ -124,13 +125,13 @@ func TestFollowingFeedPaging(t *testing.T) {
 	_, other := e.register("ff_other") // not followed
 	for i := range 15 {
 		at := now.Add(-time.Duration(i) * time.Minute)
-		id := e.insertVideo(authors[i%3], "completed", true, false, at)
+		id := e.video(authors[i%3], dbtest.VideoOpts{CreatedAt: at})
 		if i%3 != 2 {
 			want = append(want, id)
 		}
-		e.insertVideo(other, "completed", true, false, at)
+		e.video(other, dbtest.VideoOpts{CreatedAt: at})
 	}
-	e.insertVideo(authors[0], "completed", false, false, now) // private
+	e.video(authors[0], dbtest.VideoOpts{Private: true, CreatedAt: now}) // private
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/blocks/users/" + authors[2], token: token}).Status)
 	_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO follows (id, follower_id, following_id)
 		VALUES (gen_random_uuid(), $1, $2)`, viewer, authors[2])
@@ -167,14 +168,14 @@ func TestFeedCache(t *testing.T) {
 	token, _ := e.register("cache_viewer")
 	_, author := e.register("cache_author")
 	now := time.Now()
-	older := e.insertVideo(author, "completed", true, false, now.Add(-2*time.Minute))
-	old := e.insertVideo(author, "completed", true, false, now.Add(-time.Minute))
+	older := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-2 * time.Minute)})
+	old := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-time.Minute)})
 
 	first := e.do(req{method: "GET", path: "/v1/videos/feed"})
 	require.Equal(t, http.StatusOK, first.Status, "%s", first.Raw)
 	require.Equal(t, "miss", first.Header.Get("X-Cache"))
 	require.Equal(t, []string{old, older}, videoIDs(first))
-	fresh := e.insertVideo(author, "completed", true, false, now)
+	fresh := e.video(author, dbtest.VideoOpts{CreatedAt: now})
 
 	again := e.do(req{method: "GET", path: "/v1/videos/feed?page_size=20"})
 	require.Equal(t, "hit", again.Header.Get("X-Cache"), "the default page size and 20 share one entry")

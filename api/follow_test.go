@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestFollows(t *testing.T) {
@@ -109,8 +110,8 @@ func TestBlockMatrix(t *testing.T) {
 	e := newEnv(t)
 	aToken, a := e.register("matrix_a")
 	bToken, b := e.register("matrix_b")
-	aVideo := e.insertVideo(a, "completed", true, false, time.Now())
-	bVideo := e.insertVideo(b, "completed", true, false, time.Now())
+	aVideo := e.video(a, dbtest.VideoOpts{})
+	bVideo := e.video(b, dbtest.VideoOpts{})
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + a, token: bToken}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + b, token: aToken}).Status)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
@@ -37,7 +38,7 @@ func TestPersonalizedFeed(t *testing.T) {
 
 	creatorOf := map[string]string{}
 	video := func(owner string, minutes int) string {
-		id := e.insertVideo(owner, "completed", true, false, at(minutes))
+		id := e.video(owner, dbtest.VideoOpts{CreatedAt: at(minutes)})
 		creatorOf[id] = owner
 		return id
 	}
@@ -109,7 +110,7 @@ func TestPersonalizedFirstPageIsPrecomputed(t *testing.T) {
 	_, author := e.register("pre_author")
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + author, token: token}).Status)
 	for i := range 5 {
-		e.insertVideo(author, "completed", true, false, time.Now().Add(-time.Duration(i)*time.Minute))
+		e.video(author, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Duration(i) * time.Minute)})
 	}
 	snapshotOf := func(res response) string {
 		raw, err := base64.RawURLEncoding.DecodeString(res.Body["next_cursor"].(string))
@@ -132,7 +133,7 @@ func TestPersonalizedFirstPageIsPrecomputed(t *testing.T) {
 	require.ErrorIs(t, err, asynq.ErrTaskNotFound, "computed in the request: nothing to refresh yet")
 
 	// A new video arrives; the next first page is the ranking already made.
-	newest := e.insertVideo(author, "completed", true, false, time.Now())
+	newest := e.video(author, dbtest.VideoOpts{})
 	res := page()
 	require.Equal(t, first, snapshotOf(res))
 	require.NotEqual(t, newest, res.Body["videos"].([]any)[0].(map[string]any)["id"])

@@ -3,11 +3,12 @@ package api_test
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // TestCaptureFramesWithoutWorker: no worker runs here, so the capture is
@@ -18,8 +19,8 @@ func TestCaptureFramesWithoutWorker(t *testing.T) {
 	e := newEnv(t)
 	token, owner := e.register("framer")
 	otherToken, _ := e.register("framer_other")
-	id := e.insertVideo(owner, "completed", true, false, time.Now()) // 3.5 s
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{}) // 3.5 s
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	res := e.do(req{method: "POST", path: "/v1/ai/capture-frames", token: otherToken, body: map[string]any{"video_id": id, "timestamps": []float64{0.5, 1, 3.4}}})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Raw)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func (e *testEnv) glitchEdge(source, glitch, typ string) {
@@ -23,11 +25,11 @@ func TestGlitchGraph(t *testing.T) {
 	ownerToken, owner := e.register("gl_owner")
 	fanToken, fan := e.register("gl_fan")
 	now := time.Now()
-	root := e.insertVideo(owner, "completed", true, false, now.Add(-time.Hour))
-	a := e.insertVideo(fan, "completed", true, false, now.Add(-50*time.Minute))
-	b := e.insertVideo(fan, "completed", true, false, now.Add(-40*time.Minute))
-	hidden := e.insertVideo(fan, "completed", false, false, now.Add(-30*time.Minute))
-	aa := e.insertVideo(owner, "completed", true, false, now.Add(-20*time.Minute))
+	root := e.video(owner, dbtest.VideoOpts{CreatedAt: now.Add(-time.Hour)})
+	a := e.video(fan, dbtest.VideoOpts{CreatedAt: now.Add(-50 * time.Minute)})
+	b := e.video(fan, dbtest.VideoOpts{CreatedAt: now.Add(-40 * time.Minute)})
+	hidden := e.video(fan, dbtest.VideoOpts{Private: true, CreatedAt: now.Add(-30 * time.Minute)})
+	aa := e.video(owner, dbtest.VideoOpts{CreatedAt: now.Add(-20 * time.Minute)})
 	e.glitchEdge(root, a, "animate")
 	e.glitchEdge(root, b, "replace")
 	e.glitchEdge(root, hidden, "animate")

@@ -8,14 +8,16 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestHashtags(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	token, owner := e.register("tagger")
-	a := e.insertVideo(owner, "completed", true, false, time.Now().Add(-time.Minute))
-	b := e.insertVideo(owner, "completed", true, false, time.Now())
+	a := e.video(owner, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Minute)})
+	b := e.video(owner, dbtest.VideoOpts{})
 	for id, caption := range map[string]string{a: "one #Dance #cook", b: "two #dance"} {
 		res := e.do(req{method: "PATCH", path: "/v1/videos/" + id, token: token, body: map[string]any{"caption": caption}})
 		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
@@ -58,12 +60,12 @@ func TestMyStats(t *testing.T) {
 	e := newEnv(t)
 	token, me := e.register("statsme")
 	fanToken, fan := e.register("statsfan")
-	id := e.insertVideo(me, "completed", true, false, time.Now())
-	e.insertVideo(me, "completed", true, true, time.Now())
+	id := e.video(me, dbtest.VideoOpts{})
+	e.video(me, dbtest.VideoOpts{Deleted: true})
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + id, token: fanToken}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + me, token: fanToken}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: fanToken, body: map[string]any{"content": "hi"}}).Status)
-	glitch := e.insertVideo(fan, "completed", true, false, time.Now())
+	glitch := e.video(fan, dbtest.VideoOpts{})
 	_, err := e.store.Pool().Exec(context.Background(),
 		"INSERT INTO video_glitches (id, original_video_id, glitch_video_id, glitch_type) VALUES ($1, $2, $3, 'animate')", uuid.New(), id, glitch)
 	require.NoError(t, err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // followingPages pages through the caller's following feed and returns the
@@ -53,12 +55,12 @@ func TestFollowingInbox(t *testing.T) {
 	now := time.Now()
 
 	// Videos that exist before the follow, in every state.
-	old1 := e.insertVideo(author, "completed", true, false, now.Add(-3*time.Hour))
-	old2 := e.insertVideo(author, "completed", true, false, now.Add(-2*time.Hour))
-	pending := e.insertVideo(author, "processing", true, false, now.Add(-90*time.Minute))
-	e.insertVideo(author, "failed", true, false, now.Add(-80*time.Minute))
-	e.insertVideo(author, "completed", true, true, now.Add(-70*time.Minute)) // deleted
-	private := e.insertVideo(author, "completed", false, false, now.Add(-60*time.Minute))
+	old1 := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-3 * time.Hour)})
+	old2 := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-2 * time.Hour)})
+	pending := e.video(author, dbtest.VideoOpts{Status: "processing", CreatedAt: now.Add(-90 * time.Minute)})
+	e.video(author, dbtest.VideoOpts{Status: "failed", CreatedAt: now.Add(-80 * time.Minute)})
+	e.video(author, dbtest.VideoOpts{Deleted: true, CreatedAt: now.Add(-70 * time.Minute)}) // deleted
+	private := e.video(author, dbtest.VideoOpts{Private: true, CreatedAt: now.Add(-60 * time.Minute)})
 	require.Empty(t, e.followingPages(t, token, 5))
 
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + author, token: token}).Status)
@@ -69,7 +71,7 @@ func TestFollowingInbox(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `UPDATE videos SET is_public = true WHERE id = $1`, private)
 	require.NoError(t, err)
-	fresh := e.insertVideo(author, "completed", true, false, now)
+	fresh := e.video(author, dbtest.VideoOpts{CreatedAt: now})
 	require.Equal(t, []string{fresh, private, pending, old2, old1}, e.followingPages(t, token, 2))
 
 	// Deleting, failing on reprocessing and moderation take a video out of
@@ -133,8 +135,8 @@ func TestFollowingInboxUnderConcurrency(t *testing.T) {
 	base := time.Now().Add(-time.Hour)
 	var pending []string // processing videos, published by the publisher
 	for i := range 20 {
-		e.insertVideo(authors[i%nAuthors], "completed", true, false, base.Add(time.Duration(i)*time.Second))
-		pending = append(pending, e.insertVideo(authors[i%nAuthors], "processing", true, false, base.Add(time.Duration(i)*time.Second+time.Millisecond)))
+		e.video(authors[i%nAuthors], dbtest.VideoOpts{CreatedAt: base.Add(time.Duration(i) * time.Second)})
+		pending = append(pending, e.video(authors[i%nAuthors], dbtest.VideoOpts{Status: "processing", CreatedAt: base.Add(time.Duration(i)*time.Second + time.Millisecond)}))
 	}
 
 	var wg sync.WaitGroup
@@ -158,7 +160,7 @@ func TestFollowingInboxUnderConcurrency(t *testing.T) {
 				_, err := pool.Exec(ctx, `UPDATE videos SET status = 'completed' WHERE id = $1`, pending[i])
 				require.NoError(t, err)
 			}
-			e.insertVideo(authors[i%nAuthors], "completed", true, false, time.Now())
+			e.video(authors[i%nAuthors], dbtest.VideoOpts{})
 		}
 	})
 	wg.Go(func() { // deletes some of the older videos

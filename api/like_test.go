@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestLikes(t *testing.T) {
@@ -17,8 +18,8 @@ func TestLikes(t *testing.T) {
 	e := newEnv(t)
 	ownerToken, owner := e.register("liked_owner")
 	token, me := e.register("liker")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	res := e.do(req{method: "POST", path: "/v1/likes/videos/" + id, token: token})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
@@ -64,7 +65,7 @@ func TestConcurrentLikes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	_, owner := e.register("popular")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	tokens := make([]string, 50)
 	for i := range tokens {
 		tokens[i], _ = e.register(fmt.Sprintf("fan%02d", i))

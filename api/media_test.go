@@ -31,7 +31,7 @@ import (
 )
 
 // storeVideoObjects stores a file and a thumbnail under the keys that
-// insertVideo gives the video.
+// dbtest.Video gives the video.
 func (e *testEnv) storeVideoObjects(id string) {
 	e.t.Helper()
 	ctx := context.Background()
@@ -47,7 +47,7 @@ func TestDeletedVideoStopsBeingServed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	token, owner := e.register("purged_owner")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	e.storeVideoObjects(id)
 
 	res := e.do(req{method: "GET", path: "/v1/videos/" + id})
@@ -120,9 +120,9 @@ func TestPrivateMediaURLs(t *testing.T) {
 	const cdn = "https://cdn.example.com"
 	e, _ := newS3Env(t, cdn)
 	token, owner := e.register("private_owner")
-	public := e.insertVideo(owner, "completed", true, false, time.Now())
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
-	processing := e.insertVideo(owner, "processing", true, false, time.Now())
+	public := e.video(owner, dbtest.VideoOpts{})
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
+	processing := e.video(owner, dbtest.VideoOpts{Status: "processing"})
 
 	res := e.do(req{method: "GET", path: "/v1/videos/" + public})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
@@ -210,7 +210,7 @@ func TestUploadedImageMustBeAnImage(t *testing.T) {
 	e := newEnv(t)
 	token, me := e.register("bad_images")
 	_, owner := e.register("bad_images_src")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 	credits := e.credits(t, me)
 
 	for name, data := range map[string][]byte{

@@ -4,9 +4,10 @@ import (
 	"context"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // TestOwnerDeletesCommentAcrossBlock: a video's owner who blocked a
@@ -19,7 +20,7 @@ func TestOwnerDeletesCommentAcrossBlock(t *testing.T) {
 	ownerToken, owner := e.register("ob_owner")
 	authorToken, author := e.register("ob_author")
 	viewerToken, _ := e.register("ob_viewer")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 	comment := func(token, text string) string {
 		res := e.do(req{method: "POST", path: "/v1/comments/videos/" + video, token: token, body: map[string]any{"content": text}})
 		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
@@ -61,9 +62,9 @@ func TestSelfReportIsRefused(t *testing.T) {
 	e := newEnv(t)
 	token, me := e.register("sr_me")
 	_, other := e.register("sr_other")
-	mine := e.insertVideo(me, "completed", true, false, time.Now())
-	private := e.insertVideo(me, "completed", false, false, time.Now())
-	theirs := e.insertVideo(other, "completed", true, false, time.Now())
+	mine := e.video(me, dbtest.VideoOpts{})
+	private := e.video(me, dbtest.VideoOpts{Private: true})
+	theirs := e.video(other, dbtest.VideoOpts{})
 	res := e.do(req{method: "POST", path: "/v1/comments/videos/" + theirs, token: token, body: map[string]any{"content": "mine"}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
 	myComment := res.Body["id"].(string)
@@ -94,7 +95,7 @@ func TestCommentReportSurvivesDeletion(t *testing.T) {
 	ownerToken, owner := e.register("rs_owner")
 	authorToken, author := e.register("rs_author")
 	reporterToken, _ := e.register("rs_reporter")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 	comment := func(text string) string {
 		res := e.do(req{method: "POST", path: "/v1/comments/videos/" + video, token: authorToken, body: map[string]any{"content": text}})
 		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/media/mediatest"
 	"github.com/lokiz/lokiz/tasks"
@@ -30,7 +31,7 @@ func TestFeedsCarryTotal(t *testing.T) {
 	token, _ := e.register("totalfan")
 	_, star := e.register("totalstar")
 	for i := range 3 {
-		e.insertVideo(star, "completed", true, false, time.Now().Add(-time.Duration(i)*time.Minute))
+		e.video(star, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Duration(i) * time.Minute)})
 	}
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + star, token: token}).Status)
 	for _, path := range []string{"/v1/feed/following?page_size=2", "/v1/feed/for-you?page_size=2", "/v1/videos/feed?page_size=2"} {
@@ -47,9 +48,9 @@ func TestHashtagsCarryFrontendCounts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	token, owner := e.register("tagcounter")
-	a := e.insertVideo(owner, "completed", true, false, time.Now().Add(-time.Minute))
-	b := e.insertVideo(owner, "completed", true, false, time.Now())
-	hidden := e.insertVideo(owner, "completed", false, false, time.Now())
+	a := e.video(owner, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Minute)})
+	b := e.video(owner, dbtest.VideoOpts{})
+	hidden := e.video(owner, dbtest.VideoOpts{Private: true})
 	for id, caption := range map[string]string{a: "#Jump", b: "#jump #skip", hidden: "#jump"} {
 		res := e.do(req{method: "PATCH", path: "/v1/videos/" + id, token: token, body: map[string]any{"caption": caption}})
 		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
@@ -130,7 +131,7 @@ func TestShareTakesTheOriginalsBody(t *testing.T) {
 	e := newEnv(t)
 	ownerToken, owner := e.register("sharenames_owner")
 	token, _ := e.register("sharenames")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	share := func(path string, body any) response {
 		t.Helper()
 		res := e.do(req{method: "POST", path: path, token: token, body: body})
@@ -178,7 +179,7 @@ func TestFailedCaptureAnswersAnError(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	token, me := e.register("failedcapture")
-	id := e.insertVideo(me, "completed", true, false, time.Now())
+	id := e.video(me, dbtest.VideoOpts{})
 	ctx := t.Context()
 
 	// A stand-in for the worker: it fails each new capture of the user
@@ -245,7 +246,7 @@ func TestStudioPreviewFrames(t *testing.T) {
 	e := newEnv(t)
 	token, owner := e.register("previewer")
 	otherToken, _ := e.register("previewer_other")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	ctx := context.Background()
 	data, err := os.ReadFile(mediatest.Video(t, mediatest.VideoOptions{Duration: 2, Width: 320, Height: 240}))
 	require.NoError(t, err)

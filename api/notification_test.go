@@ -59,8 +59,7 @@ func (e *notifyEnv) exec(sql string, args ...any) {
 func (e *notifyEnv) seed(owner, actor db.User) (uuid.UUID, []db.NotificationView) {
 	e.t.Helper()
 	ctx := context.Background()
-	videoID := db.NewID()
-	e.exec(`INSERT INTO videos (id, user_id, caption, status) VALUES ($1, $2, 'my cat', 'completed')`, videoID, owner.ID)
+	videoID := dbtest.Video(e.t, e.store, dbtest.VideoOpts{Owner: owner.ID, Caption: "my cat", NoMedia: true}).ID
 	e.exec(`INSERT INTO likes (id, user_id, video_id) VALUES ($1, $2, $3)`, db.NewID(), actor.ID, videoID)
 	e.exec(`INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, db.NewID(), actor.ID, owner.ID)
 	like, err := e.store.DeliverNotification(ctx, db.NewNotification{Type: db.NotificationLike, RecipientID: owner.ID, ActorID: &actor.ID, VideoID: &videoID})

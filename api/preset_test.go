@@ -1,12 +1,14 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestPresets(t *testing.T) {
@@ -23,9 +25,7 @@ func TestPresets(t *testing.T) {
 
 	// Recent use reorders the list.
 	for range 2 {
-		_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO ai_jobs (id, user_id, job_type, status, preset_id)
-			VALUES ($1, $2, 'glitch_replace', 'pending', 'glitch_face_in')`, uuid.New(), me)
-		require.NoError(t, err)
+		dbtest.AIJob(t, e.store, dbtest.AIJobOpts{User: uuid.MustParse(me), Type: lokiz.JobGlitchReplace, PresetID: "glitch_face_in"})
 	}
 	res = e.do(req{method: "GET", path: "/v1/presets/glitch"})
 	first := res.Body["presets"].([]any)[0].(map[string]any)

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // suggestionsOf returns the "type:text" of each suggestion of an
@@ -148,7 +148,7 @@ func TestSharesCountOnce(t *testing.T) {
 	e := newEnv(t, func(c *api.Config) { c.ShareRateLimit = 1000 })
 	ownerToken, owner := e.register("pumped_owner")
 	token, _ := e.register("pumper")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	share := func(token string, body any) response {
 		t.Helper()
 		res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/share", token: token, body: body})
@@ -193,7 +193,7 @@ func TestShareRateLimit(t *testing.T) {
 	e := newEnv(t, func(c *api.Config) { c.ShareRateLimit = 2 })
 	_, owner := e.register("share_limit_owner")
 	token, _ := e.register("share_limited")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	for _, p := range []string{"twitter", "line"} {
 		res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/share", token: token, body: map[string]any{"platform": p}})
 		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
@@ -216,8 +216,8 @@ func TestAnonymousViewsPerIP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	_, owner := e.register("ua_owner")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
-	other := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
+	other := e.video(owner, dbtest.VideoOpts{})
 	view := func(video, token, ua string) response {
 		t.Helper()
 		res := e.do(req{method: "POST", path: "/v1/videos/" + video + "/view", token: token, headers: map[string]string{"User-Agent": ua}})

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // requireQuota429 checks a refusal by a per-user quota: 429 in the error
@@ -76,7 +77,7 @@ func TestQuotaFrameCaptures(t *testing.T) {
 	e := newEnv(t, func(c *api.Config) { c.Quotas.CapturesPerMinute = 1 })
 	token, owner := e.register("q_framer")
 	otherToken, _ := e.register("q_framer_other")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	res := e.do(req{method: "POST", path: "/v1/ai/capture-frames", token: token, body: map[string]any{"video_id": id, "timestamps": []float64{1}}})
 	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Raw)
 	requireQuota429(t, e.do(req{method: "POST", path: "/v1/ai/capture-frame", token: token, body: map[string]any{"video_id": id, "timestamp": 1}}), time.Minute)
@@ -157,7 +158,7 @@ func TestQuotaComments(t *testing.T) {
 	e := newEnv(t, func(c *api.Config) { c.Quotas.CommentsPerMinute = 2 })
 	token, owner := e.register("q_commenter")
 	otherToken, _ := e.register("q_commenter_other")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	// Refused requests are given back: they do not count.
 	for range 3 {
 		res := e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: token, body: map[string]any{"content": "  "}})
@@ -183,7 +184,7 @@ func TestQuotaReports(t *testing.T) {
 	token, _ := e.register("q_reporter")
 	otherToken, _ := e.register("q_reporter_other")
 	report := func(tok string) response {
-		return e.do(req{method: "POST", path: "/v1/videos/" + e.insertVideo(owner, "completed", true, false, time.Now()) + "/report", token: tok, body: map[string]any{"report_type": "spam"}})
+		return e.do(req{method: "POST", path: "/v1/videos/" + e.video(owner, dbtest.VideoOpts{}) + "/report", token: tok, body: map[string]any{"report_type": "spam"}})
 	}
 	for range 2 {
 		require.Equal(t, http.StatusCreated, report(token).Status)

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestReports(t *testing.T) {
@@ -18,8 +18,8 @@ func TestReports(t *testing.T) {
 	e := newEnv(t)
 	ownerToken, owner := e.register("rp_owner")
 	token, me := e.register("rp_reporter")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/report", token: token, body: map[string]any{"report_type": "spam", "reason": " repeated ads "}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
@@ -67,7 +67,7 @@ func TestReportRaces(t *testing.T) {
 	e := newEnv(t, func(c *api.Config) { c.ReportRateLimit = 1000 })
 	_, owner := e.register("rr_owner")
 	token, _ := e.register("rr_reporter")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	var wg sync.WaitGroup
 	statuses := make([]int, 8)
 	for i := range statuses {
@@ -94,8 +94,8 @@ func TestReportRateLimit(t *testing.T) {
 	_, owner := e.register("rl_owner")
 	token, _ := e.register("rl_reporter")
 	for range 2 {
-		e.do(req{method: "POST", path: "/v1/videos/" + e.insertVideo(owner, "completed", true, false, time.Now()) + "/report", token: token, body: map[string]any{"report_type": "spam"}})
+		e.do(req{method: "POST", path: "/v1/videos/" + e.video(owner, dbtest.VideoOpts{}) + "/report", token: token, body: map[string]any{"report_type": "spam"}})
 	}
-	res := e.do(req{method: "POST", path: "/v1/videos/" + e.insertVideo(owner, "completed", true, false, time.Now()) + "/report", token: token, body: map[string]any{"report_type": "spam"}})
+	res := e.do(req{method: "POST", path: "/v1/videos/" + e.video(owner, dbtest.VideoOpts{}) + "/report", token: token, body: map[string]any{"report_type": "spam"}})
 	require.Equal(t, http.StatusTooManyRequests, res.Status)
 }

@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestSearch(t *testing.T) {
@@ -26,8 +26,8 @@ func TestSearch(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.store.Pool().Exec(context.Background(), "INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)", uuid.New(), blocked, me)
 	require.NoError(t, err)
-	public := e.insertVideo(minji, "completed", true, false, time.Now())
-	private := e.insertVideo(minji, "completed", false, false, time.Now())
+	public := e.video(minji, dbtest.VideoOpts{})
+	private := e.video(minji, dbtest.VideoOpts{Private: true})
 	for id, caption := range map[string]string{public: "오늘의 댄스 #dance 100% fun_time", private: "오늘의 비밀 댄스"} {
 		_, err := e.store.Pool().Exec(context.Background(), "UPDATE videos SET caption = $2 WHERE id = $1", id, caption)
 		require.NoError(t, err)

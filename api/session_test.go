@@ -14,6 +14,7 @@ import (
 
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/session"
 	"github.com/lokiz/lokiz/tasks"
@@ -339,7 +340,7 @@ func TestDeleteAccount(t *testing.T) {
 	events := e.revocations(t)
 
 	// The leaver's video, with its objects in storage.
-	video := e.insertVideo(leaverID, "completed", true, false, time.Now().Add(-time.Minute))
+	video := e.video(leaverID, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Minute)})
 	for _, key := range []string{"videos/" + video + ".mp4", "thumbnails/" + video + ".jpg"} {
 		require.NoError(t, e.storage.Put(ctx, key, strings.NewReader("data"), 4, storageType(key)))
 	}
@@ -347,7 +348,7 @@ func TestDeleteAccount(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	// The stayer's video, which the leaver likes and comments on; the
 	// stayer follows the leaver and likes their video.
-	stayerVideo := e.insertVideo(stayerID, "completed", true, false, time.Now().Add(-2*time.Minute))
+	stayerVideo := e.video(stayerID, dbtest.VideoOpts{CreatedAt: time.Now().Add(-2 * time.Minute)})
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + stayerVideo, token: leaver.access}).Status)
 	res = e.do(req{method: "POST", path: "/v1/comments/videos/" + stayerVideo, token: leaver.access, body: map[string]any{"content": "bye all"}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)

@@ -3,9 +3,10 @@ package api_test
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestStudio(t *testing.T) {
@@ -13,8 +14,8 @@ func TestStudio(t *testing.T) {
 	e := newEnv(t)
 	token, owner := e.register("studio_user")
 	otherToken, _ := e.register("studio_other")
-	id := e.insertVideo(owner, "completed", true, false, time.Now()) // 3.5 s
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{}) // 3.5 s
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	res := e.do(req{method: "GET", path: "/v1/studio/videos/" + id + "/timeline", token: otherToken})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)

@@ -4,9 +4,10 @@ import (
 	"context"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // requireNoErrorLogs fails when the api logged at ERROR level: bad input is
@@ -35,7 +36,7 @@ func TestNULIsRefused(t *testing.T) {
 	e := newEnv(t)
 	ownerToken, owner := e.register("nul_owner")
 	token, _ := e.register("nul_user")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 	cm := e.do(req{method: "POST", path: "/v1/comments/videos/" + video, token: token, body: map[string]any{"content": "fine"}})
 	require.Equal(t, http.StatusCreated, cm.Status, "%s", cm.Raw)
 	commentID := cm.Body["id"].(string)
@@ -95,7 +96,7 @@ func TestControlAndBidiAreRefused(t *testing.T) {
 	e := newEnv(t)
 	_, owner := e.register("bidi_owner")
 	token, _ := e.register("bidi_user")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 
 	cases := []struct {
 		name string
@@ -141,7 +142,7 @@ func TestTextIsStoredNFC(t *testing.T) {
 	e := newEnv(t)
 	_, owner := e.register("nfc_owner")
 	token, _ := e.register("nfc_user")
-	video := e.insertVideo(owner, "completed", true, false, time.Now())
+	video := e.video(owner, dbtest.VideoOpts{})
 
 	res := e.do(req{method: "POST", path: "/v1/comments/videos/" + video, token: token, body: map[string]any{"content": "cafe\u0301"}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)

@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
 )
@@ -27,10 +28,10 @@ func TestTrendingFeed(t *testing.T) {
 	token, _ := e.register("trend_viewer")
 	_, author := e.register("trend_author")
 	now := time.Now()
-	v1 := e.insertVideo(author, "completed", true, false, now.Add(-4*time.Minute))
-	v2 := e.insertVideo(author, "completed", true, false, now.Add(-3*time.Minute))
-	v3 := e.insertVideo(author, "completed", true, false, now.Add(-2*time.Minute))
-	hidden := e.insertVideo(author, "completed", true, false, now.Add(-time.Minute))
+	v1 := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-4 * time.Minute)})
+	v2 := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-3 * time.Minute)})
+	v3 := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-2 * time.Minute)})
+	hidden := e.video(author, dbtest.VideoOpts{CreatedAt: now.Add(-time.Minute)})
 	get := func(query string) response {
 		t.Helper()
 		res := e.do(req{method: "GET", path: "/v1/videos/feed?" + query, token: token})
@@ -116,7 +117,7 @@ func TestTrendingCursorProperty(t *testing.T) {
 	_, author := e.register("trend_prop")
 	var ranked []uuid.UUID
 	for i := range 30 {
-		ranked = append(ranked, uuid.MustParse(e.insertVideo(author, "completed", true, false, time.Now().Add(-time.Duration(i)*time.Second))))
+		ranked = append(ranked, uuid.MustParse(e.video(author, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Duration(i) * time.Second)})))
 	}
 	rand.Shuffle(len(ranked), func(i, j int) { ranked[i], ranked[j] = ranked[j], ranked[i] })
 	ranking := trending.New(e.rdb)

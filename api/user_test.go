@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 func TestMe(t *testing.T) {
@@ -104,10 +106,9 @@ func TestGetUser(t *testing.T) {
 	pool := e.store.Pool()
 	_, err := pool.Exec(ctx, `INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, uuid.New(), bob, alice)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public, like_count, deleted_at) VALUES
-		($1, $4, 'completed', true, 5, NULL), ($2, $4, 'completed', false, 7, NULL), ($3, $4, 'completed', true, 11, now())`,
-		uuid.New(), uuid.New(), uuid.New(), alice)
-	require.NoError(t, err)
+	e.video(alice, dbtest.VideoOpts{LikeCount: 5})
+	e.video(alice, dbtest.VideoOpts{Private: true, LikeCount: 7})
+	e.video(alice, dbtest.VideoOpts{Deleted: true, LikeCount: 11})
 
 	t.Run("Anonymous", func(t *testing.T) {
 		res := e.do(req{method: "GET", path: "/v1/users/" + alice})

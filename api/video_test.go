@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
-	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // raw sends a request that is not JSON API traffic (uploads and downloads
@@ -37,21 +37,13 @@ func (e *testEnv) raw(method, rawURL string, body []byte, headers map[string]str
 	return rec
 }
 
-// insertVideo writes a video row directly, for read tests that need a
-// finished video without running the worker.
-func (e *testEnv) insertVideo(owner string, status string, public bool, deleted bool, createdAt time.Time) string {
+// video inserts a video of owner (a user id as the api gives it) with
+// dbtest.Video, for read tests that need a finished video without running
+// the worker; it returns the video's id.
+func (e *testEnv) video(owner string, o dbtest.VideoOpts) string {
 	e.t.Helper()
-	id := db.NewID()
-	var deletedAt *time.Time
-	if deleted {
-		deletedAt = &createdAt
-	}
-	_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO videos
-		(id, user_id, status, is_public, deleted_at, created_at, object_key, thumbnail_key, duration_seconds, width, height)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 3.5, 320, 240)`,
-		id, owner, status, public, deletedAt, createdAt, "videos/"+id.String()+".mp4", "thumbnails/"+id.String()+".jpg")
-	require.NoError(e.t, err)
-	return id.String()
+	o.Owner = uuid.MustParse(owner)
+	return dbtest.Video(e.t, e.store, o).ID.String()
 }
 
 func TestVideoUploadFlow(t *testing.T) {
@@ -148,10 +140,10 @@ func TestVideoVisibility(t *testing.T) {
 	aliceToken, alice := e.register("vis_alice")
 	bobToken, bob := e.register("vis_bob")
 	now := time.Now()
-	public := e.insertVideo(alice, "completed", true, false, now.Add(-4*time.Minute))
-	private := e.insertVideo(alice, "completed", false, false, now.Add(-3*time.Minute))
-	deleted := e.insertVideo(alice, "completed", true, true, now.Add(-2*time.Minute))
-	processing := e.insertVideo(alice, "processing", true, false, now.Add(-time.Minute))
+	public := e.video(alice, dbtest.VideoOpts{CreatedAt: now.Add(-4 * time.Minute)})
+	private := e.video(alice, dbtest.VideoOpts{Private: true, CreatedAt: now.Add(-3 * time.Minute)})
+	deleted := e.video(alice, dbtest.VideoOpts{Deleted: true, CreatedAt: now.Add(-2 * time.Minute)})
+	processing := e.video(alice, dbtest.VideoOpts{Status: "processing", CreatedAt: now.Add(-time.Minute)})
 
 	res := e.do(req{method: "GET", path: "/v1/videos/" + public})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
@@ -203,7 +195,7 @@ func TestVideoPagination(t *testing.T) {
 	for i := range 7 {
 		// Two share a timestamp: the id breaks the tie, nothing is skipped.
 		at := base.Add(time.Duration(i/2*2) * time.Minute)
-		want = append([]string{e.insertVideo(alice, "completed", true, false, at)}, want...)
+		want = append([]string{e.video(alice, dbtest.VideoOpts{CreatedAt: at})}, want...)
 	}
 	var got []string
 	path := "/v1/videos?page_size=3"
@@ -215,7 +207,7 @@ func TestVideoPagination(t *testing.T) {
 		}
 		if page == 0 {
 			// A newer video arriving between pages does not shift later pages.
-			e.insertVideo(alice, "completed", true, false, time.Now())
+			e.video(alice, dbtest.VideoOpts{})
 		}
 		if res.Body["has_more"] == false {
 			require.Nil(t, res.Body["next_cursor"])
@@ -256,7 +248,7 @@ func TestVideoEditAndDelete(t *testing.T) {
 	e := newEnv(t)
 	token, alice := e.register("editor_v")
 	otherToken, _ := e.register("other_v")
-	id := e.insertVideo(alice, "completed", true, false, time.Now())
+	id := e.video(alice, dbtest.VideoOpts{})
 
 	res := e.do(req{method: "PATCH", path: "/v1/videos/" + id, token: token, body: map[string]any{
 		"caption": "hello #Dance #먹방 #dance", "title": "My clip"}})
@@ -293,8 +285,8 @@ func TestViews(t *testing.T) {
 	e := newEnv(t)
 	ownerToken, owner := e.register("viewed")
 	viewerToken, _ := e.register("viewer")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
-	private := e.insertVideo(owner, "completed", false, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
+	private := e.video(owner, dbtest.VideoOpts{Private: true})
 
 	view := func(token, ua string, body any) response {
 		return e.do(req{method: "POST", path: "/v1/videos/" + id + "/view", token: token, body: body,
@@ -379,7 +371,7 @@ func TestViewRateLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *api.Config) { c.ViewRateLimit = 3 })
 	_, owner := e.register("limited_views")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	for i := range 3 {
 		res := e.do(req{method: "POST", path: "/v1/videos/" + id + "/view", headers: map[string]string{"User-Agent": fmt.Sprint(i)}})
 		require.Equal(t, http.StatusOK, res.Status)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/views"
 )
 
@@ -93,7 +94,7 @@ func runClients(b *testing.B, clients int, fn func(i int64) error) {
 func viewBenchEnv(b *testing.B) (*testEnv, string) {
 	e := newEnv(b, func(c *api.Config) { c.ViewRateLimit, c.ViewAnonPerIP = 1<<30, 1<<30 })
 	_, owner := e.register("viewbench")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	return e, id
 }
 
@@ -156,7 +157,7 @@ func TestViewBenchmarkCountsExactly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *api.Config) { c.ViewRateLimit, c.ViewAnonPerIP = 1<<30, 1<<30 })
 	_, owner := e.register("viewexact")
-	id := e.insertVideo(owner, "completed", true, false, time.Now())
+	id := e.video(owner, dbtest.VideoOpts{})
 	srv := httptest.NewServer(e.h)
 	defer srv.Close()
 	var wg sync.WaitGroup

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"image/jpeg"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/db/dbtest"
-	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/media/mediatest"
 )
 
@@ -65,54 +63,8 @@ func TestMediaJourney(t *testing.T) {
 }
 
 func runJourney(t *testing.T, vars map[string]string, dbURL string) {
-	logs := &testkit.LogBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"dev"})
-	}()
-	base := vars["PUBLIC_BASE_URL"]
-	client := &http.Client{Timeout: 20 * time.Second}
-	require.Eventually(t, func() bool {
-		resp, err := client.Get(base + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 100*time.Millisecond, "dev never became ready; logs:\n%s", logs)
-
-	call := func(method, path, token string, body any, headers map[string]string) (int, map[string]any) {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			raw, _ := json.Marshal(body)
-			rd = bytes.NewReader(raw)
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		for k, v := range headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var out map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-		return resp.StatusCode, out
-	}
-	get := func(url string) (int, []byte, string) {
-		t.Helper()
-		resp, err := client.Get(url)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b, resp.Header.Get("Content-Type")
-	}
+	c := startDev(t, vars)
+	logs, client, call, get := c.logs, c.client, c.callWith, c.get
 
 	status, reg := call("POST", "/v1/auth/register", "", map[string]any{"username": "journey", "email": "j@example.com", "password": "journey-pass"}, nil)
 	require.Equal(t, http.StatusCreated, status, "%v", reg)
@@ -246,11 +198,4 @@ func runJourney(t *testing.T, vars map[string]string, dbURL string) {
 		require.Equal(t, http.StatusNotFound, code, "frames of a deleted video go with it")
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, "logs:\n%s", logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("dev did not shut down; logs:\n%s", logs)
-	}
 }

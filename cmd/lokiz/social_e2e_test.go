@@ -1,21 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/notification"
@@ -36,57 +34,15 @@ func TestNotificationJourney(t *testing.T) {
 		"SECRET_KEY": strings.Repeat("n", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "STORAGE_DIR": t.TempDir(),
 	}
-	logs := &testkit.LogBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{"dev"})
-	}()
-	base := vars["PUBLIC_BASE_URL"]
-	client := &http.Client{Timeout: 10 * time.Second}
-	require.Eventually(t, func() bool {
-		resp, err := client.Get(base + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 100*time.Millisecond, "dev never became ready; logs:\n%s", logs)
-
-	call := func(method, path, token string, body any) (int, map[string]any) {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			raw, _ := json.Marshal(body)
-			rd = bytes.NewReader(raw)
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
-	register := func(name string) (string, string) {
-		status, out := call("POST", "/v1/auth/register", "", map[string]any{"username": name, "email": name + "@example.com", "password": "password-" + name})
-		require.Equal(t, http.StatusCreated, status, "%v", out)
-		return out["access_token"].(string), out["user"].(map[string]any)["id"].(string)
-	}
+	c := startDev(t, vars)
+	logs, call, register := c.logs, c.call, c.register
 	aliceToken, alice := register("alice_n")
 	bobToken, bob := register("bob_n")
 
-	conn, err := pgx.Connect(context.Background(), dbURL)
+	pool, err := db.Open(context.Background(), dbURL, db.PoolOptions{MaxConns: 2})
 	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	video := uuid.New()
-	_, err = conn.Exec(context.Background(), "INSERT INTO videos (id, user_id, status) VALUES ($1, $2, 'completed')", video, alice)
-	require.NoError(t, err)
+	defer pool.Close()
+	video := dbtest.Video(t, db.NewStore(pool), dbtest.VideoOpts{Owner: uuid.MustParse(alice), NoMedia: true}).ID
 
 	rdb := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(), DB: redisIndex})
 	defer rdb.Close()
@@ -139,11 +95,4 @@ func TestNotificationJourney(t *testing.T) {
 	_, list = call("GET", "/v1/notifications", aliceToken, nil)
 	require.Empty(t, list["notifications"])
 
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code)
-	case <-time.After(30 * time.Second):
-		t.Fatal("dev did not shut down")
-	}
 }
