@@ -178,8 +178,7 @@ func TestNotifyHandler(t *testing.T) {
 		t.Parallel()
 		b := newNotifyBundle(t)
 		next, nothing := b.listen(t, b.owner.ID)
-		commentID := db.NewID()
-		b.exec(t, `INSERT INTO comments (id, user_id, video_id, content) VALUES ($1, $2, $3, 'nice')`, commentID, b.actor.ID, b.videoID)
+		commentID := dbtest.Comment(t, b.store, dbtest.CommentOpts{Author: b.actor.ID, Video: b.videoID})
 		p := tasks.NotifyPayload{Type: tasks.NotifyComment, RecipientID: b.owner.ID, ActorID: &b.actor.ID, VideoID: &b.videoID, CommentID: &commentID}
 		b.process(t, p)
 		n := next()["notification"].(map[string]any)
@@ -189,8 +188,7 @@ func TestNotifyHandler(t *testing.T) {
 		require.Equal(t, 1, b.count(t, b.owner.ID), "a retried comment delivery stores one row")
 
 		// A comment deleted before its delivery notifies nobody.
-		gone := db.NewID()
-		b.exec(t, `INSERT INTO comments (id, user_id, video_id, content) VALUES ($1, $2, $3, 'oops')`, gone, b.actor.ID, b.videoID)
+		gone := dbtest.Comment(t, b.store, dbtest.CommentOpts{Author: b.actor.ID, Video: b.videoID, Content: "oops"})
 		b.exec(t, `DELETE FROM comments WHERE id = $1`, gone)
 		b.process(t, tasks.NotifyPayload{Type: tasks.NotifyComment, RecipientID: b.owner.ID, ActorID: &b.actor.ID, VideoID: &b.videoID, CommentID: &gone})
 		require.Equal(t, 1, b.count(t, b.owner.ID))
@@ -201,8 +199,7 @@ func TestNotifyHandler(t *testing.T) {
 		t.Parallel()
 		b := newNotifyBundle(t)
 		next, _ := b.listen(t, b.owner.ID)
-		jobID := db.NewID()
-		b.exec(t, `INSERT INTO ai_jobs (id, user_id, job_type) VALUES ($1, $2, 'music')`, jobID, b.owner.ID)
+		jobID := dbtest.AIJob(t, b.store, dbtest.AIJobOpts{User: b.owner.ID}).ID
 		b.process(t, tasks.NotifyPayload{Type: tasks.NotifyAIJob, RecipientID: b.owner.ID, AIJobID: &jobID, Message: ptr("Your music is ready")})
 		n := next()["notification"].(map[string]any)
 		require.Nil(t, n["actor"])
