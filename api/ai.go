@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -323,20 +323,14 @@ func (s *Server) aiSourceVideo(ctx context.Context, me, id uuid.UUID, notFound s
 	return &row.Video, nil
 }
 
-var frameKey = regexp.MustCompile(`^frames/([0-9a-f-]{36})/\d{2}\.jpg$`)
-
 // aiImageKey resolves an image reference (the key, or a URL we issued) to
 // an object the caller owns: an image they uploaded, or a frame they
 // captured. Nothing else is ever fetched by the worker (principle 7).
 func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string) (string, error) {
 	errNotOurs := lokiz.ValidationError(fieldErr("must be an image you uploaded (POST /v1/images/upload-url) or a frame you captured (POST /v1/ai/capture-frames)", "body", field))
-	if key := keyFromReference(ref, "frames/"); key != "" {
-		m := frameKey.FindStringSubmatch(key)
-		if m == nil {
-			return "", errNotOurs
-		}
-		captureID, err := uuid.Parse(m[1])
-		if err != nil {
+	if storage.IsFrameReference(ref) {
+		key, captureID, ok := storage.FrameKeyFrom(ref)
+		if !ok {
 			return "", errNotOurs
 		}
 		fc, err := s.store.FrameCaptureGet(ctx, captureID)
@@ -352,7 +346,7 @@ func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string
 		}
 		return "", errNotOurs
 	}
-	key := keyFromReference(ref, "images/")
+	key := storage.ImageKeyFrom(ref)
 	if key == "" {
 		return "", errNotOurs
 	}
@@ -408,7 +402,7 @@ func (s *Server) aiJobResponse(ctx context.Context, j db.AIJob) aiJobResponse {
 	url := s.privateMediaURL(ctx, j.OutputKey)
 	var thumb *string
 	if j.VideoID != nil && j.Status == lokiz.JobCompleted {
-		thumb = s.privateMediaURL(ctx, ptr("thumbnails/"+j.VideoID.String()+".jpg"))
+		thumb = s.privateMediaURL(ctx, ptr(storage.ThumbnailKey(*j.VideoID)))
 	}
 	urls := []string{}
 	if url != nil {

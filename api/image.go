@@ -98,7 +98,7 @@ func (s *Server) createImageUpload(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	key, err := storage.NewKey("images", req.ContentType)
+	key, err := storage.NewImageKey(req.ContentType)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -208,7 +208,7 @@ func (s *Server) createVideoUpload(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	key, err := storage.NewKey("uploads", req.ContentType)
+	key, err := storage.NewUploadKey(req.ContentType)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -331,7 +331,7 @@ func (h *AIHandler) sourceVideoKey(ctx context.Context, job db.AIJob, in lokiz.A
 	if job.JobType != lokiz.JobStickerToReality || in.StartTime == nil || in.EndTime == nil {
 		return *v.ObjectKey, nil
 	}
-	key := "ai/" + job.ID.String() + "/segment.mp4"
+	key := storage.AIFileKey(job.ID, "segment.mp4")
 	if _, err := h.storage.Stat(ctx, key); err == nil {
 		return key, nil
 	}
@@ -669,7 +669,7 @@ const errOutputRefused = "The AI model's output could not be fetched from an app
 // The download goes through the output client (AIConfig.Outputs): listed
 // hosts over https, no internal address, at most MaxOutputBytes.
 func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name string, kinds []string) (string, error) {
-	base := "ai/" + job.ID.String() + "/" + name
+	base := storage.AIFileKey(job.ID, name)
 	for _, k := range kinds {
 		for _, f := range outputFormats[k] {
 			if _, err := h.storage.Stat(ctx, base+f.ext); err == nil {
@@ -736,7 +736,7 @@ func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name stri
 // spliceBack puts a sticker job's remade segment back into its source video
 // and returns the key of the whole video.
 func (h *AIHandler) spliceBack(ctx context.Context, job db.AIJob, segmentKey string, start, end float64) (string, error) {
-	key := "ai/" + job.ID.String() + "/spliced.mp4"
+	key := storage.AIFileKey(job.ID, "spliced.mp4")
 	if _, err := h.storage.Stat(ctx, key); err == nil {
 		return key, nil
 	}
