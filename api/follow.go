@@ -14,9 +14,9 @@ import (
 	"github.com/lokiz/lokiz/tasks"
 )
 
-func (s *Server) basicUser(ctx context.Context, u db.User) userBasic {
+func (s *Server) basicUser(ctx context.Context, u db.User) lokiz.UserBasic {
 	img := s.mediaURL(ctx, u.ProfileImageKey)
-	return userBasic{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, ProfileImageURL: img, ProfileImage: img}
+	return lokiz.UserBasic{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, ProfileImageURL: img, ProfileImage: img}
 }
 
 // targetUser resolves the path's user_id to someone the caller may see and
@@ -34,11 +34,11 @@ func (s *Server) targetUser(c *gin.Context, selfMsg string) (db.User, error) {
 }
 
 type followResponse struct {
-	ID          uuid.UUID `json:"id"`
-	Follower    userBasic `json:"follower"`
-	Following   userBasic `json:"following"`
-	CreatedAt   time.Time `json:"created_at"`
-	IsFollowing bool      `json:"is_following"`
+	ID          uuid.UUID       `json:"id"`
+	Follower    lokiz.UserBasic `json:"follower"`
+	Following   lokiz.UserBasic `json:"following"`
+	CreatedAt   time.Time       `json:"created_at"`
+	IsFollowing bool            `json:"is_following"`
 }
 
 // follow follows a user: 201 the first time, 200 when already following.
@@ -135,7 +135,7 @@ func offsetPage(c *gin.Context) (page, size int, err error) {
 
 type followEntry struct {
 	followResponse
-	User userBasic `json:"user"`
+	User lokiz.UserBasic `json:"user"`
 }
 
 type followListResponse struct {

@@ -21,39 +21,30 @@ import (
 	"github.com/lokiz/lokiz/views"
 )
 
-// userBasic is the author embedded in videos (UserBasicInfo).
-type userBasic struct {
-	ID              uuid.UUID `json:"id"`
-	Username        string    `json:"username"`
-	DisplayName     *string   `json:"display_name"`
-	ProfileImageURL *string   `json:"profile_image_url"`
-	ProfileImage    *string   `json:"profile_image"`
-}
-
 // videoResponse is the reference's VideoResponse plus the fields the
 // contract adds (status, is_public, share_count, title, dimensions, tags).
 type videoResponse struct {
-	ID              uuid.UUID  `json:"id"`
-	User            userBasic  `json:"user"`
-	VideoURL        *string    `json:"video_url"`
-	ThumbnailURL    *string    `json:"thumbnail_url"`
-	DurationSeconds float64    `json:"duration_seconds"`
-	Title           *string    `json:"title"`
-	Caption         string     `json:"caption"`
-	Hashtags        []string   `json:"hashtags"`
-	Status          string     `json:"status"`
-	FailureReason   *string    `json:"failure_reason"`
-	IsPublic        bool       `json:"is_public"`
-	Width           *int32     `json:"width"`
-	Height          *int32     `json:"height"`
-	ViewCount       int64      `json:"view_count"`
-	LikeCount       int32      `json:"like_count"`
-	CommentCount    int32      `json:"comment_count"`
-	GlitchCount     int32      `json:"glitch_count"`
-	ShareCount      int32      `json:"share_count"`
-	OriginalVideoID *uuid.UUID `json:"original_video_id"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
+	ID              uuid.UUID       `json:"id"`
+	User            lokiz.UserBasic `json:"user"`
+	VideoURL        *string         `json:"video_url"`
+	ThumbnailURL    *string         `json:"thumbnail_url"`
+	DurationSeconds float64         `json:"duration_seconds"`
+	Title           *string         `json:"title"`
+	Caption         string          `json:"caption"`
+	Hashtags        []string        `json:"hashtags"`
+	Status          string          `json:"status"`
+	FailureReason   *string         `json:"failure_reason"`
+	IsPublic        bool            `json:"is_public"`
+	Width           *int32          `json:"width"`
+	Height          *int32          `json:"height"`
+	ViewCount       int64           `json:"view_count"`
+	LikeCount       int32           `json:"like_count"`
+	CommentCount    int32           `json:"comment_count"`
+	GlitchCount     int32           `json:"glitch_count"`
+	ShareCount      int32           `json:"share_count"`
+	OriginalVideoID *uuid.UUID      `json:"original_video_id"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
 }
 
 // videoRows renders videos with their authors: one Redis call for the
@@ -85,7 +76,7 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 		}
 		out[i] = videoResponse{
 			ID:       v.ID,
-			User:     userBasic{ID: a.ID, Username: a.Username, DisplayName: a.DisplayName, ProfileImageURL: img, ProfileImage: img},
+			User:     lokiz.UserBasic{ID: a.ID, Username: a.Username, DisplayName: a.DisplayName, ProfileImageURL: img, ProfileImage: img},
 			VideoURL: s.videoMediaURL(ctx, v, v.ObjectKey), ThumbnailURL: s.videoMediaURL(ctx, v, v.ThumbnailKey),
 			DurationSeconds: v.DurationSeconds, Title: v.Title, Caption: v.Caption, Hashtags: ht,
 			Status: v.Status, FailureReason: v.FailureReason, IsPublic: v.IsPublic, Width: v.Width, Height: v.Height,
