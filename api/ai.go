@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -465,15 +466,13 @@ func (s *Server) listAIJobs(c *gin.Context) {
 	var errs []lokiz.FieldError
 	if v := c.Query("job_type"); v != "" {
 		if !lokiz.ValidJobType(v) {
-			errs = append(errs, fieldErr("must be one of i2v_template, glitch_animate, glitch_replace, sticker_to_reality, music", "query", "job_type"))
+			errs = append(errs, fieldErr(oneOf(lokiz.JobTypes), "query", "job_type"))
 		}
 		jobType = &v
 	}
 	if v := c.Query("status"); v != "" {
-		switch v {
-		case lokiz.JobPending, lokiz.JobProcessing, lokiz.JobCompleted, lokiz.JobFailed, lokiz.JobCanceled:
-		default:
-			errs = append(errs, fieldErr("must be one of pending, processing, completed, failed, canceled", "query", "status"))
+		if !slices.Contains(lokiz.JobStatuses, v) {
+			errs = append(errs, fieldErr(oneOf(lokiz.JobStatuses), "query", "status"))
 		}
 		status = &v
 	}

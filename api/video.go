@@ -154,7 +154,7 @@ func (r *videoUploadRequest) validate() []lokiz.FieldError {
 		r.ContentType = "video/mp4"
 	}
 	if !slices.Contains(lokiz.VideoUploadTypes, r.ContentType) {
-		errs = append(errs, fieldErr("must be one of video/mp4, video/quicktime, video/webm", "body", "content_type"))
+		errs = append(errs, fieldErr(oneOf(lokiz.VideoUploadTypes), "body", "content_type"))
 	}
 	if r.Caption != nil {
 		if msg := lokiz.ValidateCaption(*r.Caption); msg != "" {
@@ -490,8 +490,6 @@ func (s *Server) listVideos(c *gin.Context) {
 	s.respondVideoList(c, list, p)
 }
 
-var videoStatuses = []string{lokiz.VideoUploading, lokiz.VideoProcessing, lokiz.VideoCompleted, lokiz.VideoFailed, lokiz.VideoRemoved}
-
 // listUserVideos serves /users/{id}/videos and, for the caller, /videos/me.
 func (s *Server) listUserVideos(c *gin.Context, userID uuid.UUID) {
 	ctx := c.Request.Context()
@@ -502,8 +500,8 @@ func (s *Server) listUserVideos(c *gin.Context, userID uuid.UUID) {
 	}
 	var status *string
 	if st := c.Query("status"); st != "" {
-		if !slices.Contains(videoStatuses, st) {
-			s.writeError(c, lokiz.ValidationError(fieldErr("must be one of uploading, processing, completed, failed, removed", "query", "status")))
+		if !slices.Contains(lokiz.VideoStatuses, st) {
+			s.writeError(c, lokiz.ValidationError(fieldErr(oneOf(lokiz.VideoStatuses), "query", "status")))
 			return
 		}
 		status = &st
@@ -595,7 +593,7 @@ type viewRequest struct {
 func (r *viewRequest) validate() []lokiz.FieldError {
 	var errs []lokiz.FieldError
 	if !views.ValidSource(r.Source) {
-		errs = append(errs, fieldErr("must be one of feed, search, profile, share, external", "body", "source"))
+		errs = append(errs, fieldErr(oneOf(views.Sources), "body", "source"))
 	}
 	if r.WatchTimeMS != nil && (*r.WatchTimeMS < 0 || *r.WatchTimeMS > 24*3600*1000) {
 		errs = append(errs, fieldErr("must be from 0 to 86400000", "body", "watch_time_ms"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/media"
 	"github.com/lokiz/lokiz/storage"
@@ -42,7 +43,7 @@ func (h *FramesCaptureHandler) ProcessTask(ctx context.Context, t *asynq.Task) e
 	} else if err != nil {
 		return fmt.Errorf("load frame capture: %w", err)
 	}
-	if fc.Status != "pending" {
+	if fc.Status != lokiz.CapturePending {
 		return nil // done by an earlier delivery
 	}
 	keys, err := h.capture(ctx, fc)
