@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -106,31 +105,6 @@ func (s *Server) checkFollows(c *gin.Context) {
 		return
 	}
 	s.checkMany(c, req.ids, s.followedBy, "following_users")
-}
-
-// offsetPage reads page (≥1) and page_size (1–100), the style the
-// reference keeps for follower lists and other short lists.
-func offsetPage(c *gin.Context) (page, size int, err error) {
-	page, size = 1, defaultPageSize
-	var errs []lokiz.FieldError
-	if raw := c.Query("page"); raw != "" {
-		if n, e := strconv.Atoi(raw); e != nil || n < 1 || n > 100000 {
-			errs = append(errs, fieldErr("must be a whole number of at least 1", "query", "page"))
-		} else {
-			page = n
-		}
-	}
-	if raw := c.Query("page_size"); raw != "" {
-		if n, e := strconv.Atoi(raw); e != nil || n < 1 || n > 100 {
-			errs = append(errs, fieldErr("must be a whole number from 1 to 100", "query", "page_size"))
-		} else {
-			size = n
-		}
-	}
-	if len(errs) > 0 {
-		return 0, 0, lokiz.ValidationError(errs...)
-	}
-	return page, size, nil
 }
 
 type followEntry struct {
