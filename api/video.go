@@ -455,20 +455,42 @@ type videoRow struct {
 	User  db.User
 }
 
-func (s *Server) respondVideoList(c *gin.Context, rows []videoRow, p pageParams) {
-	rows, next, more := pageOf(rows, p.Size, func(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
+// videoPage is the one renderer of a page of videos (the public, user,
+// liked, bookmarked and hashtag lists): rows were fetched with limit
+// p.Size+1, parts gives a row's video and author, key its cursor.
+func videoPage[T any](ctx context.Context, s *Server, rows []T, p pageParams,
+	parts func(T) (db.Video, db.User), key func(T) cursor,
+) (videoListResponse, error) {
+	rows, next, more := pageOf(rows, p.Size, key)
 	vs := make([]db.Video, len(rows))
 	us := make([]db.User, len(rows))
 	for i, r := range rows {
-		vs[i], us[i] = r.Video, r.User
+		vs[i], us[i] = parts(r)
 	}
-	out, err := s.videoResponses(c.Request.Context(), vs, us)
+	out, err := s.videoResponses(ctx, vs, us)
+	if err != nil {
+		return videoListResponse{}, err
+	}
+	return videoListResponse{Videos: out, NextCursor: next, HasMore: more, PageSize: p.Size}, nil
+}
+
+// respondVideoList renders rows, fetched with limit p.Size+1, as a page of
+// videos, or the error when rendering fails.
+func respondVideoList[T any](c *gin.Context, s *Server, rows []T, p pageParams,
+	parts func(T) (db.Video, db.User), key func(T) cursor,
+) {
+	page, err := videoPage(c.Request.Context(), s, rows, p, parts, key)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, videoListResponse{Videos: out, NextCursor: next, HasMore: more, PageSize: p.Size})
+	c.JSON(http.StatusOK, page)
 }
+
+// byCreation is the cursor of a list in creation order of its videos.
+func byCreation(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} }
+
+func videoRowParts(r videoRow) (db.Video, db.User) { return r.Video, r.User }
 
 // listVideos is the public list, newest first.
 func (s *Server) listVideos(c *gin.Context) {
@@ -487,7 +509,7 @@ func (s *Server) listVideos(c *gin.Context) {
 	for i, r := range rows {
 		list[i] = videoRow(r)
 	}
-	s.respondVideoList(c, list, p)
+	respondVideoList(c, s, list, p, videoRowParts, byCreation)
 }
 
 // listUserVideos serves /users/{id}/videos and, for the caller, /videos/me.
@@ -523,7 +545,7 @@ func (s *Server) listUserVideos(c *gin.Context, userID uuid.UUID) {
 	for i, r := range rows {
 		list[i] = videoRow(r)
 	}
-	s.respondVideoList(c, list, p)
+	respondVideoList(c, s, list, p, videoRowParts, byCreation)
 }
 
 func (s *Server) listMyVideos(c *gin.Context) { s.listUserVideos(c, mustUser(c).ID) }
