@@ -11,6 +11,9 @@ const (
 	JobCanceled   = "canceled"
 )
 
+// JobStatuses are the AI job statuses, in their order of life.
+var JobStatuses = []string{JobPending, JobProcessing, JobCompleted, JobFailed, JobCanceled}
+
 // AI job types, as stored in ai_jobs.job_type.
 const (
 	JobI2VTemplate      = "i2v_template"
@@ -18,6 +21,16 @@ const (
 	JobGlitchReplace    = "glitch_replace"
 	JobStickerToReality = "sticker_to_reality"
 	JobMusic            = "music"
+)
+
+// JobTypes are the AI job types.
+var JobTypes = []string{JobI2VTemplate, JobGlitchAnimate, JobGlitchReplace, JobStickerToReality, JobMusic}
+
+// Frame capture statuses (frame_captures.status): pending → completed | failed.
+const (
+	CapturePending   = "pending"
+	CaptureCompleted = "completed"
+	CaptureFailed    = "failed"
 )
 
 // Base costs of the AI job types, in credits (reference §1.3).

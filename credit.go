@@ -14,6 +14,10 @@ const (
 	CreditAdjustment   = "adjustment"   // an administrator's correction
 )
 
+// CreditTypes are the ledger transaction types.
+var CreditTypes = []string{CreditBonus, CreditPurchase, CreditUsage, CreditRefund,
+	CreditDaily, CreditSubscription, CreditAdjustment}
+
 // DailyClaimCredits are granted by the daily claim, once per UTC day.
 const DailyClaimCredits = 10
 

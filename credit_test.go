@@ -23,3 +23,16 @@ func TestDailyClaimRules(t *testing.T) {
 		require.Positive(t, p.PriceCents)
 	}
 }
+
+func TestJobTypesAreTheCostedTypes(t *testing.T) {
+	t.Parallel()
+
+	for _, typ := range lokiz.JobTypes {
+		require.True(t, lokiz.ValidJobType(typ), typ)
+		require.Positive(t, lokiz.JobBaseCost(typ), typ)
+	}
+	require.False(t, lokiz.ValidJobType("nope"))
+	for _, st := range lokiz.JobStatuses {
+		require.Equal(t, st != lokiz.JobPending && st != lokiz.JobProcessing, lokiz.JobTerminal(st), st)
+	}
+}

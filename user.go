@@ -4,7 +4,20 @@ import (
 	"net/mail"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
+
+// UserBasic is a user as embedded in other objects (the author of a video,
+// the actor of a notification): the contract's UserBasicInfo. ProfileImage
+// repeats ProfileImageURL under the reference's older name.
+type UserBasic struct {
+	ID              uuid.UUID `json:"id"`
+	Username        string    `json:"username"`
+	DisplayName     *string   `json:"display_name"`
+	ProfileImageURL *string   `json:"profile_image_url"`
+	ProfileImage    *string   `json:"profile_image"`
+}
 
 // Roles a user can have.
 const (

@@ -16,6 +16,9 @@ const (
 	VideoRemoved    = "removed"
 )
 
+// VideoStatuses are the video statuses, in their order of life.
+var VideoStatuses = []string{VideoUploading, VideoProcessing, VideoCompleted, VideoFailed, VideoRemoved}
+
 // Video limits.
 const (
 	CaptionMaxRunes = 2200

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -323,20 +324,14 @@ func (s *Server) aiSourceVideo(ctx context.Context, me, id uuid.UUID, notFound s
 	return &row.Video, nil
 }
 
-var frameKey = regexp.MustCompile(`^frames/([0-9a-f-]{36})/\d{2}\.jpg$`)
-
 // aiImageKey resolves an image reference (the key, or a URL we issued) to
 // an object the caller owns: an image they uploaded, or a frame they
 // captured. Nothing else is ever fetched by the worker (principle 7).
 func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string) (string, error) {
 	errNotOurs := lokiz.ValidationError(fieldErr("must be an image you uploaded (POST /v1/images/upload-url) or a frame you captured (POST /v1/ai/capture-frames)", "body", field))
-	if key := keyFromReference(ref, "frames/"); key != "" {
-		m := frameKey.FindStringSubmatch(key)
-		if m == nil {
-			return "", errNotOurs
-		}
-		captureID, err := uuid.Parse(m[1])
-		if err != nil {
+	if storage.IsFrameReference(ref) {
+		key, captureID, ok := storage.FrameKeyFrom(ref)
+		if !ok {
 			return "", errNotOurs
 		}
 		fc, err := s.store.FrameCaptureGet(ctx, captureID)
@@ -352,7 +347,7 @@ func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string
 		}
 		return "", errNotOurs
 	}
-	key := keyFromReference(ref, "images/")
+	key := storage.ImageKeyFrom(ref)
 	if key == "" {
 		return "", errNotOurs
 	}
@@ -408,7 +403,7 @@ func (s *Server) aiJobResponse(ctx context.Context, j db.AIJob) aiJobResponse {
 	url := s.privateMediaURL(ctx, j.OutputKey)
 	var thumb *string
 	if j.VideoID != nil && j.Status == lokiz.JobCompleted {
-		thumb = s.privateMediaURL(ctx, ptr("thumbnails/"+j.VideoID.String()+".jpg"))
+		thumb = s.privateMediaURL(ctx, ptr(storage.ThumbnailKey(*j.VideoID)))
 	}
 	urls := []string{}
 	if url != nil {
@@ -471,15 +466,13 @@ func (s *Server) listAIJobs(c *gin.Context) {
 	var errs []lokiz.FieldError
 	if v := c.Query("job_type"); v != "" {
 		if !lokiz.ValidJobType(v) {
-			errs = append(errs, fieldErr("must be one of i2v_template, glitch_animate, glitch_replace, sticker_to_reality, music", "query", "job_type"))
+			errs = append(errs, fieldErr(oneOf(lokiz.JobTypes), "query", "job_type"))
 		}
 		jobType = &v
 	}
 	if v := c.Query("status"); v != "" {
-		switch v {
-		case lokiz.JobPending, lokiz.JobProcessing, lokiz.JobCompleted, lokiz.JobFailed, lokiz.JobCanceled:
-		default:
-			errs = append(errs, fieldErr("must be one of pending, processing, completed, failed, canceled", "query", "status"))
+		if !slices.Contains(lokiz.JobStatuses, v) {
+			errs = append(errs, fieldErr(oneOf(lokiz.JobStatuses), "query", "status"))
 		}
 		status = &v
 	}

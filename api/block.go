@@ -12,11 +12,11 @@ import (
 )
 
 type blockResponse struct {
-	ID          uuid.UUID `json:"id"`
-	BlockerID   uuid.UUID `json:"blocker_id"`
-	BlockedID   uuid.UUID `json:"blocked_id"`
-	BlockedUser userBasic `json:"blocked_user"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          uuid.UUID       `json:"id"`
+	BlockerID   uuid.UUID       `json:"blocker_id"`
+	BlockedID   uuid.UUID       `json:"blocked_id"`
+	BlockedUser lokiz.UserBasic `json:"blocked_user"`
+	CreatedAt   time.Time       `json:"created_at"`
 }
 
 // block blocks the user named by the path (POST /v1/blocks/users/{user_id})

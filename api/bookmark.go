@@ -75,16 +75,6 @@ func (s *Server) listBookmarks(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	rows, next, more := pageOf(rows, p.Size, func(r db.BookmarkedVideosRow) cursor { return cursor{At: r.BookmarkedAt, ID: r.BookmarkID} })
-	vs := make([]db.Video, len(rows))
-	us := make([]db.User, len(rows))
-	for i, r := range rows {
-		vs[i], us[i] = r.Video, r.User
-	}
-	out, err := s.videoResponses(ctx, vs, us)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, videoListResponse{Videos: out, NextCursor: next, HasMore: more, PageSize: p.Size})
+	respondVideoList(c, s, rows, p, func(r db.BookmarkedVideosRow) (db.Video, db.User) { return r.Video, r.User },
+		func(r db.BookmarkedVideosRow) cursor { return cursor{At: r.BookmarkedAt, ID: r.BookmarkID} })
 }

@@ -18,14 +18,14 @@ import (
 // commentResponse is the reference's CommentResponse plus like_count and
 // is_liked (B-33).
 type commentResponse struct {
-	ID        uuid.UUID `json:"id"`
-	User      userBasic `json:"user"`
-	VideoID   uuid.UUID `json:"video_id"`
-	Content   string    `json:"content"`
-	LikeCount int32     `json:"like_count"`
-	IsLiked   bool      `json:"is_liked"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        uuid.UUID       `json:"id"`
+	User      lokiz.UserBasic `json:"user"`
+	VideoID   uuid.UUID       `json:"video_id"`
+	Content   string          `json:"content"`
+	LikeCount int32           `json:"like_count"`
+	IsLiked   bool            `json:"is_liked"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 func (s *Server) commentResponse(ctx context.Context, c db.Comment, author db.User, liked bool) commentResponse {

@@ -89,9 +89,6 @@ func historyItem(t creditTransactionResponse) creditHistoryItem {
 	return item
 }
 
-var creditTypes = []string{lokiz.CreditBonus, lokiz.CreditPurchase, lokiz.CreditUsage, lokiz.CreditRefund,
-	lokiz.CreditDaily, lokiz.CreditSubscription, lokiz.CreditAdjustment}
-
 // creditHistory pages the caller's ledger, newest first, optionally of one type.
 func (s *Server) creditHistory(c *gin.Context) {
 	ctx := c.Request.Context()
@@ -102,8 +99,8 @@ func (s *Server) creditHistory(c *gin.Context) {
 	}
 	var typ *string
 	if t := c.Query("transaction_type"); t != "" {
-		if !slices.Contains(creditTypes, t) {
-			s.writeError(c, lokiz.ValidationError(fieldErr("must be one of bonus, purchase, usage, refund, daily, subscription, adjustment", "query", "transaction_type")))
+		if !slices.Contains(lokiz.CreditTypes, t) {
+			s.writeError(c, lokiz.ValidationError(fieldErr(oneOf(lokiz.CreditTypes), "query", "transaction_type")))
 			return
 		}
 		typ = &t

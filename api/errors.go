@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -70,4 +71,11 @@ func (s *Server) writeError(c *gin.Context, err error) {
 // fieldErr is a shorthand for one validation problem.
 func fieldErr(msg string, loc ...any) lokiz.FieldError {
 	return lokiz.FieldError{Loc: loc, Msg: msg}
+}
+
+// oneOf is the message for a value outside the allowed words, which it
+// lists from the root package's list, so the message never drifts from the
+// rule.
+func oneOf(allowed []string) string {
+	return "must be one of " + strings.Join(allowed, ", ")
 }

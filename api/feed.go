@@ -174,7 +174,7 @@ func (s *Server) trendingFeed(c *gin.Context, viewer *uuid.UUID, size int) (load
 // parseSnapshotPage reads page_size (size overrides it when positive) and
 // a ranking cursor; ok is false when the cursor is some other kind.
 func parseSnapshotPage(c *gin.Context, size int) (int, trendCursor, bool, error) {
-	pageSize, errs := parsePageSize(c)
+	pageSize, errs := parsePageSize(c, maxPageSize)
 	if size > 0 {
 		pageSize = size
 	} else if pageSize == 0 {
@@ -323,7 +323,7 @@ func (s *Server) feedCacheKey(c *gin.Context, algorithm string, viewer *uuid.UUI
 	if s.cfg.FeedCacheTTL <= 0 || viewer != nil || c.Query("cursor") != "" || (algorithm != "latest" && algorithm != "trending") {
 		return ""
 	}
-	size, errs := parsePageSize(c)
+	size, errs := parsePageSize(c, maxPageSize)
 	if len(errs) > 0 {
 		return ""
 	}

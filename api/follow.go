@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -14,9 +13,9 @@ import (
 	"github.com/lokiz/lokiz/tasks"
 )
 
-func (s *Server) basicUser(ctx context.Context, u db.User) userBasic {
+func (s *Server) basicUser(ctx context.Context, u db.User) lokiz.UserBasic {
 	img := s.mediaURL(ctx, u.ProfileImageKey)
-	return userBasic{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, ProfileImageURL: img, ProfileImage: img}
+	return lokiz.UserBasic{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, ProfileImageURL: img, ProfileImage: img}
 }
 
 // targetUser resolves the path's user_id to someone the caller may see and
@@ -34,11 +33,11 @@ func (s *Server) targetUser(c *gin.Context, selfMsg string) (db.User, error) {
 }
 
 type followResponse struct {
-	ID          uuid.UUID `json:"id"`
-	Follower    userBasic `json:"follower"`
-	Following   userBasic `json:"following"`
-	CreatedAt   time.Time `json:"created_at"`
-	IsFollowing bool      `json:"is_following"`
+	ID          uuid.UUID       `json:"id"`
+	Follower    lokiz.UserBasic `json:"follower"`
+	Following   lokiz.UserBasic `json:"following"`
+	CreatedAt   time.Time       `json:"created_at"`
+	IsFollowing bool            `json:"is_following"`
 }
 
 // follow follows a user: 201 the first time, 200 when already following.
@@ -108,34 +107,9 @@ func (s *Server) checkFollows(c *gin.Context) {
 	s.checkMany(c, req.ids, s.followedBy, "following_users")
 }
 
-// offsetPage reads page (≥1) and page_size (1–100), the style the
-// reference keeps for follower lists and other short lists.
-func offsetPage(c *gin.Context) (page, size int, err error) {
-	page, size = 1, defaultPageSize
-	var errs []lokiz.FieldError
-	if raw := c.Query("page"); raw != "" {
-		if n, e := strconv.Atoi(raw); e != nil || n < 1 || n > 100000 {
-			errs = append(errs, fieldErr("must be a whole number of at least 1", "query", "page"))
-		} else {
-			page = n
-		}
-	}
-	if raw := c.Query("page_size"); raw != "" {
-		if n, e := strconv.Atoi(raw); e != nil || n < 1 || n > 100 {
-			errs = append(errs, fieldErr("must be a whole number from 1 to 100", "query", "page_size"))
-		} else {
-			size = n
-		}
-	}
-	if len(errs) > 0 {
-		return 0, 0, lokiz.ValidationError(errs...)
-	}
-	return page, size, nil
-}
-
 type followEntry struct {
 	followResponse
-	User userBasic `json:"user"`
+	User lokiz.UserBasic `json:"user"`
 }
 
 type followListResponse struct {

@@ -148,7 +148,7 @@ func (s *Server) waitCapture(ctx context.Context, fc db.FrameCapture) (db.FrameC
 			if err != nil {
 				return fc, false, err
 			}
-			if cur.Status != "pending" {
+			if cur.Status != lokiz.CapturePending {
 				return cur, true, nil
 			}
 		}
@@ -160,7 +160,7 @@ func (s *Server) waitCapture(ctx context.Context, fc db.FrameCapture) (db.FrameC
 // that failed meanwhile answers its error.
 func (s *Server) captureFrames(c *gin.Context) {
 	fc, done, err := s.startCapture(c)
-	if err == nil && fc.Status == "failed" {
+	if err == nil && fc.Status == lokiz.CaptureFailed {
 		err = captureFailure(fc)
 	}
 	if err != nil {
@@ -179,7 +179,7 @@ func (s *Server) captureFrames(c *gin.Context) {
 func (s *Server) captureFrame(c *gin.Context) {
 	ctx := c.Request.Context()
 	fc, done, err := s.startCapture(c)
-	if err == nil && fc.Status == "failed" {
+	if err == nil && fc.Status == lokiz.CaptureFailed {
 		err = captureFailure(fc)
 	}
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *Server) captureFrame(c *gin.Context) {
 		return
 	}
 	resp := s.captureResponse(ctx, fc)
-	if !done || fc.Status != "completed" {
+	if !done || fc.Status != lokiz.CaptureCompleted {
 		c.JSON(http.StatusAccepted, resp)
 		return
 	}
@@ -210,7 +210,7 @@ func (s *Server) getCapture(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if fc.Status == "failed" {
+	if fc.Status == lokiz.CaptureFailed {
 		s.writeError(c, captureFailure(fc))
 		return
 	}

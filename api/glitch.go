@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strconv"
@@ -82,14 +83,12 @@ func (s *Server) listGlitches(c *gin.Context) {
 			vs, us = append(vs, r.Video), append(us, r.User)
 		}
 	case "popular":
-		if raw := c.Query("page_size"); raw != "" {
-			if n, err := strconv.Atoi(raw); err != nil || n < 1 || n > maxPageSize {
-				s.writeError(c, lokiz.ValidationError(fieldErr("must be a whole number from 1 to 50", "query", "page_size")))
-				return
-			} else {
-				size = n
-			}
+		n, errs := parsePageSize(c, maxPageSize)
+		if len(errs) > 0 {
+			s.writeError(c, lokiz.ValidationError(errs...))
+			return
 		}
+		size = cmp.Or(n, size)
 		params := db.GlitchChildrenPopularParams{VideoID: id, ViewerID: viewer, Lim: int32(size + 1)}
 		if raw := c.Query("cursor"); raw != "" {
 			cur, ok := decodeRankCursor(raw)

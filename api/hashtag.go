@@ -117,13 +117,8 @@ func (s *Server) hashtagVideos(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	rows, next, more := pageOf(rows, p.Size, func(r db.HashtagVideosRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
-	vs := make([]db.Video, len(rows))
-	us := make([]db.User, len(rows))
-	for i, r := range rows {
-		vs[i], us[i] = r.Video, r.User
-	}
-	videos, err := s.videoResponses(ctx, vs, us)
+	page, err := videoPage(ctx, s, rows, p, func(r db.HashtagVideosRow) (db.Video, db.User) { return r.Video, r.User },
+		func(r db.HashtagVideosRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -139,7 +134,7 @@ func (s *Server) hashtagVideos(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{
 		"hashtag": hashtagResponse{ID: h.ID, Name: h.Name, UseCount: h.UseCount, CreatedAt: h.CreatedAt.UTC(),
 			VideoCount: n.VideoCount, ViewCount: n.TotalViews},
-		"videos": videos, "total": n.VideoCount, "next_cursor": next, "has_more": more, "page_size": p.Size,
+		"videos": page.Videos, "total": n.VideoCount, "next_cursor": page.NextCursor, "has_more": page.HasMore, "page_size": page.PageSize,
 	})
 }
 

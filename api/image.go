@@ -32,7 +32,7 @@ func (r *imageUploadRequest) validate() []lokiz.FieldError {
 	if r.ContentType == "" {
 		errs = append(errs, fieldErr("is required", "body", "content_type"))
 	} else if !slices.Contains(lokiz.ImageUploadTypes, r.ContentType) {
-		errs = append(errs, fieldErr("must be one of image/jpeg, image/png, image/webp", "body", "content_type"))
+		errs = append(errs, fieldErr(oneOf(lokiz.ImageUploadTypes), "body", "content_type"))
 	}
 	return errs
 }
@@ -98,7 +98,7 @@ func (s *Server) createImageUpload(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	key, err := storage.NewKey("images", req.ContentType)
+	key, err := storage.NewImageKey(req.ContentType)
 	if err != nil {
 		s.writeError(c, err)
 		return

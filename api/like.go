@@ -134,18 +134,8 @@ func (s *Server) listLikedVideos(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	rows, next, more := pageOf(rows, p.Size, func(r db.LikedVideosRow) cursor { return cursor{At: r.LikedAt, ID: r.LikeID} })
-	vs := make([]db.Video, len(rows))
-	us := make([]db.User, len(rows))
-	for i, r := range rows {
-		vs[i], us[i] = r.Video, r.User
-	}
-	out, err := s.videoResponses(ctx, vs, us)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, videoListResponse{Videos: out, NextCursor: next, HasMore: more, PageSize: p.Size})
+	respondVideoList(c, s, rows, p, func(r db.LikedVideosRow) (db.Video, db.User) { return r.Video, r.User },
+		func(r db.LikedVideosRow) cursor { return cursor{At: r.LikedAt, ID: r.LikeID} })
 }
 
 // presence maps every asked id to whether it is among found: the shape of

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/lokiz/lokiz"
@@ -57,21 +56,4 @@ func (s *Server) videoMediaURL(ctx context.Context, v db.Video, key *string) *st
 		return s.mediaURL(ctx, key)
 	}
 	return s.privateMediaURL(ctx, key)
-}
-
-// keyFromReference extracts an object key under prefix ("images/") from what
-// a client sends back: the key itself, or any URL we issued for it (upload,
-// download or CDN URL: the key is the tail of the path).
-func keyFromReference(ref, prefix string) string {
-	if i := strings.Index(ref, "?"); i >= 0 {
-		ref = ref[:i]
-	}
-	i := strings.LastIndex(ref, "/"+prefix)
-	switch {
-	case strings.HasPrefix(ref, prefix):
-		return ref
-	case i >= 0:
-		return ref[i+1:]
-	}
-	return ""
 }

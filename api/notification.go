@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -12,13 +11,8 @@ import (
 	"github.com/lokiz/lokiz/notification"
 )
 
-// Page/offset paging of the notification list (the reference's style).
-const (
-	notificationDefaultPageSize = 20
-	notificationMaxPageSize     = 100
-	notificationMaxPage         = 100000
-	notificationMaxBatch        = 100
-)
+// notificationMaxBatch is the most notifications one mark-read call names.
+const notificationMaxBatch = 100
 
 // notificationListResponse is NotificationListResponse plus has_more.
 type notificationListResponse struct {
@@ -39,33 +33,6 @@ type markReadResponse struct {
 	UnreadCount int64 `json:"unread_count"`
 }
 
-// parseNotificationPage reads page (≥1, default 1) and page_size (1–100,
-// default 20); bad values are 422.
-func parseNotificationPage(c *gin.Context) (page, size int, err error) {
-	page, size = 1, notificationDefaultPageSize
-	var errs []lokiz.FieldError
-	if raw := c.Query("page"); raw != "" {
-		n, convErr := strconv.Atoi(raw)
-		if convErr != nil || n < 1 || n > notificationMaxPage {
-			errs = append(errs, fieldErr("must be a whole number from 1 to 100000", "query", "page"))
-		} else {
-			page = n
-		}
-	}
-	if raw := c.Query("page_size"); raw != "" {
-		n, convErr := strconv.Atoi(raw)
-		if convErr != nil || n < 1 || n > notificationMaxPageSize {
-			errs = append(errs, fieldErr("must be a whole number from 1 to 100", "query", "page_size"))
-		} else {
-			size = n
-		}
-	}
-	if len(errs) > 0 {
-		return 0, 0, lokiz.ValidationError(errs...)
-	}
-	return page, size, nil
-}
-
 // renderNotification renders a stored notification with this api's media
 // URLs. The video's thumbnail gets a private URL: the video may be private
 // (an AI result), and a notification is for its recipient only.
@@ -82,7 +49,7 @@ func (s *Server) renderNotification(c *gin.Context, v db.NotificationView) notif
 func (s *Server) listNotifications(c *gin.Context) {
 	ctx := c.Request.Context()
 	me := mustUser(c).ID
-	page, size, err := parseNotificationPage(c)
+	page, size, err := offsetPage(c)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -17,6 +18,13 @@ import (
 const (
 	defaultPageSize = 20
 	maxPageSize     = 50
+)
+
+// Limits of offset-paged lists (page and page_size: followers, comments,
+// the credit ledger, notifications).
+const (
+	offsetMaxPage     = 100000
+	offsetMaxPageSize = 100
 )
 
 // The feed queries return at most db.FeedPageMaxRows rows, and a feed asks
@@ -79,7 +87,7 @@ func (p pageParams) cursorID() *uuid.UUID {
 // parsePage reads cursor and page_size; bad values are 422.
 func parsePage(c *gin.Context) (pageParams, error) {
 	p := pageParams{Size: defaultPageSize}
-	size, errs := parsePageSize(c)
+	size, errs := parsePageSize(c, maxPageSize)
 	if size > 0 {
 		p.Size = size
 	}
@@ -97,17 +105,36 @@ func parsePage(c *gin.Context) (pageParams, error) {
 	return p, nil
 }
 
-// parsePageSize reads page_size: 0 when absent.
-func parsePageSize(c *gin.Context) (int, []lokiz.FieldError) {
-	raw := c.Query("page_size")
+// parsePageSize is the one page_size parser: 0 when absent, an error
+// unless a whole number from 1 to most.
+func parsePageSize(c *gin.Context, most int) (int, []lokiz.FieldError) {
+	return wholeParam(c, "page_size", most)
+}
+
+// wholeParam reads query parameter name as a whole number from 1 to most;
+// 0 when absent.
+func wholeParam(c *gin.Context, name string, most int) (int, []lokiz.FieldError) {
+	raw := c.Query(name)
 	if raw == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > maxPageSize {
-		return 0, []lokiz.FieldError{fieldErr("must be a whole number from 1 to 50", "query", "page_size")}
+	if err != nil || n < 1 || n > most {
+		return 0, []lokiz.FieldError{fieldErr("must be a whole number from 1 to "+strconv.Itoa(most), "query", name)}
 	}
 	return n, nil
+}
+
+// offsetPage is the one offset-page parser: page (1–100000, default 1) and
+// page_size (1–100, default 20), the style the reference keeps for short
+// lists; bad values are 422.
+func offsetPage(c *gin.Context) (page, size int, err error) {
+	page, errs := wholeParam(c, "page", offsetMaxPage)
+	size, sizeErrs := parsePageSize(c, offsetMaxPageSize)
+	if errs = append(errs, sizeErrs...); len(errs) > 0 {
+		return 0, 0, lokiz.ValidationError(errs...)
+	}
+	return max(page, 1), cmp.Or(size, defaultPageSize), nil
 }
 
 // pageOf trims a result fetched with limit Size+1 to the page and says

@@ -41,7 +41,7 @@ func (r *reportRequest) validate() []lokiz.FieldError {
 	r.video = optionalUUID(r.ReportedVideoID, "reported_video_id", &errs)
 	r.cmt = optionalUUID(r.ReportedCommentID, "reported_comment_id", &errs)
 	if !slices.Contains(lokiz.ReportTypes, r.ReportType) {
-		errs = append(errs, fieldErr("must be one of "+strings.Join(lokiz.ReportTypes, ", "), "body", "report_type"))
+		errs = append(errs, fieldErr(oneOf(lokiz.ReportTypes), "body", "report_type"))
 	}
 	if r.Reason != nil {
 		*r.Reason = strings.TrimSpace(*r.Reason)

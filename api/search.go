@@ -46,7 +46,7 @@ func searchQuery(c *gin.Context) (string, error) {
 }
 
 type searchUser struct {
-	userBasic
+	lokiz.UserBasic
 	Bio         *string `json:"bio"`
 	IsFollowing bool    `json:"is_following"`
 }
@@ -73,7 +73,7 @@ func (s *Server) findUsers(ctx context.Context, q string, viewer *uuid.UUID, lim
 	}
 	out := make([]searchUser, len(rows))
 	for i, r := range rows {
-		out[i] = searchUser{userBasic: s.basicUser(ctx, r.User), Bio: r.User.Bio, IsFollowing: r.IsFollowing}
+		out[i] = searchUser{UserBasic: s.basicUser(ctx, r.User), Bio: r.User.Bio, IsFollowing: r.IsFollowing}
 	}
 	return out, nil
 }

@@ -203,7 +203,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.RedirectTrailingSlash = false // both spellings are routed explicitly
+	r.RedirectTrailingSlash = false // Handler drops a trailing slash before routing
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -240,7 +240,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	optional := s.optionalAuth
 	authLimit := s.limitByIP("auth", cfg.AuthRateLimit, cfg.AuthRateWindow)
 
-	// Accounts (reference §1.1, §1.10).
+	// Accounts, sessions and profiles (reference §1.1, §1.10).
 	v1.POST("/auth/register", authLimit, s.register)
 	v1.POST("/auth/login", authLimit, s.login)
 	v1.POST("/auth/refresh", authLimit, s.refresh)
@@ -257,7 +257,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/users/batch-info", optional, s.batchUsers)
 	v1.GET("/users/:user_id/videos", optional, s.listVideosOfUser)
 
-	// Media (reference §1.2, §1.6; CONTRACT.md §3).
+	// Uploads, drafts, videos, video lists and feeds (reference §1.2, §1.6,
+	// §1.18; CONTRACT.md §3).
 	v1.POST("/images/upload-url", auth, s.uploadQuota(), s.createImageUpload)
 	v1.POST("/videos/upload-url", auth, s.uploadQuota(), s.createVideoUpload)
 	v1.POST("/videos/draft", auth, s.createDraft)
@@ -278,7 +279,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/videos/:video_id/complete", auth, s.completeVideo)
 	v1.POST("/videos/:video_id/view", optional, s.recordView) // rate limited inside the counting script
 
-	// Social (reference §1.7-§1.9, §1.17; CONTRACT.md §2-§3).
+	// Social: likes, follows, blocks, reports, comments (reference §1.7-§1.9,
+	// §1.17; CONTRACT.md §2-§3).
 	v1.POST("/likes/videos/:video_id", auth, s.likeVideo)
 	v1.DELETE("/likes/videos/:video_id", auth, s.unlikeVideo)
 	v1.GET("/likes/videos/:video_id/check", auth, s.checkLike)
@@ -308,6 +310,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/comments/comments/:comment_id/like", auth, s.likeComment)
 	v1.DELETE("/comments/comments/:comment_id/like", auth, s.unlikeComment)
 	v1.GET("/comments/comments/:comment_id/like/check", auth, s.checkCommentLike)
+
 	// The glitch graph (reference §1.4, §3.5; CONTRACT.md §4).
 	v1.GET("/glitch/videos/:video_id/glitches", optional, s.listGlitches)
 	v1.GET("/glitch/videos/:video_id/source", optional, s.glitchSource)
@@ -324,7 +327,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/ai/capture-frames/:job_id", auth, s.getCapture)
 
 	// AI jobs (reference §1.3; CONTRACT.md §4): accepted here, run by the
-	// worker against Replicate.
+	// worker against Replicate, whose signed webhook reports their end.
 	v1.POST("/ai/template", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobI2VTemplate))
 	v1.POST("/ai/glitch/animate", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobGlitchAnimate))
 	v1.POST("/ai/glitch/replace", auth, s.aiJobQuota(), s.createAIJob(lokiz.JobGlitchReplace))
@@ -372,6 +375,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/notifications/settings", auth, s.getNotificationSettings)
 	v1.PATCH("/notifications/settings", auth, s.updateNotificationSettings)
 	v1.PATCH("/notifications/:notification_id/read", auth, s.markNotificationRead)
+
+	// Bookmarks and shares (reference §1.15, §1.16).
 	v1.POST("/bookmarks/videos/:video_id", auth, s.bookmark)
 	v1.DELETE("/bookmarks/videos/:video_id", auth, s.unbookmark)
 	v1.GET("/bookmarks/videos/:video_id/check", auth, s.checkBookmark)

@@ -87,22 +87,22 @@ func (s *Server) studioPreview(c *gin.Context) {
 	}
 	center, times := previewTimes(ts, v.DurationSeconds)
 	fc, found, err := s.previewCapture(ctx, mustUser(c).ID, v.ID, center, times)
-	if err == nil && found && fc.Status == "pending" {
+	if err == nil && found && fc.Status == lokiz.CapturePending {
 		fc, _, err = s.waitCapture(ctx, fc)
 	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if fc.Status == "failed" {
+	if fc.Status == lokiz.CaptureFailed {
 		s.forgetPreview(ctx, v.ID, center)
 		s.writeError(c, captureFailure(fc))
 		return
 	}
-	status, code := "pending", http.StatusAccepted
+	status, code := lokiz.CapturePending, http.StatusAccepted
 	frames := []string{}
-	if found && fc.Status == "completed" {
-		status, code = "completed", http.StatusOK
+	if found && fc.Status == lokiz.CaptureCompleted {
+		status, code = lokiz.CaptureCompleted, http.StatusOK
 		for _, f := range s.captureResponse(ctx, fc).Frames {
 			if f.ImageURL != nil {
 				frames = append(frames, *f.ImageURL)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/storage"
 )
 
 // userResponse is the caller's own account (register, login, /auth/me,
@@ -142,7 +143,7 @@ var errNotOurImage = lokiz.ValidationError(fieldErr("must be an image you upload
 // profileImageKey resolves what the client sent as its picture (the file key
 // or a URL we issued) to the key of an image the caller uploaded.
 func (s *Server) profileImageKey(ctx context.Context, userID uuid.UUID, ref string) (string, error) {
-	key := keyFromReference(ref, "images/")
+	key := storage.ImageKeyFrom(ref)
 	if key == "" {
 		return "", errNotOurImage
 	}

@@ -21,39 +21,30 @@ import (
 	"github.com/lokiz/lokiz/views"
 )
 
-// userBasic is the author embedded in videos (UserBasicInfo).
-type userBasic struct {
-	ID              uuid.UUID `json:"id"`
-	Username        string    `json:"username"`
-	DisplayName     *string   `json:"display_name"`
-	ProfileImageURL *string   `json:"profile_image_url"`
-	ProfileImage    *string   `json:"profile_image"`
-}
-
 // videoResponse is the reference's VideoResponse plus the fields the
 // contract adds (status, is_public, share_count, title, dimensions, tags).
 type videoResponse struct {
-	ID              uuid.UUID  `json:"id"`
-	User            userBasic  `json:"user"`
-	VideoURL        *string    `json:"video_url"`
-	ThumbnailURL    *string    `json:"thumbnail_url"`
-	DurationSeconds float64    `json:"duration_seconds"`
-	Title           *string    `json:"title"`
-	Caption         string     `json:"caption"`
-	Hashtags        []string   `json:"hashtags"`
-	Status          string     `json:"status"`
-	FailureReason   *string    `json:"failure_reason"`
-	IsPublic        bool       `json:"is_public"`
-	Width           *int32     `json:"width"`
-	Height          *int32     `json:"height"`
-	ViewCount       int64      `json:"view_count"`
-	LikeCount       int32      `json:"like_count"`
-	CommentCount    int32      `json:"comment_count"`
-	GlitchCount     int32      `json:"glitch_count"`
-	ShareCount      int32      `json:"share_count"`
-	OriginalVideoID *uuid.UUID `json:"original_video_id"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
+	ID              uuid.UUID       `json:"id"`
+	User            lokiz.UserBasic `json:"user"`
+	VideoURL        *string         `json:"video_url"`
+	ThumbnailURL    *string         `json:"thumbnail_url"`
+	DurationSeconds float64         `json:"duration_seconds"`
+	Title           *string         `json:"title"`
+	Caption         string          `json:"caption"`
+	Hashtags        []string        `json:"hashtags"`
+	Status          string          `json:"status"`
+	FailureReason   *string         `json:"failure_reason"`
+	IsPublic        bool            `json:"is_public"`
+	Width           *int32          `json:"width"`
+	Height          *int32          `json:"height"`
+	ViewCount       int64           `json:"view_count"`
+	LikeCount       int32           `json:"like_count"`
+	CommentCount    int32           `json:"comment_count"`
+	GlitchCount     int32           `json:"glitch_count"`
+	ShareCount      int32           `json:"share_count"`
+	OriginalVideoID *uuid.UUID      `json:"original_video_id"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
 }
 
 // videoRows renders videos with their authors: one Redis call for the
@@ -85,7 +76,7 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 		}
 		out[i] = videoResponse{
 			ID:       v.ID,
-			User:     userBasic{ID: a.ID, Username: a.Username, DisplayName: a.DisplayName, ProfileImageURL: img, ProfileImage: img},
+			User:     lokiz.UserBasic{ID: a.ID, Username: a.Username, DisplayName: a.DisplayName, ProfileImageURL: img, ProfileImage: img},
 			VideoURL: s.videoMediaURL(ctx, v, v.ObjectKey), ThumbnailURL: s.videoMediaURL(ctx, v, v.ThumbnailKey),
 			DurationSeconds: v.DurationSeconds, Title: v.Title, Caption: v.Caption, Hashtags: ht,
 			Status: v.Status, FailureReason: v.FailureReason, IsPublic: v.IsPublic, Width: v.Width, Height: v.Height,
@@ -163,7 +154,7 @@ func (r *videoUploadRequest) validate() []lokiz.FieldError {
 		r.ContentType = "video/mp4"
 	}
 	if !slices.Contains(lokiz.VideoUploadTypes, r.ContentType) {
-		errs = append(errs, fieldErr("must be one of video/mp4, video/quicktime, video/webm", "body", "content_type"))
+		errs = append(errs, fieldErr(oneOf(lokiz.VideoUploadTypes), "body", "content_type"))
 	}
 	if r.Caption != nil {
 		if msg := lokiz.ValidateCaption(*r.Caption); msg != "" {
@@ -208,7 +199,7 @@ func (s *Server) createVideoUpload(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	key, err := storage.NewKey("uploads", req.ContentType)
+	key, err := storage.NewUploadKey(req.ContentType)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -464,20 +455,42 @@ type videoRow struct {
 	User  db.User
 }
 
-func (s *Server) respondVideoList(c *gin.Context, rows []videoRow, p pageParams) {
-	rows, next, more := pageOf(rows, p.Size, func(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} })
+// videoPage is the one renderer of a page of videos (the public, user,
+// liked, bookmarked and hashtag lists): rows were fetched with limit
+// p.Size+1, parts gives a row's video and author, key its cursor.
+func videoPage[T any](ctx context.Context, s *Server, rows []T, p pageParams,
+	parts func(T) (db.Video, db.User), key func(T) cursor,
+) (videoListResponse, error) {
+	rows, next, more := pageOf(rows, p.Size, key)
 	vs := make([]db.Video, len(rows))
 	us := make([]db.User, len(rows))
 	for i, r := range rows {
-		vs[i], us[i] = r.Video, r.User
+		vs[i], us[i] = parts(r)
 	}
-	out, err := s.videoResponses(c.Request.Context(), vs, us)
+	out, err := s.videoResponses(ctx, vs, us)
+	if err != nil {
+		return videoListResponse{}, err
+	}
+	return videoListResponse{Videos: out, NextCursor: next, HasMore: more, PageSize: p.Size}, nil
+}
+
+// respondVideoList renders rows, fetched with limit p.Size+1, as a page of
+// videos, or the error when rendering fails.
+func respondVideoList[T any](c *gin.Context, s *Server, rows []T, p pageParams,
+	parts func(T) (db.Video, db.User), key func(T) cursor,
+) {
+	page, err := videoPage(c.Request.Context(), s, rows, p, parts, key)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, videoListResponse{Videos: out, NextCursor: next, HasMore: more, PageSize: p.Size})
+	c.JSON(http.StatusOK, page)
 }
+
+// byCreation is the cursor of a list in creation order of its videos.
+func byCreation(r videoRow) cursor { return cursor{At: r.Video.CreatedAt, ID: r.Video.ID} }
+
+func videoRowParts(r videoRow) (db.Video, db.User) { return r.Video, r.User }
 
 // listVideos is the public list, newest first.
 func (s *Server) listVideos(c *gin.Context) {
@@ -496,10 +509,8 @@ func (s *Server) listVideos(c *gin.Context) {
 	for i, r := range rows {
 		list[i] = videoRow(r)
 	}
-	s.respondVideoList(c, list, p)
+	respondVideoList(c, s, list, p, videoRowParts, byCreation)
 }
-
-var videoStatuses = []string{lokiz.VideoUploading, lokiz.VideoProcessing, lokiz.VideoCompleted, lokiz.VideoFailed, lokiz.VideoRemoved}
 
 // listUserVideos serves /users/{id}/videos and, for the caller, /videos/me.
 func (s *Server) listUserVideos(c *gin.Context, userID uuid.UUID) {
@@ -511,8 +522,8 @@ func (s *Server) listUserVideos(c *gin.Context, userID uuid.UUID) {
 	}
 	var status *string
 	if st := c.Query("status"); st != "" {
-		if !slices.Contains(videoStatuses, st) {
-			s.writeError(c, lokiz.ValidationError(fieldErr("must be one of uploading, processing, completed, failed, removed", "query", "status")))
+		if !slices.Contains(lokiz.VideoStatuses, st) {
+			s.writeError(c, lokiz.ValidationError(fieldErr(oneOf(lokiz.VideoStatuses), "query", "status")))
 			return
 		}
 		status = &st
@@ -534,7 +545,7 @@ func (s *Server) listUserVideos(c *gin.Context, userID uuid.UUID) {
 	for i, r := range rows {
 		list[i] = videoRow(r)
 	}
-	s.respondVideoList(c, list, p)
+	respondVideoList(c, s, list, p, videoRowParts, byCreation)
 }
 
 func (s *Server) listMyVideos(c *gin.Context) { s.listUserVideos(c, mustUser(c).ID) }
@@ -604,7 +615,7 @@ type viewRequest struct {
 func (r *viewRequest) validate() []lokiz.FieldError {
 	var errs []lokiz.FieldError
 	if !views.ValidSource(r.Source) {
-		errs = append(errs, fieldErr("must be one of feed, search, profile, share, external", "body", "source"))
+		errs = append(errs, fieldErr(oneOf(views.Sources), "body", "source"))
 	}
 	if r.WatchTimeMS != nil && (*r.WatchTimeMS < 0 || *r.WatchTimeMS > 24*3600*1000) {
 		errs = append(errs, fieldErr("must be from 0 to 86400000", "body", "watch_time_ms"))

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 )
 
@@ -25,15 +26,6 @@ func Channel(userID uuid.UUID) string { return ChannelPrefix + userID.String() }
 
 // EventType is the type of every pushed event.
 const EventType = "notification"
-
-// UserBasic is the actor, in the api's UserBasicInfo shape.
-type UserBasic struct {
-	ID              uuid.UUID `json:"id"`
-	Username        string    `json:"username"`
-	DisplayName     *string   `json:"display_name"`
-	ProfileImageURL *string   `json:"profile_image_url"`
-	ProfileImage    *string   `json:"profile_image"`
-}
 
 // VideoSummary is the small video card a notification embeds.
 type VideoSummary struct {
@@ -48,7 +40,7 @@ type Notification struct {
 	Type string    `json:"type"`
 	// Actor is nil for notifications nobody caused (ai_job, system) and
 	// when the actor's account is gone.
-	Actor *UserBasic `json:"actor"`
+	Actor *lokiz.UserBasic `json:"actor"`
 	// Video is nil when the notification names no video or it was deleted.
 	Video *VideoSummary `json:"video"`
 	// TargetID is the comment for comment types, the AI job for ai_job, the
@@ -82,7 +74,7 @@ func Render(v db.NotificationView, url URLFunc) Notification {
 	actorName := "Someone"
 	if v.ActorID != nil && v.ActorUsername != nil {
 		img := url(v.ActorProfileImageKey)
-		n.Actor = &UserBasic{
+		n.Actor = &lokiz.UserBasic{
 			ID: *v.ActorID, Username: *v.ActorUsername, DisplayName: v.ActorDisplayName,
 			ProfileImageURL: img, ProfileImage: img,
 		}

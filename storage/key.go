@@ -91,3 +91,104 @@ func ExtensionFor(contentType string) (string, bool) {
 func ContentTypeFor(key string) string {
 	return typeByExtension[strings.TrimPrefix(path.Ext(key), ".")]
 }
+
+// The kinds of object, each under its own prefix. Every key the project
+// stores is built by one of the functions below, and every key a client
+// sends back is parsed by one of them: the layout lives here only.
+const (
+	prefixUploads    = "uploads"    // a video as uploaded, before finalizing
+	prefixImages     = "images"     // an uploaded image (profile picture, AI input)
+	prefixVideos     = "videos"     // a finalized, web-playable video
+	prefixOriginals  = "originals"  // an upload kept when it was transcoded
+	prefixThumbnails = "thumbnails" // a video's thumbnail
+	prefixFrames     = "frames"     // frames captured from a video
+	prefixAI         = "ai"         // an AI job's files
+)
+
+// NewUploadKey returns a fresh key for a video upload of contentType.
+func NewUploadKey(contentType string) (string, error) {
+	return NewKey(prefixUploads, contentType)
+}
+
+// NewImageKey returns a fresh key for an image upload of contentType.
+func NewImageKey(contentType string) (string, error) {
+	return NewKey(prefixImages, contentType)
+}
+
+// VideoKey is where video id's web-playable file is stored; ext is the
+// extension with its dot (".mp4"). Derived from the id, so a retried
+// finalize overwrites its own output instead of leaving orphans.
+func VideoKey(id uuid.UUID, ext string) string {
+	return prefixVideos + "/" + id.String() + ext
+}
+
+// OriginalKey is where video id's upload is kept when it was transcoded; ext
+// is the upload's extension with its dot.
+func OriginalKey(id uuid.UUID, ext string) string {
+	return prefixOriginals + "/" + id.String() + ext
+}
+
+// ThumbnailKey is where video id's thumbnail is stored. It is derived from
+// the id alone, so it can be found (and deleted) even when no row names it.
+func ThumbnailKey(id uuid.UUID) string {
+	return prefixThumbnails + "/" + id.String() + ".jpg"
+}
+
+// FrameKey is where frame i of capture captureID is stored.
+func FrameKey(captureID uuid.UUID, i int) string {
+	return fmt.Sprintf("%s/%s/%02d.jpg", prefixFrames, captureID, i)
+}
+
+// AIFileKey is where AI job jobID keeps its file name ("segment.mp4",
+// "output.mp4"), under a folder of its own.
+func AIFileKey(jobID uuid.UUID, name string) string {
+	return prefixAI + "/" + jobID.String() + "/" + name
+}
+
+var frameKeyPattern = regexp.MustCompile(`^` + prefixFrames + `/([0-9a-f-]{36})/\d{2}\.jpg$`)
+
+// FrameKeyFrom resolves what a client sent back (a frame's key, or any URL
+// we issued for it) to the frame's key and its capture's id. ok is false when
+// ref names no frame; an unknown frame is the caller's business to refuse.
+func FrameKeyFrom(ref string) (key string, captureID uuid.UUID, ok bool) {
+	key = keyFromReference(ref, prefixFrames+"/")
+	m := frameKeyPattern.FindStringSubmatch(key)
+	if m == nil {
+		return "", uuid.Nil, false
+	}
+	captureID, err := uuid.Parse(m[1])
+	if err != nil {
+		return "", uuid.Nil, false
+	}
+	return key, captureID, true
+}
+
+// IsFrameReference reports whether ref points under the frames prefix at
+// all (well-formed or not), so that a forged frame reference is refused as
+// a frame rather than looked up as an image.
+func IsFrameReference(ref string) bool {
+	return keyFromReference(ref, prefixFrames+"/") != ""
+}
+
+// ImageKeyFrom resolves what a client sent back (an image's key, or any URL
+// we issued for it) to the image's key, or "" when ref names no image.
+func ImageKeyFrom(ref string) string {
+	return keyFromReference(ref, prefixImages+"/")
+}
+
+// keyFromReference extracts a key under prefix ("images/") from ref: the
+// key itself, or a URL we issued for it (upload, download or CDN URL: the
+// key is the tail of the path, the query is dropped).
+func keyFromReference(ref, prefix string) string {
+	if i := strings.Index(ref, "?"); i >= 0 {
+		ref = ref[:i]
+	}
+	i := strings.LastIndex(ref, "/"+prefix)
+	switch {
+	case strings.HasPrefix(ref, prefix):
+		return ref
+	case i >= 0:
+		return ref[i+1:]
+	}
+	return ""
+}

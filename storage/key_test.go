@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
@@ -94,4 +95,40 @@ func TestNewKey(t *testing.T) {
 			require.Empty(t, storage.ContentTypeFor(key), key)
 		}
 	})
+}
+
+func TestKeyLayout(t *testing.T) {
+	t.Parallel()
+
+	id := uuid.MustParse("0198c7a2-6a4e-7c3b-9f1e-2b3c4d5e6f70")
+	require.Equal(t, "thumbnails/"+id.String()+".jpg", storage.ThumbnailKey(id))
+	require.Equal(t, "videos/"+id.String()+".mp4", storage.VideoKey(id, ".mp4"))
+	require.Equal(t, "originals/"+id.String()+".mov", storage.OriginalKey(id, ".mov"))
+	require.Equal(t, "ai/"+id.String()+"/segment.mp4", storage.AIFileKey(id, "segment.mp4"))
+	frame := storage.FrameKey(id, 7)
+	require.Equal(t, "frames/"+id.String()+"/07.jpg", frame)
+	for _, k := range []string{storage.ThumbnailKey(id), storage.VideoKey(id, ".mp4"), storage.AIFileKey(id, "output.mp4"), frame} {
+		require.NoError(t, storage.ValidateKey(k), k)
+	}
+	for _, ref := range []string{frame, "https://cdn.example/storage/" + frame + "?sig=x"} {
+		key, capture, ok := storage.FrameKeyFrom(ref)
+		require.True(t, ok, ref)
+		require.Equal(t, frame, key)
+		require.Equal(t, id, capture)
+		require.True(t, storage.IsFrameReference(ref))
+	}
+	for _, ref := range []string{"frames/x/00.jpg", "frames/" + id.String() + "/0.jpg", "images/a.jpg"} {
+		_, _, ok := storage.FrameKeyFrom(ref)
+		require.False(t, ok, ref)
+	}
+	require.False(t, storage.IsFrameReference("images/a.jpg"))
+
+	img, err := storage.NewImageKey("image/png")
+	require.NoError(t, err)
+	require.Equal(t, img, storage.ImageKeyFrom("http://localhost:8000/storage/"+img+"?exp=1"))
+	require.Equal(t, img, storage.ImageKeyFrom(img))
+	require.Empty(t, storage.ImageKeyFrom("frames/"+id.String()+"/00.jpg"))
+	up, err := storage.NewUploadKey("video/mp4")
+	require.NoError(t, err)
+	require.Regexp(t, `^uploads/.+\.mp4$`, up)
 }

@@ -173,14 +173,25 @@ type permanent struct {
 func (p *permanent) Error() string { return p.err.Error() }
 func (p *permanent) Unwrap() error { return p.err }
 
+// loadJob loads the job a task names. ok is false when the task has nothing
+// to do: the job no longer exists (err is nil, the task is dropped) or it
+// could not be read (err is returned, the task is retried).
+func (h *AIHandler) loadJob(ctx context.Context, jobID uuid.UUID) (job db.AIJob, ok bool, err error) {
+	job, err = h.store.AIJobGet(ctx, jobID)
+	if db.IsNotFound(err) {
+		return job, false, nil
+	} else if err != nil {
+		return job, false, fmt.Errorf("load job %s: %w", jobID, err)
+	}
+	return job, true, nil
+}
+
 // Run creates the job's prediction, unless it has one, and schedules the
 // first poll.
 func (h *AIHandler) Run(ctx context.Context, jobID uuid.UUID) error {
-	job, err := h.store.AIJobGet(ctx, jobID)
-	if db.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("load job %s: %w", jobID, err)
+	job, ok, err := h.loadJob(ctx, jobID)
+	if !ok {
+		return err
 	}
 	switch {
 	case lokiz.JobTerminal(job.Status):
@@ -331,7 +342,7 @@ func (h *AIHandler) sourceVideoKey(ctx context.Context, job db.AIJob, in lokiz.A
 	if job.JobType != lokiz.JobStickerToReality || in.StartTime == nil || in.EndTime == nil {
 		return *v.ObjectKey, nil
 	}
-	key := "ai/" + job.ID.String() + "/segment.mp4"
+	key := storage.AIFileKey(job.ID, "segment.mp4")
 	if _, err := h.storage.Stat(ctx, key); err == nil {
 		return key, nil
 	}
@@ -372,11 +383,9 @@ func (h *AIHandler) schedulePoll(ctx context.Context, job db.AIJob, n int, tag s
 // polls again later, or settles the job once the prediction ended, or gives
 // up on a prediction far past its deadline.
 func (h *AIHandler) Poll(ctx context.Context, jobID uuid.UUID, n int) error {
-	job, err := h.store.AIJobGet(ctx, jobID)
-	if db.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("load job %s: %w", jobID, err)
+	job, ok, err := h.loadJob(ctx, jobID)
+	if !ok {
+		return err
 	}
 	if lokiz.JobTerminal(job.Status) {
 		return nil
@@ -410,11 +419,9 @@ func (h *AIHandler) Poll(ctx context.Context, jobID uuid.UUID, n int) error {
 // Finalize settles a job whose prediction was reported finished (by a
 // webhook); a report that came early only schedules a poll.
 func (h *AIHandler) Finalize(ctx context.Context, jobID uuid.UUID) error {
-	job, err := h.store.AIJobGet(ctx, jobID)
-	if db.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("load job %s: %w", jobID, err)
+	job, ok, err := h.loadJob(ctx, jobID)
+	if !ok {
+		return err
 	}
 	if job.Status == lokiz.JobCompleted {
 		return h.notifyDone(ctx, job) // a retry after the completion committed
@@ -608,11 +615,9 @@ func (h *AIHandler) fail(ctx context.Context, jobID uuid.UUID, status, userMsg, 
 // was ended and refunded by the API already; a prediction that finished
 // anyway changes nothing.
 func (h *AIHandler) CancelPrediction(ctx context.Context, jobID uuid.UUID) error {
-	job, err := h.store.AIJobGet(ctx, jobID)
-	if db.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("load job %s: %w", jobID, err)
+	job, ok, err := h.loadJob(ctx, jobID)
+	if !ok {
+		return err
 	}
 	if job.PredictionID == nil {
 		return nil // canceled before a prediction existed; Run will not create one
@@ -669,7 +674,7 @@ const errOutputRefused = "The AI model's output could not be fetched from an app
 // The download goes through the output client (AIConfig.Outputs): listed
 // hosts over https, no internal address, at most MaxOutputBytes.
 func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name string, kinds []string) (string, error) {
-	base := "ai/" + job.ID.String() + "/" + name
+	base := storage.AIFileKey(job.ID, name)
 	for _, k := range kinds {
 		for _, f := range outputFormats[k] {
 			if _, err := h.storage.Stat(ctx, base+f.ext); err == nil {
@@ -736,7 +741,7 @@ func (h *AIHandler) copyOutput(ctx context.Context, job db.AIJob, src, name stri
 // spliceBack puts a sticker job's remade segment back into its source video
 // and returns the key of the whole video.
 func (h *AIHandler) spliceBack(ctx context.Context, job db.AIJob, segmentKey string, start, end float64) (string, error) {
-	key := "ai/" + job.ID.String() + "/spliced.mp4"
+	key := storage.AIFileKey(job.ID, "spliced.mp4")
 	if _, err := h.storage.Stat(ctx, key); err == nil {
 		return key, nil
 	}

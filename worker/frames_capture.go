@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/media"
 	"github.com/lokiz/lokiz/storage"
@@ -43,7 +43,7 @@ func (h *FramesCaptureHandler) ProcessTask(ctx context.Context, t *asynq.Task) e
 	} else if err != nil {
 		return fmt.Errorf("load frame capture: %w", err)
 	}
-	if fc.Status != "pending" {
+	if fc.Status != lokiz.CapturePending {
 		return nil // done by an earlier delivery
 	}
 	keys, err := h.capture(ctx, fc)
@@ -89,15 +89,10 @@ func (h *FramesCaptureHandler) capture(ctx context.Context, fc db.FrameCapture) 
 	keys := make([]string, len(paths))
 	for i, p := range paths {
 		// Keys derive from the capture, so a retry overwrites its own output.
-		keys[i] = frameKey(fc.ID, i)
+		keys[i] = storage.FrameKey(fc.ID, i)
 		if err := storeFile(ctx, h.storage, p, keys[i]); err != nil {
 			return nil, err
 		}
 	}
 	return keys, nil
-}
-
-// frameKey is where frame i of a capture is stored.
-func frameKey(captureID uuid.UUID, i int) string {
-	return fmt.Sprintf("frames/%s/%02d.jpg", captureID, i)
 }

@@ -97,7 +97,7 @@ func (h *FramesReconcileHandler) ProcessTask(ctx context.Context, _ *asynq.Task)
 		// have stored some frames before it failed, so every key the
 		// capture could have used is deleted.
 		for i := range int(fc.Frames) {
-			key := frameKey(fc.ID, i)
+			key := storage.FrameKey(fc.ID, i)
 			if err := h.storage.Delete(ctx, key); err != nil {
 				return fmt.Errorf("delete frame %s: %w", key, err)
 			}

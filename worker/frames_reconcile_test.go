@@ -54,7 +54,7 @@ func TestFramesReconcile(t *testing.T) {
 		for i := range ts {
 			ts[i] = float64(i) * 0.5
 			if status == "completed" {
-				k := frameKey(id, i)
+				k := storage.FrameKey(id, i)
 				keys = append(keys, k)
 				require.NoError(t, b.storage.Put(ctx, k, strings.NewReader("jpeg"), 4, "image/jpeg"))
 			}
@@ -150,7 +150,7 @@ func TestFramesReconcile(t *testing.T) {
 		old := capture(t, b, "completed", 8*24*time.Hour, 3)
 		oldFailed := capture(t, b, "failed", 8*24*time.Hour, 2)
 		// A failed capture may have stored a frame before it failed.
-		require.NoError(t, b.storage.Put(ctx, frameKey(oldFailed, 0), strings.NewReader("jpeg"), 4, "image/jpeg"))
+		require.NoError(t, b.storage.Put(ctx, storage.FrameKey(oldFailed, 0), strings.NewReader("jpeg"), 4, "image/jpeg"))
 		recent := capture(t, b, "completed", 6*24*time.Hour, 1)
 		usedByJob := capture(t, b, "completed", 8*24*time.Hour, 1)
 		doneJob := capture(t, b, "completed", 8*24*time.Hour, 1)
@@ -159,10 +159,10 @@ func TestFramesReconcile(t *testing.T) {
 		_, err := pool.Exec(ctx, `INSERT INTO ai_jobs (id, user_id, job_type, status, input_data, completed_at) VALUES
 			($1, $3, 'i2v_template', 'processing', jsonb_build_object('image_key', $4::text), NULL),
 			($2, $3, 'i2v_template', 'completed', jsonb_build_object('image_key', $5::text), now())`,
-			db.NewID(), db.NewID(), b.user.ID, frameKey(usedByJob, 0), frameKey(doneJob, 0))
+			db.NewID(), db.NewID(), b.user.ID, storage.FrameKey(usedByJob, 0), storage.FrameKey(doneJob, 0))
 		require.NoError(t, err)
 		_, err = pool.Exec(ctx, `INSERT INTO drafts (id, user_id, assets) VALUES ($1, $2, $3)`,
-			db.NewID(), b.user.ID, []string{"http://localhost:8000/storage/" + frameKey(inDraft, 0) + "?sig=x"})
+			db.NewID(), b.user.ID, []string{"http://localhost:8000/storage/" + storage.FrameKey(inDraft, 0) + "?sig=x"})
 		require.NoError(t, err)
 
 		require.NoError(t, b.h.ProcessTask(ctx, tasks.NewFramesReconcileTask()))
@@ -172,12 +172,12 @@ func TestFramesReconcile(t *testing.T) {
 			require.False(t, ok, "capture %s is deleted", id)
 		}
 		for i := range 3 {
-			_, err := b.storage.Stat(ctx, frameKey(old, i))
+			_, err := b.storage.Stat(ctx, storage.FrameKey(old, i))
 			require.ErrorIs(t, err, storage.ErrNotFound, "with its frames")
 		}
-		_, err = b.storage.Stat(ctx, frameKey(oldFailed, 0))
+		_, err = b.storage.Stat(ctx, storage.FrameKey(oldFailed, 0))
 		require.ErrorIs(t, err, storage.ErrNotFound)
-		_, err = b.storage.Stat(ctx, frameKey(doneJob, 0))
+		_, err = b.storage.Stat(ctx, storage.FrameKey(doneJob, 0))
 		require.ErrorIs(t, err, storage.ErrNotFound, "a job that ended no longer needs its input")
 		for _, id := range []uuid.UUID{recent, usedByJob, inDraft} {
 			fc, ok := get(t, b, id)

@@ -135,9 +135,8 @@ func (h *VideoFinalizeHandler) finalize(ctx context.Context, v db.Video) error {
 
 	// Final keys are derived from the video id, so a retried attempt
 	// overwrites its own earlier output instead of leaving orphans.
-	base := v.ID.String()
-	thumbKey := "thumbnails/" + base + ".jpg"
-	objectKey := "videos/" + base + ext
+	thumbKey := storage.ThumbnailKey(v.ID)
+	objectKey := storage.VideoKey(v.ID, ext)
 	contentType := storage.ContentTypeFor(*v.UploadKey)
 	out := src
 	var originalKey *string
@@ -150,8 +149,8 @@ func (h *VideoFinalizeHandler) finalize(ctx context.Context, v db.Video) error {
 		if probe, err = media.Probe(ctx, out); err != nil {
 			return fmt.Errorf("probe transcode: %w", err)
 		}
-		objectKey, contentType = "videos/"+base+".mp4", "video/mp4"
-		k := "originals/" + base + ext
+		objectKey, contentType = storage.VideoKey(v.ID, ".mp4"), "video/mp4"
+		k := storage.OriginalKey(v.ID, ext)
 		originalKey = &k
 		if err := storeFile(ctx, h.storage, src, k); err != nil {
 			return err

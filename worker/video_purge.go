@@ -90,7 +90,7 @@ func (h *VideoPurgeHandler) Purge(ctx context.Context, id uuid.UUID) error {
 	frames = append(frames, files...)
 	// The thumbnail key is derived from the id, so it is deleted even when
 	// the row lost it (an AI job's response renders it from the id).
-	keys := []*string{v.ObjectKey, v.ThumbnailKey, v.OriginalKey, v.UploadKey, ptr("thumbnails/" + id.String() + ".jpg")}
+	keys := []*string{v.ObjectKey, v.ThumbnailKey, v.OriginalKey, v.UploadKey, ptr(storage.ThumbnailKey(id))}
 	for i := range frames {
 		keys = append(keys, &frames[i])
 	}

@@ -316,7 +316,7 @@ func (a *app) uploadFile(ctx context.Context, owner uuid.UUID, file, caption str
 	if err != nil {
 		return uuid.Nil, err
 	}
-	key, err := storage.NewKey("uploads", "video/mp4")
+	key, err := storage.NewUploadKey("video/mp4")
 	if err != nil {
 		return uuid.Nil, err
 	}
