@@ -277,13 +277,10 @@ func (s *Server) unlikeComment(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	me := mustUser(c).ID
-	res, err := s.store.CommentLikeRemove(ctx, db.CommentLikeRemoveParams{UserID: me, CommentID: row.Comment.ID})
+	res, err := s.store.UnlikeComment(ctx, me, row.Comment.ID, row.Comment.UserID, row.Comment.VideoID)
 	if err != nil {
 		s.writeError(c, err)
 		return
-	}
-	if res.Removed {
-		s.unnotify(ctx, db.NotificationCommentLike, me, row.Comment.UserID, &row.Comment.VideoID, &row.Comment.ID)
 	}
 	c.JSON(http.StatusOK, commentLikeResponse{CommentID: row.Comment.ID, LikeCount: res.LikeCount, IsLiked: false})
 }

@@ -81,13 +81,9 @@ func (s *Server) unfollow(c *gin.Context) {
 		return
 	}
 	me := mustUser(c).ID
-	n, err := s.store.FollowRemove(ctx, db.FollowRemoveParams{FollowerID: me, FollowingID: id})
-	if err != nil {
+	if _, err := s.store.Unfollow(ctx, me, id); err != nil {
 		s.writeError(c, err)
 		return
-	}
-	if n > 0 {
-		s.unnotify(ctx, db.NotificationFollow, me, id, nil, nil)
 	}
 	c.JSON(http.StatusOK, gin.H{"user_id": id, "is_following": false, "following": false})
 }

@@ -81,13 +81,10 @@ func (s *Server) unlikeVideo(c *gin.Context) {
 		return
 	}
 	me := mustUser(c).ID
-	res, err := s.store.LikeRemove(ctx, db.LikeRemoveParams{UserID: me, VideoID: id})
+	res, err := s.store.UnlikeVideo(ctx, me, id, target.UserID)
 	if err != nil {
 		s.writeError(c, err)
 		return
-	}
-	if res.Removed {
-		s.unnotify(ctx, db.NotificationLike, me, target.UserID, &id, nil)
 	}
 	c.JSON(http.StatusOK, unlikeResponse{VideoID: id, LikeCount: res.LikeCount, Liked: false})
 }

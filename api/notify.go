@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 
-	"github.com/google/uuid"
-
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -18,13 +16,5 @@ func (s *Server) notify(ctx context.Context, p tasks.NotifyPayload) {
 	}
 	if err := s.tasks.EnqueueNotify(ctx, p); err != nil {
 		s.log.WarnContext(ctx, "notification not enqueued", "type", p.Type, "error", err)
-	}
-}
-
-// unnotify removes the notification of a fact that was just undone (an
-// unlike, an unfollow), so it does not linger.
-func (s *Server) unnotify(ctx context.Context, typ string, actor, recipient uuid.UUID, video, comment *uuid.UUID) {
-	if _, err := s.store.NotificationDeleteForFact(ctx, typ, actor, recipient, video, comment); err != nil {
-		s.log.WarnContext(ctx, "stale notification not removed", "type", typ, "error", err)
 	}
 }

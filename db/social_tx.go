@@ -22,3 +22,49 @@ func (s *Store) BlockUser(ctx context.Context, blocker, blocked uuid.UUID) (b Bl
 	})
 	return b, created, translate(err, "block")
 }
+
+// UnlikeVideo removes user's like of video and, in the same transaction,
+// the like notification it gave the video's owner, so an unlike never
+// leaves a stale "liked your video" behind. Unliking twice changes nothing.
+func (s *Store) UnlikeVideo(ctx context.Context, user, video, owner uuid.UUID) (res LikeRemoveRow, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		if res, err = q.LikeRemove(ctx, LikeRemoveParams{UserID: user, VideoID: video}); err != nil || !res.Removed {
+			return err
+		}
+		_, err = q.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
+			UserID: owner, Type: NotificationLike, ActorID: &user, VideoID: &video})
+		return err
+	})
+	return res, translate(err, "like")
+}
+
+// Unfollow ends follower's follow of following and, in the same
+// transaction, the follow notification it gave; removed says whether there
+// was a follow to end.
+func (s *Store) Unfollow(ctx context.Context, follower, following uuid.UUID) (removed bool, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		n, err := q.FollowRemove(ctx, FollowRemoveParams{FollowerID: follower, FollowingID: following})
+		if err != nil || n == 0 {
+			return err
+		}
+		removed = true
+		_, err = q.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
+			UserID: following, Type: NotificationFollow, ActorID: &follower})
+		return err
+	})
+	return removed, translate(err, "follow")
+}
+
+// UnlikeComment removes user's like of a comment (by author, on video) and,
+// in the same transaction, the notification it gave the comment's author.
+func (s *Store) UnlikeComment(ctx context.Context, user, comment, author, video uuid.UUID) (res CommentLikeRemoveRow, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		if res, err = q.CommentLikeRemove(ctx, CommentLikeRemoveParams{UserID: user, CommentID: comment}); err != nil || !res.Removed {
+			return err
+		}
+		_, err = q.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
+			UserID: author, Type: NotificationCommentLike, ActorID: &user, VideoID: &video, CommentID: &comment})
+		return err
+	})
+	return res, translate(err, "comment like")
+}
