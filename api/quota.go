@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -48,24 +49,17 @@ var DefaultQuotas = Quotas{
 
 func (q Quotas) withDefaults() Quotas {
 	d := DefaultQuotas
-	set := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	set(&q.AIJobsPerMinute, d.AIJobsPerMinute)
-	set(&q.AIJobsPerDay, d.AIJobsPerDay)
-	set(&q.CapturesPerMinute, d.CapturesPerMinute)
-	set(&q.CapturesPerDay, d.CapturesPerDay)
-	set(&q.UploadsPerMinute, d.UploadsPerMinute)
-	set(&q.UploadsPerDay, d.UploadsPerDay)
-	set(&q.CommentsPerMinute, d.CommentsPerMinute)
-	set(&q.CommentsPerDay, d.CommentsPerDay)
-	set(&q.ReportsPerMinute, d.ReportsPerMinute)
-	set(&q.ReportsPerDay, d.ReportsPerDay)
-	if q.UploadBytesPerDay == 0 {
-		q.UploadBytesPerDay = d.UploadBytesPerDay
-	}
+	q.AIJobsPerMinute = cmp.Or(q.AIJobsPerMinute, d.AIJobsPerMinute)
+	q.AIJobsPerDay = cmp.Or(q.AIJobsPerDay, d.AIJobsPerDay)
+	q.CapturesPerMinute = cmp.Or(q.CapturesPerMinute, d.CapturesPerMinute)
+	q.CapturesPerDay = cmp.Or(q.CapturesPerDay, d.CapturesPerDay)
+	q.UploadsPerMinute = cmp.Or(q.UploadsPerMinute, d.UploadsPerMinute)
+	q.UploadsPerDay = cmp.Or(q.UploadsPerDay, d.UploadsPerDay)
+	q.UploadBytesPerDay = cmp.Or(q.UploadBytesPerDay, d.UploadBytesPerDay)
+	q.CommentsPerMinute = cmp.Or(q.CommentsPerMinute, d.CommentsPerMinute)
+	q.CommentsPerDay = cmp.Or(q.CommentsPerDay, d.CommentsPerDay)
+	q.ReportsPerMinute = cmp.Or(q.ReportsPerMinute, d.ReportsPerMinute)
+	q.ReportsPerDay = cmp.Or(q.ReportsPerDay, d.ReportsPerDay)
 	return q
 }
 

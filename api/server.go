@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,40 +140,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if len(cfg.SecretKey) == 0 {
 		return nil, errors.New("api: SecretKey is required")
 	}
-	if cfg.BcryptCost == 0 {
-		cfg.BcryptCost = 12
-	}
-	if cfg.RefreshTokenTTL == 0 {
-		cfg.RefreshTokenTTL = 30 * 24 * time.Hour
-	}
-	if cfg.PasswordRateLimit == 0 {
-		cfg.PasswordRateLimit = defaultPasswordRateLimit
-	}
-	if cfg.PasswordRateWindow == 0 {
-		cfg.PasswordRateWindow = defaultPasswordRateWindow
-	}
-	if cfg.SearchRateLimit == 0 {
-		cfg.SearchRateLimit = 600
-	}
-	if cfg.ReportRateLimit == 0 {
-		cfg.ReportRateLimit = 30
-	}
-	if cfg.ViewAnonPerIP == 0 {
-		cfg.ViewAnonPerIP = 3
-	}
-	if cfg.ShareRateLimit == 0 {
-		cfg.ShareRateLimit = 30
-	}
-	if cfg.SearchHistoryRateLimit == 0 {
-		cfg.SearchHistoryRateLimit = 60
-	}
-	if cfg.AutocompleteMinSearchers == 0 {
-		cfg.AutocompleteMinSearchers = 5
-	}
+	// Zero fields take their defaults.
+	cfg.BcryptCost = cmp.Or(cfg.BcryptCost, 12)
+	cfg.RefreshTokenTTL = cmp.Or(cfg.RefreshTokenTTL, 30*24*time.Hour)
+	cfg.PasswordRateLimit = cmp.Or(cfg.PasswordRateLimit, defaultPasswordRateLimit)
+	cfg.PasswordRateWindow = cmp.Or(cfg.PasswordRateWindow, defaultPasswordRateWindow)
+	cfg.SearchRateLimit = cmp.Or(cfg.SearchRateLimit, 600)
+	cfg.ReportRateLimit = cmp.Or(cfg.ReportRateLimit, 30)
+	cfg.ViewAnonPerIP = cmp.Or(cfg.ViewAnonPerIP, 3)
+	cfg.ShareRateLimit = cmp.Or(cfg.ShareRateLimit, 30)
+	cfg.SearchHistoryRateLimit = cmp.Or(cfg.SearchHistoryRateLimit, 60)
+	cfg.AutocompleteMinSearchers = cmp.Or(cfg.AutocompleteMinSearchers, 5)
 	cfg.Quotas = cfg.Quotas.withDefaults()
-	if cfg.PublicWebURL == "" {
-		cfg.PublicWebURL = cfg.PublicBaseURL
-	}
+	cfg.PublicWebURL = cmp.Or(cfg.PublicWebURL, cfg.PublicBaseURL)
 	reg := deps.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
