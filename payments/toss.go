@@ -262,7 +262,8 @@ func (c *TossClient) get(ctx context.Context, r Ref) (tossPayment, error) {
 // widget amount differs is refused by Toss, and Confirm then answers
 // ErrAmountMismatch (with Toss's error): nothing was paid. Confirming a
 // payment Toss has already approved for this order and amount answers the
-// payment, so a retried confirm is harmless. idempotencyKey should be stable
+// payment as it is now (paid, or refunded since), so a retried confirm is
+// harmless; callers act on the answer's State. idempotencyKey should be stable
 // across retries of one confirmation (the order id works); when empty one is
 // made for this call.
 func (c *TossClient) Confirm(ctx context.Context, paymentKey, orderID string, amount int64, idempotencyKey string) (Payment, error) {
@@ -295,8 +296,10 @@ func (c *TossClient) Confirm(ctx context.Context, paymentKey, orderID string, am
 		return Payment{}, fmt.Errorf("payments: toss payment %s is for %d, not %d: %w (%w)",
 			paymentKey, cur.TotalAmount, amount, ErrAmountMismatch, err)
 	}
-	if te.Code == "ALREADY_PROCESSED_PAYMENT" && cur.Status != TossReady && cur.Status != TossInProgress {
-		return cur.payment(), nil
+	if te.Code == "ALREADY_PROCESSED_PAYMENT" {
+		if p := cur.payment(); p.State == StatePaid || p.State == StateRefunded {
+			return p, nil
+		}
 	}
 	return Payment{}, err
 }

@@ -312,7 +312,8 @@ func (s *Server) viewLocked(p *payment) paymentJSON {
 	v.VAT = (p.balance*10 + 55) / 110 // a tenth of the supplied amount, rounded
 	v.SuppliedAmount = p.balance - v.VAT
 	if p.lastTx != "" {
-		v.LastTransactionKey = &p.lastTx
+		tx := p.lastTx // a copy: the view is encoded after s.mu is released
+		v.LastTransactionKey = &tx
 	}
 	if p.status != "READY" {
 		method := "카드"
@@ -324,7 +325,8 @@ func (s *Server) viewLocked(p *payment) paymentJSON {
 		}
 	}
 	if p.typ == "BILLING" {
-		v.CustomerKey = &p.customerKey
+		ck := p.customerKey
+		v.CustomerKey = &ck
 	}
 	if p.approvedAt.IsZero() {
 		v.Card = nil

@@ -285,3 +285,31 @@ func TestListenAndServe(t *testing.T) {
 	}
 	require.Error(t, tosssim.ListenAndServe(t.Context(), "256.0.0.1:1", tosssim.Options{}))
 }
+
+func TestConcurrentReadsAndCancels(t *testing.T) {
+	t.Parallel()
+	s := start(t, tosssim.Options{})
+	r, err := s.PayWidget(tosssim.WidgetOrder{OrderID: "order_race_1", OrderName: "Pack", Amount: 10000})
+	require.NoError(t, err)
+	status, _ := call(t, s.URL(), s.SecretKey(), http.MethodPost, "/v1/payments/confirm",
+		`{"paymentKey":"`+r.PaymentKey+`","orderId":"order_race_1","amount":10000}`, nil)
+	require.Equal(t, http.StatusOK, status)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			status, _ := call(t, s.URL(), s.SecretKey(), http.MethodPost, "/v1/payments/"+r.PaymentKey+"/cancel",
+				`{"cancelReason":"part","cancelAmount":1000}`, nil)
+			require.Equal(t, http.StatusOK, status)
+		})
+		wg.Go(func() {
+			status, p := call(t, s.URL(), s.SecretKey(), http.MethodGet, "/v1/payments/orders/order_race_1", "", nil)
+			require.Equal(t, http.StatusOK, status)
+			require.NotEmpty(t, p["lastTransactionKey"])
+		})
+	}
+	wg.Wait()
+	snap, _ := s.Payment(r.PaymentKey)
+	require.Equal(t, "CANCELED", snap.Status)
+	require.Equal(t, 10, snap.Cancels)
+	require.Zero(t, snap.BalanceAmount)
+}
