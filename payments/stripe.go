@@ -73,6 +73,10 @@ type StripeConfig struct {
 	// replaces {CHECKOUT_SESSION_ID} in the success URL with the session id.
 	SuccessURL string
 	CancelURL  string
+	// Locale is the hosted checkout's language ("ko", "en", "auto"…);
+	// Stripe's default ("auto", the browser's) when empty. Stripe refuses a
+	// value outside its list, and so does stripe-mock.
+	Locale string
 	// HTTPClient is the client stripe-go uses; a client with a 30 s timeout
 	// when nil.
 	HTTPClient *http.Client
@@ -214,6 +218,9 @@ func (s *StripeProvider) Checkout(ctx context.Context, o Order) (Checkout, error
 			Quantity:  stripe.Int64(1),
 		}},
 	}
+	if s.cfg.Locale != "" {
+		params.Locale = stripe.String(s.cfg.Locale)
+	}
 	if o.Email != "" {
 		params.CustomerEmail = stripe.String(o.Email)
 	}
@@ -310,7 +317,10 @@ func (s *StripeProvider) lookupSession(ctx context.Context, id string) (Payment,
 	if pi != nil {
 		p.PaymentID = pi.ID
 	}
-	if sub := sess.Subscription; sub != nil {
+	// Only a subscription-mode session has a subscription (a payment-mode
+	// one answers null); the mode is checked so nothing else is taken for a
+	// plan's period.
+	if sub := sess.Subscription; sub != nil && sess.Mode == stripe.CheckoutSessionModeSubscription {
 		p.SubscriptionID = sub.ID
 		p.PeriodStart, p.PeriodEnd = subscriptionPeriod(sub)
 	}
