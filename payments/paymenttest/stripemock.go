@@ -111,6 +111,7 @@ func RunStripeMock() (*StripeMock, error) {
 	cmd := exec.CommandContext(ctx, bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
+	killWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		cancel()
 		return nil, fmt.Errorf("starting stripe-mock: %w", err)
