@@ -358,6 +358,20 @@ func TestStripeLookup(t *testing.T) {
 		}, p)
 	})
 
+	t.Run("NotFound", func(t *testing.T) {
+		t.Parallel()
+		b := setupStripe(t)
+		b.overlay.Missing("cs_gone")
+		b.overlay.Missing("pi_gone")
+		_, err := b.provider.Lookup(ctx, payments.Ref{SessionID: "cs_gone"})
+		require.ErrorIs(t, err, payments.ErrNotFound)
+		_, err = b.provider.Lookup(ctx, payments.Ref{PaymentID: "pi_gone"})
+		require.ErrorIs(t, err, payments.ErrNotFound)
+		b.overlay.Missing("sub_gone")
+		_, err = b.provider.Subscription(ctx, "sub_gone")
+		require.ErrorIs(t, err, payments.ErrNotFound)
+	})
+
 	t.Run("NeedsAnID", func(t *testing.T) {
 		t.Parallel()
 		b := setupStripe(t)

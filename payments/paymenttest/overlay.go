@@ -28,6 +28,7 @@ type StripeOverlay struct {
 
 	mu       sync.Mutex
 	patches  map[string]map[string]any
+	missing  map[string]bool
 	requests []StripeRequest
 }
 
@@ -68,7 +69,7 @@ func NewStripeOverlay(t testing.TB, upstream string) *StripeOverlay {
 	if err != nil {
 		t.Fatalf("paymenttest: stripe-mock URL %q: %v", upstream, err)
 	}
-	o := &StripeOverlay{patches: map[string]map[string]any{}}
+	o := &StripeOverlay{patches: map[string]map[string]any{}, missing: map[string]bool{}}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
@@ -131,6 +132,15 @@ func (o *StripeOverlay) Set(id string, fields map[string]any) {
 	mergeInto(p, normalize(fields).(map[string]any))
 }
 
+// Missing registers an id Stripe does not know: a request whose path ends
+// in it is still forwarded (and validated), but a successful answer is
+// replaced by Stripe's 404 resource_missing error.
+func (o *StripeOverlay) Missing(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.missing[id] = true
+}
+
 // Requests is what the overlay has forwarded so far, oldest first.
 func (o *StripeOverlay) Requests() []StripeRequest {
 	o.mu.Lock()
@@ -152,6 +162,25 @@ func (o *StripeOverlay) LastRequest(method, path string) (StripeRequest, bool) {
 }
 
 func (o *StripeOverlay) patchResponse(resp *http.Response) error {
+	if resp.StatusCode/100 == 2 && resp.Request != nil {
+		id := resp.Request.URL.Path[strings.LastIndex(resp.Request.URL.Path, "/")+1:]
+		o.mu.Lock()
+		missing := o.missing[id]
+		o.mu.Unlock()
+		if missing {
+			body, _ := json.Marshal(map[string]any{"error": map[string]any{
+				"type": "invalid_request_error", "code": "resource_missing", "param": "id",
+				"message": "No such object: '" + id + "'",
+			}})
+			resp.Body.Close()
+			resp.StatusCode, resp.Status = http.StatusNotFound, "404 Not Found"
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			resp.ContentLength = int64(len(body))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+			resp.Header.Set("Content-Type", "application/json")
+			return nil
+		}
+	}
 	if resp.StatusCode/100 != 2 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return nil
 	}

@@ -11,8 +11,9 @@
 // session; a subscription with a fixture period). The overlay (StripeOverlay)
 // supplies the state: for the object ids a test registers it patches the
 // named fields into stripe-mock's answer, so a session can be "paid" for 499
-// with the test's order id. The state is the test's statement of what Stripe
-// would say, not Stripe's behaviour.
+// with the test's order id, and it answers Stripe's 404 resource_missing for
+// an id the test declares Missing. That state is the test's statement of
+// what Stripe would say, not Stripe's behaviour.
 package paymenttest
 
 import (
