@@ -24,6 +24,7 @@ require (
 	github.com/replicate/replicate-go v0.26.0
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/stretchr/testify v1.12.1
+	github.com/stripe/stripe-go/v82 v82.5.1
 	github.com/swaggo/files/v2 v2.0.2
 	github.com/u2takey/ffmpeg-go v0.5.0
 	golang.org/x/crypto v0.59.0
