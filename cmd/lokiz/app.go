@@ -24,6 +24,7 @@ import (
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/dashboard"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/scheduler"
 	"github.com/lokiz/lokiz/storage"
@@ -354,4 +355,25 @@ func (a *app) runSchedulerRole(ctx context.Context) error {
 		return err
 	}
 	return s.Run(ctx)
+}
+
+// paymentProviders builds the configured payment providers; a provider
+// without its key is left nil (its routes answer 503).
+func (a *app) paymentProviders() (payments.Providers, error) {
+	var p payments.Providers
+	if cfg, ok := a.cfg.Payments.Stripe(); ok {
+		s, err := payments.NewStripe(cfg)
+		if err != nil {
+			return p, fmt.Errorf("stripe: %w", err)
+		}
+		p.Stripe = s
+	}
+	if cfg, ok := a.cfg.Payments.Toss(); ok {
+		t, err := payments.NewToss(cfg)
+		if err != nil {
+			return p, fmt.Errorf("toss: %w", err)
+		}
+		p.Toss = t
+	}
+	return p, nil
 }

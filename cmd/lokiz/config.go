@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 )
 
@@ -35,6 +37,8 @@ type Config struct {
 	Media   MediaConfig
 	AI      AIConfig
 	Quota   QuotaConfig
+	// Payments configures Stripe and Toss Payments.
+	Payments PaymentsConfig
 	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// Warnings are non-fatal notes found while loading (a generated secret).
@@ -153,6 +157,54 @@ type AIConfig struct {
 	// OutputMaxBytes (AI_OUTPUT_MAX_BYTES, default 500 MiB) bounds each
 	// downloaded output.
 	OutputMaxBytes int64
+}
+
+// PaymentsConfig configures the payment providers. A provider without its
+// secret key is off: its routes answer 503 and no order names it.
+type PaymentsConfig struct {
+	// StripeSecretKey (STRIPE_SECRET_KEY, sk_… or rk_…) turns Stripe on;
+	// StripeWebhookSecret (STRIPE_WEBHOOK_SECRET, whsec_…) is then required.
+	StripeSecretKey     string
+	StripeWebhookSecret string
+	// StripeAPIBase (STRIPE_API_BASE, default https://api.stripe.com): http
+	// is accepted on a loopback address only (stripe-mock), never in
+	// production.
+	StripeAPIBase string
+	// StripeSuccessURL and StripeCancelURL (STRIPE_SUCCESS_URL,
+	// STRIPE_CANCEL_URL) are where Checkout sends the payer back; Stripe puts
+	// the session id at {CHECKOUT_SESSION_ID}. Default: the web app
+	// (PUBLIC_WEB_URL) + /payments/success and /payments/cancel.
+	StripeSuccessURL, StripeCancelURL string
+	// StripeLocale (STRIPE_CHECKOUT_LOCALE) is the hosted page's language.
+	StripeLocale string
+	// TossSecretKey and TossClientKey (TOSS_SECRET_KEY, TOSS_CLIENT_KEY) turn
+	// Toss Payments on; both are needed.
+	TossSecretKey, TossClientKey string
+	// TossAPIBase (TOSS_API_BASE, default https://api.tosspayments.com):
+	// http on a loopback address only (the simulator), never in production.
+	TossAPIBase string
+	// TossWebhookToken (TOSS_WEBHOOK_TOKEN) must be in the webhook URL
+	// registered with Toss (…/v1/webhooks/toss?token=…); required in
+	// production, since Toss does not sign its payment webhooks.
+	TossWebhookToken string
+	// PendingAfter (PAYMENTS_RECONCILE_AFTER, default 10m) is how long an
+	// order may stay pending before the reconciler asks its provider.
+	PendingAfter time.Duration
+}
+
+// Stripe is the Stripe provider's configuration; ok is false when Stripe is off.
+func (c PaymentsConfig) Stripe() (cfg payments.StripeConfig, ok bool) {
+	return payments.StripeConfig{
+		SecretKey: c.StripeSecretKey, WebhookSecret: c.StripeWebhookSecret, APIBase: c.StripeAPIBase,
+		SuccessURL: c.StripeSuccessURL, CancelURL: c.StripeCancelURL, Locale: c.StripeLocale,
+	}, c.StripeSecretKey != ""
+}
+
+// Toss is the Toss provider's configuration; ok is false when Toss is off.
+func (c PaymentsConfig) Toss() (cfg payments.TossConfig, ok bool) {
+	return payments.TossConfig{
+		SecretKey: c.TossSecretKey, ClientKey: c.TossClientKey, BaseURL: c.TossAPIBase, WebhookToken: c.TossWebhookToken,
+	}, c.TossSecretKey != ""
 }
 
 // QuotaConfig holds the per-user quotas on costly work (429 with
@@ -383,6 +435,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		p.fail("AI_POLL_MIN must be at least 100ms and AI_POLL_MAX at least AI_POLL_MIN")
 	}
 
+	c.Payments = p.paymentsConfig(prod, c.HTTP)
+
 	c.Quota.AIJobsPerMinute = p.intIn("QUOTA_AI_JOBS_PER_MINUTE", 20, 1, 1000000)
 	c.Quota.AIJobsPerDay = p.intIn("QUOTA_AI_JOBS_PER_DAY", 300, 1, 1000000)
 	c.Quota.CapturesPerMinute = p.intIn("QUOTA_FRAME_CAPTURES_PER_MINUTE", 30, 1, 1000000)
@@ -462,6 +516,55 @@ func (p *parser) secret(name, def string) string {
 		return def
 	}
 	return v
+}
+
+// paymentsConfig reads the payment providers' settings. A provider's other
+// settings are checked only when its key turns it on.
+func (p *parser) paymentsConfig(prod bool, h HTTPConfig) PaymentsConfig {
+	var c PaymentsConfig
+	c.StripeSecretKey = p.secret("STRIPE_SECRET_KEY", "")
+	c.StripeWebhookSecret = p.secret("STRIPE_WEBHOOK_SECRET", "")
+	c.StripeAPIBase = strings.TrimRight(p.str("STRIPE_API_BASE", payments.StripeAPIBase), "/")
+	web := cmp.Or(h.PublicWebURL, h.PublicBaseURL)
+	c.StripeSuccessURL = p.str("STRIPE_SUCCESS_URL", web+"/payments/success?session_id={CHECKOUT_SESSION_ID}")
+	c.StripeCancelURL = p.str("STRIPE_CANCEL_URL", web+"/payments/cancel")
+	c.StripeLocale = p.str("STRIPE_CHECKOUT_LOCALE", "")
+	if c.StripeSecretKey != "" {
+		if !strings.HasPrefix(c.StripeSecretKey, "sk_") && !strings.HasPrefix(c.StripeSecretKey, "rk_") {
+			p.fail("STRIPE_SECRET_KEY must be a secret (sk_...) or restricted (rk_...) key")
+		}
+		if !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
+			p.fail("STRIPE_WEBHOOK_SECRET must be set to the endpoint's signing secret (whsec_...) when STRIPE_SECRET_KEY is")
+		}
+		if _, err := payments.CheckAPIBase(c.StripeAPIBase); err != nil {
+			p.fail("STRIPE_API_BASE: %v", err)
+		} else if prod && !strings.HasPrefix(c.StripeAPIBase, "https://") {
+			p.fail("STRIPE_API_BASE must be https in production")
+		}
+	}
+	c.TossSecretKey = p.secret("TOSS_SECRET_KEY", "")
+	c.TossClientKey = p.str("TOSS_CLIENT_KEY", "")
+	c.TossAPIBase = strings.TrimRight(p.str("TOSS_API_BASE", payments.DefaultTossBaseURL), "/")
+	c.TossWebhookToken = p.secret("TOSS_WEBHOOK_TOKEN", "")
+	if c.TossSecretKey != "" || c.TossClientKey != "" {
+		if c.TossSecretKey == "" || c.TossClientKey == "" {
+			p.fail("TOSS_SECRET_KEY and TOSS_CLIENT_KEY are set together or not at all")
+		}
+		if prod && !strings.HasPrefix(c.TossAPIBase, "https://") {
+			p.fail("TOSS_API_BASE must be https in production")
+		}
+		if prod && c.TossWebhookToken == "" {
+			p.fail("TOSS_WEBHOOK_TOKEN is required in production: Toss does not sign its webhooks")
+		}
+		if _, err := payments.NewToss(payments.TossConfig{SecretKey: "x", ClientKey: "x", BaseURL: c.TossAPIBase}); err != nil {
+			p.fail("TOSS_API_BASE: %v", err)
+		}
+	}
+	c.PendingAfter = p.duration("PAYMENTS_RECONCILE_AFTER", 10*time.Minute)
+	if c.PendingAfter < time.Minute {
+		p.fail("PAYMENTS_RECONCILE_AFTER must be at least 1m")
+	}
+	return c
 }
 
 func (p *parser) intIn(name string, def, lo, hi int) int {

@@ -1,0 +1,32 @@
+package payments
+
+// Providers are the providers this deployment is configured with; a nil
+// field is a provider that is not configured (its routes answer 503 and its
+// orders cannot be created).
+type Providers struct {
+	Stripe *StripeProvider
+	Toss   *TossClient
+}
+
+// Get returns the provider called name, if it is configured.
+func (p Providers) Get(name string) (Provider, bool) {
+	switch {
+	case name == Stripe && p.Stripe != nil:
+		return p.Stripe, true
+	case name == Toss && p.Toss != nil:
+		return p.Toss, true
+	}
+	return nil, false
+}
+
+// Names are the configured providers' names, Stripe first.
+func (p Providers) Names() []string {
+	var out []string
+	if p.Stripe != nil {
+		out = append(out, Stripe)
+	}
+	if p.Toss != nil {
+		out = append(out, Toss)
+	}
+	return out
+}
