@@ -64,6 +64,21 @@ func (s *Store) CreatePaymentOrder(ctx context.Context, o NewPaymentOrder) (Paym
 	return order, translate(err, "payment order")
 }
 
+// SetOrderCheckoutSession records the provider's checkout id of a pending
+// order (Stripe's Checkout Session id), so that a webhook naming the session
+// finds the order. An id another order has is a conflict; an order no longer
+// pending is a conflict too.
+func (s *Store) SetOrderCheckoutSession(ctx context.Context, orderID uuid.UUID, sessionID string) (PaymentOrder, error) {
+	if sessionID == "" {
+		return PaymentOrder{}, lokiz.Errorf(lokiz.EINVALID, "an empty checkout session id")
+	}
+	o, err := s.PaymentOrderSetSession(ctx, PaymentOrderSetSessionParams{ID: orderID, ProviderSessionID: &sessionID})
+	if IsNotFound(err) {
+		return PaymentOrder{}, lokiz.Errorf(lokiz.ECONFLICT, "the order is not pending, or does not exist")
+	}
+	return o, translate(err, "checkout session")
+}
+
 // RecordPaymentEvent records a webhook delivery by its provider's event id
 // and reports whether it is new: a duplicate (also a concurrent one) is
 // recorded once and answers false.

@@ -62,11 +62,21 @@ func TestCreatePaymentOrderPricesFromTheCatalog(t *testing.T) {
 	require.Equal(t, lokiz.TierPlan(lokiz.TierPro).PriceKRW, o.Amount)
 	require.Zero(t, o.Credits, "a plan's credits come with its periods")
 
-	session, err := store.PaymentOrderSetSession(ctx, db.PaymentOrderSetSessionParams{ID: o.ID, ProviderSessionID: ptr("cs_test_1")})
+	session, err := store.SetOrderCheckoutSession(ctx, o.ID, "cs_test_1")
 	require.NoError(t, err)
 	found, err := store.PaymentOrderByProviderSession(ctx, db.PaymentOrderByProviderSessionParams{Provider: "toss", ProviderSessionID: ptr("cs_test_1")})
 	require.NoError(t, err)
 	require.Equal(t, session.ID, found.ID)
+	second, err := store.CreatePaymentOrder(ctx, db.NewPaymentOrder{UserID: u.ID, Kind: lokiz.OrderKindPlan, ItemID: lokiz.TierPro, Provider: "toss", Currency: lokiz.CurrencyKRW})
+	require.NoError(t, err)
+	_, err = store.SetOrderCheckoutSession(ctx, second.ID, "cs_test_1")
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err), "one checkout session names one order")
+	_, err = store.SetOrderCheckoutSession(ctx, second.ID, "")
+	require.Equal(t, lokiz.EINVALID, lokiz.ErrorCode(err))
+	_, err = store.CancelOrder(ctx, second.ID, "")
+	require.NoError(t, err)
+	_, err = store.SetOrderCheckoutSession(ctx, second.ID, "cs_test_2")
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err), "only a pending order gets a session")
 
 	for name, bad := range map[string]db.NewPaymentOrder{
 		"unknown package":  {Kind: lokiz.OrderKindPackage, ItemID: "free_lunch", Provider: "stripe", Currency: "usd"},

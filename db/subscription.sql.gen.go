@@ -44,6 +44,42 @@ func (q *Queries) SubscriptionByProviderID(ctx context.Context, arg Subscription
 	return i, err
 }
 
+const subscriptionEnd = `-- name: SubscriptionEnd :one
+UPDATE subscriptions
+SET status = 'expired', expired_at = $1, cancel_at_period_end = true,
+    canceled_at = coalesce(canceled_at, $1), updated_at = now()
+WHERE id = $2 AND status <> 'expired'
+RETURNING id, user_id, plan, provider, provider_subscription_id, status, current_period_start, current_period_end, cancel_at_period_end, billing_key, customer_key, canceled_at, expired_at, created_at, updated_at
+`
+
+type SubscriptionEndParams struct {
+	ExpiredAt *time.Time
+	ID        uuid.UUID
+}
+
+func (q *Queries) SubscriptionEnd(ctx context.Context, arg SubscriptionEndParams) (Subscription, error) {
+	row := q.db.QueryRow(ctx, subscriptionEnd, arg.ExpiredAt, arg.ID)
+	var i Subscription
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Plan,
+		&i.Provider,
+		&i.ProviderSubscriptionID,
+		&i.Status,
+		&i.CurrentPeriodStart,
+		&i.CurrentPeriodEnd,
+		&i.CancelAtPeriodEnd,
+		&i.BillingKey,
+		&i.CustomerKey,
+		&i.CanceledAt,
+		&i.ExpiredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const subscriptionGet = `-- name: SubscriptionGet :one
 SELECT id, user_id, plan, provider, provider_subscription_id, status, current_period_start, current_period_end, cancel_at_period_end, billing_key, customer_key, canceled_at, expired_at, created_at, updated_at FROM subscriptions WHERE id = $1
 `
@@ -421,6 +457,18 @@ func (q *Queries) SubscriptionsExpireEnded(ctx context.Context, arg Subscription
 		return nil, err
 	}
 	return items, nil
+}
+
+const userDropTierNow = `-- name: UserDropTierNow :exec
+UPDATE users SET subscription_tier = 'free', subscription_expires_at = NULL, updated_at = now()
+WHERE id = $1 AND subscription_tier <> 'free' AND subscription_expires_at IS NOT NULL
+`
+
+// Back to free at once, unless the tier was already set without an expiry
+// (by an administrator).
+func (q *Queries) UserDropTierNow(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, userDropTierNow, id)
+	return err
 }
 
 const userSetSubscription = `-- name: UserSetSubscription :exec

@@ -243,3 +243,25 @@ func (s *Store) ExpireSubscriptions(ctx context.Context, now time.Time, grace ti
 	}
 	return expired, nil
 }
+
+// EndSubscription ends a subscription at once (the provider deleted it: an
+// immediate cancellation, a refund, unpaid renewals it gave up on): it is
+// expired and its user is back on the free tier now, not at the period's
+// end. Ending an expired subscription changes nothing.
+func (s *Store) EndSubscription(ctx context.Context, subID uuid.UUID, now time.Time) (sub Subscription, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		locked, err := q.SubscriptionGetForUpdate(ctx, subID)
+		if err != nil {
+			return translate(err, "subscription")
+		}
+		sub = locked
+		if !lokiz.SubLive(locked.Status) {
+			return nil
+		}
+		if sub, err = q.SubscriptionEnd(ctx, SubscriptionEndParams{ID: subID, ExpiredAt: &now}); err != nil {
+			return err
+		}
+		return q.UserDropTierNow(ctx, sub.UserID)
+	})
+	return sub, err
+}

@@ -294,3 +294,29 @@ func TestPastDueRenewalAndLatePayment(t *testing.T) {
 	require.Equal(t, 3, rows[lokiz.CreditSubscription])
 	auditClean(t, store)
 }
+
+func TestEndSubscriptionDropsTheTierAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	sub := startToss(t, store, u.ID, lokiz.TierPro, time.Now().UTC().Truncate(time.Second), nil)
+	balance, _ := ledger(t, store, u.ID)
+
+	now := time.Now()
+	ended, err := store.EndSubscription(ctx, sub.ID, now)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubExpired, ended.Status)
+	require.NotNil(t, ended.ExpiredAt)
+	tier, expires := userTier(t, store, u.ID)
+	require.Equal(t, lokiz.TierFree, tier, "before the period's end")
+	require.Nil(t, expires)
+	again, err := store.EndSubscription(ctx, sub.ID, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, again.ExpiredAt.Equal(*ended.ExpiredAt), "ending twice changes nothing")
+	_, err = store.EndSubscription(ctx, uuid.New(), now)
+	require.Equal(t, lokiz.ENOTFOUND, lokiz.ErrorCode(err))
+	after, _ := ledger(t, store, u.ID)
+	require.Equal(t, balance, after, "credits already granted stay")
+	auditClean(t, store)
+}

@@ -73,3 +73,16 @@ WHERE provider = 'toss' AND status IN ('active', 'past_due') AND NOT cancel_at_p
   AND current_period_end <= @before
 ORDER BY current_period_end, id
 LIMIT @lim;
+
+-- name: SubscriptionEnd :one
+UPDATE subscriptions
+SET status = 'expired', expired_at = @expired_at, cancel_at_period_end = true,
+    canceled_at = coalesce(canceled_at, @expired_at), updated_at = now()
+WHERE id = @id AND status <> 'expired'
+RETURNING *;
+
+-- name: UserDropTierNow :exec
+-- Back to free at once, unless the tier was already set without an expiry
+-- (by an administrator).
+UPDATE users SET subscription_tier = 'free', subscription_expires_at = NULL, updated_at = now()
+WHERE id = @id AND subscription_tier <> 'free' AND subscription_expires_at IS NOT NULL;
