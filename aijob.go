@@ -80,20 +80,6 @@ func ActiveTier(tier string, expiresAt *time.Time, now time.Time) string {
 	return tier
 }
 
-// TierDiscountPercent is the AI credit discount of a tier: basic 10%, pro
-// 20%, enterprise 30%.
-func TierDiscountPercent(tier string) int32 {
-	switch tier {
-	case TierBasic:
-		return 10
-	case TierPro:
-		return 20
-	case TierEnterprise:
-		return 30
-	}
-	return 0
-}
-
 // JobCost is what a job of base cost costs a user of tier: the discount
 // rounded in the user's favour, but never free when the base is not.
 func JobCost(base int32, tier string) int32 {
@@ -102,9 +88,6 @@ func JobCost(base int32, tier string) int32 {
 	}
 	return max(1, base*(100-TierDiscountPercent(tier))/100)
 }
-
-// PriorityTier reports whether a tier's AI jobs go to the priority queue.
-func PriorityTier(tier string) bool { return tier == TierPro || tier == TierEnterprise }
 
 // AIJobInput is a job's ai_jobs.input_data: what the caller asked for, with
 // references already resolved to our own storage. The worker builds the

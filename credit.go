@@ -26,16 +26,35 @@ type CreditPackage struct {
 	ID      string
 	Name    string
 	Credits int32
-	// PriceCents is the price in US cents.
+	// PriceCents is the price in US cents (Stripe); PriceKRW in won (Toss).
 	PriceCents int64
+	PriceKRW   int64
 }
 
-// CreditPackages are the packages on sale (reference §3.3).
+// Price is the package's price in currency (minor units); ok is false for a
+// currency it is not sold in.
+func (p CreditPackage) Price(currency string) (amount int64, ok bool) {
+	return price(p.PriceCents, p.PriceKRW, currency)
+}
+
+// PackageByID returns the package on sale with id; ok is false for an
+// unknown one.
+func PackageByID(id string) (CreditPackage, bool) {
+	for _, p := range CreditPackages {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return CreditPackage{}, false
+}
+
+// CreditPackages are the packages on sale (reference §3.3). The won prices
+// are set for the Korean market, not converted at a rate.
 var CreditPackages = []CreditPackage{
-	{ID: "starter_100", Name: "Starter Pack", Credits: 100, PriceCents: 499},
-	{ID: "basic_500", Name: "Basic Pack", Credits: 500, PriceCents: 1999},
-	{ID: "pro_2000", Name: "Pro Pack", Credits: 2000, PriceCents: 6999},
-	{ID: "premium_5000", Name: "Premium Pack", Credits: 5000, PriceCents: 14999},
+	{ID: "starter_100", Name: "Starter Pack", Credits: 100, PriceCents: 499, PriceKRW: 6500},
+	{ID: "basic_500", Name: "Basic Pack", Credits: 500, PriceCents: 1999, PriceKRW: 26000},
+	{ID: "pro_2000", Name: "Pro Pack", Credits: 2000, PriceCents: 6999, PriceKRW: 92000},
+	{ID: "premium_5000", Name: "Premium Pack", Credits: 5000, PriceCents: 14999, PriceKRW: 199000},
 }
 
 // ClaimDay is the UTC calendar day a daily claim at t belongs to.

@@ -131,12 +131,3 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // ValidRole reports whether role is a known role.
 func ValidRole(role string) bool { return role == RoleUser || role == RoleAdmin }
-
-// ValidTier reports whether tier is a known subscription tier.
-func ValidTier(tier string) bool {
-	switch tier {
-	case TierFree, TierBasic, TierPro, TierEnterprise:
-		return true
-	}
-	return false
-}

@@ -195,6 +195,36 @@ type NotificationView struct {
 	VideoCaption         *string
 }
 
+type PaymentEvent struct {
+	Provider   string
+	EventID    string
+	EventType  string
+	ReceivedAt time.Time
+}
+
+type PaymentOrder struct {
+	ID                uuid.UUID
+	UserID            uuid.UUID
+	Kind              string
+	ItemID            string
+	Provider          string
+	Amount            int64
+	Currency          string
+	Credits           int32
+	Status            string
+	ProviderSessionID *string
+	ProviderPaymentID *string
+	SubscriptionID    *uuid.UUID
+	FailureReason     *string
+	RefundedAmount    int64
+	CreditsClawedBack int32
+	PaidAt            *time.Time
+	FulfilledAt       *time.Time
+	RefundedAt        *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
 type Preset struct {
 	ID             string
 	Kind           string
@@ -269,6 +299,24 @@ type SessionRefreshUsed struct {
 	RefreshHash []byte
 	SessionID   uuid.UUID
 	UsedAt      time.Time
+}
+
+type Subscription struct {
+	ID                     uuid.UUID
+	UserID                 uuid.UUID
+	Plan                   string
+	Provider               string
+	ProviderSubscriptionID string
+	Status                 string
+	CurrentPeriodStart     time.Time
+	CurrentPeriodEnd       time.Time
+	CancelAtPeriodEnd      bool
+	BillingKey             *string
+	CustomerKey            *string
+	CanceledAt             *time.Time
+	ExpiredAt              *time.Time
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
 }
 
 type User struct {
