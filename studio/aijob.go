@@ -224,10 +224,13 @@ func (s *Studio) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string
 	return key, nil
 }
 
-// CheckImage makes sure an uploaded image is what it claims before its
-// first use (an AI job's input, a profile picture): the file exists and
-// decodes as its content type. The result is recorded, so each image is
-// read once. field names the body field in the error.
+// CheckImage makes sure an uploaded image is what it claims before its first
+// use (as a picture or an AI input): the stored bytes start with the
+// signature of the declared type and their header decodes to dimensions
+// within media.MaxImageSide and media.MaxImagePixels. Anything else is a 422
+// naming field. The result is kept, and upload URLs write once (the storage
+// refuses a PUT over a stored object), so the bytes checked are the bytes
+// used for as long as the image exists.
 func (s *Studio) CheckImage(ctx context.Context, img db.Image, field string) error {
 	if img.CheckedAt != nil {
 		return nil
@@ -254,7 +257,8 @@ func (s *Studio) CheckImage(ctx context.Context, img db.Image, field string) err
 		ID: img.ID, Width: ptr(int32(dim.Width)), Height: ptr(int32(dim.Height)), SizeBytes: &info.Size})
 }
 
-var errJobNotFound = lokiz.Errorf(lokiz.ENOTFOUND, "AI job not found")
+// ErrAIJobNotFound answers for a job that does not exist or is not the caller's.
+var ErrAIJobNotFound = lokiz.Errorf(lokiz.ENOTFOUND, "AI job not found")
 
 // CancelAIJob cancels the user's open job: it ends canceled with its
 // refund at once, in one transaction (db.Store.EndAIJob); its queued run is
@@ -265,7 +269,7 @@ var errJobNotFound = lokiz.Errorf(lokiz.ENOTFOUND, "AI job not found")
 func (s *Studio) CancelAIJob(ctx context.Context, user, jobID uuid.UUID) (db.AIJob, error) {
 	job, err := s.cfg.Store.AIJobGet(ctx, jobID)
 	if db.IsNotFound(err) || (err == nil && job.UserID != user) {
-		return db.AIJob{}, errJobNotFound
+		return db.AIJob{}, ErrAIJobNotFound
 	} else if err != nil {
 		return db.AIJob{}, err
 	}
