@@ -194,7 +194,7 @@ func TestStudio_CancelAIJob(t *testing.T) {
 		require.Equal(t, before, credits(t, b, b.me.ID), "refunded")
 		_, err = b.insp.GetTaskInfo(job.Queue, tasks.TypeAIRun+":"+job.ID.String())
 		require.True(t, errors.Is(err, asynq.ErrTaskNotFound), "the queued run is gone: %v", err)
-		requireQueued(t, b, tasks.QueueAI, tasks.TypeAICancel+":"+job.ID.String())
+		requireQueued(t, b, tasks.QueueCritical, tasks.TypeAICancel+":"+job.ID.String())
 
 		_, err = b.studio.CancelAIJob(ctx, b.me.ID, job.ID)
 		require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err))
