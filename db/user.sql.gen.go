@@ -163,6 +163,19 @@ func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (User, e
 	return i, err
 }
 
+const userCreditsForUpdate = `-- name: UserCreditsForUpdate :one
+SELECT credits FROM users WHERE id = $1 FOR UPDATE
+`
+
+// A balance read that holds the user's row until the transaction ends, so
+// the spend that follows in it sees the same balance (CreateAIJob).
+func (q *Queries) UserCreditsForUpdate(ctx context.Context, id uuid.UUID) (int32, error) {
+	row := q.db.QueryRow(ctx, userCreditsForUpdate, id)
+	var credits int32
+	err := row.Scan(&credits)
+	return credits, err
+}
+
 const userGetAuth = `-- name: UserGetAuth :one
 SELECT id, is_active, role FROM users WHERE id = $1
 `

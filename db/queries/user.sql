@@ -99,3 +99,8 @@ SELECT
 -- name: UserSetPassword :execrows
 UPDATE users SET hashed_password = @hashed_password, updated_at = now()
 WHERE id = @id AND deleted_at IS NULL;
+
+-- name: UserCreditsForUpdate :one
+-- A balance read that holds the user's row until the transaction ends, so
+-- the spend that follows in it sees the same balance (CreateAIJob).
+SELECT credits FROM users WHERE id = @id FOR UPDATE;
