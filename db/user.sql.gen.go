@@ -168,7 +168,8 @@ SELECT credits FROM users WHERE id = $1 FOR UPDATE
 `
 
 // A balance read that holds the user's row until the transaction ends, so
-// the spend that follows in it sees the same balance (CreateAIJob).
+// the spend or clawback that follows in it sees the same balance (CreateAIJob,
+// RefundOrder).
 func (q *Queries) UserCreditsForUpdate(ctx context.Context, id uuid.UUID) (int32, error) {
 	row := q.db.QueryRow(ctx, userCreditsForUpdate, id)
 	var credits int32

@@ -102,5 +102,6 @@ WHERE id = @id AND deleted_at IS NULL;
 
 -- name: UserCreditsForUpdate :one
 -- A balance read that holds the user's row until the transaction ends, so
--- the spend that follows in it sees the same balance (CreateAIJob).
+-- the spend or clawback that follows in it sees the same balance (CreateAIJob,
+-- RefundOrder).
 SELECT credits FROM users WHERE id = @id FOR UPDATE;
