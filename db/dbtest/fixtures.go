@@ -175,6 +175,7 @@ func Comment(t testing.TB, store *db.Store, o CommentOpts) uuid.UUID {
 
 // AIJobOpts describes the job AIJob creates.
 type AIJobOpts struct {
+	ID        uuid.UUID // default a new id
 	User      uuid.UUID // required
 	Type      string    // default lokiz.JobMusic
 	Status    string    // default pending; a terminal status gets completed_at = now
@@ -204,9 +205,12 @@ func AIJob(t testing.TB, store *db.Store, o AIJobOpts) db.AIJob {
 	if o.PresetID != "" {
 		preset = &o.PresetID
 	}
+	if o.ID == uuid.Nil {
+		o.ID = db.NewID()
+	}
 	ctx := context.Background()
 	job, err := store.CreateAIJob(ctx, db.AIJobCreateParams{
-		ID: db.NewID(), UserID: o.User, JobType: o.Type, InputData: o.Input, CreditsUsed: o.Credits,
+		ID: o.ID, UserID: o.User, JobType: o.Type, InputData: o.Input, CreditsUsed: o.Credits,
 		PresetID: preset, Queue: "ai",
 	})
 	if err != nil {
