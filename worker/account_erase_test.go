@@ -169,7 +169,7 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 	require.NoError(t, err)
 	// A public glitch of the video by the account that goes.
 	glitch := dbtest.Video(t, store, dbtest.VideoOpts{Owner: gone.ID, NoMedia: true, OriginalVideoID: &video}).ID
-	dbtest.GlitchEdge(t, store, dbtest.GlitchEdgeOpts{Source: video, Glitch: glitch, Type: lokiz.JobGlitchAnimate})
+	dbtest.GlitchEdge(t, store, dbtest.GlitchEdgeOpts{Source: video, Glitch: glitch, Type: "animate"})
 
 	counts := func() [4]int {
 		t.Helper()

@@ -76,7 +76,7 @@ func Like(t testing.TB, store *db.Store, o LikeOpts) {
 type GlitchEdgeOpts struct {
 	Source uuid.UUID // required: the original video
 	Glitch uuid.UUID // required: the video made from it
-	Type   string    // default lokiz.JobGlitchAnimate
+	Type   string    // the glitch type: animate (default), replace or sticker_to_reality
 }
 
 // GlitchEdge records that o.Glitch was made from o.Source, as a completed
@@ -88,7 +88,7 @@ func GlitchEdge(t testing.TB, store *db.Store, o GlitchEdgeOpts) {
 		t.Fatalf("dbtest: GlitchEdge needs a Source and a Glitch")
 	}
 	if o.Type == "" {
-		o.Type = lokiz.JobGlitchAnimate
+		o.Type = "animate"
 	}
 	n, err := store.GlitchEdgeCreate(context.Background(), db.GlitchEdgeCreateParams{
 		ID: db.NewID(), OriginalVideoID: o.Source, GlitchVideoID: o.Glitch, GlitchType: o.Type,
