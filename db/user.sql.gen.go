@@ -39,7 +39,7 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = u.id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $1::uuid))::bigint AS video_count,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = $1::uuid AND f.following_id = u.id) AS is_following
 FROM users u
@@ -274,10 +274,10 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = $1)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = $1 AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid))::bigint AS video_count,
     (SELECT coalesce(sum(v.like_count), 0) FROM videos v
       WHERE v.user_id = $1 AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid))::bigint AS total_likes,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid))::bigint AS total_likes,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = $2::uuid AND f.following_id = $1) AS is_following
 `
