@@ -59,7 +59,6 @@ func TestBannedAuthorsVideoIsGoneEverywhere(t *testing.T) {
 		{"GET", "/v1/feed/for-you", viewerToken, nil},
 		{"GET", "/v1/users/" + author + "/videos", viewerToken, nil},
 		{"GET", "/v1/hashtags/qzmatrix/videos", viewerToken, nil},
-		{"GET", "/v1/users/" + fan + "/liked-videos", viewerToken, nil},
 		{"GET", "/v1/users/" + fan + "/liked-videos", fanToken, nil},
 		{"GET", "/v1/bookmarks", fanToken, nil},
 		{"GET", "/v1/glitch/videos/" + source + "/glitches", viewerToken, nil},
@@ -134,7 +133,7 @@ func TestBannedAuthorsVideoIsGoneEverywhere(t *testing.T) {
 		{"list comments", "GET", onPath("/v1/comments/videos/", ""), nil, viewerToken, http.StatusOK},
 		{"view", "POST", onPath("/v1/videos/", "/view"), nil, viewerToken, http.StatusOK},
 		{"anonymous view", "POST", onPath("/v1/videos/", "/view"), nil, "", http.StatusOK},
-		{"share", "POST", onPath("/v1/videos/", "/share"), func(string) map[string]any { return map[string]any{"platform": "kakao"} }, viewerToken, http.StatusOK},
+		{"share", "POST", onPath("/v1/videos/", "/share"), func(string) map[string]any { return map[string]any{"platform": "kakao"} }, viewerToken, http.StatusCreated},
 		{"report", "POST", onPath("/v1/videos/", "/report"), func(string) map[string]any { return map[string]any{"report_type": "spam"} }, viewerToken, http.StatusCreated},
 		{"moderation report", "POST", fixed("/v1/moderation/report"), func(v string) map[string]any {
 			return map[string]any{"reported_video_id": v, "report_type": "violence"}
