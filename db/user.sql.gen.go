@@ -311,7 +311,18 @@ func (q *Queries) UserProfileCounts(ctx context.Context, arg UserProfileCountsPa
 }
 
 const userSetActive = `-- name: UserSetActive :execrows
-UPDATE users SET is_active = $1, updated_at = now() WHERE id = $2
+WITH locked AS (
+    -- The user's videos, before the user's row: a change of is_active
+    -- writes them (videos_author_active_changed, migration 00020), and a
+    -- publish or hide of one of them locks the video first and the user's
+    -- row second (counts_glitch_visibility_changed, 00019). Taking the
+    -- user's row first here would deadlock with it.
+    SELECT v.id FROM videos v WHERE v.user_id = $2::uuid
+    ORDER BY v.id
+    FOR NO KEY UPDATE
+)
+UPDATE users SET is_active = $1, updated_at = now()
+WHERE id = $2::uuid AND (SELECT count(*) FROM locked) >= 0
 `
 
 type UserSetActiveParams struct {

@@ -35,7 +35,18 @@ WHERE id = @id
 RETURNING credits;
 
 -- name: UserSetActive :execrows
-UPDATE users SET is_active = @is_active, updated_at = now() WHERE id = @id;
+WITH locked AS (
+    -- The user's videos, before the user's row: a change of is_active
+    -- writes them (videos_author_active_changed, migration 00020), and a
+    -- publish or hide of one of them locks the video first and the user's
+    -- row second (counts_glitch_visibility_changed, 00019). Taking the
+    -- user's row first here would deadlock with it.
+    SELECT v.id FROM videos v WHERE v.user_id = @id::uuid
+    ORDER BY v.id
+    FOR NO KEY UPDATE
+)
+UPDATE users SET is_active = @is_active, updated_at = now()
+WHERE id = @id::uuid AND (SELECT count(*) FROM locked) >= 0;
 
 -- name: UserSetRole :execrows
 UPDATE users SET role = @role, updated_at = now() WHERE id = @id;
