@@ -28,14 +28,7 @@
 -- videos in a new statement, which sees the inserted row. (The lock is
 -- the one feed_inbox_video_published already takes for a completed video,
 -- so the two triggers never hold different modes of it that would need an
--- upgrade.) The statements that change is_active (UserSetActive,
--- UserMarkDeleted) lock the user's videos, in id order, before the user's
--- row: a publish or hide of a glitch locks the video and then the user's
--- row (00019), so a ban that took the row first and the videos second
--- deadlocked with it (TestCountsUnderConcurrentFlips). One order is still
--- open to a deadlock: a ban racing the publish of a glitch of the banned
--- user's own video, which locks two of their videos and the row between
--- them; PostgreSQL then aborts one of the two.
+-- upgrade.)
 --
 -- Two functions, one defined through the other:
 --   video_listed(status, is_public, deleted_at, author_active): everyone
