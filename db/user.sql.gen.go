@@ -316,7 +316,10 @@ WITH locked AS (
     -- writes them (videos_author_active_changed, migration 00020), and a
     -- publish or hide of one of them locks the video first and the user's
     -- row second (counts_glitch_visibility_changed, 00019). Taking the
-    -- user's row first here would deadlock with it.
+    -- user's row first here would deadlock with it. Still open: a ban
+    -- racing the publish of a glitch of the user's own video (the trigger
+    -- locks two of the user's videos with the row between them), where
+    -- PostgreSQL aborts one of the two.
     SELECT v.id FROM videos v WHERE v.user_id = $2::uuid
     ORDER BY v.id
     FOR NO KEY UPDATE
