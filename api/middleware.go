@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lokiz/lokiz"
@@ -91,6 +92,9 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 	if u, ok := currentUser(c); ok {
 		attrs = append(attrs, slog.String("user_id", u.ID.String()))
+		if u.APIKeyID != uuid.Nil {
+			attrs = append(attrs, slog.String("api_key_id", u.APIKeyID.String()))
+		}
 	}
 	level := slog.LevelInfo
 	if c.Writer.Status() >= 500 {

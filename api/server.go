@@ -91,6 +91,10 @@ type Config struct {
 	// ReplicateWebhookSecret ("whsec_...") verifies Replicate's webhooks;
 	// empty closes the webhook route (503): jobs are then polled.
 	ReplicateWebhookSecret string
+	// APIKeyRateLimit caps the requests of one API key per minute (default
+	// 300); APIKeyMaxPerUser caps a user's keys not revoked (default 10).
+	APIKeyRateLimit  int
+	APIKeyMaxPerUser int
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -153,6 +157,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.ShareRateLimit = cmp.Or(cfg.ShareRateLimit, 30)
 	cfg.SearchHistoryRateLimit = cmp.Or(cfg.SearchHistoryRateLimit, 60)
 	cfg.AutocompleteMinSearchers = cmp.Or(cfg.AutocompleteMinSearchers, 5)
+	cfg.APIKeyRateLimit = cmp.Or(cfg.APIKeyRateLimit, defaultAPIKeyRateLimit)
+	cfg.APIKeyMaxPerUser = cmp.Or(cfg.APIKeyMaxPerUser, defaultAPIKeyMaxPerUser)
 	cfg.Quotas = cfg.Quotas.withDefaults()
 	cfg.PublicWebURL = cmp.Or(cfg.PublicWebURL, cfg.PublicBaseURL)
 	reg := deps.Registry
@@ -228,21 +234,24 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// except those that issue tokens (register, login, refresh: a stale
 	// header must not stop a sign-in) and the providers' signed webhooks.
 	optional := s.optionalAuth
+	// session is auth for the routes an API key may not use (403 with a
+	// key): API keys, sessions, the password, account deletion, payments.
+	session := s.requireSession
 	authLimit := s.limitByIP("auth", cfg.AuthRateLimit, cfg.AuthRateWindow)
 
 	// Accounts, sessions and profiles (reference §1.1, §1.10).
 	v1.POST("/auth/register", authLimit, s.register)
 	v1.POST("/auth/login", authLimit, s.login)
 	v1.POST("/auth/refresh", authLimit, s.refresh)
-	v1.POST("/auth/logout", auth, s.logout)
-	v1.POST("/auth/logout-all", auth, s.logoutAll)
-	v1.POST("/auth/password", auth, s.changePassword)
+	v1.POST("/auth/logout", session, s.logout)
+	v1.POST("/auth/logout-all", session, s.logoutAll)
+	v1.POST("/auth/password", session, s.changePassword)
 	v1.GET("/auth/me", auth, s.getMe)
 	v1.PATCH("/auth/me", auth, s.updateMe)
 	v1.GET("/users/me", auth, s.getMe)
 	v1.GET("/users/me/stats", auth, s.getMyStats)
 	v1.PATCH("/users/me", auth, s.updateMe)
-	v1.DELETE("/users/me", auth, s.deleteMe)
+	v1.DELETE("/users/me", session, s.deleteMe)
 	v1.GET("/users/:user_id", optional, s.getUser)
 	v1.POST("/users/batch-info", optional, s.batchUsers)
 	v1.GET("/users/:user_id/videos", optional, s.listVideosOfUser)
@@ -339,7 +348,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/credits/history", auth, s.creditHistory)
 	v1.GET("/credits/daily-status", auth, s.dailyStatus)
 	v1.POST("/credits/daily-claim", auth, s.dailyClaim)
-	v1.POST("/credits/purchase", auth, s.purchaseCredits)
+	v1.POST("/credits/purchase", session, s.purchaseCredits)
 
 	// Search (reference §1.12; CONTRACT.md §3).
 	searchLimit := s.limitByIP("search", cfg.SearchRateLimit, time.Minute)
@@ -376,6 +385,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/shares/videos/:video_id", optional, shareLimit, s.shareVideo)
 	v1.GET("/videos/:video_id/share-count", optional, s.shareCount)
 	v1.GET("/shares/videos/:video_id/count", optional, s.shareCount)
+
+	// Personal API keys of enterprise users (issue 13): managed with an
+	// access token only.
+	v1.POST("/api-keys", session, s.createAPIKey)
+	v1.GET("/api-keys", session, s.listAPIKeys)
+	v1.DELETE("/api-keys/:key_id", session, s.revokeAPIKey)
 
 	s.engine = r
 	return s, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/apikey"
 	"github.com/lokiz/lokiz/db"
 )
 
@@ -80,8 +81,12 @@ func (ti tokenIssuer) verify(raw string) (userID, sessionID uuid.UUID, err error
 type caller struct {
 	ID   uuid.UUID
 	Role string
-	// SessionID is the session the access token names.
+	// SessionID is the session the access token names; uuid.Nil when the
+	// caller presented an API key.
 	SessionID uuid.UUID
+	// APIKeyID is the API key the caller presented; uuid.Nil for an access
+	// token.
+	APIKeyID uuid.UUID
 }
 
 const ctxCaller = "lokiz.caller"
@@ -112,7 +117,8 @@ func optionalUserID(c *gin.Context) *uuid.UUID {
 	return nil
 }
 
-// authenticate resolves the bearer token to an active user and a live
+// authenticate resolves the bearer token (an access token, or an API key:
+// see authenticateAPIKey) to an active user and a live
 // session. Every request reads both in one query, so a ban, a logout or a
 // password change takes effect on the next request.
 func (s *Server) authenticate(c *gin.Context) (caller, error) {
@@ -124,6 +130,9 @@ func (s *Server) authenticate(c *gin.Context) (caller, error) {
 	raw = strings.TrimSpace(raw)
 	if !ok || !strings.EqualFold(scheme, "bearer") || raw == "" {
 		return caller{}, lokiz.Errorf(lokiz.EUNAUTHORIZED, "Authorization header must be 'Bearer <token>'")
+	}
+	if apikey.Looks(raw) {
+		return s.authenticateAPIKey(c, raw)
 	}
 	id, sid, err := s.tokens.verify(raw)
 	if err != nil {

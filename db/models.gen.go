@@ -42,6 +42,17 @@ type AIJob struct {
 	EndedReason      *string
 }
 
+type APIKey struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	Name       string
+	LookupID   string
+	SecretHash []byte
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
 type Block struct {
 	ID        uuid.UUID
 	BlockerID uuid.UUID

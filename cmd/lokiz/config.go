@@ -78,12 +78,14 @@ type HTTPConfig struct {
 
 // AuthConfig configures tokens, password hashing and auth rate limits.
 type AuthConfig struct {
-	SecretKey       string        // SECRET_KEY
-	TokenTTL        time.Duration // ACCESS_TOKEN_TTL, default 168h (7 days); use minutes in production
-	RefreshTokenTTL time.Duration // REFRESH_TOKEN_TTL, default 720h (30 days)
-	BcryptCost      int           // BCRYPT_COST, default 12
-	RateLimit       int           // AUTH_RATE_LIMIT: attempts per window per IP, default 20
-	RateLimitWindow time.Duration // AUTH_RATE_LIMIT_WINDOW, default 1m
+	SecretKey        string        // SECRET_KEY
+	TokenTTL         time.Duration // ACCESS_TOKEN_TTL, default 168h (7 days); use minutes in production
+	RefreshTokenTTL  time.Duration // REFRESH_TOKEN_TTL, default 720h (30 days)
+	BcryptCost       int           // BCRYPT_COST, default 12
+	RateLimit        int           // AUTH_RATE_LIMIT: attempts per window per IP, default 20
+	RateLimitWindow  time.Duration // AUTH_RATE_LIMIT_WINDOW, default 1m
+	APIKeyRateLimit  int           // API_KEY_RATE_PER_MIN: requests per API key per minute, default 300
+	APIKeyMaxPerUser int           // API_KEY_MAX_PER_USER: a user's API keys not revoked, default 10
 }
 
 // StorageConfig configures where uploads and media live.
@@ -349,6 +351,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.Auth.RateLimit = p.intIn("AUTH_RATE_LIMIT", 20, 1, 100000)
 	c.Auth.RateLimitWindow = p.duration("AUTH_RATE_LIMIT_WINDOW", time.Minute)
+	c.Auth.APIKeyRateLimit = p.intIn("API_KEY_RATE_PER_MIN", 300, 1, 1000000)
+	c.Auth.APIKeyMaxPerUser = p.intIn("API_KEY_MAX_PER_USER", 10, 1, 1000)
 
 	c.Worker.Concurrency = p.intIn("WORKER_CONCURRENCY", 10, 1, 1000)
 

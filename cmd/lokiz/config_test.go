@@ -339,3 +339,23 @@ func TestLoadConfigRefreshTokenTTL(t *testing.T) {
 	_, err = LoadConfig(envMap(map[string]string{"ACCESS_TOKEN_TTL": "48h", "REFRESH_TOKEN_TTL": "1h"}))
 	require.ErrorContains(t, err, "REFRESH_TOKEN_TTL (1h0m0s) must not be shorter than ACCESS_TOKEN_TTL (48h0m0s)")
 }
+
+// TestLoadConfigAPIKeys: the per-key rate limit and the cap of live keys
+// per user, their defaults and their bounds.
+func TestLoadConfigAPIKeys(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Equal(t, 300, c.Auth.APIKeyRateLimit)
+	require.Equal(t, 10, c.Auth.APIKeyMaxPerUser)
+
+	c, err = LoadConfig(envMap(map[string]string{"API_KEY_RATE_PER_MIN": "60", "API_KEY_MAX_PER_USER": "3"}))
+	require.NoError(t, err)
+	require.Equal(t, 60, c.Auth.APIKeyRateLimit)
+	require.Equal(t, 3, c.Auth.APIKeyMaxPerUser)
+
+	_, err = LoadConfig(envMap(map[string]string{"API_KEY_RATE_PER_MIN": "0", "API_KEY_MAX_PER_USER": "lots"}))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "API_KEY_RATE_PER_MIN")
+	require.Contains(t, err.Error(), "API_KEY_MAX_PER_USER")
+}
