@@ -296,14 +296,18 @@ WITH b AS (DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1),
      fi AS (DELETE FROM feed_inbox WHERE user_id = $1),
      r AS (DELETE FROM reports WHERE reporter_id = $1),
      s AS (DELETE FROM sessions WHERE user_id = $1),
+     k AS (DELETE FROM api_keys WHERE user_id = $1),
+     sub AS (UPDATE subscriptions SET status = 'expired', cancel_at_period_end = true, updated_at = now()
+             WHERE user_id = $1 AND status <> 'expired'),
      vs AS (UPDATE video_shares SET user_id = NULL WHERE user_id = $1)
 UPDATE users SET updated_at = now() WHERE users.id = $1
 `
 
 // Everything else that is the account's own, in one statement: blocks,
 // bookmarks, searches, notifications it received or caused, its settings,
-// drafts, inbox, the reports it filed and its sessions; its shares stay
-// counted, anonymously.
+// drafts, inbox, the reports it filed, its sessions and API keys; a live
+// subscription ends, so no renewal charges a deleted account (the orders
+// stay, for the ledger); its shares stay counted, anonymously.
 func (q *Queries) EraseUserRest(ctx context.Context, userID uuid.UUID) error {
 	_, err := q.db.Exec(ctx, eraseUserRest, userID)
 	return err

@@ -207,3 +207,45 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 	require.Equal(t, [4]int{1, 1, 0, 0}, counts(), "the erase takes nothing out twice")
 	require.Equal(t, recount(), counts())
 }
+
+// TestAccountEraseEndsKeysAndSubscription: an erased account keeps no API
+// key, and its live subscription ends, so no renewal charges it later.
+func TestAccountEraseEndsKeysAndSubscription(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	st, err := storage.NewLocal(storage.LocalConfig{Dir: t.TempDir(), BaseURL: "http://localhost:8000", SecretKey: "k"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	logger, _ := newLogger()
+	h := NewAccountEraseHandler(store, st, logger)
+	pool := store.Pool()
+	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+
+	now := time.Now()
+	sub, _, err := store.StartSubscription(ctx, db.NewSubscription{
+		UserID: u.ID, Plan: lokiz.TierEnterprise, Provider: "toss", ProviderSubscriptionID: "sub-" + u.ID.String(),
+		BillingKey: ptr("billing-key"), CustomerKey: ptr("customer-" + u.ID.String()),
+		Period: db.Period{Start: now, End: now.AddDate(0, 1, 0)},
+	})
+	require.NoError(t, err)
+	_, err = store.CreateAPIKey(ctx, db.NewAPIKeyParams{UserID: u.ID, Name: "ci", LookupID: "0123456789abcdef",
+		SecretHash: make([]byte, 32), MaxLive: 10, Now: now})
+	require.NoError(t, err)
+
+	_, err = store.DeleteAccount(ctx, u.ID)
+	require.NoError(t, err)
+	require.NoError(t, h.ProcessTask(ctx, tasks.NewAccountEraseTask(u.ID)))
+
+	var keys int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM api_keys WHERE user_id = $1", u.ID).Scan(&keys))
+	require.Zero(t, keys)
+	var status string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT status FROM subscriptions WHERE id = $1", sub.ID).Scan(&status))
+	require.Equal(t, "expired", status)
+	due, err := store.SubscriptionsDueForRenewal(ctx, db.SubscriptionsDueForRenewalParams{Before: now.AddDate(1, 0, 0), Lim: 100})
+	require.NoError(t, err)
+	for _, d := range due {
+		require.NotEqual(t, sub.ID, d.ID, "an erased account's subscription is never renewed")
+	}
+}

@@ -146,8 +146,9 @@ DELETE FROM follows WHERE id IN (
 -- name: EraseUserRest :exec
 -- Everything else that is the account's own, in one statement: blocks,
 -- bookmarks, searches, notifications it received or caused, its settings,
--- drafts, inbox, the reports it filed and its sessions; its shares stay
--- counted, anonymously.
+-- drafts, inbox, the reports it filed, its sessions and API keys; a live
+-- subscription ends, so no renewal charges a deleted account (the orders
+-- stay, for the ledger); its shares stay counted, anonymously.
 WITH b AS (DELETE FROM blocks WHERE blocker_id = @user_id OR blocked_id = @user_id),
      bm AS (DELETE FROM bookmarks WHERE user_id = @user_id),
      sh AS (DELETE FROM search_history WHERE user_id = @user_id),
@@ -157,6 +158,9 @@ WITH b AS (DELETE FROM blocks WHERE blocker_id = @user_id OR blocked_id = @user_
      fi AS (DELETE FROM feed_inbox WHERE user_id = @user_id),
      r AS (DELETE FROM reports WHERE reporter_id = @user_id),
      s AS (DELETE FROM sessions WHERE user_id = @user_id),
+     k AS (DELETE FROM api_keys WHERE user_id = @user_id),
+     sub AS (UPDATE subscriptions SET status = 'expired', cancel_at_period_end = true, updated_at = now()
+             WHERE user_id = @user_id AND status <> 'expired'),
      vs AS (UPDATE video_shares SET user_id = NULL WHERE user_id = @user_id)
 UPDATE users SET updated_at = now() WHERE users.id = @user_id;
 
