@@ -188,7 +188,7 @@ type TossConfirm struct {
 }
 
 // ConfirmToss confirms a Toss widget payment of one of the caller's orders
-// at Toss (Idempotency-Key: the order id), for the stored order's amount:
+// at Toss (Idempotency-Key: the order id and the payment key), for the stored order's amount:
 // another amount is refused before Toss is asked, and nothing is confirmed
 // or granted. The paid order's fulfilment is enqueued; the worker grants.
 func (s *Service) ConfirmToss(ctx context.Context, userID uuid.UUID, c TossConfirm) (db.PaymentOrder, error) {
@@ -212,7 +212,10 @@ func (s *Service) ConfirmToss(ctx context.Context, userID uuid.UUID, c TossConfi
 	default:
 		return o, lokiz.Errorf(lokiz.ECONFLICT, "The order is %s", o.Status)
 	}
-	p, err := s.providers.Toss.Confirm(ctx, c.PaymentKey, o.ID.String(), o.Amount, o.ID.String())
+	// The Idempotency-Key is the order's and the payment's: a retry of
+	// this confirmation shares it, while a later payment of the same order
+	// (after Toss refused one) is not answered with the refusal again.
+	p, err := s.providers.Toss.Confirm(ctx, c.PaymentKey, o.ID.String(), o.Amount, o.ID.String()+":"+c.PaymentKey)
 	var te *payments.TossError
 	switch {
 	case errors.Is(err, payments.ErrAmountMismatch):
