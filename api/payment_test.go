@@ -250,6 +250,10 @@ func TestPayments(t *testing.T) {
 		body := sessionEvent(t, "evt_x", payments.StripeCheckoutCompleted, "cs_x", uuid.NewString())
 		require.Equal(t, http.StatusServiceUnavailable, e.stripeHook(body, paymenttest.SignStripe(body, paymenttest.StripeWebhookSecret, time.Now())).Status)
 
+		// No development checkout was given: its page is not mounted.
+		require.Equal(t, http.StatusNotFound, e.do(req{method: http.MethodGet, path: "/dev/checkout/devcs_x", unspecified: true}).Status)
+		require.Equal(t, http.StatusNotFound, e.do(req{method: http.MethodPost, path: "/dev/checkout/devcs_x/pay", unspecified: true}).Status)
+
 		plain := newEnv(t)
 		ptok, _ := plain.register("buyer3")
 		require.Equal(t, http.StatusServiceUnavailable, plain.do(req{method: http.MethodPost, path: "/v1/credits/purchase", token: ptok,
