@@ -459,6 +459,34 @@ func TestPayments(t *testing.T) {
 		require.EqualValues(t, 0, e.balance(id))
 	})
 
+	t.Run("SubscriptionEventsWakeTheSubscriptionSync", func(t *testing.T) {
+		t.Parallel()
+		e := newPayEnv(t, mock, payOpts{})
+		_, id, _ := e.buyer("buyer10")
+		now := time.Now().UTC().Truncate(time.Second)
+		subID := "sub_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+		sub, _, err := e.store.StartSubscription(context.Background(), db.NewSubscription{UserID: id, Plan: lokiz.TierBasic,
+			Provider: payments.Stripe, ProviderSubscriptionID: subID, Period: db.Period{Start: now, End: now.AddDate(0, 1, 0)}})
+		require.NoError(t, err)
+		invoice := func(eventID, sub string) []byte {
+			return paymenttest.StripeEventJSON(t, eventID, payments.StripeInvoicePaid, map[string]any{
+				"id": "in_" + eventID, "object": "invoice",
+				"parent": map[string]any{"type": "subscription_details", "subscription_details": map[string]any{"subscription": sub}},
+			})
+		}
+		body := invoice("evt_inv_"+subID[4:], subID)
+		r := e.stripeHook(body, paymenttest.SignStripe(body, paymenttest.StripeWebhookSecret, time.Now()))
+		require.Equal(t, "accepted", r.Body["status"], "%s", r.Raw)
+		taskID := tasks.TypeSubscriptionSync + ":" + sub.ID.String() + ":in_evt_inv_" + subID[4:]
+		_, err = e.insp.GetTaskInfo(tasks.QueueCritical, taskID)
+		require.NoError(t, err, "subscription:sync is queued for the subscription and invoice")
+		require.NoError(t, e.insp.DeleteTask(tasks.QueueCritical, taskID))
+
+		other := invoice("evt_inv_unknown_"+subID[4:], "sub_nobody")
+		r = e.stripeHook(other, paymenttest.SignStripe(other, paymenttest.StripeWebhookSecret, time.Now()))
+		require.Equal(t, "ignored", r.Body["status"], "a subscription we do not hold")
+	})
+
 	t.Run("TossWebhookTokenIsChecked", func(t *testing.T) {
 		t.Parallel()
 		e := newPayEnv(t, mock, payOpts{})
