@@ -459,6 +459,31 @@ func TestPayments(t *testing.T) {
 		require.EqualValues(t, 0, e.balance(id))
 	})
 
+	t.Run("StripeRefundClawsBack", func(t *testing.T) {
+		t.Parallel()
+		e := newPayEnv(t, mock, payOpts{})
+		tok, id, before := e.buyer("buyer11")
+		res := e.purchase(tok, "starter_100", "stripe")
+		orderID, sess := res.Body["order_id"].(string), res.Body["session_id"].(string)
+		pi := e.stripePaid(sess, orderID, 499)
+		done := sessionEvent(t, "evt_paid_"+orderID[:8], payments.StripeCheckoutCompleted, sess, orderID)
+		require.Equal(t, "accepted", e.stripeHook(done, paymenttest.SignStripe(done, paymenttest.StripeWebhookSecret, time.Now())).Body["status"])
+		require.NoError(t, e.fulfilQueued(orderID))
+		require.Equal(t, before+100, e.balance(id))
+
+		// Refunded in Stripe's dashboard; charge.refunded names the PaymentIntent.
+		e.overlay.Set("ch_"+pi[3:], map[string]any{"amount_refunded": 499, "refunded": true})
+		refund := paymenttest.StripeEventJSON(t, "evt_refund_"+orderID[:8], payments.StripeChargeRefunded, map[string]any{
+			"id": "ch_" + pi[3:], "object": "charge", "payment_intent": pi, "amount_refunded": 499})
+		require.Equal(t, "accepted", e.stripeHook(refund, paymenttest.SignStripe(refund, paymenttest.StripeWebhookSecret, time.Now())).Body["status"])
+		require.NoError(t, e.fulfilQueued(orderID))
+		o := e.order(orderID)
+		require.Equal(t, lokiz.OrderRefunded, o.Status)
+		require.EqualValues(t, 100, o.CreditsClawedBack)
+		require.Equal(t, before, e.balance(id), "the package's credits are taken back")
+		e.requireAuditClean()
+	})
+
 	t.Run("SubscriptionEventsWakeTheSubscriptionSync", func(t *testing.T) {
 		t.Parallel()
 		e := newPayEnv(t, mock, payOpts{})
