@@ -240,6 +240,20 @@ func TestPayments(t *testing.T) {
 		require.Equal(t, before, e.balance(id))
 	})
 
+	t.Run("PurchasesAreRateLimitedPerUser", func(t *testing.T) {
+		t.Parallel()
+		e := newPayEnv(t, mock, payOpts{noStripe: true})
+		tok, _, _ := e.buyer("buyer12")
+		for range 10 {
+			require.Equal(t, http.StatusCreated, e.purchase(tok, "starter_100", "toss").Status)
+		}
+		res := e.purchase(tok, "starter_100", "toss")
+		require.Equal(t, http.StatusTooManyRequests, res.Status)
+		require.NotEmpty(t, res.Header.Get("Retry-After"))
+		other, _, _ := e.buyer("buyer13")
+		require.Equal(t, http.StatusCreated, e.purchase(other, "starter_100", "toss").Status, "per user")
+	})
+
 	t.Run("UnconfiguredProviderIs503", func(t *testing.T) {
 		t.Parallel()
 		e := newPayEnv(t, mock, payOpts{noStripe: true})
