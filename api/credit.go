@@ -177,10 +177,3 @@ func (s *Server) dailyClaim(c *gin.Context) {
 	c.JSON(http.StatusOK, dailyClaimResponse{Claimed: true, Amount: lokiz.DailyClaimCredits, NewBalance: tx.BalanceAfter, NextClaimAt: next,
 		Balance: tx.BalanceAfter, ClaimedAmount: lokiz.DailyClaimCredits})
 }
-
-// purchaseCredits stays closed until a payment provider is wired: credits
-// are never granted by the request itself (B-11).
-func (s *Server) purchaseCredits(c *gin.Context) {
-	s.writeError(c, lokiz.Errorf(lokiz.ENOTIMPLEMENTED,
-		"Buying credits is not available yet: payments are not connected. Claim your daily credits meanwhile."))
-}

@@ -77,7 +77,8 @@ func TestCredits(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, mismatches, "the balance equals the ledger")
 
-	res = e.do(req{method: "POST", path: "/v1/credits/purchase", token: token, body: map[string]any{"package_id": "starter_100"}})
-	require.Equal(t, http.StatusNotImplemented, res.Status)
+	// Without a payment provider, buying is unavailable; never a grant.
+	res = e.do(req{method: "POST", path: "/v1/credits/purchase", token: token, body: map[string]any{"package_id": "starter_100", "provider": "stripe"}})
+	require.Equal(t, http.StatusServiceUnavailable, res.Status)
 	require.Equal(t, float64(120), e.do(req{method: "GET", path: "/v1/credits/balance", token: token}).Body["balance"], "no credits from a request (B-11)")
 }

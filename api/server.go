@@ -18,8 +18,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/foryou"
+	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
@@ -95,6 +97,9 @@ type Config struct {
 	// 300); APIKeyMaxPerUser caps a user's keys not revoked (default 10).
 	APIKeyRateLimit  int
 	APIKeyMaxPerUser int
+	// PurchaseRateLimit caps POST /v1/credits/purchase per user per minute
+	// (default 10).
+	PurchaseRateLimit int
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -117,6 +122,10 @@ type Deps struct {
 	// AIModels are the AI catalog's models by job type; without them the AI
 	// job routes answer 503.
 	AIModels AIModels
+	// Billing is the purchase flow; without it the payment routes answer
+	// 503. When its providers hold the development checkout, its page is
+	// mounted at /dev/checkout/ (cmd/lokiz never builds one in production).
+	Billing *billing.Service
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -130,6 +139,7 @@ type Server struct {
 	trending *trending.Ranking
 	foryou   *foryou.Ranker
 	studio   *studio.Studio
+	billing  *billing.Service
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -159,6 +169,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.AutocompleteMinSearchers = cmp.Or(cfg.AutocompleteMinSearchers, 5)
 	cfg.APIKeyRateLimit = cmp.Or(cfg.APIKeyRateLimit, defaultAPIKeyRateLimit)
 	cfg.APIKeyMaxPerUser = cmp.Or(cfg.APIKeyMaxPerUser, defaultAPIKeyMaxPerUser)
+	cfg.PurchaseRateLimit = cmp.Or(cfg.PurchaseRateLimit, 10)
 	cfg.Quotas = cfg.Quotas.withDefaults()
 	cfg.PublicWebURL = cmp.Or(cfg.PublicWebURL, cfg.PublicBaseURL)
 	reg := deps.Registry
@@ -174,6 +185,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		storage:  deps.Storage,
 		views:    deps.Views,
 		trending: deps.Trending,
+		billing:  deps.Billing,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
@@ -349,6 +361,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/credits/daily-status", auth, s.dailyStatus)
 	v1.POST("/credits/daily-claim", auth, s.dailyClaim)
 	v1.POST("/credits/purchase", session, s.purchaseCredits)
+	v1.POST("/credits/purchase", auth, s.limitByCaller("purchases", cfg.PurchaseRateLimit, time.Minute), s.purchaseCredits)
+
+	// Payments (issue 13; DESIGN.md §3.5): orders, the Toss confirmation and
+	// the providers' webhooks (no auth: a signature or the URL's token). A
+	// webhook only wakes the worker, which asks the provider before it grants.
+	v1.GET("/payments/orders/:order_id", auth, s.getPaymentOrder)
+	v1.POST("/payments/toss/confirm", auth, s.limitByCaller("toss-confirm", 6*cfg.PurchaseRateLimit, time.Minute), s.tossConfirm)
+	v1.POST("/webhooks/stripe", s.stripeWebhook)
+	v1.POST("/webhooks/toss", s.tossWebhook)
+	if deps.Billing != nil && deps.Billing.Providers().Dev != nil {
+		// The development checkout (`lokiz dev` without a Stripe key only).
+		dev := r.Group(strings.TrimSuffix(payments.DevCheckoutPath, "/"), s.limitBody)
+		dev.GET("/:session_id", s.devCheckoutShow)
+		dev.POST("/:session_id/pay", s.devCheckoutDecide(true))
+		dev.POST("/:session_id/fail", s.devCheckoutDecide(false))
+	}
 
 	// Search (reference §1.12; CONTRACT.md §3).
 	searchLimit := s.limitByIP("search", cfg.SearchRateLimit, time.Minute)

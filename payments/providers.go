@@ -6,6 +6,10 @@ package payments
 type Providers struct {
 	Stripe *StripeProvider
 	Toss   *TossClient
+	// Dev is the development checkout (`lokiz dev` without a Stripe key):
+	// it answers for "stripe" when Stripe is not configured. Never set in
+	// production.
+	Dev *DevCheckout
 }
 
 // Get returns the provider called name, if it is configured.
@@ -15,6 +19,8 @@ func (p Providers) Get(name string) (Provider, bool) {
 		return p.Stripe, true
 	case name == Toss && p.Toss != nil:
 		return p.Toss, true
+	case name == Stripe && p.Dev != nil:
+		return p.Dev, true
 	}
 	return nil, false
 }
@@ -22,7 +28,7 @@ func (p Providers) Get(name string) (Provider, bool) {
 // Names are the configured providers' names, Stripe first.
 func (p Providers) Names() []string {
 	var out []string
-	if p.Stripe != nil {
+	if p.Stripe != nil || p.Dev != nil {
 		out = append(out, Stripe)
 	}
 	if p.Toss != nil {

@@ -29,6 +29,7 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "* * * * *", byName[tasks.TypeVideosPurge].Spec, "deleted videos left by a lost video:purge are swept every minute")
 	require.Equal(t, "*/5 * * * *", byName[tasks.TypeFramesReconcile].Spec)
 	require.Equal(t, "*/10 * * * *", byName[tasks.TypeAccountsReconcile].Spec)
+	require.Equal(t, "*/5 * * * *", byName[tasks.TypePaymentsReconcile].Spec, "a lost payment webhook is recovered within minutes")
 	require.Equal(t, "@every 10s", byName[tasks.TypeViewsFlush].Spec)
 	require.Equal(t, "@every 5m0s", byName[tasks.TypeTrendingRecompute].Spec)
 }

@@ -37,6 +37,10 @@ func NewMux(d Deps) *asynq.ServeMux {
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
 	}
+	if d.Billing != nil {
+		mux.Handle(tasks.TypePaymentFulfill, NewPaymentFulfillHandler(d.Billing))
+		mux.Handle(tasks.TypePaymentsReconcile, NewPaymentsReconcileHandler(d.Billing, d.Logger))
+	}
 	return mux
 }
 

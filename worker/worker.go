@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
@@ -49,6 +50,9 @@ type Deps struct {
 	Replicate *replicate.Client
 	Catalog   replicate.Catalog
 	AI        AIConfig
+	// Billing settles payment orders; without it the payment tasks are not
+	// served (they wait in their queue).
+	Billing *billing.Service
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,9 +23,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/dashboard"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/payments/tosssim"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/scheduler"
 	"github.com/lokiz/lokiz/storage"
@@ -50,6 +53,16 @@ type app struct {
 	// simOrigin is the origin of the Replicate simulator this process
 	// started (`lokiz dev` without a token); its outputs are fetched.
 	simOrigin string
+	// devCheckout is the development checkout `lokiz dev` uses without a
+	// Stripe key (startDevPayments); never set in production.
+	devCheckout *payments.DevCheckout
+	// tossSim is the Toss simulator `lokiz dev` runs without a Toss key.
+	tossSim *tosssim.Server
+	// providersOnce builds the payment providers once per process, so the
+	// api and the worker of `lokiz dev` share the development checkout.
+	providersOnce sync.Once
+	providers     payments.Providers
+	providersErr  error
 }
 
 // loadApp reads and validates the configuration of role, then builds the
@@ -186,6 +199,11 @@ func (a *app) close() {
 func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	qc := asynq.NewClientFromRedisClient(a.rdb)
 	defer qc.Close()
+	tc := tasks.NewClient(qc).WithDeleter(asynq.NewInspectorFromRedisClient(a.rdb))
+	bill, err := a.billingService(tc)
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
 		Env:              a.cfg.Env,
 		Version:          version,
@@ -227,12 +245,13 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		ReplicateWebhookSecret: a.cfg.AI.WebhookSecret,
 		PrivateMediaURLTTL:     a.cfg.Storage.PrivateURLTTL,
 	}, api.Deps{
-		Store: a.store, Redis: a.rdb, Tasks: tasks.NewClient(qc).WithDeleter(asynq.NewInspectorFromRedisClient(a.rdb)), Logger: a.log,
+		Store: a.store, Redis: a.rdb, Tasks: tc, Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
 		Views:    views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
 		Trending: trending.New(a.rdb),
 		AIModels: a.aiModels(),
 		Registry: a.apiMetrics,
+		Billing:  bill,
 	})
 	if err != nil {
 		return err
@@ -336,8 +355,13 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tc := tasks.NewClient(qc)
+	bill, err := a.billingService(tc)
+	if err != nil {
+		return err
+	}
 	w := worker.New(worker.Deps{
-		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tasks.NewClient(qc), Logger: a.log,
+		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tc, Logger: a.log, Billing: bill,
 		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration, FrameMaxAge: a.cfg.Quota.FrameMaxAge},
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
@@ -377,5 +401,25 @@ func (a *app) paymentProviders() (payments.Providers, error) {
 		}
 		p.Toss = t
 	}
+	if p.Stripe == nil && a.devCheckout != nil && !a.cfg.Production() {
+		p.Dev = a.devCheckout
+	}
 	return p, nil
+}
+
+// billingService is the purchase flow over the configured providers, built
+// once per process; nil (the payment routes answer 503, no payment task
+// runs) when no provider is configured.
+func (a *app) billingService(tc *tasks.Client) (*billing.Service, error) {
+	a.providersOnce.Do(func() { a.providers, a.providersErr = a.paymentProviders() })
+	if a.providersErr != nil {
+		return nil, a.providersErr
+	}
+	if len(a.providers.Names()) == 0 {
+		a.log.Warn("no payment provider is configured (STRIPE_SECRET_KEY, TOSS_SECRET_KEY): credit purchases are refused")
+		return nil, nil
+	}
+	return billing.New(a.store, tc, a.providers, billing.Config{
+		CustomerKeySecret: a.cfg.Auth.SecretKey, PendingAfter: a.cfg.Payments.PendingAfter,
+	}, a.log)
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/media/mediatest"
+	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/payments/tosssim"
 	"github.com/lokiz/lokiz/replicate/sim"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/worker"
@@ -171,7 +173,46 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 		}
 		defer stop()
 	}
+	stopPayments, err := a.startDevPayments()
+	if err != nil {
+		return err
+	}
+	defer stopPayments()
 	return a.runAll(ctx, nil)
+}
+
+// startDevPayments gives `lokiz dev` payment providers that work offline:
+// without STRIPE_SECRET_KEY, Stripe purchases go through the development
+// checkout (a page on the api with "Pay" and "Fail" buttons); without
+// TOSS_SECRET_KEY, the Toss simulator runs in this process and the Toss
+// configuration points at it, webhooks included. Production never gets
+// either.
+func (a *app) startDevPayments() (stop func(), err error) {
+	stop = func() {}
+	if a.cfg.Production() {
+		return stop, nil
+	}
+	if a.cfg.Payments.StripeSecretKey == "" {
+		a.devCheckout = payments.NewDevCheckout(a.cfg.HTTP.PublicBaseURL)
+		a.log.Info("development checkout in use (STRIPE_SECRET_KEY is not set): Stripe purchases open "+
+			a.cfg.HTTP.PublicBaseURL+payments.DevCheckoutPath+"…", "component", "payments")
+	}
+	if a.cfg.Payments.TossSecretKey == "" {
+		token := uuid.NewString()
+		s, err := tosssim.Start(tosssim.Options{
+			WebhookURL: a.cfg.HTTP.PublicBaseURL + "/v1/webhooks/toss?token=" + token,
+			Logger:     a.log.With("component", "toss-sim"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("toss simulator: %w", err)
+		}
+		a.cfg.Payments.TossSecretKey, a.cfg.Payments.TossClientKey = s.SecretKey(), s.ClientKey()
+		a.cfg.Payments.TossAPIBase, a.cfg.Payments.TossWebhookToken = s.URL(), token
+		a.tossSim = s
+		a.log.Info("Toss simulator started (TOSS_SECRET_KEY is not set)", "url", s.URL())
+		stop = func() { _ = s.Close() }
+	}
+	return stop, nil
 }
 
 // startDevReplicate runs the Replicate simulator inside `lokiz dev` when no
