@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,10 +42,15 @@ type payEnv struct {
 	toss    *tosssim.Server
 	billing *billing.Service
 	insp    *asynq.Inspector
+	provs   payments.Providers
+	tasks   *tasks.Client
 }
 
 type payOpts struct {
 	noStripe, noToss bool
+	// deadQueue gives the purchase flow a queue on a Redis that does not
+	// answer: every enqueue of a settlement fails.
+	deadQueue bool
 	pendingAfter     time.Duration
 }
 
@@ -78,7 +84,14 @@ func newPayEnv(t *testing.T, mock *paymenttest.StripeMock, o payOpts) *payEnv {
 		require.NoError(t, err)
 		provs.Toss, e.toss = tp, sim
 	}
-	b, err := billing.New(store, tc, provs, billing.Config{CustomerKeySecret: "customer-key-secret", PendingAfter: o.pendingAfter}, logger)
+	btc := tc
+	if o.deadQueue {
+		dead := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond})
+		t.Cleanup(func() { _ = dead.Close() })
+		btc = tasks.NewClient(dead)
+	}
+	e.provs, e.tasks = provs, tc
+	b, err := billing.New(store, btc, provs, billing.Config{CustomerKeySecret: "customer-key-secret", PendingAfter: o.pendingAfter}, logger)
 	require.NoError(t, err)
 	e.billing = b
 	srv, err := api.New(cfg, api.Deps{
@@ -471,6 +484,28 @@ func TestPayments(t *testing.T) {
 		// The same refund again changes nothing.
 		require.NoError(t, worker.NewPaymentFulfillHandler(e.billing).ProcessTask(context.Background(), tasks.NewPaymentFulfillTask(uuid.MustParse(orderID))))
 		require.EqualValues(t, 0, e.balance(id))
+	})
+
+	t.Run("AWebhookThatCouldNotBeQueuedIsHandledOnRetry", func(t *testing.T) {
+		t.Parallel()
+		e := newPayEnv(t, mock, payOpts{deadQueue: true})
+		tok, id, before := e.buyer("buyer12")
+		res := e.purchase(tok, "starter_100", "stripe")
+		orderID, sess := res.Body["order_id"].(string), res.Body["session_id"].(string)
+		e.stripePaid(sess, orderID, 499)
+		done := sessionEvent(t, "evt_requeue_"+orderID[:8], payments.StripeCheckoutCompleted, sess, orderID)
+		sig := paymenttest.SignStripe(done, paymenttest.StripeWebhookSecret, time.Now())
+		require.Equal(t, http.StatusServiceUnavailable, e.stripeHook(done, sig).Status, "the settlement could not be queued")
+
+		// Stripe retries the same delivery; this time the queue answers.
+		healthy, err := billing.New(e.store, e.tasks, e.provs, billing.Config{CustomerKeySecret: "customer-key-secret"}, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		status, err := healthy.StripeWebhook(context.Background(), map[string][]string{"Stripe-Signature": {sig}}, done)
+		require.NoError(t, err)
+		require.Equal(t, billing.WebhookAccepted, status, "the failed delivery was forgotten, not kept as a duplicate")
+		require.NoError(t, e.fulfilQueued(orderID))
+		require.Equal(t, before+100, e.balance(id))
+		e.requireAuditClean()
 	})
 
 	t.Run("StripeRefundClawsBack", func(t *testing.T) {

@@ -360,14 +360,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/credits/history", auth, s.creditHistory)
 	v1.GET("/credits/daily-status", auth, s.dailyStatus)
 	v1.POST("/credits/daily-claim", auth, s.dailyClaim)
-	v1.POST("/credits/purchase", session, s.purchaseCredits)
-	v1.POST("/credits/purchase", auth, s.limitByCaller("purchases", cfg.PurchaseRateLimit, time.Minute), s.purchaseCredits)
+	v1.POST("/credits/purchase", session, s.limitByCaller("purchases", cfg.PurchaseRateLimit, time.Minute), s.purchaseCredits)
 
 	// Payments (issue 13; DESIGN.md §3.5): orders, the Toss confirmation and
 	// the providers' webhooks (no auth: a signature or the URL's token). A
 	// webhook only wakes the worker, which asks the provider before it grants.
-	v1.GET("/payments/orders/:order_id", auth, s.getPaymentOrder)
-	v1.POST("/payments/toss/confirm", auth, s.limitByCaller("toss-confirm", 6*cfg.PurchaseRateLimit, time.Minute), s.tossConfirm)
+	v1.GET("/payments/orders/:order_id", session, s.getPaymentOrder)
+	v1.POST("/payments/toss/confirm", session, s.limitByCaller("toss-confirm", 6*cfg.PurchaseRateLimit, time.Minute), s.tossConfirm)
 	v1.POST("/webhooks/stripe", s.stripeWebhook)
 	v1.POST("/webhooks/toss", s.tossWebhook)
 	if deps.Billing != nil && deps.Billing.Providers().Dev != nil {

@@ -280,12 +280,28 @@ func (s *Service) StripeWebhook(ctx context.Context, header map[string][]string,
 	if !ev.Handled {
 		return WebhookIgnored, nil
 	}
-	switch ev.Type {
-	case payments.StripeInvoicePaid, payments.StripeInvoicePaymentFailed,
-		payments.StripeSubscriptionUpdated, payments.StripeSubscriptionDeleted:
-		return s.subscriptionEvent(ctx, payments.Stripe, ev.Event, ev.InvoiceID)
+	return s.handled(ctx, payments.Stripe, ev.ID, func() (string, error) {
+		switch ev.Type {
+		case payments.StripeInvoicePaid, payments.StripeInvoicePaymentFailed,
+			payments.StripeSubscriptionUpdated, payments.StripeSubscriptionDeleted:
+			return s.subscriptionEvent(ctx, payments.Stripe, ev.Event, ev.InvoiceID)
+		}
+		return s.orderEvent(ctx, payments.Stripe, ev.Event)
+	})
+}
+
+// handled runs handle for an event just recorded as new. When it fails (the
+// settlement could not be enqueued, the database is away) the record is
+// forgotten, so the provider's retry of the delivery is handled instead of
+// being dropped as a duplicate: a refund's only webhook is never lost.
+func (s *Service) handled(ctx context.Context, provider, eventID string, handle func() (string, error)) (string, error) {
+	out, err := handle()
+	if err != nil {
+		if ferr := s.store.ForgetPaymentEvent(context.WithoutCancel(ctx), provider, eventID); ferr != nil {
+			s.log.ErrorContext(ctx, "forget payment event", "provider", provider, "event_id", eventID, "error", ferr)
+		}
 	}
-	return s.orderEvent(ctx, payments.Stripe, ev.Event)
+	return out, err
 }
 
 // TossWebhook checks a Toss delivery's token (header carries it, see
@@ -310,10 +326,12 @@ func (s *Service) TossWebhook(ctx context.Context, header map[string][]string, b
 	if !isNew {
 		return WebhookDuplicate, nil
 	}
-	if ev.Ref.OrderID == "" && ev.Ref.PaymentID == "" && ev.SubscriptionID != "" {
-		return s.subscriptionEvent(ctx, payments.Toss, ev, "")
-	}
-	return s.orderEvent(ctx, payments.Toss, ev)
+	return s.handled(ctx, payments.Toss, ev.ID, func() (string, error) {
+		if ev.Ref.OrderID == "" && ev.Ref.PaymentID == "" && ev.SubscriptionID != "" {
+			return s.subscriptionEvent(ctx, payments.Toss, ev, "")
+		}
+		return s.orderEvent(ctx, payments.Toss, ev)
+	})
 }
 
 // DevCheckoutDecide records the person's choice on the development
@@ -336,7 +354,7 @@ func (s *Service) DevCheckoutDecide(ctx context.Context, sessionID string, pay b
 		return db.PaymentOrder{}, err
 	}
 	if isNew {
-		if _, err := s.orderEvent(ctx, payments.Stripe, ev); err != nil {
+		if _, err := s.handled(ctx, payments.Stripe, ev.ID, func() (string, error) { return s.orderEvent(ctx, payments.Stripe, ev) }); err != nil {
 			return db.PaymentOrder{}, err
 		}
 	}
@@ -383,9 +401,8 @@ func (s *Service) orderEvent(ctx context.Context, provider string, ev payments.E
 		return "", err
 	}
 	if err := s.tasks.Enqueue(ctx, tasks.NewPaymentFulfillTask(o.ID)); err != nil {
-		// The event is recorded, so the provider's retry is dropped; the
-		// reconciler asks about pending and paid orders after
-		// PAYMENTS_RECONCILE_AFTER.
+		// The caller forgets the recorded event (see handled), so the
+		// provider's retry of it is handled.
 		s.log.ErrorContext(ctx, "enqueue fulfilment", "order_id", o.ID, "event_id", ev.ID, "error", err)
 		return "", lokiz.Errorf(lokiz.EUNAVAILABLE, "The event could not be queued")
 	}

@@ -67,6 +67,23 @@ func (q *Queries) OrdersPendingBefore(ctx context.Context, arg OrdersPendingBefo
 	return items, nil
 }
 
+const paymentEventForget = `-- name: PaymentEventForget :exec
+DELETE FROM payment_events WHERE provider = $1 AND event_id = $2
+`
+
+type PaymentEventForgetParams struct {
+	Provider string
+	EventID  string
+}
+
+// Forgets a recorded delivery whose handling failed (its task was not
+// enqueued), so the provider's retry of it is handled, not dropped as a
+// duplicate.
+func (q *Queries) PaymentEventForget(ctx context.Context, arg PaymentEventForgetParams) error {
+	_, err := q.db.Exec(ctx, paymentEventForget, arg.Provider, arg.EventID)
+	return err
+}
+
 const paymentEventInsert = `-- name: PaymentEventInsert :execrows
 INSERT INTO payment_events (provider, event_id, event_type, received_at)
 VALUES ($1, $2, $3, $4)

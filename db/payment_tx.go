@@ -92,6 +92,12 @@ func (s *Store) RecordPaymentEvent(ctx context.Context, provider, eventID, event
 	return n == 1, nil
 }
 
+// ForgetPaymentEvent removes a recorded delivery whose handling failed, so
+// the provider's retry of it counts as new.
+func (s *Store) ForgetPaymentEvent(ctx context.Context, provider, eventID string) error {
+	return translate(s.PaymentEventForget(ctx, PaymentEventForgetParams{Provider: provider, EventID: eventID}), "payment event")
+}
+
 // PaidPayment is what the provider says was paid for an order.
 type PaidPayment struct {
 	PaymentID string // Stripe PaymentIntent id, Toss paymentKey

@@ -70,3 +70,9 @@ INSERT INTO payment_events (provider, event_id, event_type, received_at)
 VALUES (@provider, @event_id, @event_type, @received_at)
 ON CONFLICT (provider, event_id) DO NOTHING;
 
+
+-- name: PaymentEventForget :exec
+-- Forgets a recorded delivery whose handling failed (its task was not
+-- enqueued), so the provider's retry of it is handled, not dropped as a
+-- duplicate.
+DELETE FROM payment_events WHERE provider = @provider AND event_id = @event_id;
