@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
@@ -37,6 +38,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
 	}
+	NewSubscriptionHandlers(&billing.Service{Store: d.Store, Providers: d.Payments}, d.Logger).Register(mux)
 	return mux
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -49,6 +50,9 @@ type Deps struct {
 	Replicate *replicate.Client
 	Catalog   replicate.Catalog
 	AI        AIConfig
+	// Payments are the configured payment providers; the subscription
+	// tasks read Stripe's subscriptions and charge Toss billing keys.
+	Payments payments.Providers
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs
