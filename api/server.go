@@ -19,6 +19,7 @@ import (
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/foryou"
+	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
@@ -111,6 +112,9 @@ type Deps struct {
 	// AIModels are the AI catalog's models by job type; without them the AI
 	// job routes answer 503.
 	AIModels AIModels
+	// Payments are the configured payment providers; a provider that is not
+	// configured answers 503 on the routes that need it.
+	Payments payments.Providers
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -124,6 +128,7 @@ type Server struct {
 	trending *trending.Ranking
 	foryou   *foryou.Ranker
 	aiModels AIModels
+	payments payments.Providers
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -167,6 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		views:    deps.Views,
 		trending: deps.Trending,
 		aiModels: deps.AIModels,
+		payments: deps.Payments,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
@@ -366,6 +372,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/shares/videos/:video_id", optional, shareLimit, s.shareVideo)
 	v1.GET("/videos/:video_id/share-count", optional, s.shareCount)
 	v1.GET("/shares/videos/:video_id/count", optional, s.shareCount)
+
+	// Subscriptions (CONTRACT.md §3; issue 13): plans, subscribing through
+	// Stripe or a Toss billing key, the caller's tier, cancel at period end.
+	v1.GET("/subscriptions/plans", optional, s.subscriptionPlans)
+	v1.POST("/subscriptions/subscribe", auth, s.subscribe)
+	v1.POST("/subscriptions/toss/billing", auth, s.tossBilling)
+	v1.GET("/subscriptions/me", auth, s.mySubscription)
+	v1.DELETE("/subscriptions/cancel", auth, s.cancelSubscription)
 
 	s.engine = r
 	return s, nil

@@ -186,6 +186,10 @@ func (a *app) close() {
 func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	qc := asynq.NewClientFromRedisClient(a.rdb)
 	defer qc.Close()
+	pay, err := a.paymentProviders()
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
 		Env:             a.cfg.Env,
 		Version:         version,
@@ -231,6 +235,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		Trending: trending.New(a.rdb),
 		AIModels: a.aiModels(),
 		Registry: a.apiMetrics,
+		Payments: pay,
 	})
 	if err != nil {
 		return err
@@ -334,12 +339,17 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pay, err := a.paymentProviders()
+	if err != nil {
+		return err
+	}
 	w := worker.New(worker.Deps{
 		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tasks.NewClient(qc), Logger: a.log,
 		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration, FrameMaxAge: a.cfg.Quota.FrameMaxAge},
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
+		Payments: pay,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
