@@ -113,3 +113,11 @@ type AIJobInput struct {
 	IsGlitch  bool     `json:"is_glitch,omitempty"`
 	PresetID  string   `json:"preset_id,omitempty"`
 }
+
+// JobNeedsSource reports whether a job of jobType works on a source video
+// (the glitch types and sticker to reality): the api refuses such a job
+// without a ready, visible source, and the worker ends it when the source
+// has been erased since.
+func JobNeedsSource(jobType string) bool {
+	return jobType == JobGlitchAnimate || jobType == JobGlitchReplace || jobType == JobStickerToReality
+}

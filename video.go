@@ -19,6 +19,17 @@ const (
 // VideoStatuses are the video statuses, in their order of life.
 var VideoStatuses = []string{VideoUploading, VideoProcessing, VideoCompleted, VideoFailed, VideoRemoved}
 
+// VideoReady reports whether a video can be worked on in the studio
+// (previewed, captured, remixed by an AI job): it finished processing and
+// its file exists.
+func VideoReady(status string, hasFile bool) bool {
+	return status == VideoCompleted && hasFile
+}
+
+// ErrVideoNotReady refuses a studio action on a video that is not ready
+// (VideoReady).
+var ErrVideoNotReady = Errorf(ECONFLICT, "The video is not ready yet")
+
 // Video limits.
 const (
 	CaptionMaxRunes = 2200

@@ -55,3 +55,23 @@ func TestValidateCaptionAndTitle(t *testing.T) {
 	require.NotEmpty(t, lokiz.ValidateTitle(strings.Repeat("제", 201)))
 	require.NotEmpty(t, lokiz.ValidateTitle("two\nlines"))
 }
+
+func TestVideoReady(t *testing.T) {
+	t.Parallel()
+	for _, status := range lokiz.VideoStatuses {
+		require.Equal(t, status == lokiz.VideoCompleted, lokiz.VideoReady(status, true), status)
+		require.False(t, lokiz.VideoReady(status, false), "%s without its file", status)
+	}
+}
+
+func TestJobNeedsSource(t *testing.T) {
+	t.Parallel()
+	want := map[string]bool{
+		lokiz.JobI2VTemplate: false, lokiz.JobGlitchAnimate: true, lokiz.JobGlitchReplace: true,
+		lokiz.JobStickerToReality: true, lokiz.JobMusic: false,
+	}
+	require.Len(t, want, len(lokiz.JobTypes), "every job type is listed")
+	for _, jt := range lokiz.JobTypes {
+		require.Equal(t, want[jt], lokiz.JobNeedsSource(jt), jt)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/storage"
+	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
 )
 
@@ -33,13 +34,10 @@ const (
 
 // AIModels is what the api needs to know of the AI catalog: the model each
 // job type runs on (recorded on the job) and its deadline.
-type AIModels map[string]AIModel
+type AIModels = studio.Models
 
 // AIModel is one job type's model.
-type AIModel struct {
-	Name     string
-	Deadline time.Duration
-}
+type AIModel = studio.Model
 
 // aiRequest is the body of the five job routes; each route reads its own
 // fields (the names are the reference's).
@@ -156,13 +154,12 @@ func validateGlitch(r *aiRequest) []lokiz.FieldError {
 	return append(errs, promptErr(r.Prompt, false)...)
 }
 
-// createAIJob serves the five job routes: validate, resolve references to
-// our own objects and visible videos, then take the credits and store the
-// job in one transaction, enqueue its run and answer 202.
+// createAIJob serves the five job routes: check the body's shape, then
+// accept the job (studio.AcceptAIJob: references, price, credits, queue)
+// and answer 202.
 func (s *Server) createAIJob(jobType string) gin.HandlerFunc {
 	route := aiRoutes[jobType]
 	return func(c *gin.Context) {
-		ctx := c.Request.Context()
 		var req aiRequest
 		if err := bindJSON(c, &req); err != nil {
 			s.writeError(c, err)
@@ -172,195 +169,31 @@ func (s *Server) createAIJob(jobType string) gin.HandlerFunc {
 			s.writeError(c, lokiz.ValidationError(errs...))
 			return
 		}
-		me := mustUser(c).ID
-		job, err := s.newAIJob(ctx, me, jobType, req)
+		job, err := s.studio.AcceptAIJob(c.Request.Context(), req.studio(mustUser(c).ID, jobType))
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
-		// The job is committed; were this enqueue lost, the AI reconciler
-		// enqueues it again (principle 4).
-		if err := s.tasks.Enqueue(ctx, tasks.NewAIRunTask(job.ID, job.Queue)); err != nil {
-			s.log.ErrorContext(ctx, "enqueue ai run", "job_id", job.ID, "error", err)
-		}
-		c.JSON(http.StatusAccepted, s.aiJobResponse(ctx, job))
+		c.JSON(http.StatusAccepted, s.aiJobResponse(c.Request.Context(), job))
 	}
 }
 
-func (s *Server) newAIJob(ctx context.Context, me uuid.UUID, jobType string, req aiRequest) (db.AIJob, error) {
-	user, err := s.store.UserGetByID(ctx, me)
-	if err != nil {
-		return db.AIJob{}, err
+// studio is the request as studio.AcceptAIJob takes it; the route's
+// validate has checked the ids parse.
+func (r aiRequest) studio(me uuid.UUID, jobType string) studio.AIJobRequest {
+	out := studio.AIJobRequest{
+		UserID: me, JobType: jobType, Prompt: r.Prompt, PresetID: r.PresetID, Template: r.Template,
+		Duration: r.Duration, ImageRef: r.UserImageURL, StartTime: r.StartTime, EndTime: r.EndTime, IsGlitch: r.IsGlitch,
 	}
-	model, ok := s.aiModels[jobType]
-	if !ok {
-		return db.AIJob{}, lokiz.Errorf(lokiz.EUNAVAILABLE, "AI generation is not configured on this server")
-	}
-	in := lokiz.AIJobInput{Template: strings.TrimSpace(req.Template), IsGlitch: req.IsGlitch, StartTime: req.StartTime, EndTime: req.EndTime}
-	if req.Prompt != nil {
-		in.Prompt = strings.TrimSpace(*req.Prompt)
-	}
-	if req.Duration != nil {
-		in.Duration = *req.Duration
-	}
-	base := lokiz.JobBaseCost(jobType)
-	modelName := model.Name
-	in.ModelPrompt = in.Prompt
-	var presetID *string
-	if req.PresetID != nil && *req.PresetID != "" {
-		p, err := s.store.PresetGet(ctx, *req.PresetID)
-		if db.IsNotFound(err) || (err == nil && !p.Active) {
-			return db.AIJob{}, lokiz.ValidationError(fieldErr("is not an available preset", "body", "preset_id"))
-		} else if err != nil {
-			return db.AIJob{}, err
-		}
-		if p.JobType != jobType {
-			return db.AIJob{}, lokiz.ValidationError(fieldErr("is a preset for "+lokiz.JobTypeLabel(p.JobType)+", not for this route", "body", "preset_id"))
-		}
-		base, modelName, presetID = p.Cost, p.Model, &p.ID
-		in.PresetID = p.ID
-		in.ModelPrompt = fillPrompt(p.PromptTemplate, in.Prompt)
-	}
-
-	var source *db.Video
-	var glitchType *string
 	switch jobType {
 	case lokiz.JobI2VTemplate:
-		in.ImageURL = req.ImageURL
-		if in.ImageKey, err = s.aiImageKey(ctx, me, req.ImageURL, "image_url"); err != nil {
-			return db.AIJob{}, err
-		}
+		out.ImageRef = r.ImageURL
 	case lokiz.JobGlitchAnimate, lokiz.JobGlitchReplace:
-		in.ImageURL = req.UserImageURL
-		if in.ImageKey, err = s.aiImageKey(ctx, me, req.UserImageURL, "user_image_url"); err != nil {
-			return db.AIJob{}, err
-		}
-		id, _ := uuid.Parse(req.TemplateVideoID)
-		if source, err = s.aiSourceVideo(ctx, me, id, "Template video not found"); err != nil {
-			return db.AIJob{}, err
-		}
-		glitchType = ptr(map[string]string{lokiz.JobGlitchAnimate: "animate", lokiz.JobGlitchReplace: "replace"}[jobType])
+		out.SourceVideoID, _ = uuid.Parse(r.TemplateVideoID)
 	case lokiz.JobStickerToReality:
-		in.ImageURL = req.UserImageURL
-		if in.ImageKey, err = s.aiImageKey(ctx, me, req.UserImageURL, "user_image_url"); err != nil {
-			return db.AIJob{}, err
-		}
-		id, _ := uuid.Parse(req.VideoID)
-		if source, err = s.aiSourceVideo(ctx, me, id, "Video not found"); err != nil {
-			return db.AIJob{}, err
-		}
-		if !req.IsGlitch && source.UserID != me {
-			return db.AIJob{}, lokiz.Errorf(lokiz.EFORBIDDEN, "You can only edit your own videos. Set is_glitch=true to glitch others' videos.")
-		}
-		if *req.StartTime >= source.DurationSeconds {
-			return db.AIJob{}, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "start_time"))
-		}
-		if *req.EndTime > source.DurationSeconds+0.05 {
-			return db.AIJob{}, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "end_time"))
-		}
-		if req.IsGlitch {
-			glitchType = ptr("sticker_to_reality")
-		}
+		out.SourceVideoID, _ = uuid.Parse(r.VideoID)
 	}
-	var sourceID *uuid.UUID
-	if source != nil {
-		sourceID = &source.ID
-		in.VideoID = source.ID.String()
-	}
-	inputData, err := json.Marshal(in)
-	if err != nil {
-		return db.AIJob{}, err
-	}
-	now := time.Now()
-	tier := lokiz.ActiveTier(user.SubscriptionTier, user.SubscriptionExpiresAt, now)
-	queue := tasks.QueueAI
-	if lokiz.PriorityTier(tier) {
-		queue = tasks.QueueAIPriority
-	}
-	cost := lokiz.JobCost(base, tier)
-	// The deadline allows for the queue ahead of the job: the model's own
-	// limit starts only when the prediction is created.
-	deadline := now.Add(model.Deadline + 30*time.Minute)
-	job, err := s.store.CreateAIJob(ctx, db.AIJobCreateParams{
-		ID: db.NewID(), UserID: me, JobType: jobType, InputData: inputData, CreditsUsed: cost,
-		PresetID: presetID, Model: &modelName, Queue: queue, SourceVideoID: sourceID, GlitchType: glitchType,
-		DeadlineAt: &deadline,
-	})
-	if lokiz.ErrorCode(err) == lokiz.EINSUFFICIENTCREDITS {
-		balance := int32(0)
-		if u, err := s.store.UserGetByID(ctx, me); err == nil {
-			balance = u.Credits
-		}
-		return db.AIJob{}, lokiz.Errorf(lokiz.EINSUFFICIENTCREDITS, "Insufficient credits. Required: %d, Available: %d", cost, balance)
-	}
-	return job, err
-}
-
-// fillPrompt puts the caller's prompt into a preset's template at
-// "{prompt}"; with no prompt the placeholder and the separator before it go.
-func fillPrompt(template, prompt string) string {
-	if !strings.Contains(template, "{prompt}") {
-		return strings.TrimSpace(strings.TrimSpace(template) + " " + prompt)
-	}
-	if prompt == "" {
-		out := strings.ReplaceAll(template, "{prompt}", "")
-		return strings.TrimRight(strings.TrimSpace(out), ", ")
-	}
-	return strings.ReplaceAll(template, "{prompt}", prompt)
-}
-
-// aiSourceVideo is a video the caller may remix: visible to them (their own,
-// or public and not blocked either way) and finished.
-func (s *Server) aiSourceVideo(ctx context.Context, me, id uuid.UUID, notFound string) (*db.Video, error) {
-	row, err := s.store.VideoGetVisible(ctx, db.VideoGetVisibleParams{ID: id, ViewerID: &me})
-	if db.IsNotFound(err) {
-		return nil, lokiz.Errorf(lokiz.ENOTFOUND, "%s", notFound)
-	} else if err != nil {
-		return nil, err
-	}
-	if row.Video.Status != lokiz.VideoCompleted || row.Video.ObjectKey == nil {
-		return nil, lokiz.Errorf(lokiz.ECONFLICT, "The video is not ready yet")
-	}
-	return &row.Video, nil
-}
-
-// aiImageKey resolves an image reference (the key, or a URL we issued) to
-// an object the caller owns: an image they uploaded, or a frame they
-// captured. Nothing else is ever fetched by the worker (principle 7).
-func (s *Server) aiImageKey(ctx context.Context, me uuid.UUID, ref, field string) (string, error) {
-	errNotOurs := lokiz.ValidationError(fieldErr("must be an image you uploaded (POST /v1/images/upload-url) or a frame you captured (POST /v1/ai/capture-frames)", "body", field))
-	if storage.IsFrameReference(ref) {
-		key, captureID, ok := storage.FrameKeyFrom(ref)
-		if !ok {
-			return "", errNotOurs
-		}
-		fc, err := s.store.FrameCaptureGet(ctx, captureID)
-		if db.IsNotFound(err) || (err == nil && fc.UserID != me) {
-			return "", errNotOurs
-		} else if err != nil {
-			return "", err
-		}
-		for _, k := range fc.FrameKeys {
-			if k == key {
-				return key, nil
-			}
-		}
-		return "", errNotOurs
-	}
-	key := storage.ImageKeyFrom(ref)
-	if key == "" {
-		return "", errNotOurs
-	}
-	img, err := s.store.ImageGetByKey(ctx, key)
-	if db.IsNotFound(err) || (err == nil && img.UserID != me) {
-		return "", errNotOurs
-	} else if err != nil {
-		return "", err
-	}
-	if err := s.checkImage(ctx, img, field); err != nil {
-		return "", err
-	}
-	return key, nil
+	return out
 }
 
 // aiJobResponse is an AI job as both the original backend and the frontend
@@ -429,7 +262,7 @@ func (s *Server) aiJobResponse(ctx context.Context, j db.AIJob) aiJobResponse {
 	}
 }
 
-var errJobNotFound = lokiz.Errorf(lokiz.ENOTFOUND, "AI job not found")
+var errJobNotFound = studio.ErrAIJobNotFound
 
 // ownJob loads the path's job when the caller owns it; anyone else's is 404.
 func (s *Server) ownJob(c *gin.Context) (db.AIJob, error) {
@@ -551,45 +384,21 @@ func (s *Server) batchJobStatus(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"jobs": out})
 }
 
-// cancelAIJob is DELETE /v1/ai/jobs/{id}: the job ends canceled with its
-// refund at once, in one transaction; its queued run is deleted and the
-// worker cancels the prediction. Of a cancel and a completion racing,
-// exactly one ends the job (the other's conditional update finds it ended).
+// cancelAIJob is DELETE /v1/ai/jobs/{id}: studio.CancelAIJob ends the
+// job canceled with its refund, takes its run off the queue and has the
+// worker cancel the prediction.
 func (s *Server) cancelAIJob(c *gin.Context) {
-	ctx := c.Request.Context()
-	job, err := s.ownJob(c)
+	id, err := pathUUID(c, "job_id")
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if lokiz.JobTerminal(job.Status) {
-		s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "The job has already ended (%s)", job.Status))
-		return
-	}
-	ended, ok, err := s.store.EndAIJob(ctx, db.AIJobEnding{
-		ID: job.ID, Status: lokiz.JobCanceled, ErrorMessage: "Canceled; your credits were refunded",
-		Reason: "canceled by the user", CanceledByUser: true,
-	})
+	job, err := s.studio.CancelAIJob(c.Request.Context(), mustUser(c).ID, id)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if !ok {
-		s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "The job has already ended (%s)", ended.Status))
-		return
-	}
-	if ended.PredictionID == nil {
-		// Still queued: take the run off the queue. Were it already running,
-		// it finds the job canceled and creates nothing (or cancels what it
-		// just created).
-		if err := s.tasks.DeleteAIRun(ended.ID, ended.Queue); err != nil {
-			s.log.WarnContext(ctx, "delete queued ai run", "job_id", ended.ID, "error", err)
-		}
-	}
-	if err := s.tasks.Enqueue(ctx, tasks.NewAICancelTask(ended.ID)); err != nil {
-		s.log.ErrorContext(ctx, "enqueue ai cancel", "job_id", ended.ID, "error", err)
-	}
-	c.JSON(http.StatusOK, s.aiJobResponse(ctx, ended))
+	c.JSON(http.StatusOK, s.aiJobResponse(c.Request.Context(), job))
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -262,10 +262,8 @@ func TestAIJobTierDiscountAndPriority(t *testing.T) {
 	e := newEnv(t)
 	token, me := e.register("pro_user")
 	img := e.uploadedImage(t, token)
-	ctx := context.Background()
 	setTier := func(tier string, expires time.Time) {
-		_, err := e.store.Pool().Exec(ctx, "UPDATE users SET subscription_tier = $2, subscription_expires_at = $3 WHERE id = $1", me, tier, expires)
-		require.NoError(t, err)
+		dbtest.SetUser(t, e.store, uuid.MustParse(me), dbtest.UserChange{SubscriptionTier: &tier, SubscriptionExpiresAt: &expires})
 	}
 	post := func() response {
 		res := e.do(req{method: "POST", path: "/v1/ai/template", token: token, body: map[string]any{"image_url": img, "template": "t", "prompt": "p"}})

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"net/http"
 	"strings"
 	"sync"
@@ -205,8 +206,7 @@ func TestBannedUser(t *testing.T) {
 	token, id := e.register("banned")
 	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: "/v1/auth/me", token: token}).Status)
 
-	_, err := e.store.Pool().Exec(context.Background(), "UPDATE users SET is_active = false WHERE id = $1", id)
-	require.NoError(t, err)
+	dbtest.SetUser(t, e.store, uuid.MustParse(id), dbtest.UserChange{Active: new(false)})
 
 	// The token that worked a moment ago stops working at once.
 	res := e.do(req{method: "GET", path: "/v1/auth/me", token: token})

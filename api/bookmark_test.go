@@ -1,7 +1,7 @@
 package api_test
 
 import (
-	"context"
+	"github.com/google/uuid"
 	"net/http"
 	"testing"
 	"time"
@@ -34,8 +34,7 @@ func TestBookmarks(t *testing.T) {
 	require.Equal(t, false, res.Body["has_more"])
 
 	// A saved video that turns private drops out of the list and can still be removed.
-	_, err := e.store.Pool().Exec(context.Background(), "UPDATE videos SET is_public = false WHERE id = $1", second)
-	require.NoError(t, err)
+	dbtest.SetVideo(t, e.store, uuid.MustParse(second), dbtest.VideoChange{Public: new(false)})
 	require.Len(t, e.do(req{method: "GET", path: "/v1/bookmarks", token: token}).Body["videos"], 1)
 	require.Equal(t, http.StatusNoContent, e.do(req{method: "DELETE", path: "/v1/bookmarks/videos/" + second, token: token}).Status)
 	require.Equal(t, http.StatusNoContent, e.do(req{method: "DELETE", path: "/v1/bookmarks/videos/" + second, token: token}).Status)

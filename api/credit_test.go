@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"github.com/google/uuid"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"net/http"
 	"sync"
 	"testing"
@@ -67,11 +69,7 @@ func TestCredits(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "GET", path: "/v1/credits/history?transaction_type=gift", token: token}).Status)
 
 	// Yesterday's claim does not block today's.
-	_, err := e.store.Pool().Exec(context.Background(),
-		"UPDATE credit_transactions SET idempotency_key = 'daily:moved' WHERE user_id = $1 AND transaction_type = 'daily'", me)
-	require.NoError(t, err)
-	_, err = e.store.Pool().Exec(context.Background(), "UPDATE users SET last_daily_credit_claim = $2 WHERE id = $1", me, time.Now().Add(-48*time.Hour))
-	require.NoError(t, err)
+	dbtest.BackdateDailyClaim(t, e.store, uuid.MustParse(me), 48*time.Hour)
 	require.Equal(t, true, e.do(req{method: "GET", path: "/v1/credits/daily-status", token: token}).Body["can_claim"])
 	require.Equal(t, http.StatusOK, e.do(req{method: "POST", path: "/v1/credits/daily-claim", token: token}).Status)
 

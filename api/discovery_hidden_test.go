@@ -25,7 +25,6 @@ import (
 func TestDiscoveryHidesWhatMustNotBeSeen(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	pool := e.store.Pool()
 	token, viewer := e.register("zorblax_viewer")
 	authorToken, author := e.register("zorblax_author")
 	_, iBlocked := e.register("zorblax_iblocked")
@@ -55,16 +54,14 @@ func TestDiscoveryHidesWhatMustNotBeSeen(t *testing.T) {
 	for id, why := range hidden {
 		switch why {
 		case "removed":
-			_, err := pool.Exec(ctx, `UPDATE videos SET status = 'removed', removed_at = now() WHERE id = $1`, id)
-			require.NoError(t, err)
+			dbtest.SetVideo(t, e.store, uuid.MustParse(id), dbtest.VideoChange{Status: new("removed")})
 		case "deleted":
 			require.Equal(t, http.StatusOK, e.do(req{method: "DELETE", path: "/v1/videos/" + id, token: authorToken}).Status)
 		}
 	}
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/blocks/users/" + iBlocked, token: token}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/blocks/users/" + viewer, token: blockerToken}).Status)
-	_, err := pool.Exec(ctx, `UPDATE users SET is_active = false WHERE id = $1`, gone)
-	require.NoError(t, err)
+	dbtest.SetUser(t, e.store, uuid.MustParse(gone), dbtest.UserChange{Active: new(false)})
 
 	// Rankings computed before any of it still list every video.
 	all := []uuid.UUID{uuid.MustParse(visible)}

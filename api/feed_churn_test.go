@@ -1,8 +1,8 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -28,7 +28,6 @@ func TestSignedInFeedsCursorPropertyUnderChurn(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			ctx := context.Background()
 			token, _ := e.register("churn_viewer")
 			var authors []string
 			for a := range 3 {
@@ -60,9 +59,8 @@ func TestSignedInFeedsCursorPropertyUnderChurn(t *testing.T) {
 					}
 					e.video(authors[i%3], dbtest.VideoOpts{})
 					target := ids[rand.IntN(len(ids))]
-					_, _ = e.store.Pool().Exec(ctx, `INSERT INTO likes (id, user_id, video_id) VALUES (gen_random_uuid(), $1, $2)
-						ON CONFLICT DO NOTHING`, fan, target)
-					_, _ = e.store.Pool().Exec(ctx, "UPDATE videos SET view_count = view_count + 7, like_count = like_count + 1 WHERE id = $1", target)
+					dbtest.Like(t, e.store, dbtest.LikeOpts{User: uuid.MustParse(fan), Video: uuid.MustParse(target)})
+					dbtest.AddVideoCounts(t, e.store, uuid.MustParse(target), dbtest.VideoCounts{Views: 7, Likes: 1})
 					time.Sleep(3 * time.Millisecond)
 				}
 			}()

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -133,9 +134,7 @@ func TestFollowingFeedPaging(t *testing.T) {
 	}
 	e.video(authors[0], dbtest.VideoOpts{Private: true, CreatedAt: now}) // private
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/blocks/users/" + authors[2], token: token}).Status)
-	_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO follows (id, follower_id, following_id)
-		VALUES (gen_random_uuid(), $1, $2)`, viewer, authors[2])
-	require.NoError(t, err)
+	dbtest.Follow(t, e.store, dbtest.FollowOpts{Follower: uuid.MustParse(viewer), Following: uuid.MustParse(authors[2])})
 
 	var got []string
 	path := "/v1/feed/following?page_size=4"

@@ -11,7 +11,6 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/tasks"
 )
 
 // Frame capture limits (CONTRACT.md §3).
@@ -95,64 +94,15 @@ func captureFailure(fc db.FrameCapture) error {
 		Message: "The frames could not be captured: " + reason}
 }
 
-// startCapture validates the request against the video (own or visible,
-// times inside its duration), records the capture and enqueues it, then
-// waits briefly for the worker.
+// startCapture captures the request's frames (studio.CaptureFrames: own
+// or visible and ready video, times inside its duration), waiting briefly
+// for the worker.
 func (s *Server) startCapture(c *gin.Context) (db.FrameCapture, bool, error) {
-	ctx := c.Request.Context()
 	var req captureFramesRequest
 	if err := bindJSON(c, &req); err != nil {
 		return db.FrameCapture{}, false, err
 	}
-	me := mustUser(c).ID
-	row, err := s.store.VideoGetVisible(ctx, db.VideoGetVisibleParams{ID: req.videoID, ViewerID: &me})
-	if db.IsNotFound(err) {
-		return db.FrameCapture{}, false, errVideoNotFound
-	} else if err != nil {
-		return db.FrameCapture{}, false, err
-	}
-	v := row.Video
-	if v.Status != lokiz.VideoCompleted || v.ObjectKey == nil {
-		return db.FrameCapture{}, false, lokiz.Errorf(lokiz.ECONFLICT, "The video is not ready yet")
-	}
-	for i, ts := range req.Timestamps {
-		if ts > v.DurationSeconds {
-			return db.FrameCapture{}, false, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "timestamps", i))
-		}
-	}
-	fc, err := s.store.FrameCaptureCreate(ctx, db.FrameCaptureCreateParams{ID: db.NewID(), UserID: me, VideoID: v.ID, Timestamps: req.Timestamps})
-	if err != nil {
-		return db.FrameCapture{}, false, err
-	}
-	if err := s.tasks.Enqueue(ctx, tasks.NewFramesCaptureTask(fc.ID)); err != nil {
-		return db.FrameCapture{}, false, err
-	}
-	return s.waitCapture(ctx, fc)
-}
-
-// waitCapture polls a capture for up to frameWait; done is true once it
-// has ended (completed or failed).
-func (s *Server) waitCapture(ctx context.Context, fc db.FrameCapture) (db.FrameCapture, bool, error) {
-	deadline := time.NewTimer(frameWait)
-	defer deadline.Stop()
-	tick := time.NewTicker(framePoll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return fc, false, nil
-		case <-deadline.C:
-			return fc, false, nil
-		case <-tick.C:
-			cur, err := s.store.FrameCaptureGet(ctx, fc.ID)
-			if err != nil {
-				return fc, false, err
-			}
-			if cur.Status != lokiz.CapturePending {
-				return cur, true, nil
-			}
-		}
-	}
+	return s.studio.CaptureFrames(c.Request.Context(), mustUser(c).ID, req.videoID, req.Timestamps)
 }
 
 // captureFrames is POST /v1/ai/capture-frames: 200 with the frames when the

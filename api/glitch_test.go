@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -14,9 +13,7 @@ import (
 
 func (e *testEnv) glitchEdge(source, glitch, typ string) {
 	e.t.Helper()
-	_, err := e.store.Pool().Exec(context.Background(),
-		"INSERT INTO video_glitches (id, original_video_id, glitch_video_id, glitch_type) VALUES ($1, $2, $3, $4)", uuid.New(), source, glitch, typ)
-	require.NoError(e.t, err)
+	dbtest.GlitchEdge(e.t, e.store, dbtest.GlitchEdgeOpts{Source: uuid.MustParse(source), Glitch: uuid.MustParse(glitch), Type: typ})
 }
 
 func TestGlitchGraph(t *testing.T) {
@@ -34,8 +31,7 @@ func TestGlitchGraph(t *testing.T) {
 	e.glitchEdge(root, b, "replace")
 	e.glitchEdge(root, hidden, "animate")
 	e.glitchEdge(a, aa, "animate")
-	_, err := e.store.Pool().Exec(context.Background(), "UPDATE videos SET like_count = 5 WHERE id = $1", a)
-	require.NoError(t, err)
+	dbtest.AddVideoCounts(t, e.store, uuid.MustParse(a), dbtest.VideoCounts{Likes: 5})
 
 	res := e.do(req{method: "GET", path: "/v1/glitch/videos/" + root + "/glitches"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -23,9 +22,7 @@ func TestHashtags(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	}
 	// An old tag use falls out of the trending window.
-	_, err := e.store.Pool().Exec(context.Background(),
-		"UPDATE video_hashtags SET created_at = now() - interval '30 days' WHERE hashtag_id = (SELECT id FROM hashtags WHERE name = 'cook')")
-	require.NoError(t, err)
+	dbtest.BackdateTagUses(t, e.store, "cook", 30*24*time.Hour)
 
 	res := e.do(req{method: "GET", path: "/v1/hashtags/trending?limit=10"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
@@ -66,9 +63,7 @@ func TestMyStats(t *testing.T) {
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + me, token: fanToken}).Status)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/comments/videos/" + id, token: fanToken, body: map[string]any{"content": "hi"}}).Status)
 	glitch := e.video(fan, dbtest.VideoOpts{})
-	_, err := e.store.Pool().Exec(context.Background(),
-		"INSERT INTO video_glitches (id, original_video_id, glitch_video_id, glitch_type) VALUES ($1, $2, $3, 'animate')", uuid.New(), id, glitch)
-	require.NoError(t, err)
+	dbtest.GlitchEdge(t, e.store, dbtest.GlitchEdgeOpts{Source: uuid.MustParse(id), Glitch: uuid.MustParse(glitch), Type: "animate"})
 
 	res := e.do(req{method: "GET", path: "/v1/users/me/stats", token: token})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)

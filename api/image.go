@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/media"
 	"github.com/lokiz/lokiz/storage"
 )
 
@@ -119,35 +116,3 @@ func (s *Server) createImageUpload(c *gin.Context) {
 	c.JSON(http.StatusOK, imageUploadResponse{uploadResponse: up, ImageID: img.ID, FileKey: key, ImageURL: u, FileURL: u})
 }
 
-// checkImage makes sure an uploaded image is what it claims before its first
-// use (as a picture or an AI input): the stored bytes start with the
-// signature of the declared type and their header decodes to dimensions
-// within media.MaxImageSide and media.MaxImagePixels. Anything else is a 422
-// naming field. The result is kept, and upload URLs write once (the storage
-// refuses a PUT over a stored object), so the bytes checked are the bytes
-// used for as long as the image exists.
-func (s *Server) checkImage(ctx context.Context, img db.Image, field string) error {
-	if img.CheckedAt != nil {
-		return nil
-	}
-	info, err := s.storage.Stat(ctx, img.ObjectKey)
-	if lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
-		return lokiz.Errorf(lokiz.ECONFLICT, "the image has not been uploaded yet")
-	} else if err != nil {
-		return err
-	}
-	r, err := s.storage.Open(ctx, img.ObjectKey)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	dim, err := media.CheckImage(r, img.ContentType)
-	var bad *media.NotImageError
-	if errors.As(err, &bad) {
-		return lokiz.ValidationError(fieldErr("must be a valid image: "+bad.Reason, "body", field))
-	} else if err != nil {
-		return fmt.Errorf("check image %s: %w", img.ID, err)
-	}
-	return s.store.ImageMarkChecked(ctx, db.ImageMarkCheckedParams{
-		ID: img.ID, Width: ptr(int32(dim.Width)), Height: ptr(int32(dim.Height)), SizeBytes: &info.Size})
-}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -48,8 +49,6 @@ func (e *testEnv) inboxRows(t *testing.T, viewer, author string) int {
 func TestFollowingInbox(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := context.Background()
-	pool := e.store.Pool()
 	token, viewer := e.register("inbox_viewer")
 	authorToken, author := e.register("inbox_author")
 	now := time.Now()
@@ -67,22 +66,18 @@ func TestFollowingInbox(t *testing.T) {
 	require.Equal(t, []string{old2, old1}, e.followingPages(t, token, 5), "a follow brings the creator's earlier videos")
 	require.Equal(t, 4, e.inboxRows(t, viewer, author), "completed, processing and private; not failed or deleted")
 
-	_, err := pool.Exec(ctx, `UPDATE videos SET status = 'completed' WHERE id = $1`, pending)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `UPDATE videos SET is_public = true WHERE id = $1`, private)
-	require.NoError(t, err)
+	dbtest.SetVideo(t, e.store, uuid.MustParse(pending), dbtest.VideoChange{Status: new("completed")})
+	dbtest.SetVideo(t, e.store, uuid.MustParse(private), dbtest.VideoChange{Public: new(true)})
 	fresh := e.video(author, dbtest.VideoOpts{CreatedAt: now})
 	require.Equal(t, []string{fresh, private, pending, old2, old1}, e.followingPages(t, token, 2))
 
 	// Deleting, failing on reprocessing and moderation take a video out of
 	// every inbox; restoring it brings it back.
 	require.Equal(t, http.StatusOK, e.do(req{method: "DELETE", path: "/v1/videos/" + fresh, token: authorToken}).Status)
-	_, err = pool.Exec(ctx, `UPDATE videos SET status = 'removed', removed_at = now() WHERE id = $1`, private)
-	require.NoError(t, err)
+	dbtest.SetVideo(t, e.store, uuid.MustParse(private), dbtest.VideoChange{Status: new("removed")})
 	require.Equal(t, []string{pending, old2, old1}, e.followingPages(t, token, 2))
 	require.Equal(t, 3, e.inboxRows(t, viewer, author))
-	_, err = pool.Exec(ctx, `UPDATE videos SET status = 'completed', removed_at = NULL WHERE id = $1`, private)
-	require.NoError(t, err)
+	dbtest.SetVideo(t, e.store, uuid.MustParse(private), dbtest.VideoChange{Status: new("completed")})
 	require.Equal(t, []string{private, pending, old2, old1}, e.followingPages(t, token, 2))
 
 	// A second follower gets only what is published after the follow plus
@@ -107,8 +102,7 @@ func TestFollowingInbox(t *testing.T) {
 	require.Equal(t, 4, e.inboxRows(t, viewer2, author))
 
 	// A deactivated creator's videos stay in the inbox but are not shown.
-	_, err = pool.Exec(ctx, `UPDATE users SET is_active = false WHERE id = $1`, author)
-	require.NoError(t, err)
+	dbtest.SetUser(t, e.store, uuid.MustParse(author), dbtest.UserChange{Active: new(false)})
 	require.Empty(t, e.followingPages(t, token2, 5))
 }
 
@@ -157,16 +151,14 @@ func TestFollowingInboxUnderConcurrency(t *testing.T) {
 	wg.Go(func() { // publishes the processing videos and uploads new ones
 		for i := range 40 {
 			if i < len(pending) {
-				_, err := pool.Exec(ctx, `UPDATE videos SET status = 'completed' WHERE id = $1`, pending[i])
-				require.NoError(t, err)
+				dbtest.SetVideo(t, e.store, uuid.MustParse(pending[i]), dbtest.VideoChange{Status: new("completed")})
 			}
 			e.video(authors[i%nAuthors], dbtest.VideoOpts{})
 		}
 	})
 	wg.Go(func() { // deletes some of the older videos
 		for i := range 10 {
-			_, err := pool.Exec(ctx, `UPDATE videos SET deleted_at = now() WHERE id = $1`, pending[i*2])
-			require.NoError(t, err)
+			dbtest.SetVideo(t, e.store, uuid.MustParse(pending[i*2]), dbtest.VideoChange{Deleted: new(true)})
 		}
 	})
 	wg.Wait()

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/google/uuid"
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
 	"hash/crc32"
 	"math/rand/v2"
 	"net/http"
@@ -158,9 +161,13 @@ func TestPrivateMediaURLs(t *testing.T) {
 
 	// A notification about the private video (an AI job's result, say)
 	// shows its thumbnail through a private URL too.
-	_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO notifications (id, user_id, type, video_id, message)
-		VALUES (gen_random_uuid(), $1, 'ai_job', $2, 'done')`, owner, private)
+	ownerID, privateID := uuid.MustParse(owner), uuid.MustParse(private)
+	job := dbtest.AIJob(t, e.store, dbtest.AIJobOpts{User: ownerID, Status: lokiz.JobCompleted, VideoID: &privateID})
+	delivered, err := e.store.DeliverNotification(context.Background(), db.NewNotification{
+		Type: db.NotificationAIJob, RecipientID: ownerID, AIJobID: &job.ID, VideoID: &privateID, Message: new("done"),
+	})
 	require.NoError(t, err)
+	require.True(t, delivered.Inserted)
 	res = e.do(req{method: "GET", path: "/v1/notifications/", token: token})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	n := res.Body["notifications"].([]any)[0].(map[string]any)

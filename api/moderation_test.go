@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"github.com/google/uuid"
 	"net/http"
 	"testing"
 
@@ -139,8 +140,7 @@ func TestCommentReportSurvivesDeletion(t *testing.T) {
 	res = e.do(req{method: "POST", path: "/v1/moderation/report", token: reporterToken, body: map[string]any{"reported_comment_id": third, "report_type": "spam"}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
 	ctx := context.Background()
-	_, err := e.store.Pool().Exec(ctx, `DELETE FROM videos WHERE id = $1`, video)
-	require.NoError(t, err)
+	dbtest.EraseVideo(t, e.store, uuid.MustParse(video))
 	var n int
 	require.NoError(t, e.store.Pool().QueryRow(ctx, `SELECT count(*) FROM reports WHERE reported_comment_content IS NOT NULL AND reported_comment_id IS NULL`).Scan(&n))
 	require.Equal(t, 3, n)

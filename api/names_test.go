@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"github.com/lokiz/lokiz/db"
 	"image/jpeg"
 	"net/http"
 	"os"
@@ -48,15 +49,13 @@ func TestHashtagsCarryFrontendCounts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	token, owner := e.register("tagcounter")
-	a := e.video(owner, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Minute)})
-	b := e.video(owner, dbtest.VideoOpts{})
-	hidden := e.video(owner, dbtest.VideoOpts{Private: true})
+	a := e.video(owner, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Minute), ViewCount: 7})
+	b := e.video(owner, dbtest.VideoOpts{ViewCount: 5})
+	hidden := e.video(owner, dbtest.VideoOpts{Private: true, ViewCount: 100})
 	for id, caption := range map[string]string{a: "#Jump", b: "#jump #skip", hidden: "#jump"} {
 		res := e.do(req{method: "PATCH", path: "/v1/videos/" + id, token: token, body: map[string]any{"caption": caption}})
 		require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	}
-	_, err := e.store.Pool().Exec(context.Background(), "UPDATE videos SET view_count = CASE WHEN id = $1 THEN 7 WHEN id = $2 THEN 5 ELSE 100 END WHERE user_id = $3", a, b, owner)
-	require.NoError(t, err)
 
 	res := e.do(req{method: "GET", path: "/v1/hashtags/trending"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
@@ -97,11 +96,12 @@ func TestCreditsCarryFrontendNames(t *testing.T) {
 	require.NotNil(t, status.Body["last_claimed_at"])
 	require.Equal(t, status.Body["last_claimed_at"], res.Body["daily_free_credits_claimed_at"])
 
-	// A spend, written as the AI job charge writes it.
-	_, err := e.store.Pool().Exec(context.Background(), `INSERT INTO credit_transactions
-		(id, user_id, transaction_type, credits, balance_after, description, idempotency_key)
-		VALUES ($1, $2, 'usage', -3, 107, 'AI job', $3)`, uuid.New(), me, "test:"+uuid.NewString())
+	// A spend, made as the AI job charge makes it.
+	_, applied, err := e.store.CreditsApply(context.Background(), db.CreditChange{
+		UserID: uuid.MustParse(me), Type: lokiz.CreditUsage, Delta: -3, Description: "AI job", IdempotencyKey: "test:" + uuid.NewString(),
+	})
 	require.NoError(t, err)
+	require.True(t, applied)
 	res = e.do(req{method: "GET", path: "/v1/credits/history", token: token})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	txs, history := res.Body["transactions"].([]any), res.Body["history"].([]any)
@@ -191,7 +191,7 @@ func TestFailedCaptureAnswersAnError(t *testing.T) {
 				var capture uuid.UUID
 				err := e.store.Pool().QueryRow(ctx, "SELECT id FROM frame_captures WHERE user_id = $1 AND status = 'pending' LIMIT 1", me).Scan(&capture)
 				if err == nil {
-					if _, err := e.store.Pool().Exec(ctx, "UPDATE frame_captures SET status = 'failed', error = $2, completed_at = now() WHERE id = $1", capture, reason); err == nil {
+					if _, err := e.store.FrameCaptureFail(ctx, db.FrameCaptureFailParams{ID: capture, Error: &reason}); err == nil {
 						break
 					}
 				}
@@ -246,13 +246,11 @@ func TestStudioPreviewFrames(t *testing.T) {
 	e := newEnv(t)
 	token, owner := e.register("previewer")
 	otherToken, _ := e.register("previewer_other")
-	id := e.video(owner, dbtest.VideoOpts{})
+	id := e.video(owner, dbtest.VideoOpts{DurationSeconds: 2})
 	ctx := context.Background()
 	data, err := os.ReadFile(mediatest.Video(t, mediatest.VideoOptions{Duration: 2, Width: 320, Height: 240}))
 	require.NoError(t, err)
 	require.NoError(t, e.storage.Put(ctx, "videos/"+id+".mp4", bytes.NewReader(data), int64(len(data)), "video/mp4"))
-	_, err = e.store.Pool().Exec(ctx, "UPDATE videos SET duration_seconds = 2 WHERE id = $1", id)
-	require.NoError(t, err)
 
 	// The worker: the media queue's frames:capture handler, run on each
 	// task the api enqueues.

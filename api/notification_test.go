@@ -47,12 +47,6 @@ func (e *notifyEnv) do(method, path, token string, body any) notifyResponse {
 	return notifyResponse{Status: res.Status, Header: res.Header, Raw: string(res.Raw), Body: res.Body}
 }
 
-func (e *notifyEnv) exec(sql string, args ...any) {
-	e.t.Helper()
-	_, err := e.store.Pool().Exec(context.Background(), sql, args...)
-	require.NoError(e.t, err)
-}
-
 // seed makes actor like owner's video and follow owner, and delivers both
 // notifications; it returns the video id and the two notifications, newest
 // (the follow) first.
@@ -60,8 +54,8 @@ func (e *notifyEnv) seed(owner, actor db.User) (uuid.UUID, []db.NotificationView
 	e.t.Helper()
 	ctx := context.Background()
 	videoID := dbtest.Video(e.t, e.store, dbtest.VideoOpts{Owner: owner.ID, Caption: "my cat", NoMedia: true}).ID
-	e.exec(`INSERT INTO likes (id, user_id, video_id) VALUES ($1, $2, $3)`, db.NewID(), actor.ID, videoID)
-	e.exec(`INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, db.NewID(), actor.ID, owner.ID)
+	dbtest.Like(e.t, e.store, dbtest.LikeOpts{User: actor.ID, Video: videoID})
+	dbtest.Follow(e.t, e.store, dbtest.FollowOpts{Follower: actor.ID, Following: owner.ID})
 	like, err := e.store.DeliverNotification(ctx, db.NewNotification{Type: db.NotificationLike, RecipientID: owner.ID, ActorID: &actor.ID, VideoID: &videoID})
 	require.NoError(e.t, err)
 	follow, err := e.store.DeliverNotification(ctx, db.NewNotification{Type: db.NotificationFollow, RecipientID: owner.ID, ActorID: &actor.ID})
@@ -135,7 +129,7 @@ func TestNotificationRoutes(t *testing.T) {
 		require.Equal(t, float64(0), res.Body["total"])
 
 		// A block hides the actor's notifications from list and counts.
-		e.exec(`INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)`, db.NewID(), owner.ID, actor.ID)
+		dbtest.Block(t, e.store, dbtest.BlockOpts{Blocker: owner.ID, Blocked: actor.ID})
 		res = e.do("GET", "/v1/notifications", tok, nil)
 		require.Equal(t, map[string]any{"notifications": []any{}, "total": float64(0), "unread_count": float64(0),
 			"page": float64(1), "page_size": float64(20), "has_more": false}, res.Body)

@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/tasks"
 )
 
 // Studio preview frames: the stills around a requested time, captured by
@@ -90,10 +89,7 @@ func (s *Server) previewCapture(ctx context.Context, user, video uuid.UUID, cent
 			err = quotaExceeded("frame captures", retry)
 		}
 		if err == nil {
-			fc, err = s.store.FrameCaptureCreate(ctx, db.FrameCaptureCreateParams{ID: id, UserID: user, VideoID: video, Timestamps: times})
-		}
-		if err == nil {
-			err = s.tasks.Enqueue(ctx, tasks.NewFramesCaptureTask(fc.ID))
+			fc, err = s.studio.RecordCapture(ctx, id, user, video, times)
 		}
 		if err != nil {
 			if derr := s.rdb.Del(context.WithoutCancel(ctx), key).Err(); derr != nil {

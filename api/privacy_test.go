@@ -53,9 +53,9 @@ func TestKeywordSuggestionsNeedMinSearchers(t *testing.T) {
 		search(token) // again: the same user counts once
 	}
 	// Moved to earlier days of the window, then searched again: still once.
-	_, err := e.store.Pool().Exec(context.Background(),
-		`UPDATE search_keyword_users SET day = day - 2 WHERE normalized = 'x clinic' AND user_id IN (SELECT id FROM users WHERE username = 'clinic_0')`)
+	clinic0, err := e.store.UserGetByUsername(context.Background(), "clinic_0")
 	require.NoError(t, err)
+	dbtest.BackdateKeywordSearches(t, e.store, dbtest.KeywordSearchBackdate{User: clinic0.ID, Keyword: "x clinic", Days: 2})
 	search(searchers[0])
 
 	require.NotContains(t, suggestionsOf(t, e.autocomplete("", "x c")), "keyword:x clinic", "4 searchers: not suggested anonymously")

@@ -107,85 +107,23 @@ func (s *Server) report(c *gin.Context) {
 	s.fileReport(c, req)
 }
 
-// fileReport checks the target is one the caller may see, then files the
-// report: 201, or 200 with the caller's open report on the same target.
+// fileReport files the report (db.Store.FileReport checks the target is
+// one the caller may see): 201, or 200 with the caller's open report on the
+// same target.
 func (s *Server) fileReport(c *gin.Context, req reportRequest) {
-	ctx := c.Request.Context()
-	me := mustUser(c).ID
-	var target uuid.UUID
-	switch n := btoi(req.user != nil) + btoi(req.video != nil) + btoi(req.cmt != nil); {
-	case n == 0:
-		s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Name what you report: reported_user_id, reported_video_id or reported_comment_id"))
-		return
-	case n > 1:
-		s.writeError(c, lokiz.Errorf(lokiz.EINVALID, "Report one thing at a time"))
-		return
-	case req.user != nil:
-		target = *req.user
-		if target == me {
-			s.writeError(c, errSelfReport("your own account"))
-			return
-		}
-		if _, err := s.visibleUser(ctx, target, &me); err != nil {
-			s.writeError(c, err)
-			return
-		}
-	case req.video != nil:
-		target = *req.video
-		v, err := s.store.VideoViewTarget(ctx, db.VideoViewTargetParams{ID: target, ViewerID: &me})
-		if db.IsNotFound(err) {
-			s.writeError(c, errVideoNotFound)
-			return
-		} else if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		if v.UserID == me {
-			s.writeError(c, errSelfReport("your own video"))
-			return
-		}
-	default:
-		target = *req.cmt
-		row, err := s.store.CommentForViewer(ctx, db.CommentForViewerParams{ID: target, ViewerID: me})
-		if db.IsNotFound(err) {
-			s.writeError(c, errCommentNotFound)
-			return
-		} else if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		if row.Comment.UserID == me {
-			s.writeError(c, errSelfReport("your own comment"))
-			return
-		}
-	}
-	r, err := s.store.ReportCreate(ctx, db.ReportCreateParams{ID: db.NewID(), ReporterID: me, ReportedUserID: req.user,
-		ReportedVideoID: req.video, ReportedCommentID: req.cmt, ReportType: req.ReportType, Reason: req.Reason})
-	status := http.StatusCreated
-	if db.IsNotFound(err) { // an open report on this target exists: answer it
-		status = http.StatusOK
-		r, err = s.store.ReportOpenByTarget(ctx, db.ReportOpenByTargetParams{ReporterID: me, TargetID: target})
-	}
+	r, created, err := s.store.FileReport(c.Request.Context(), db.ReportFiling{
+		ReporterID: mustUser(c).ID, UserID: req.user, VideoID: req.video, CommentID: req.cmt,
+		ReportType: req.ReportType, Reason: req.Reason,
+	})
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(status, toReportResponse(r))
-}
-
-// reasonSelfReport refines "invalid" when a caller reports their own
-// account, video or comment (B-24).
-const reasonSelfReport = "self_report"
-
-func errSelfReport(what string) error {
-	return &lokiz.Error{Code: lokiz.EINVALID, Reason: reasonSelfReport, Message: "You cannot report " + what}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
 	}
-	return 0
+	c.JSON(status, toReportResponse(r))
 }
 
 // listMyReports is the caller's own reports, newest first.

@@ -22,16 +22,10 @@ func TestSearch(t *testing.T) {
 	_, minji := e.register("minji_dance")
 	_, other := e.register("minjiwon")
 	_, blocked := e.register("minji_blocked")
-	_, err := e.store.Pool().Exec(context.Background(), "UPDATE users SET display_name = '민지' WHERE id = $1", minji)
-	require.NoError(t, err)
-	_, err = e.store.Pool().Exec(context.Background(), "INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)", uuid.New(), blocked, me)
-	require.NoError(t, err)
-	public := e.video(minji, dbtest.VideoOpts{})
-	private := e.video(minji, dbtest.VideoOpts{Private: true})
-	for id, caption := range map[string]string{public: "오늘의 댄스 #dance 100% fun_time", private: "오늘의 비밀 댄스"} {
-		_, err := e.store.Pool().Exec(context.Background(), "UPDATE videos SET caption = $2 WHERE id = $1", id, caption)
-		require.NoError(t, err)
-	}
+	dbtest.SetUser(t, e.store, uuid.MustParse(minji), dbtest.UserChange{DisplayName: new("민지")})
+	dbtest.Block(t, e.store, dbtest.BlockOpts{Blocker: uuid.MustParse(blocked), Blocked: uuid.MustParse(me)})
+	public := e.video(minji, dbtest.VideoOpts{Caption: "오늘의 댄스 #dance 100% fun_time"})
+	e.video(minji, dbtest.VideoOpts{Private: true, Caption: "오늘의 비밀 댄스"}) // never found by others
 	res := e.do(req{method: "PATCH", path: "/v1/videos/" + public, token: e.tokenFor(uuid.MustParse(minji)), body: map[string]any{"caption": "오늘의 댄스 #dance 100% fun_time"}})
 	require.Equal(t, http.StatusOK, res.Status)
 
@@ -170,16 +164,13 @@ func TestKeywordSuggestionCounts(t *testing.T) {
 
 	// A's last search of it was two days ago: today's search moves A, it
 	// does not add A again.
-	_, err := e.store.Pool().Exec(ctx, `UPDATE search_keyword_users SET day = day - 2 WHERE user_id = $1`, aID)
-	require.NoError(t, err)
+	dbtest.BackdateKeywordSearches(t, e.store, dbtest.KeywordSearchBackdate{User: uuid.MustParse(aID), Days: 2})
 	require.Equal(t, 3, counts()["kpop dance"])
 	search(a, "kpop dance")
 	require.Equal(t, 3, counts()["kpop dance"])
 
 	// Counts of days outside the window are not read.
-	_, err = e.store.Pool().Exec(ctx, `INSERT INTO search_keyword_days (normalized, day, users)
-		VALUES ('kpop old', (now() AT TIME ZONE 'UTC')::date - $1::int, 100)`, lokiz.KeywordDays)
-	require.NoError(t, err)
+	dbtest.KeywordDay(t, e.store, dbtest.KeywordDayOpts{Keyword: "kpop old", DaysAgo: lokiz.KeywordDays, Users: 100})
 	require.Equal(t, []string{"kpop dance=3", "kpop drama=2"}, suggested("kpop"), "kpop idol has one searcher")
 
 	// Deleting and searching again cannot pump a query: the deletion takes

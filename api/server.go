@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/storage"
+	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
 	"github.com/lokiz/lokiz/views"
@@ -127,7 +129,7 @@ type Server struct {
 	views    *views.Counter
 	trending *trending.Ranking
 	foryou   *foryou.Ranker
-	aiModels AIModels
+	studio   *studio.Studio
 	payments payments.Providers
 	log      *slog.Logger
 	tokens   tokenIssuer
@@ -171,7 +173,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		storage:  deps.Storage,
 		views:    deps.Views,
 		trending: deps.Trending,
-		aiModels: deps.AIModels,
 		payments: deps.Payments,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
@@ -180,6 +181,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.trending == nil {
 		s.trending = trending.New(deps.Redis)
 	}
+	s.studio = studio.New(studio.Config{
+		Store: deps.Store, Storage: deps.Storage, Tasks: deps.Tasks, Logger: s.log, Models: deps.AIModels,
+		UploadSettledFunc: func(ctx context.Context, v db.Video, size int64) {
+			if v.UploadMaxBytes != nil {
+				s.refundUploadBytes(ctx, v.UserID, v.ID, v.CreatedAt, *v.UploadMaxBytes, size)
+			}
+		},
+		CaptureWait: frameWait, CapturePoll: framePoll,
+	})
 	s.foryou = foryou.New(deps.Store, deps.Redis, s.trending)
 	metrics, err := newHTTPMetrics(reg)
 	if err != nil {

@@ -209,17 +209,14 @@ func TestRefreshRotation(t *testing.T) {
 	})
 	t.Run("Expired", func(t *testing.T) {
 		p, _ := e.signup(t, "expiring")
-		_, err := e.store.Pool().Exec(context.Background(),
-			"UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1", sessionOf(t, p.access))
-		require.NoError(t, err)
+		dbtest.ExpireSession(t, e.store, uuid.MustParse(sessionOf(t, p.access)))
 		res := e.refreshWith(p.refresh)
 		require.Equal(t, http.StatusUnauthorized, res.Status)
 		require.Equal(t, "refresh_token_expired", res.Body["reason"])
 	})
 	t.Run("DisabledAccount", func(t *testing.T) {
 		p, id := e.signup(t, "refreshbanned")
-		_, err := e.store.Pool().Exec(context.Background(), "UPDATE users SET is_active = false WHERE id = $1", id)
-		require.NoError(t, err)
+		dbtest.SetUser(t, e.store, uuid.MustParse(id), dbtest.UserChange{Active: new(false)})
 		res := e.refreshWith(p.refresh)
 		require.Equal(t, http.StatusUnauthorized, res.Status)
 		require.Equal(t, "account_disabled", res.Body["reason"])

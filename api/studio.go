@@ -25,8 +25,8 @@ func (s *Server) studioVideo(c *gin.Context) (videoResponse, error) {
 	if err != nil {
 		return v, err
 	}
-	if v.Status != lokiz.VideoCompleted || v.VideoURL == nil {
-		return v, lokiz.Errorf(lokiz.ECONFLICT, "The video is not ready yet")
+	if !lokiz.VideoReady(v.Status, v.VideoURL != nil) { // the URL is signed for the file's key
+		return v, lokiz.ErrVideoNotReady
 	}
 	return v, nil
 }
@@ -88,7 +88,7 @@ func (s *Server) studioPreview(c *gin.Context) {
 	center, times := previewTimes(ts, v.DurationSeconds)
 	fc, found, err := s.previewCapture(ctx, mustUser(c).ID, v.ID, center, times)
 	if err == nil && found && fc.Status == lokiz.CapturePending {
-		fc, _, err = s.waitCapture(ctx, fc)
+		fc, _, err = s.studio.WaitCapture(ctx, fc)
 	}
 	if err != nil {
 		s.writeError(c, err)

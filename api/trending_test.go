@@ -62,8 +62,7 @@ func TestTrendingFeed(t *testing.T) {
 		return out
 	}
 	require.NoError(t, ranking.Publish(ctx, "s1", parse(v1, hidden, v3, v2)))
-	_, err = e.store.Pool().Exec(ctx, `UPDATE videos SET is_public = false WHERE id = $1`, hidden)
-	require.NoError(t, err)
+	dbtest.SetVideo(t, e.store, uuid.MustParse(hidden), dbtest.VideoChange{Public: new(false)})
 	res = get("algorithm=trending&page_size=2")
 	require.Equal(t, "trending", res.Body["algorithm"])
 	require.EqualValues(t, 2, res.Body["page_size"])
@@ -128,23 +127,20 @@ func TestTrendingCursorProperty(t *testing.T) {
 	churn := make(chan error, 1)
 	startChurn := func() {
 		go func() {
+			var err error
+			defer func() { churn <- err }() // also when a fixture fails t and ends the goroutine
 			for n := 0; ; n++ {
 				select {
 				case <-stop:
-					churn <- nil
 					return
 				default:
 				}
 				other := slices.Clone(ranked)
 				rand.Shuffle(len(other), func(i, j int) { other[i], other[j] = other[j], other[i] })
-				if err := ranking.Publish(ctx, fmt.Sprintf("prop-%d", n), other); err != nil {
-					churn <- err
+				if err = ranking.Publish(ctx, fmt.Sprintf("prop-%d", n), other); err != nil {
 					return
 				}
-				if _, err := e.store.Pool().Exec(ctx, `UPDATE videos SET like_count = like_count + 1 WHERE id = $1`, other[0]); err != nil {
-					churn <- err
-					return
-				}
+				dbtest.AddVideoCounts(t, e.store, other[0], dbtest.VideoCounts{Likes: 1})
 				time.Sleep(time.Millisecond)
 			}
 		}()

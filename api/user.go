@@ -160,7 +160,7 @@ func (s *Server) profileImageKey(ctx context.Context, userID uuid.UUID, ref stri
 	} else if err != nil {
 		return "", err
 	}
-	if err := s.checkImage(ctx, img, "profile_image_url"); err != nil {
+	if err := s.studio.CheckImage(ctx, img, "profile_image_url"); err != nil {
 		return "", err
 	}
 	return key, nil

@@ -100,12 +100,9 @@ func TestGetUser(t *testing.T) {
 	e := newEnv(t)
 	aliceToken, alice := e.register("alice")
 	bobToken, bob := e.register("bob")
-	ctx := context.Background()
 
 	// bob follows alice; alice has one public, one private and one deleted video.
-	pool := e.store.Pool()
-	_, err := pool.Exec(ctx, `INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, uuid.New(), bob, alice)
-	require.NoError(t, err)
+	dbtest.Follow(t, e.store, dbtest.FollowOpts{Follower: uuid.MustParse(bob), Following: uuid.MustParse(alice)})
 	e.video(alice, dbtest.VideoOpts{LikeCount: 5})
 	e.video(alice, dbtest.VideoOpts{Private: true, LikeCount: 7})
 	e.video(alice, dbtest.VideoOpts{Deleted: true, LikeCount: 11})
@@ -148,8 +145,7 @@ func TestGetUser(t *testing.T) {
 	})
 	t.Run("BlockedEitherWayIsNotFound", func(t *testing.T) {
 		carolToken, carol := e.register("carol")
-		_, err := pool.Exec(ctx, `INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)`, uuid.New(), alice, carol)
-		require.NoError(t, err)
+		dbtest.Block(t, e.store, dbtest.BlockOpts{Blocker: uuid.MustParse(alice), Blocked: uuid.MustParse(carol)})
 		require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/users/" + alice, token: carolToken}).Status)
 		require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/users/" + carol, token: aliceToken}).Status)
 		require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: "/v1/users/" + carol}).Status, "anonymous still sees carol")
@@ -169,11 +165,8 @@ func TestBatchUsers(t *testing.T) {
 	_, alice := e.register("batch_a")
 	bobToken, bob := e.register("batch_b")
 	_, carol := e.register("batch_c")
-	ctx := context.Background()
-	_, err := e.store.Pool().Exec(ctx, `INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, uuid.New(), bob, alice)
-	require.NoError(t, err)
-	_, err = e.store.Pool().Exec(ctx, `INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)`, uuid.New(), carol, bob)
-	require.NoError(t, err)
+	dbtest.Follow(t, e.store, dbtest.FollowOpts{Follower: uuid.MustParse(bob), Following: uuid.MustParse(alice)})
+	dbtest.Block(t, e.store, dbtest.BlockOpts{Blocker: uuid.MustParse(carol), Blocked: uuid.MustParse(bob)})
 	unknown := uuid.NewString()
 
 	res := e.do(req{method: "POST", path: "/v1/users/batch-info", token: bobToken, body: map[string]any{

@@ -17,6 +17,7 @@ import (
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/storage"
+	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/views"
 )
@@ -263,9 +264,10 @@ func roundDim(v *float64) *int32 {
 	return &n
 }
 
-// completeVideo hands an uploaded file to the worker: 202 with the video in
-// processing. Again while processing: 202 again (the task id dedupes);
-// once completed: 200 with the video.
+// completeVideo hands an uploaded file to the worker
+// (studio.CompleteVideo): 202 with the video in processing. Again while
+// processing: 202 again (the task id dedupes); once completed: 200 with the
+// video.
 func (s *Server) completeVideo(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req completeVideoRequest
@@ -280,65 +282,21 @@ func (s *Server) completeVideo(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	switch v.Status {
-	case lokiz.VideoCompleted:
-		resp, err := s.videoResponse(ctx, v, author)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, resp)
-		return
-	case lokiz.VideoFailed:
-		reason := "processing failed"
-		if v.FailureReason != nil {
-			reason = *v.FailureReason
-		}
-		s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "This video could not be processed: %s", reason))
-		return
-	case lokiz.VideoRemoved:
-		s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "This video was removed by moderation"))
-		return
-	case lokiz.VideoUploading:
-		if v.UploadKey == nil {
-			s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "The video file has not been uploaded"))
-			return
-		}
-		info, err := s.storage.Stat(ctx, *v.UploadKey)
-		if lokiz.ErrorCode(err) == lokiz.ENOTFOUND {
-			s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "The video file has not been uploaded: PUT it to the upload URL first"))
-			return
-		} else if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		if v.UploadMaxBytes != nil {
-			s.refundUploadBytes(ctx, v.UserID, v.ID, v.CreatedAt, *v.UploadMaxBytes, info.Size)
-		}
+	v, started, err := s.studio.CompleteVideo(ctx, v, studio.VideoCompletion{ClientWidth: roundDim(req.Width),
+		ClientHeight: roundDim(req.Height), ClientDuration: req.ActualDuration, Caption: req.Caption, IsPublic: req.IsPublic})
+	var resp videoResponse
+	if err == nil {
+		resp, err = s.videoResponse(ctx, v, author)
 	}
-	dur := req.ActualDuration
-	v, err = s.store.VideoStartProcessing(ctx, db.VideoStartProcessingParams{
-		ID: v.ID, UserID: v.UserID, ClientWidth: roundDim(req.Width), ClientHeight: roundDim(req.Height),
-		ClientDuration: dur, Caption: req.Caption, IsPublic: req.IsPublic,
-	})
-	if db.IsNotFound(err) {
-		s.writeError(c, lokiz.Errorf(lokiz.ECONFLICT, "The video is no longer waiting for its upload"))
-		return
-	} else if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	// Committed first, then enqueued: if Redis fails here the reconciler
-	// picks the video up, so the request still succeeds.
-	if err := s.tasks.Enqueue(ctx, tasks.NewVideoFinalizeTask(v.ID)); err != nil {
-		s.log.WarnContext(ctx, "enqueue deferred to the reconciler", "video_id", v.ID, "error", err)
-	}
-	resp, err := s.videoResponse(ctx, v, author)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, resp)
+	status := http.StatusOK
+	if started {
+		status = http.StatusAccepted
+	}
+	c.JSON(status, resp)
 }
 
 func (s *Server) getVideo(c *gin.Context) {

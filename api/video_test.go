@@ -178,8 +178,7 @@ func TestVideoVisibility(t *testing.T) {
 		"comment_count": float64(0), "glitch_count": float64(0), "share_count": float64(0)}}, res.Body["videos"])
 
 	// A block hides each from the other, in both directions.
-	_, err := e.store.Pool().Exec(context.Background(), "INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)", uuid.New(), bob, alice)
-	require.NoError(t, err)
+	dbtest.Block(t, e.store, dbtest.BlockOpts{Blocker: uuid.MustParse(bob), Blocked: uuid.MustParse(alice)})
 	require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/videos/" + public, token: bobToken}).Status)
 	require.Empty(t, videoIDs(e.do(req{method: "GET", path: "/v1/videos", token: bobToken})))
 	require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/users/" + alice + "/videos", token: bobToken}).Status)

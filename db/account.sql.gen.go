@@ -393,6 +393,16 @@ func (q *Queries) UserEraseState(ctx context.Context, id uuid.UUID) (UserEraseSt
 }
 
 const userMarkDeleted = `-- name: UserMarkDeleted :one
+WITH locked AS (
+    -- The user's videos, before the user's row: a change of is_active
+    -- writes them (videos_author_active_changed, migration 00020), and a
+    -- publish or hide of one of them locks the video first and the user's
+    -- row second (counts_glitch_visibility_changed, 00019). Taking the
+    -- user's row first here would deadlock with it.
+    SELECT v.id FROM videos v WHERE v.user_id = $1::uuid
+    ORDER BY v.id
+    FOR NO KEY UPDATE
+)
 UPDATE users SET
     deleted_at        = now(),
     is_active         = false,
@@ -403,7 +413,7 @@ UPDATE users SET
     bio               = NULL,
     profile_image_key = NULL,
     updated_at        = now()
-WHERE id = $1 AND deleted_at IS NULL
+WHERE id = $1::uuid AND deleted_at IS NULL AND (SELECT count(*) FROM locked) >= 0
 RETURNING id
 `
 
@@ -411,7 +421,8 @@ RETURNING id
 // inactive (every read hides inactive users, their profiles and comments),
 // its username and email are free for someone else, nobody can log in to
 // it, and its profile text is gone. The id stays, so the credit ledger and
-// the AI jobs still name their user.
+// the AI jobs still name their user. The videos are locked first, as in
+// UserSetActive.
 func (q *Queries) UserMarkDeleted(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
 	row := q.db.QueryRow(ctx, userMarkDeleted, id)
 	var id_2 uuid.UUID

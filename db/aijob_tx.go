@@ -12,13 +12,23 @@ import (
 
 // CreateAIJob takes the job's credits and inserts it pending, in one
 // transaction: a job exists exactly when its usage row does. A balance too
-// small for p.CreditsUsed is insufficient_credits and leaves nothing behind;
-// concurrent creates by one user serialize on the user's row, so the balance
-// never goes negative.
+// small for p.CreditsUsed is insufficient_credits, with the required and the
+// available credits in its message (the balance the transaction saw), and
+// leaves nothing behind; concurrent creates by one user serialize on the
+// user's row, so the balance never goes negative.
 func (s *Store) CreateAIJob(ctx context.Context, p AIJobCreateParams) (AIJob, error) {
 	var job AIJob
 	err := s.InTx(ctx, func(q *Queries) error {
 		if p.CreditsUsed > 0 {
+			// The row stays locked to the commit: the spend below sees
+			// this balance.
+			balance, err := q.UserCreditsForUpdate(ctx, p.UserID)
+			if err != nil {
+				return translate(err, "user")
+			}
+			if balance < p.CreditsUsed {
+				return lokiz.Errorf(lokiz.EINSUFFICIENTCREDITS, "Insufficient credits. Required: %d, Available: %d", p.CreditsUsed, balance)
+			}
 			extra, _ := json.Marshal(map[string]any{"job_id": p.ID, "job_type": p.JobType}) // cannot fail
 			if _, _, err := applyCredits(ctx, q, CreditChange{
 				UserID: p.UserID, Type: lokiz.CreditUsage, Delta: -p.CreditsUsed,

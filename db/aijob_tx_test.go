@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -82,6 +83,8 @@ func TestCreateAIJobChargesTheJob(t *testing.T) {
 	tooMuch := newJob(u.ID, after+1)
 	_, err = store.CreateAIJob(ctx, tooMuch)
 	require.Equal(t, lokiz.EINSUFFICIENTCREDITS, lokiz.ErrorCode(err))
+	require.Equal(t, fmt.Sprintf("Insufficient credits. Required: %d, Available: %d", after+1, after), lokiz.ErrorMessage(err),
+		"the balance the transaction saw")
 	_, err = store.AIJobGet(ctx, tooMuch.ID)
 	require.True(t, db.IsNotFound(err), "no job without its charge: %v", err)
 	balance, rows := ledger(t, store, u.ID)

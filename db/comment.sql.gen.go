@@ -88,7 +88,7 @@ const commentForViewer = `-- name: CommentForViewer :one
 SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, v.user_id AS video_owner_id
 FROM comments c JOIN videos v ON v.id = c.video_id
 WHERE c.id = $1
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
   AND NOT blocked_between($2::uuid, c.user_id)
 `
 
@@ -262,7 +262,7 @@ SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.upd
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.following_id = c.user_id) AS is_following
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
 WHERE c.id = ANY($2::uuid[]) AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $1::uuid)
   AND NOT blocked_between($1::uuid, c.user_id)
 `
 

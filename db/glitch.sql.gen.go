@@ -56,12 +56,12 @@ func (q *Queries) GlitchAncestors(ctx context.Context, arg GlitchAncestorsParams
 }
 
 const glitchChildren = `-- name: GlitchChildren :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, g.id AS edge_id, g.created_at AS glitched_at, g.glitch_type
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, g.id AS edge_id, g.created_at AS glitched_at, g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
-WHERE g.original_video_id = $1 AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+WHERE g.original_video_id = $1
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
   AND ($3::timestamptz IS NULL
        OR (g.created_at, g.id) < ($3::timestamptz, $4::uuid))
 ORDER BY g.created_at DESC, g.id DESC
@@ -85,7 +85,8 @@ type GlitchChildrenRow struct {
 }
 
 // The direct glitches of a video, visible to the viewer, newest first; of
-// active authors, like videos.glitch_count (00019_true_counts.sql).
+// active authors (video_visible), like videos.glitch_count
+// (00019_true_counts.sql).
 func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) ([]GlitchChildrenRow, error) {
 	rows, err := q.db.Query(ctx, glitchChildren,
 		arg.VideoID,
@@ -140,6 +141,7 @@ func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) 
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -172,12 +174,12 @@ func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) 
 }
 
 const glitchChildrenPopular = `-- name: GlitchChildrenPopular :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, g.glitch_type
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
-WHERE g.original_video_id = $1 AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+WHERE g.original_video_id = $1
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
   AND ($3::bigint IS NULL
        OR (v.like_count::bigint, v.id) < ($3::bigint, $4::uuid))
 ORDER BY v.like_count DESC, v.id DESC
@@ -253,6 +255,7 @@ func (q *Queries) GlitchChildrenPopular(ctx context.Context, arg GlitchChildrenP
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -287,18 +290,16 @@ WITH RECURSIVE down AS (
     SELECT g.glitch_video_id AS id, g.original_video_id AS parent_id, g.glitch_type, 1 AS depth, g.created_at
     FROM video_glitches g JOIN videos v ON v.id = g.glitch_video_id
     WHERE g.original_video_id = $2
-      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $3::uuid)
-      AND EXISTS (SELECT 1 FROM users gu WHERE gu.id = v.user_id AND gu.is_active)
+      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $3::uuid)
     UNION ALL
     SELECT g.glitch_video_id, g.original_video_id, g.glitch_type, down.depth + 1, g.created_at
     FROM down
     JOIN video_glitches g ON g.original_video_id = down.id
     JOIN videos v ON v.id = g.glitch_video_id
     WHERE down.depth < $4::int
-      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $3::uuid)
-      AND EXISTS (SELECT 1 FROM users gu WHERE gu.id = v.user_id AND gu.is_active)
+      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $3::uuid)
 )
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, d.parent_id, d.glitch_type, d.depth::int AS depth
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, d.parent_id, d.glitch_type, d.depth::int AS depth
 FROM down d JOIN videos v ON v.id = d.id JOIN users u ON u.id = v.user_id
 ORDER BY d.depth, d.created_at, d.id
 LIMIT $1
@@ -320,7 +321,7 @@ type GlitchDescendantsRow struct {
 }
 
 // A bounded breadth-first walk down from a root: only branches the viewer
-// may see (and whose authors are active) are followed.
+// may see (video_visible: whose authors are active) are followed.
 func (q *Queries) GlitchDescendants(ctx context.Context, arg GlitchDescendantsParams) ([]GlitchDescendantsRow, error) {
 	rows, err := q.db.Query(ctx, glitchDescendants,
 		arg.Lim,
@@ -374,6 +375,7 @@ func (q *Queries) GlitchDescendants(ctx context.Context, arg GlitchDescendantsPa
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,

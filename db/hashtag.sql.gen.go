@@ -19,7 +19,7 @@ SELECT h.name, h.use_count,
        coalesce((array_agg(v.thumbnail_key ORDER BY v.created_at DESC) FILTER (WHERE v.thumbnail_key IS NOT NULL))[1], '')::text AS latest_thumbnail_key
 FROM hashtags h
 LEFT JOIN video_hashtags vh ON vh.hashtag_id = h.id
-LEFT JOIN videos v ON v.id = vh.video_id AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+LEFT JOIN videos v ON v.id = vh.video_id AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
 WHERE h.name = ANY($1::text[])
 GROUP BY h.id
 `
@@ -79,7 +79,7 @@ SELECT h.id, h.name, h.use_count, h.created_at, count(*)::bigint AS recent_uses
 FROM video_hashtags vh
 JOIN hashtags h ON h.id = vh.hashtag_id
 JOIN videos v ON v.id = vh.video_id
-WHERE vh.created_at > $1 AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE vh.created_at > $1 AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
 GROUP BY h.id
 ORDER BY recent_uses DESC, h.use_count DESC, h.name
 LIMIT $2
@@ -166,13 +166,13 @@ func (q *Queries) HashtagUpsert(ctx context.Context, arg HashtagUpsertParams) ([
 }
 
 const hashtagVideos = `-- name: HashtagVideos :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM video_hashtags vh
 JOIN videos v ON v.id = vh.video_id
 JOIN users u ON u.id = v.user_id
 WHERE vh.hashtag_id = $1
-  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+  AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
   AND ($3::timestamptz IS NULL
        OR (v.created_at, v.id) < ($3::timestamptz, $4::uuid))
 ORDER BY v.created_at DESC, v.id DESC
@@ -246,6 +246,7 @@ func (q *Queries) HashtagVideos(ctx context.Context, arg HashtagVideosParams) ([
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,

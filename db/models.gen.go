@@ -380,6 +380,8 @@ type Video struct {
 	ClientDuration *float64
 	ProcessingAt   *time.Time
 	CompletedAt    *time.Time
+	// users.is_active of the author, kept by triggers (00020_visibility_one_rule.sql); read by video_listed and video_visible
+	AuthorActive bool
 }
 
 type VideoDailyStat struct {

@@ -554,16 +554,3 @@ func (q *Queries) PaymentOrdersOfUser(ctx context.Context, arg PaymentOrdersOfUs
 	}
 	return items, nil
 }
-
-const userCreditsForUpdate = `-- name: UserCreditsForUpdate :one
-SELECT credits FROM users WHERE id = $1 FOR UPDATE
-`
-
-// Locks the user's row for a transaction that reads the balance before it
-// changes it (a refund's clawback).
-func (q *Queries) UserCreditsForUpdate(ctx context.Context, id uuid.UUID) (int32, error) {
-	row := q.db.QueryRow(ctx, userCreditsForUpdate, id)
-	var credits int32
-	err := row.Scan(&credits)
-	return credits, err
-}

@@ -530,7 +530,7 @@ WITH blocked AS (
 hits AS (
     SELECT h.id, h.user_id, h.caption, h.title, h.created_at
     FROM videos h
-    WHERE h.status = 'completed' AND h.is_public AND h.deleted_at IS NULL
+    WHERE video_listed(h.status, h.is_public, h.deleted_at, h.author_active)
       AND (h.caption ILIKE '%' || $2::text || '%' ESCAPE '\' OR h.title ILIKE '%' || $2::text || '%' ESCAPE '\')
       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = h.user_id)
     ORDER BY h.created_at DESC, h.id DESC
@@ -539,13 +539,10 @@ hits AS (
 best AS (
     SELECT h.id, greatest(similarity(h.caption, $3::text), similarity(coalesce(h.title, ''), $3::text)) AS score
     FROM hits h
-    -- The author's state by key, for the 200 hits only: as a join, the
-    -- planner hashed every user (2.7 ms of 5.5 for "dance" on the seed).
-    WHERE (SELECT hu.is_active FROM users hu WHERE hu.id = h.user_id)
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT $4
 )
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM best JOIN videos v ON v.id = best.id JOIN users u ON u.id = v.user_id
 ORDER BY best.score DESC, v.created_at DESC, v.id
 `
@@ -570,8 +567,8 @@ type SearchVideosRow struct {
 // videos that match) rows. q has three or more characters, so the trigram
 // indexes find the matches (SearchVideosShort answers shorter ones). The
 // viewer's blocks are read once and anti-joined, instead of a
-// video_visible() call per match, which is the same rule for a completed,
-// public, undeleted video.
+// video_visible() call per match, which is the same rule for a listed
+// video (video_listed, which also reads the author's state: migration 00020).
 func (q *Queries) SearchVideos(ctx context.Context, arg SearchVideosParams) ([]SearchVideosRow, error) {
 	rows, err := q.db.Query(ctx, searchVideos,
 		arg.ViewerID,
@@ -625,6 +622,7 @@ func (q *Queries) SearchVideos(ctx context.Context, arg SearchVideosParams) ([]S
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -662,7 +660,7 @@ WITH blocked AS (
 hits AS (
     SELECT h.id, h.user_id, h.caption, h.title, h.created_at
     FROM videos h
-    WHERE h.status = 'completed' AND h.is_public AND h.deleted_at IS NULL
+    WHERE video_listed(h.status, h.is_public, h.deleted_at, h.author_active)
       AND short_grams(h.caption || ' ' || coalesce(h.title, '')) @> ARRAY[lower($2::text)]
       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = h.user_id)
     ORDER BY h.created_at DESC, h.id DESC
@@ -671,13 +669,10 @@ hits AS (
 best AS (
     SELECT h.id, greatest(similarity(h.caption, $2::text), similarity(coalesce(h.title, ''), $2::text)) AS score
     FROM hits h
-    -- The author's state by key, for the 200 hits only: as a join, the
-    -- planner hashed every user (2.7 ms of 5.5 for "dance" on the seed).
-    WHERE (SELECT hu.is_active FROM users hu WHERE hu.id = h.user_id)
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT $3
 )
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM best JOIN videos v ON v.id = best.id JOIN users u ON u.id = v.user_id
 ORDER BY best.score DESC, v.created_at DESC, v.id
 `
@@ -746,6 +741,7 @@ func (q *Queries) SearchVideosShort(ctx context.Context, arg SearchVideosShortPa
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,

@@ -39,7 +39,7 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = u.id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $1::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $1::uuid))::bigint AS video_count,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = $1::uuid AND f.following_id = u.id) AS is_following
 FROM users u
@@ -163,6 +163,20 @@ func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (User, e
 	return i, err
 }
 
+const userCreditsForUpdate = `-- name: UserCreditsForUpdate :one
+SELECT credits FROM users WHERE id = $1 FOR UPDATE
+`
+
+// A balance read that holds the user's row until the transaction ends, so
+// the spend or clawback that follows in it sees the same balance (CreateAIJob,
+// RefundOrder).
+func (q *Queries) UserCreditsForUpdate(ctx context.Context, id uuid.UUID) (int32, error) {
+	row := q.db.QueryRow(ctx, userCreditsForUpdate, id)
+	var credits int32
+	err := row.Scan(&credits)
+	return credits, err
+}
+
 const userGetAuth = `-- name: UserGetAuth :one
 SELECT id, is_active, role FROM users WHERE id = $1
 `
@@ -274,10 +288,10 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = $1)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = $1 AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid))::bigint AS video_count,
     (SELECT coalesce(sum(v.like_count), 0) FROM videos v
       WHERE v.user_id = $1 AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid))::bigint AS total_likes,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid))::bigint AS total_likes,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = $2::uuid AND f.following_id = $1) AS is_following
 `
@@ -311,7 +325,21 @@ func (q *Queries) UserProfileCounts(ctx context.Context, arg UserProfileCountsPa
 }
 
 const userSetActive = `-- name: UserSetActive :execrows
-UPDATE users SET is_active = $1, updated_at = now() WHERE id = $2
+WITH locked AS (
+    -- The user's videos, before the user's row: a change of is_active
+    -- writes them (videos_author_active_changed, migration 00020), and a
+    -- publish or hide of one of them locks the video first and the user's
+    -- row second (counts_glitch_visibility_changed, 00019). Taking the
+    -- user's row first here would deadlock with it. Still open: a ban
+    -- racing the publish of a glitch of the user's own video (the trigger
+    -- locks two of the user's videos with the row between them), where
+    -- PostgreSQL aborts one of the two.
+    SELECT v.id FROM videos v WHERE v.user_id = $2::uuid
+    ORDER BY v.id
+    FOR NO KEY UPDATE
+)
+UPDATE users SET is_active = $1, updated_at = now()
+WHERE id = $2::uuid AND (SELECT count(*) FROM locked) >= 0
 `
 
 type UserSetActiveParams struct {

@@ -13,16 +13,15 @@ import (
 )
 
 const feedFollowing = `-- name: FeedFollowing :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM (
     SELECT i.video_id, i.created_at
     FROM feed_inbox i
     JOIN videos x ON x.id = i.video_id
-    JOIN users xu ON xu.id = x.user_id
     WHERE i.user_id = $1
       AND (i.created_at, i.video_id) < (coalesce($2::timestamptz, 'infinity'),
                                          coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-      AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
+      AND video_listed(x.status, x.is_public, x.deleted_at, x.author_active)
       AND NOT blocked_between($1::uuid, x.user_id)
     ORDER BY i.created_at DESC, i.video_id DESC
     LIMIT 51
@@ -112,6 +111,7 @@ func (q *Queries) FeedFollowing(ctx context.Context, arg FeedFollowingParams) ([
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -178,7 +178,7 @@ creators AS (
 candidates AS (
     SELECT top.id FROM creators cr CROSS JOIN LATERAL (
         SELECT x.id FROM videos x
-        WHERE x.user_id = cr.user_id AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL
+        WHERE x.user_id = cr.user_id AND video_listed(x.status, x.is_public, x.deleted_at, x.author_active)
         ORDER BY x.created_at DESC, x.id DESC
         LIMIT 10) top
     UNION
@@ -197,14 +197,13 @@ SELECT v.id, v.user_id,
         + 1 / sqrt(extract(epoch FROM (now() - v.created_at)) / 3600.0 + 2))::double precision AS score
 FROM candidates c
 JOIN videos v ON v.id = c.id
-JOIN users u ON u.id = v.user_id
 LEFT JOIN followed fo ON fo.user_id = v.user_id
 LEFT JOIN engaged en ON en.user_id = v.user_id
 LEFT JOIN LATERAL (
     SELECT sum(t.n) AS n FROM video_hashtags vh JOIN tags t ON t.hashtag_id = vh.hashtag_id WHERE vh.video_id = v.id
 ) tg ON true
-WHERE v.user_id <> $2::uuid AND u.is_active
-  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE v.user_id <> $2::uuid
+  AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
   AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = v.user_id)
   AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.user_id = $2::uuid AND l.video_id = v.id)
 ORDER BY score DESC, v.id
@@ -263,8 +262,8 @@ const trendingScores = `-- name: TrendingScores :many
 SELECT v.id,
        ((v.view_count + 3 * v.like_count + 4 * v.comment_count + 5 * v.share_count + 6 * v.glitch_count + 1)::double precision
         / power(extract(epoch FROM (now() - v.created_at)) / 3600.0 + 2, 1.5))::double precision AS score
-FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+FROM videos v
+WHERE video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
   AND v.created_at > now() - make_interval(hours => $1::int)
 ORDER BY score DESC, v.id
 LIMIT $2
@@ -363,7 +362,7 @@ const videoBatchMetadata = `-- name: VideoBatchMetadata :many
 SELECT v.id, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count
 FROM videos v
 WHERE v.id = ANY($1::uuid[])
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
 `
 
 type VideoBatchMetadataParams struct {
@@ -424,7 +423,7 @@ func (q *Queries) VideoClearObjects(ctx context.Context, id uuid.UUID) (int64, e
 const videoCreateUpload = `-- name: VideoCreateUpload :one
 INSERT INTO videos (id, user_id, title, caption, status, is_public, upload_key, content_type, upload_max_bytes)
 VALUES ($1, $2, $3, $4, 'uploading', $5, $6, $7, $8)
-RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at
+RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at, author_active
 `
 
 type VideoCreateUploadParams struct {
@@ -489,6 +488,7 @@ func (q *Queries) VideoCreateUpload(ctx context.Context, arg VideoCreateUploadPa
 		&i.ClientDuration,
 		&i.ProcessingAt,
 		&i.CompletedAt,
+		&i.AuthorActive,
 	)
 	return i, err
 }
@@ -514,7 +514,7 @@ UPDATE videos SET
     bit_rate = $12, frame_rate = $13, transcoded = $14,
     upload_key = NULL, failure_reason = NULL, completed_at = now(), updated_at = now()
 WHERE id = $15 AND status = 'processing'
-RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at
+RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at, author_active
 `
 
 type VideoFinalizeCompleteParams struct {
@@ -595,6 +595,7 @@ func (q *Queries) VideoFinalizeComplete(ctx context.Context, arg VideoFinalizeCo
 		&i.ClientDuration,
 		&i.ProcessingAt,
 		&i.CompletedAt,
+		&i.AuthorActive,
 	)
 	return i, err
 }
@@ -618,7 +619,7 @@ func (q *Queries) VideoFinalizeFail(ctx context.Context, arg VideoFinalizeFailPa
 }
 
 const videoGetByID = `-- name: VideoGetByID :one
-SELECT id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at FROM videos WHERE id = $1
+SELECT id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at, author_active FROM videos WHERE id = $1
 `
 
 func (q *Queries) VideoGetByID(ctx context.Context, id uuid.UUID) (Video, error) {
@@ -663,12 +664,13 @@ func (q *Queries) VideoGetByID(ctx context.Context, id uuid.UUID) (Video, error)
 		&i.ClientDuration,
 		&i.ProcessingAt,
 		&i.CompletedAt,
+		&i.AuthorActive,
 	)
 	return i, err
 }
 
 const videoGetOwned = `-- name: VideoGetOwned :one
-SELECT id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at FROM videos WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
+SELECT id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at, author_active FROM videos WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
 `
 
 type VideoGetOwnedParams struct {
@@ -719,14 +721,15 @@ func (q *Queries) VideoGetOwned(ctx context.Context, arg VideoGetOwnedParams) (V
 		&i.ClientDuration,
 		&i.ProcessingAt,
 		&i.CompletedAt,
+		&i.AuthorActive,
 	)
 	return i, err
 }
 
 const videoGetVisible = `-- name: VideoGetVisible :one
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.id = $1 AND u.is_active AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+WHERE v.id = $1 AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
 `
 
 type VideoGetVisibleParams struct {
@@ -739,7 +742,8 @@ type VideoGetVisibleRow struct {
 	User  User
 }
 
-// A banned author's videos are not found, like the author (CONTRACT.md §2).
+// A banned author's videos are not found, like the author (CONTRACT.md §2):
+// video_visible reads the author's state (00020_visibility_one_rule.sql).
 func (q *Queries) VideoGetVisible(ctx context.Context, arg VideoGetVisibleParams) (VideoGetVisibleRow, error) {
 	row := q.db.QueryRow(ctx, videoGetVisible, arg.ID, arg.ViewerID)
 	var i VideoGetVisibleRow
@@ -782,6 +786,7 @@ func (q *Queries) VideoGetVisible(ctx context.Context, arg VideoGetVisibleParams
 		&i.Video.ClientDuration,
 		&i.Video.ProcessingAt,
 		&i.Video.CompletedAt,
+		&i.Video.AuthorActive,
 		&i.User.ID,
 		&i.User.Username,
 		&i.User.Email,
@@ -804,10 +809,10 @@ func (q *Queries) VideoGetVisible(ctx context.Context, arg VideoGetVisibleParams
 }
 
 const videoListByUser = `-- name: VideoListByUser :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM videos v JOIN users u ON u.id = v.user_id
 WHERE v.user_id = $1 AND v.deleted_at IS NULL
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
   AND ($3::text IS NULL OR v.status = $3::text)
   AND ($4::timestamptz IS NULL
        OR (v.created_at, v.id) < ($4::timestamptz, $5::uuid))
@@ -886,6 +891,7 @@ func (q *Queries) VideoListByUser(ctx context.Context, arg VideoListByUserParams
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -915,12 +921,12 @@ func (q *Queries) VideoListByUser(ctx context.Context, arg VideoListByUserParams
 }
 
 const videoListVisible = `-- name: VideoListVisible :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM (
     SELECT x.id, x.created_at
-    FROM videos x JOIN users xu ON xu.id = x.user_id
-    WHERE x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
-      AND video_visible(x.user_id, x.status, x.is_public, x.deleted_at, $1::uuid)
+    FROM videos x
+    WHERE video_listed(x.status, x.is_public, x.deleted_at, x.author_active)
+      AND video_visible(x.user_id, x.status, x.is_public, x.deleted_at, x.author_active, $1::uuid)
       AND (x.created_at, x.id) < (coalesce($2::timestamptz, 'infinity'),
                                   coalesce($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
     ORDER BY x.created_at DESC, x.id DESC
@@ -1009,6 +1015,7 @@ func (q *Queries) VideoListVisible(ctx context.Context, arg VideoListVisiblePara
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -1075,7 +1082,7 @@ func (q *Queries) VideoPurgeCandidates(ctx context.Context, arg VideoPurgeCandid
 const videoSoftDelete = `-- name: VideoSoftDelete :one
 UPDATE videos SET deleted_at = now(), is_public = false, updated_at = now()
 WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL
-RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at
+RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at, author_active
 `
 
 type VideoSoftDeleteParams struct {
@@ -1125,6 +1132,7 @@ func (q *Queries) VideoSoftDelete(ctx context.Context, arg VideoSoftDeleteParams
 		&i.ClientDuration,
 		&i.ProcessingAt,
 		&i.CompletedAt,
+		&i.AuthorActive,
 	)
 	return i, err
 }
@@ -1140,7 +1148,7 @@ UPDATE videos SET
     is_public       = coalesce($5, is_public),
     updated_at      = now()
 WHERE id = $6 AND user_id = $7 AND deleted_at IS NULL AND status IN ('uploading', 'processing')
-RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at
+RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at, author_active
 `
 
 type VideoStartProcessingParams struct {
@@ -1205,6 +1213,7 @@ func (q *Queries) VideoStartProcessing(ctx context.Context, arg VideoStartProces
 		&i.ClientDuration,
 		&i.ProcessingAt,
 		&i.CompletedAt,
+		&i.AuthorActive,
 	)
 	return i, err
 }
@@ -1250,7 +1259,7 @@ UPDATE videos SET
     is_public  = coalesce($4, is_public),
     updated_at = now()
 WHERE id = $5 AND user_id = $6 AND deleted_at IS NULL
-RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at
+RETURNING id, user_id, title, caption, status, failure_reason, is_public, object_key, thumbnail_key, content_type, size_bytes, duration_seconds, width, height, view_count, like_count, comment_count, glitch_count, share_count, original_video_id, removed_at, deleted_at, created_at, updated_at, upload_key, upload_max_bytes, original_key, video_codec, audio_codec, container, bit_rate, frame_rate, transcoded, client_width, client_height, client_duration, processing_at, completed_at, author_active
 `
 
 type VideoUpdateParams struct {
@@ -1311,6 +1320,7 @@ func (q *Queries) VideoUpdate(ctx context.Context, arg VideoUpdateParams) (Video
 		&i.ClientDuration,
 		&i.ProcessingAt,
 		&i.CompletedAt,
+		&i.AuthorActive,
 	)
 	return i, err
 }
@@ -1318,7 +1328,7 @@ func (q *Queries) VideoUpdate(ctx context.Context, arg VideoUpdateParams) (Video
 const videoViewTarget = `-- name: VideoViewTarget :one
 SELECT v.user_id, v.view_count
 FROM videos v
-WHERE v.id = $1 AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+WHERE v.id = $1 AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
 `
 
 type VideoViewTargetParams struct {
@@ -1341,10 +1351,10 @@ func (q *Queries) VideoViewTarget(ctx context.Context, arg VideoViewTargetParams
 }
 
 const videosVisibleByIDs = `-- name: VideosVisibleByIDs :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.id = ANY($1::uuid[]) AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, $2::uuid)
+WHERE v.id = ANY($1::uuid[])
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
 `
 
 type VideosVisibleByIDsParams struct {
@@ -1405,6 +1415,7 @@ func (q *Queries) VideosVisibleByIDs(ctx context.Context, arg VideosVisibleByIDs
 			&i.Video.ClientDuration,
 			&i.Video.ProcessingAt,
 			&i.Video.CompletedAt,
+			&i.Video.AuthorActive,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,

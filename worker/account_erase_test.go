@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"github.com/lokiz/lokiz"
 	"strings"
 	"testing"
 	"time"
@@ -31,9 +33,7 @@ func TestAccountsReconcile(t *testing.T) {
 		u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 		_, err := store.DeleteAccount(ctx, u.ID)
 		require.NoError(t, err)
-		_, err = pool.Exec(ctx, `UPDATE users SET deleted_at = now() - $2::interval,
-			erased_at = CASE WHEN $3 THEN now() END WHERE id = $1`, u.ID, age.String(), erased)
-		require.NoError(t, err)
+		dbtest.BackdateAccountDeletion(t, store, u.ID, dbtest.AccountDeletionBackdate{Age: age, Erased: erased})
 		return u.ID.String()
 	}
 	lost := deleted(time.Hour, false)
@@ -83,13 +83,11 @@ func TestAccountEraseWaitsForRunningAIJobs(t *testing.T) {
 	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 
 	running, done := db.NewID(), db.NewID()
-	_, err = pool.Exec(ctx, `INSERT INTO ai_jobs (id, user_id, job_type, status, input_data, credits_used) VALUES
-		($1, $2, 'music', 'processing', '{"prompt": "my secret song"}', 5)`, running, u.ID)
-	require.NoError(t, err)
+	dbtest.AIJob(t, store, dbtest.AIJobOpts{ID: running, User: u.ID, Type: lokiz.JobMusic, Status: lokiz.JobProcessing,
+		Input: json.RawMessage(`{"prompt": "my secret song"}`), Credits: 5})
 	outKey := "ai/" + done.String() + ".mp3"
-	_, err = pool.Exec(ctx, `INSERT INTO ai_jobs (id, user_id, job_type, status, input_data, output_key, credits_used, completed_at)
-		VALUES ($1, $2, 'music', 'completed', '{"prompt": "another"}', $3, 5, now())`, done, u.ID, outKey)
-	require.NoError(t, err)
+	dbtest.AIJob(t, store, dbtest.AIJobOpts{ID: done, User: u.ID, Type: lokiz.JobMusic, Status: lokiz.JobCompleted,
+		Input: json.RawMessage(`{"prompt": "another"}`), OutputKey: outKey, Credits: 5})
 	require.NoError(t, st.Put(ctx, outKey, strings.NewReader("mp3"), 3, "audio/mpeg"))
 	_, err = store.DeleteAccount(ctx, u.ID)
 	require.NoError(t, err)
@@ -102,8 +100,9 @@ func TestAccountEraseWaitsForRunningAIJobs(t *testing.T) {
 	_, err = st.Stat(ctx, outKey)
 	require.ErrorIs(t, err, storage.ErrNotFound, "what could be erased already is")
 
-	_, err = pool.Exec(ctx, "UPDATE ai_jobs SET status = 'failed', completed_at = now() WHERE id = $1", running)
+	_, ended, err := store.EndAIJob(ctx, db.AIJobEnding{ID: running, Status: lokiz.JobFailed, Reason: "test"})
 	require.NoError(t, err)
+	require.True(t, ended)
 	require.NoError(t, h.ProcessTask(ctx, task))
 	require.NoError(t, pool.QueryRow(ctx, "SELECT erased_at FROM users WHERE id = $1", u.ID).Scan(&erasedAt))
 	require.NotNil(t, erasedAt)
@@ -128,7 +127,7 @@ func TestAccountEraseWaitsForRunningAIJobs(t *testing.T) {
 	require.NoError(t, h.ProcessTask(ctx, task), "an erased account is done")
 
 	live := dbtest.CreateUser(t, store, dbtest.UserOpts{})
-	_, err = pool.Exec(ctx, "INSERT INTO search_history (id, user_id, query, normalized) VALUES ($1, $2, 'q', 'q')", db.NewID(), live.ID)
+	_, err = store.SearchHistoryRecord(ctx, db.SearchHistoryRecordParams{ID: db.NewID(), UserID: live.ID, Query: "q", Normalized: "q"})
 	require.NoError(t, err)
 	require.NoError(t, h.ProcessTask(ctx, tasks.NewAccountEraseTask(live.ID)))
 	var searches int
@@ -155,9 +154,7 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 	other := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 	gone := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 
-	video := db.NewID()
-	_, err = pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public) VALUES ($1, $2, 'completed', true)`, video, owner.ID)
-	require.NoError(t, err)
+	video := dbtest.Video(t, store, dbtest.VideoOpts{Owner: owner.ID, NoMedia: true}).ID
 	for _, u := range []uuid.UUID{other.ID, gone.ID} {
 		_, err = store.LikeAdd(ctx, db.LikeAddParams{ID: db.NewID(), UserID: u, VideoID: video})
 		require.NoError(t, err)
@@ -171,13 +168,8 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 	_, err = store.CommentLikeAdd(ctx, db.CommentLikeAddParams{ID: db.NewID(), UserID: gone.ID, CommentID: kept.ID})
 	require.NoError(t, err)
 	// A public glitch of the video by the account that goes.
-	glitch := db.NewID()
-	_, err = pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public, original_video_id) VALUES ($1, $2, 'completed', true, $3)`,
-		glitch, gone.ID, video)
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO video_glitches (id, original_video_id, glitch_video_id, glitch_type) VALUES ($1, $2, $3, 'animate')`,
-		db.NewID(), video, glitch)
-	require.NoError(t, err)
+	glitch := dbtest.Video(t, store, dbtest.VideoOpts{Owner: gone.ID, NoMedia: true, OriginalVideoID: &video}).ID
+	dbtest.GlitchEdge(t, store, dbtest.GlitchEdgeOpts{Source: video, Glitch: glitch, Type: "animate"})
 
 	counts := func() [4]int {
 		t.Helper()

@@ -305,8 +305,7 @@ func (h *AIHandler) spec(ctx context.Context, job db.AIJob, entry replicate.Entr
 		}
 		logical["image"] = u
 	}
-	needsSource := job.JobType == lokiz.JobGlitchAnimate || job.JobType == lokiz.JobGlitchReplace || job.JobType == lokiz.JobStickerToReality
-	if needsSource && job.SourceVideoID == nil {
+	if lokiz.JobNeedsSource(job.JobType) && job.SourceVideoID == nil {
 		// The source was erased for good (ON DELETE SET NULL).
 		return replicate.Spec{}, &permanent{"The source video is no longer available; your credits were refunded", errors.New("source video erased")}
 	}

@@ -138,11 +138,7 @@ func newAIBundleWith(t *testing.T, opts sim.Options, front func(sim http.Handler
 	data, err := os.ReadFile(src)
 	require.NoError(t, err)
 	require.NoError(t, st.Put(ctx, key, bytes.NewReader(data), int64(len(data)), "video/mp4"))
-	_, err = store.Pool().Exec(ctx, `INSERT INTO videos (id, user_id, title, status, object_key, duration_seconds, width, height)
-		VALUES ($1, $2, 'dance', 'completed', $3, 3, 320, 240)`, id, b.owner.ID, key)
-	require.NoError(t, err)
-	b.source, err = store.VideoGetByID(ctx, id)
-	require.NoError(t, err)
+	b.source = dbtest.Video(t, store, dbtest.VideoOpts{ID: id, Owner: b.owner.ID, Title: "dance", DurationSeconds: 3})
 
 	// The user's image: a frame of another clip, as a JPEG upload.
 	frames, err := media.Frames(ctx, mediatest.Video(t, mediatest.VideoOptions{Duration: 1, Width: 200, Height: 200}), []float64{0.5}, filepath.Join(tmp, "img"))
@@ -413,16 +409,11 @@ func TestAIFailuresRefundOnce(t *testing.T) {
 	})
 
 	t.Run("SourceGoneFailsWithRefund", func(t *testing.T) {
-		ctx := context.Background()
-		gone := db.NewID()
-		_, err := b.store.Pool().Exec(ctx, `INSERT INTO videos (id, user_id, status, object_key, duration_seconds)
-			SELECT $1, user_id, status, object_key, duration_seconds FROM videos WHERE id = $2`, gone, b.source.ID)
-		require.NoError(t, err)
+		gone := dbtest.Video(t, b.store, dbtest.VideoOpts{Owner: b.source.UserID, DurationSeconds: b.source.DurationSeconds}).ID
 		job := b.newJob(t, lokiz.JobGlitchAnimate, "x", func(_ *lokiz.AIJobInput, p *db.AIJobCreateParams) {
 			p.SourceVideoID = &gone
 		})
-		_, err = b.store.Pool().Exec(ctx, "DELETE FROM videos WHERE id = $1", gone) // erased for good
-		require.NoError(t, err)
+		dbtest.EraseVideo(t, b.store, gone) // erased for good
 		require.NoError(t, b.mux.ProcessTask(context.Background(), tasks.NewAIRunTask(job.ID, tasks.QueueAI)))
 		got := b.job(t, job.ID)
 		require.Equal(t, lokiz.JobFailed, got.Status)
@@ -498,10 +489,7 @@ func TestAIRepeatAfterTheProviderDeletedTheOutput(t *testing.T) {
 	got := b.drive(t, job.ID)
 	require.Equal(t, lokiz.JobCompleted, got.Status, "error: %v", got.ErrorMessage)
 	// Back to before the completion committed.
-	_, err := b.store.Pool().Exec(ctx, `UPDATE ai_jobs SET status = 'processing', completed_at = NULL WHERE id = $1`, job.ID)
-	require.NoError(t, err)
-	_, err = b.store.Pool().Exec(ctx, `DELETE FROM video_glitches WHERE glitch_video_id = $1`, job.ID)
-	require.NoError(t, err)
+	dbtest.UncompleteAIJob(t, b.store, job.ID)
 	time.Sleep(400 * time.Millisecond)
 	resp, err := http.Get(mustOutputURL(t, b, *got.PredictionID))
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"github.com/google/uuid"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -31,8 +32,7 @@ func TestCreditsAuditHandler(t *testing.T) {
 	// corrupt changes a balance behind the ledger's back, as a bug would.
 	corrupt := func(t *testing.T, store *db.Store, user db.User, delta int) {
 		t.Helper()
-		_, err := store.Pool().Exec(context.Background(), "UPDATE users SET credits = credits + $2 WHERE id = $1", user.ID, delta)
-		require.NoError(t, err)
+		dbtest.SkewCredits(t, store, user.ID, int32(delta))
 	}
 
 	t.Run("ReportsACorruptedBalance", func(t *testing.T) {
@@ -76,8 +76,7 @@ func TestCreditsAuditHandler(t *testing.T) {
 		for range maxReportedMismatches + 2 {
 			dbtest.CreateUser(t, b.store, dbtest.UserOpts{})
 		}
-		_, err := b.store.Pool().Exec(context.Background(), "UPDATE users SET credits = credits + 1")
-		require.NoError(t, err)
+		dbtest.SkewCredits(t, b.store, uuid.Nil, 1) // every user
 
 		require.NoError(t, b.mux.ProcessTask(context.Background(), tasks.NewCreditsAuditTask()))
 		require.Len(t, b.logs.Lines(t, "credit ledger mismatch"), maxReportedMismatches)

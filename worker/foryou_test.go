@@ -3,11 +3,9 @@ package worker
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
@@ -21,12 +19,8 @@ func TestForYouRefresh(t *testing.T) {
 	rdb := newRedis(t)
 	viewer := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 	author := dbtest.CreateUser(t, store, dbtest.UserOpts{})
-	_, err := store.Pool().Exec(ctx, "INSERT INTO follows (id, follower_id, following_id) VALUES (gen_random_uuid(), $1, $2)", viewer.ID, author.ID)
-	require.NoError(t, err)
-	video := db.NewID()
-	_, err = store.Pool().Exec(ctx, `INSERT INTO videos (id, user_id, status, object_key, duration_seconds, created_at)
-		VALUES ($1, $2, 'completed', 'videos/x.mp4', 2, $3)`, video, author.ID, time.Now())
-	require.NoError(t, err)
+	dbtest.Follow(t, store, dbtest.FollowOpts{Follower: viewer.ID, Following: author.ID})
+	video := dbtest.Video(t, store, dbtest.VideoOpts{Owner: author.ID, DurationSeconds: 2}).ID
 
 	logger, _ := newLogger()
 	ranking := trending.New(rdb)

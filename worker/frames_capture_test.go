@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"image/jpeg"
 	"testing"
 
@@ -22,10 +23,8 @@ func TestFramesCapture(t *testing.T) {
 		b := newFinalizeBundle(t, MediaConfig{})
 		logger, _ := newLogger()
 		h := NewFramesCaptureHandler(b.store, b.storage, MediaConfig{TempDir: b.tmp}, logger)
-		id := db.NewID()
-		key := "videos/" + id.String() + ".mp4"
-		_, err := b.store.Pool().Exec(ctx, "INSERT INTO videos (id, user_id, status, object_key, duration_seconds) VALUES ($1, $2, 'completed', $3, 2)", id, b.user.ID, key)
-		require.NoError(t, err)
+		v := dbtest.Video(t, b.store, dbtest.VideoOpts{Owner: b.user.ID, DurationSeconds: 2})
+		id, key := v.ID, *v.ObjectKey
 		require.NoError(t, b.storage.Put(ctx, key, bytes.NewReader(data), int64(len(data)), "video/mp4"))
 		fc, err := b.store.FrameCaptureCreate(ctx, db.FrameCaptureCreateParams{ID: db.NewID(), UserID: b.user.ID, VideoID: id, Timestamps: []float64{0.1, 1, 1.9}})
 		require.NoError(t, err)

@@ -3,7 +3,10 @@ package worker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +40,8 @@ func TestFramesReconcile(t *testing.T) {
 		logger, _ := newLogger()
 		h := NewFramesReconcileHandler(b.store, b.storage, tasks.NewClient(qc), 0, logger)
 		h.queue = uniqueQueue(t, rdb)
-		video := db.NewID()
-		key := "videos/" + video.String() + ".mp4"
-		_, err := b.store.Pool().Exec(ctx, "INSERT INTO videos (id, user_id, status, object_key, duration_seconds) VALUES ($1, $2, 'completed', $3, 2)", video, b.user.ID, key)
-		require.NoError(t, err)
+		v := dbtest.Video(t, b.store, dbtest.VideoOpts{Owner: b.user.ID, DurationSeconds: 2})
+		video, key := v.ID, *v.ObjectKey
 		data := readFile(t, mediatest.Video(t, mediatest.VideoOptions{Duration: 2, Width: 160, Height: 120}))
 		require.NoError(t, b.storage.Put(ctx, key, bytes.NewReader(data), int64(len(data)), "video/mp4"))
 		return &bundle{finalizeBundle: b, h: h, queue: h.queue, insp: asynq.NewInspectorFromRedisClient(rdb), video: video}
@@ -59,10 +60,8 @@ func TestFramesReconcile(t *testing.T) {
 				require.NoError(t, b.storage.Put(ctx, k, strings.NewReader("jpeg"), 4, "image/jpeg"))
 			}
 		}
-		_, err := b.store.Pool().Exec(ctx, `INSERT INTO frame_captures (id, user_id, video_id, timestamps, status, frame_keys, created_at, completed_at)
-			VALUES ($1, $2, $3, $4, $5, $6, now() - $7::interval, CASE WHEN $5 <> 'pending' THEN now() - $7::interval END)`,
-			id, b.user.ID, b.video, ts, status, keys, age.String())
-		require.NoError(t, err)
+		dbtest.FrameCapture(t, b.store, dbtest.FrameCaptureOpts{ID: id, User: b.user.ID, Video: b.video, Timestamps: ts,
+			Status: status, FrameKeys: keys, CreatedAt: time.Now().Add(-age)})
 		return id
 	}
 	get := func(t *testing.T, b *bundle, id uuid.UUID) (db.FrameCapture, bool) {
@@ -129,8 +128,7 @@ func TestFramesReconcile(t *testing.T) {
 			_, err := b.insp.GetTaskInfo(b.queue, fmt.Sprintf("frames:capture:%s:r%d", id, n))
 			require.NoError(t, err, "attempt %d is queued under its own id", n)
 			// Nothing runs the task; time passes.
-			_, err = b.store.Pool().Exec(ctx, "UPDATE frame_captures SET requeued_at = now() - interval '1 hour' WHERE id = $1", id)
-			require.NoError(t, err)
+			dbtest.BackdateFrameRequeue(t, b.store, id, time.Hour)
 		}
 		require.NoError(t, b.h.ProcessTask(ctx, tasks.NewFramesReconcileTask()))
 		fc, _ := get(t, b, id)
@@ -155,14 +153,17 @@ func TestFramesReconcile(t *testing.T) {
 		usedByJob := capture(t, b, "completed", 8*24*time.Hour, 1)
 		doneJob := capture(t, b, "completed", 8*24*time.Hour, 1)
 		inDraft := capture(t, b, "completed", 8*24*time.Hour, 1)
-		pool := b.store.Pool()
-		_, err := pool.Exec(ctx, `INSERT INTO ai_jobs (id, user_id, job_type, status, input_data, completed_at) VALUES
-			($1, $3, 'i2v_template', 'processing', jsonb_build_object('image_key', $4::text), NULL),
-			($2, $3, 'i2v_template', 'completed', jsonb_build_object('image_key', $5::text), now())`,
-			db.NewID(), db.NewID(), b.user.ID, storage.FrameKey(usedByJob, 0), storage.FrameKey(doneJob, 0))
-		require.NoError(t, err)
-		_, err = pool.Exec(ctx, `INSERT INTO drafts (id, user_id, assets) VALUES ($1, $2, $3)`,
-			db.NewID(), b.user.ID, []string{"http://localhost:8000/storage/" + storage.FrameKey(inDraft, 0) + "?sig=x"})
+		imageInput := func(key string) json.RawMessage {
+			in, err := json.Marshal(map[string]string{"image_key": key})
+			require.NoError(t, err)
+			return in
+		}
+		running := dbtest.AIJob(t, b.store, dbtest.AIJobOpts{User: b.user.ID, Type: lokiz.JobI2VTemplate, Status: lokiz.JobProcessing,
+			Input: imageInput(storage.FrameKey(usedByJob, 0))})
+		dbtest.AIJob(t, b.store, dbtest.AIJobOpts{User: b.user.ID, Type: lokiz.JobI2VTemplate, Status: lokiz.JobCompleted,
+			Input: imageInput(storage.FrameKey(doneJob, 0))})
+		_, err := b.store.DraftCreate(ctx, db.DraftCreateParams{ID: db.NewID(), UserID: b.user.ID, State: json.RawMessage(`{}`), JobIDs: []uuid.UUID{},
+			Assets: []string{"http://localhost:8000/storage/" + storage.FrameKey(inDraft, 0) + "?sig=x"}})
 		require.NoError(t, err)
 
 		require.NoError(t, b.h.ProcessTask(ctx, tasks.NewFramesReconcileTask()))
@@ -187,8 +188,9 @@ func TestFramesReconcile(t *testing.T) {
 		}
 
 		// Once the job ends, the next run takes its frames too.
-		_, err = pool.Exec(ctx, "UPDATE ai_jobs SET status = 'failed', completed_at = now() WHERE status = 'processing'")
+		_, ended, err := b.store.EndAIJob(ctx, db.AIJobEnding{ID: running.ID, Status: lokiz.JobFailed, Reason: "test"})
 		require.NoError(t, err)
+		require.True(t, ended)
 		require.NoError(t, b.h.ProcessTask(ctx, tasks.NewFramesReconcileTask()))
 		_, ok := get(t, b, usedByJob)
 		require.False(t, ok)

@@ -49,23 +49,14 @@ func newNotifyBundle(t *testing.T) *notifyBundle {
 	return b
 }
 
-func (b *notifyBundle) exec(t *testing.T, sql string, args ...any) {
-	t.Helper()
-	_, err := b.store.Pool().Exec(context.Background(), sql, args...)
-	require.NoError(t, err)
-}
-
 func (b *notifyBundle) createVideo(t *testing.T, owner uuid.UUID) uuid.UUID {
 	t.Helper()
-	id := db.NewID()
-	b.exec(t, `INSERT INTO videos (id, user_id, caption, status, thumbnail_key, object_key)
-	           VALUES ($1, $2, 'sunset #beach', 'completed', 'thumbnails/t.jpg', 'videos/v.mp4')`, id, owner)
-	return id
+	return dbtest.Video(t, b.store, dbtest.VideoOpts{Owner: owner, Caption: "sunset #beach"}).ID
 }
 
 func (b *notifyBundle) like(t *testing.T, actor, video uuid.UUID) {
 	t.Helper()
-	b.exec(t, `INSERT INTO likes (id, user_id, video_id) VALUES ($1, $2, $3)`, db.NewID(), actor, video)
+	dbtest.Like(t, b.store, dbtest.LikeOpts{User: actor, Video: video})
 }
 
 func (b *notifyBundle) count(t *testing.T, recipient uuid.UUID) int {
@@ -134,7 +125,7 @@ func TestNotifyHandler(t *testing.T) {
 		msg := next()
 		n := msg["notification"].(map[string]any)
 		video := n["video"].(map[string]any)
-		require.Contains(t, video["thumbnail_url"], "http://localhost:8000/storage/thumbnails/t.jpg")
+		require.Contains(t, video["thumbnail_url"], "http://localhost:8000/storage/thumbnails/"+b.videoID.String()+".jpg")
 		video["thumbnail_url"] = "<signed>"
 		require.Equal(t, map[string]any{
 			"type":         "notification",
@@ -165,7 +156,7 @@ func TestNotifyHandler(t *testing.T) {
 		t.Parallel()
 		b := newNotifyBundle(t)
 		next, _ := b.listen(t, b.owner.ID)
-		b.exec(t, `INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, db.NewID(), b.actor.ID, b.owner.ID)
+		dbtest.Follow(t, b.store, dbtest.FollowOpts{Follower: b.actor.ID, Following: b.owner.ID})
 		b.process(t, tasks.NotifyPayload{Type: tasks.NotifyFollow, RecipientID: b.owner.ID, ActorID: &b.actor.ID})
 		n := next()["notification"].(map[string]any)
 		require.Equal(t, "follow", n["type"])
@@ -189,7 +180,9 @@ func TestNotifyHandler(t *testing.T) {
 
 		// A comment deleted before its delivery notifies nobody.
 		gone := dbtest.Comment(t, b.store, dbtest.CommentOpts{Author: b.actor.ID, Video: b.videoID, Content: "oops"})
-		b.exec(t, `DELETE FROM comments WHERE id = $1`, gone)
+		deleted, err := b.store.CommentDelete(context.Background(), gone)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, deleted)
 		b.process(t, tasks.NotifyPayload{Type: tasks.NotifyComment, RecipientID: b.owner.ID, ActorID: &b.actor.ID, VideoID: &b.videoID, CommentID: &gone})
 		require.Equal(t, 1, b.count(t, b.owner.ID))
 		nothing()
@@ -219,7 +212,7 @@ func TestNotifyHandler(t *testing.T) {
 		nothing()
 
 		// Other types stay on.
-		b.exec(t, `INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, db.NewID(), b.actor.ID, b.owner.ID)
+		dbtest.Follow(t, b.store, dbtest.FollowOpts{Follower: b.actor.ID, Following: b.owner.ID})
 		b.process(t, tasks.NotifyPayload{Type: tasks.NotifyFollow, RecipientID: b.owner.ID, ActorID: &b.actor.ID})
 		require.Equal(t, 1, b.count(t, b.owner.ID))
 	})
@@ -239,7 +232,8 @@ func TestNotifyHandler(t *testing.T) {
 		b := newNotifyBundle(t)
 		_, nothing := b.listen(t, b.owner.ID)
 		b.like(t, b.actor.ID, b.videoID)
-		b.exec(t, `DELETE FROM likes WHERE user_id = $1 AND video_id = $2`, b.actor.ID, b.videoID)
+		_, err := b.store.UnlikeVideo(context.Background(), b.actor.ID, b.videoID, b.owner.ID)
+		require.NoError(t, err)
 		b.process(t, tasks.NotifyPayload{Type: tasks.NotifyLike, RecipientID: b.owner.ID, ActorID: &b.actor.ID, VideoID: &b.videoID})
 		require.Equal(t, 0, b.count(t, b.owner.ID))
 
@@ -268,7 +262,7 @@ func TestNotifyHandler(t *testing.T) {
 			if !recipientBlocks {
 				blocker, blocked = blocked, blocker
 			}
-			b.exec(t, `INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3)`, db.NewID(), blocker, blocked)
+			dbtest.Block(t, b.store, dbtest.BlockOpts{Blocker: blocker, Blocked: blocked})
 			b.like(t, b.actor.ID, b.videoID)
 			b.process(t, tasks.NotifyPayload{Type: tasks.NotifyLike, RecipientID: b.owner.ID, ActorID: &b.actor.ID, VideoID: &b.videoID})
 			require.Equal(t, 0, b.count(t, b.owner.ID))
@@ -289,7 +283,7 @@ func TestNotifyHandler(t *testing.T) {
 		logger, _ := newLogger()
 		mux := NewMux(Deps{Store: b.store, Redis: b.rdb, Logger: logger})
 		next, _ := b.listen(t, b.owner.ID)
-		b.exec(t, `INSERT INTO follows (id, follower_id, following_id) VALUES ($1, $2, $3)`, db.NewID(), b.actor.ID, b.owner.ID)
+		dbtest.Follow(t, b.store, dbtest.FollowOpts{Follower: b.actor.ID, Following: b.owner.ID})
 		task, err := tasks.NewNotifyTask(tasks.NotifyPayload{Type: tasks.NotifyFollow, RecipientID: b.owner.ID, ActorID: &b.actor.ID})
 		require.NoError(t, err)
 		require.NoError(t, mux.ProcessTask(ctx, task))

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
-	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
@@ -26,8 +25,7 @@ func TestTrendingRecompute(t *testing.T) {
 	h := NewTrendingHandler(store, ranking, logger)
 	author := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 	banned := dbtest.CreateUser(t, store, dbtest.UserOpts{})
-	_, err := store.Pool().Exec(ctx, `UPDATE users SET is_active = false WHERE id = $1`, banned.ID)
-	require.NoError(t, err)
+	dbtest.SetUser(t, store, banned.ID, dbtest.UserChange{Active: new(false)})
 
 	type video struct {
 		owner                               uuid.UUID
@@ -37,21 +35,12 @@ func TestTrendingRecompute(t *testing.T) {
 		status                              string
 	}
 	insert := func(v video) uuid.UUID {
-		id := db.NewID()
-		if v.status == "" {
-			v.status = "completed"
-		}
-		var deletedAt *time.Time
+		vid := dbtest.Video(t, store, dbtest.VideoOpts{Owner: v.owner, Status: v.status, Private: !v.public, CreatedAt: time.Now().Add(-v.age),
+			ViewCount: int64(v.views), LikeCount: int32(v.likes), CommentCount: int32(v.comments), ShareCount: int32(v.shares), GlitchCount: int32(v.gls)})
 		if v.deleted {
-			now := time.Now()
-			deletedAt = &now
+			dbtest.SetVideo(t, store, vid.ID, dbtest.VideoChange{Deleted: new(true)})
 		}
-		_, err := store.Pool().Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public, deleted_at, created_at,
-			view_count, like_count, comment_count, share_count, glitch_count, object_key)
-			VALUES ($1, $2, $3, $4, $5, now() - $6::interval, $7, $8, $9, $10, $11, 'videos/x.mp4')`,
-			id, v.owner, v.status, v.public, deletedAt, v.age.String(), v.views, v.likes, v.comments, v.shares, v.gls)
-		require.NoError(t, err)
-		return id
+		return vid.ID
 	}
 	// Same engagement, different age: the newer ranks higher.
 	fresh := insert(video{owner: author.ID, age: time.Hour, likes: 10, public: true})
@@ -70,11 +59,9 @@ func TestTrendingRecompute(t *testing.T) {
 
 	// Keyword counts: today's and the window's first day are kept, the day
 	// before it is forgotten.
-	_, err = store.Pool().Exec(ctx, `INSERT INTO search_keyword_days (normalized, day, users) VALUES
-		('today', (now() AT TIME ZONE 'UTC')::date, 1),
-		('first', (now() AT TIME ZONE 'UTC')::date - $1::int + 1, 1),
-		('gone', (now() AT TIME ZONE 'UTC')::date - $1::int, 1)`, lokiz.KeywordDays)
-	require.NoError(t, err)
+	dbtest.KeywordDay(t, store, dbtest.KeywordDayOpts{Keyword: "today"})
+	dbtest.KeywordDay(t, store, dbtest.KeywordDayOpts{Keyword: "first", DaysAgo: lokiz.KeywordDays - 1})
+	dbtest.KeywordDay(t, store, dbtest.KeywordDayOpts{Keyword: "gone", DaysAgo: lokiz.KeywordDays})
 
 	require.NoError(t, h.ProcessTask(ctx, tasks.NewTrendingRecomputeTask()))
 	var kept []string

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
+	"github.com/lokiz/lokiz"
 	"strings"
 	"testing"
 	"time"
@@ -40,17 +42,14 @@ func TestVideoPurge(t *testing.T) {
 		id := db.NewID()
 		s := id.String()
 		keys := []string{"videos/" + s + ".mp4", "thumbnails/" + s + ".jpg", "originals/" + s + ".mov", "uploads/" + s + ".mov"}
-		var deletedAt *time.Time
+		o := dbtest.VideoOpts{ID: id, Owner: user.ID, Private: true, DurationSeconds: 3, OriginalKey: keys[2], UploadKey: keys[3]}
 		if deletedAgo >= 0 {
-			deletedAt = ptr(time.Now().Add(-deletedAgo))
+			o.Deleted, o.CreatedAt = true, time.Now().Add(-deletedAgo) // deleted_at = CreatedAt
 		}
-		_, err := pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, is_public, deleted_at, object_key, thumbnail_key, original_key, upload_key, duration_seconds)
-			VALUES ($1, $2, 'completed', false, $3, $4, $5, $6, $7, 3)`, id, user.ID, deletedAt, keys[0], keys[1], keys[2], keys[3])
-		require.NoError(t, err)
+		dbtest.Video(t, store, o)
 		frame := "frames/" + db.NewID().String() + "/00.jpg"
-		_, err = pool.Exec(ctx, `INSERT INTO frame_captures (id, user_id, video_id, timestamps, status, frame_keys)
-			VALUES ($1, $2, $3, '{1}', 'completed', ARRAY[$4])`, uuid.MustParse(strings.Split(frame, "/")[1]), user.ID, id, frame)
-		require.NoError(t, err)
+		dbtest.FrameCapture(t, store, dbtest.FrameCaptureOpts{ID: uuid.MustParse(strings.Split(frame, "/")[1]), User: user.ID, Video: id,
+			Status: "completed", FrameKeys: []string{frame}})
 		keys = append(keys, frame)
 		for _, k := range keys {
 			put(k)
@@ -79,10 +78,10 @@ func TestVideoPurge(t *testing.T) {
 	extra := "images/extra-" + lost.String() + ".png"
 	put(extra)
 	lostKeys = append(lostKeys, extra)
-	_, err = pool.Exec(ctx, `INSERT INTO ai_jobs (id, user_id, job_type, video_id, output_data) VALUES
-		($1, $3, 'music', $2, jsonb_build_object('files', jsonb_build_array($4::text, '../not-a-key'))),
-		($5, $3, 'music', $2, '{"files": {"not": "an array"}}')`, db.NewID(), lost, user.ID, extra, db.NewID())
+	files, err := json.Marshal(map[string][]string{"files": {extra, "../not-a-key"}})
 	require.NoError(t, err)
+	dbtest.AIJob(t, store, dbtest.AIJobOpts{User: user.ID, Type: lokiz.JobMusic, VideoID: &lost, Output: files})
+	dbtest.AIJob(t, store, dbtest.AIJobOpts{User: user.ID, Type: lokiz.JobMusic, VideoID: &lost, Output: json.RawMessage(`{"files": {"not": "an array"}}`)})
 	fresh, freshKeys := insert(5 * time.Second) // its task is still on its way
 	alive, aliveKeys := insert(-1)              // not deleted
 

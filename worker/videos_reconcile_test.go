@@ -9,7 +9,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -31,12 +30,11 @@ func TestVideosReconcile(t *testing.T) {
 	pool := store.Pool()
 
 	insert := func(status string, age time.Duration, uploadKey string) string {
-		id := db.NewID()
-		_, err := pool.Exec(ctx, `INSERT INTO videos (id, user_id, status, upload_key, created_at, processing_at)
-			VALUES ($1, $2, $3, $4, now() - $5::interval, CASE WHEN $3 = 'processing' THEN now() - $5::interval END)`,
-			id, user.ID, status, uploadKey, age.String())
-		require.NoError(t, err)
-		return id.String()
+		o := dbtest.VideoOpts{Owner: user.ID, Status: status, NoMedia: true, UploadKey: uploadKey, CreatedAt: time.Now().Add(-age)}
+		if status == "processing" {
+			o.ProcessingAt = o.CreatedAt
+		}
+		return dbtest.Video(t, store, o).ID.String()
 	}
 	stuck := insert("processing", time.Hour, "uploads/stuck.mp4")
 	fresh := insert("processing", time.Minute, "uploads/fresh.mp4")
@@ -44,11 +42,9 @@ func TestVideosReconcile(t *testing.T) {
 	recent := insert("uploading", time.Hour, "uploads/recent.mp4")
 	require.NoError(t, st.Put(ctx, "uploads/abandoned.mp4", strings.NewReader("x"), 1, "video/mp4"))
 
-	imgMissing, imgPresent := db.NewID(), db.NewID()
-	_, err = pool.Exec(ctx, `INSERT INTO images (id, user_id, object_key, content_type, max_bytes, created_at) VALUES
-		($1, $3, 'images/missing.png', 'image/png', 100, now() - interval '2 days'),
-		($2, $3, 'images/present.png', 'image/png', 100, now() - interval '2 days')`, imgMissing, imgPresent, user.ID)
-	require.NoError(t, err)
+	twoDaysAgo := time.Now().Add(-48 * time.Hour)
+	imgMissing := dbtest.Image(t, store, dbtest.ImageOpts{User: user.ID, ObjectKey: "images/missing.png", CreatedAt: twoDaysAgo}).ID
+	imgPresent := dbtest.Image(t, store, dbtest.ImageOpts{User: user.ID, ObjectKey: "images/present.png", CreatedAt: twoDaysAgo}).ID
 	require.NoError(t, st.Put(ctx, "images/present.png", strings.NewReader("p"), 1, "image/png"))
 
 	require.NoError(t, h.ProcessTask(ctx, tasks.NewVideosReconcileTask()))

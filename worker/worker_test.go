@@ -45,8 +45,7 @@ func TestWorker(t *testing.T) {
 
 		dbtest.CreateUser(t, store, dbtest.UserOpts{})
 		bad := dbtest.CreateUser(t, store, dbtest.UserOpts{})
-		_, err := store.Pool().Exec(context.Background(), "UPDATE users SET credits = 1 WHERE id = $1", bad.ID)
-		require.NoError(t, err)
+		dbtest.SkewCredits(t, store, bad.ID, 1-bad.Credits)
 
 		runWorker(t, New(Deps{Redis: rdb, Store: store, Logger: logger}, Config{
 			Concurrency:     2,

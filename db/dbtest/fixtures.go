@@ -60,6 +60,7 @@ func CreateUser(t testing.TB, store *db.Store, opts UserOpts) db.User {
 // is a completed, public, live video of 3.5 s created now, with its media
 // keys set as a finalized upload has them (NoMedia leaves them unset).
 type VideoOpts struct {
+	ID              uuid.UUID // default a new id
 	Owner           uuid.UUID // required
 	Status          string    // default "completed"
 	Private         bool      // is_public = false
@@ -71,6 +72,13 @@ type VideoOpts struct {
 	OriginalVideoID *uuid.UUID // a glitch of that video
 	NoMedia         bool       // no object, thumbnail, duration or size, as before an upload
 	LikeCount       int32      // the counter as stored, without like rows
+	ViewCount       int64      // likewise the other counters
+	CommentCount    int32
+	ShareCount      int32
+	GlitchCount     int32
+	UploadKey       string    // where the client PUTs the file (uploading, processing)
+	OriginalKey     string    // the untouched upload beside a transcode
+	ProcessingAt    time.Time // when processing began (default unset)
 }
 
 // Video inserts a video row directly (no upload, no processing) and returns
@@ -98,7 +106,14 @@ func Video(t testing.TB, store *db.Store, o VideoOpts) db.Video {
 	if o.Title != "" {
 		title = &o.Title
 	}
-	id := db.NewID()
+	id := o.ID
+	if id == uuid.Nil {
+		id = db.NewID()
+	}
+	var processingAt *time.Time
+	if !o.ProcessingAt.IsZero() {
+		processingAt = &o.ProcessingAt
+	}
 	objectKey, thumbnailKey := "videos/"+id.String()+".mp4", "thumbnails/"+id.String()+".jpg"
 	var width, height *int32
 	if o.NoMedia {
@@ -110,10 +125,13 @@ func Video(t testing.TB, store *db.Store, o VideoOpts) db.Video {
 	ctx := context.Background()
 	_, err := store.Pool().Exec(ctx, `INSERT INTO videos
 		(id, user_id, status, is_public, deleted_at, created_at, title, caption, original_video_id,
-		 object_key, thumbnail_key, duration_seconds, width, height, like_count)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''), nullif($11, ''), $12, $13, $14, $15)`,
+		 object_key, thumbnail_key, duration_seconds, width, height, like_count,
+		 view_count, comment_count, share_count, glitch_count, upload_key, original_key, processing_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''), nullif($11, ''), $12, $13, $14, $15,
+		 $16, $17, $18, $19, nullif($20, ''), nullif($21, ''), $22)`,
 		id, o.Owner, o.Status, !o.Private, deletedAt, o.CreatedAt, title, o.Caption, o.OriginalVideoID,
-		objectKey, thumbnailKey, o.DurationSeconds, width, height, o.LikeCount)
+		objectKey, thumbnailKey, o.DurationSeconds, width, height, o.LikeCount,
+		o.ViewCount, o.CommentCount, o.ShareCount, o.GlitchCount, o.UploadKey, o.OriginalKey, processingAt)
 	if err != nil {
 		t.Fatalf("dbtest: insert video: %v", err)
 	}
@@ -157,13 +175,16 @@ func Comment(t testing.TB, store *db.Store, o CommentOpts) uuid.UUID {
 
 // AIJobOpts describes the job AIJob creates.
 type AIJobOpts struct {
-	User     uuid.UUID // required
-	Type     string    // default lokiz.JobMusic
-	Status   string    // default pending; a terminal status gets completed_at = now
-	Credits  int32     // charged through Store.CreateAIJob, so the ledger agrees
-	Input    json.RawMessage
-	PresetID string
-	VideoID  *uuid.UUID // the result video
+	ID        uuid.UUID // default a new id
+	User      uuid.UUID // required
+	Type      string    // default lokiz.JobMusic
+	Status    string    // default pending; a terminal status gets completed_at = now
+	Credits   int32     // charged through Store.CreateAIJob, so the ledger agrees
+	Input     json.RawMessage
+	PresetID  string
+	VideoID   *uuid.UUID      // the result video
+	Output    json.RawMessage // output_data as the provider left it
+	OutputKey string          // the stored result file
 }
 
 // AIJob creates a job through Store.CreateAIJob (its credits spent, with the
@@ -184,23 +205,27 @@ func AIJob(t testing.TB, store *db.Store, o AIJobOpts) db.AIJob {
 	if o.PresetID != "" {
 		preset = &o.PresetID
 	}
+	if o.ID == uuid.Nil {
+		o.ID = db.NewID()
+	}
 	ctx := context.Background()
 	job, err := store.CreateAIJob(ctx, db.AIJobCreateParams{
-		ID: db.NewID(), UserID: o.User, JobType: o.Type, InputData: o.Input, CreditsUsed: o.Credits,
+		ID: o.ID, UserID: o.User, JobType: o.Type, InputData: o.Input, CreditsUsed: o.Credits,
 		PresetID: preset, Queue: "ai",
 	})
 	if err != nil {
 		t.Fatalf("dbtest: create AI job: %v", err)
 	}
-	if (o.Status == "" || o.Status == lokiz.JobPending) && o.VideoID == nil {
+	if (o.Status == "" || o.Status == lokiz.JobPending) && o.VideoID == nil && o.Output == nil && o.OutputKey == "" {
 		return job
 	}
 	if o.Status == "" {
 		o.Status = lokiz.JobPending
 	}
 	_, err = store.Pool().Exec(ctx, `UPDATE ai_jobs SET status = $2, video_id = $3,
+		output_data = coalesce($4, output_data), output_key = nullif($5, ''),
 		completed_at = CASE WHEN $2 IN ('completed', 'failed', 'canceled') THEN now() END WHERE id = $1`,
-		job.ID, o.Status, o.VideoID)
+		job.ID, o.Status, o.VideoID, o.Output, o.OutputKey)
 	if err != nil {
 		t.Fatalf("dbtest: set AI job status: %v", err)
 	}

@@ -3,7 +3,18 @@
 -- inactive (every read hides inactive users, their profiles and comments),
 -- its username and email are free for someone else, nobody can log in to
 -- it, and its profile text is gone. The id stays, so the credit ledger and
--- the AI jobs still name their user.
+-- the AI jobs still name their user. The videos are locked first, as in
+-- UserSetActive.
+WITH locked AS (
+    -- The user's videos, before the user's row: a change of is_active
+    -- writes them (videos_author_active_changed, migration 00020), and a
+    -- publish or hide of one of them locks the video first and the user's
+    -- row second (counts_glitch_visibility_changed, 00019). Taking the
+    -- user's row first here would deadlock with it.
+    SELECT v.id FROM videos v WHERE v.user_id = @id::uuid
+    ORDER BY v.id
+    FOR NO KEY UPDATE
+)
 UPDATE users SET
     deleted_at        = now(),
     is_active         = false,
@@ -14,7 +25,7 @@ UPDATE users SET
     bio               = NULL,
     profile_image_key = NULL,
     updated_at        = now()
-WHERE id = @id AND deleted_at IS NULL
+WHERE id = @id::uuid AND deleted_at IS NULL AND (SELECT count(*) FROM locked) >= 0
 RETURNING id;
 
 -- name: VideosSoftDeleteOfUser :execrows

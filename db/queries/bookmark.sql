@@ -22,7 +22,7 @@ FROM bookmarks b
 JOIN videos v ON v.id = b.video_id
 JOIN users u ON u.id = v.user_id
 WHERE b.user_id = @user_id
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @user_id)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, @user_id)
   AND (sqlc.narg('cursor_at')::timestamptz IS NULL
        OR (b.created_at, b.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
 ORDER BY b.created_at DESC, b.id DESC

@@ -19,7 +19,7 @@ SELECT ins.* FROM ins;
 SELECT sqlc.embed(c), v.user_id AS video_owner_id
 FROM comments c JOIN videos v ON v.id = c.video_id
 WHERE c.id = @id
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, @viewer_id::uuid)
   AND NOT blocked_between(@viewer_id::uuid, c.user_id);
 
 -- name: CommentWithVideoOwner :one
@@ -64,7 +64,7 @@ SELECT sqlc.embed(c), sqlc.embed(u),
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @viewer_id::uuid AND f.following_id = c.user_id) AS is_following
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
 WHERE c.id = ANY(@ids::uuid[]) AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @viewer_id::uuid)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, @viewer_id::uuid)
   AND NOT blocked_between(@viewer_id::uuid, c.user_id);
 
 -- name: CommentLikeAdd :one

@@ -1,12 +1,13 @@
 -- name: GlitchChildren :many
 -- The direct glitches of a video, visible to the viewer, newest first; of
--- active authors, like videos.glitch_count (00019_true_counts.sql).
+-- active authors (video_visible), like videos.glitch_count
+-- (00019_true_counts.sql).
 SELECT sqlc.embed(v), sqlc.embed(u), g.id AS edge_id, g.created_at AS glitched_at, g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
-WHERE g.original_video_id = @video_id AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
+WHERE g.original_video_id = @video_id
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid)
   AND (sqlc.narg('cursor_at')::timestamptz IS NULL
        OR (g.created_at, g.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
 ORDER BY g.created_at DESC, g.id DESC
@@ -18,8 +19,8 @@ SELECT sqlc.embed(v), sqlc.embed(u), g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
-WHERE g.original_video_id = @video_id AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
+WHERE g.original_video_id = @video_id
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid)
   AND (sqlc.narg('cursor_rank')::bigint IS NULL
        OR (v.like_count::bigint, v.id) < (sqlc.narg('cursor_rank')::bigint, sqlc.narg('cursor_id')::uuid))
 ORDER BY v.like_count DESC, v.id DESC
@@ -42,21 +43,19 @@ SELECT id, depth FROM up ORDER BY depth;
 
 -- name: GlitchDescendants :many
 -- A bounded breadth-first walk down from a root: only branches the viewer
--- may see (and whose authors are active) are followed.
+-- may see (video_visible: whose authors are active) are followed.
 WITH RECURSIVE down AS (
     SELECT g.glitch_video_id AS id, g.original_video_id AS parent_id, g.glitch_type, 1 AS depth, g.created_at
     FROM video_glitches g JOIN videos v ON v.id = g.glitch_video_id
     WHERE g.original_video_id = @root_id
-      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
-      AND EXISTS (SELECT 1 FROM users gu WHERE gu.id = v.user_id AND gu.is_active)
+      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid)
     UNION ALL
     SELECT g.glitch_video_id, g.original_video_id, g.glitch_type, down.depth + 1, g.created_at
     FROM down
     JOIN video_glitches g ON g.original_video_id = down.id
     JOIN videos v ON v.id = g.glitch_video_id
     WHERE down.depth < @max_depth::int
-      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
-      AND EXISTS (SELECT 1 FROM users gu WHERE gu.id = v.user_id AND gu.is_active)
+      AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid)
 )
 SELECT sqlc.embed(v), sqlc.embed(u), d.parent_id, d.glitch_type, d.depth::int AS depth
 FROM down d JOIN videos v ON v.id = d.id JOIN users u ON u.id = v.user_id

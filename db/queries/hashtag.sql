@@ -40,7 +40,7 @@ SELECT h.id, h.name, h.use_count, h.created_at, count(*)::bigint AS recent_uses
 FROM video_hashtags vh
 JOIN hashtags h ON h.id = vh.hashtag_id
 JOIN videos v ON v.id = vh.video_id
-WHERE vh.created_at > @since AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE vh.created_at > @since AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
 GROUP BY h.id
 ORDER BY recent_uses DESC, h.use_count DESC, h.name
 LIMIT @lim;
@@ -54,8 +54,8 @@ FROM video_hashtags vh
 JOIN videos v ON v.id = vh.video_id
 JOIN users u ON u.id = v.user_id
 WHERE vh.hashtag_id = @hashtag_id
-  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
+  AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid)
   AND (sqlc.narg('cursor_at')::timestamptz IS NULL
        OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
 ORDER BY v.created_at DESC, v.id DESC
@@ -68,6 +68,6 @@ SELECT h.name, h.use_count,
        coalesce((array_agg(v.thumbnail_key ORDER BY v.created_at DESC) FILTER (WHERE v.thumbnail_key IS NOT NULL))[1], '')::text AS latest_thumbnail_key
 FROM hashtags h
 LEFT JOIN video_hashtags vh ON vh.hashtag_id = h.id
-LEFT JOIN videos v ON v.id = vh.video_id AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+LEFT JOIN videos v ON v.id = vh.video_id AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
 WHERE h.name = ANY(@names::text[])
 GROUP BY h.id;

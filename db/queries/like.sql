@@ -47,7 +47,7 @@ FROM likes l
 JOIN videos v ON v.id = l.video_id
 JOIN users u ON u.id = v.user_id
 WHERE l.user_id = @user_id
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, @user_id)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, @user_id)
   AND (sqlc.narg('cursor_at')::timestamptz IS NULL
        OR (l.created_at, l.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
 ORDER BY l.created_at DESC, l.id DESC

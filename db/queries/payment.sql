@@ -70,7 +70,3 @@ INSERT INTO payment_events (provider, event_id, event_type, received_at)
 VALUES (@provider, @event_id, @event_type, @received_at)
 ON CONFLICT (provider, event_id) DO NOTHING;
 
--- name: UserCreditsForUpdate :one
--- Locks the user's row for a transaction that reads the balance before it
--- changes it (a refund's clawback).
-SELECT credits FROM users WHERE id = @id FOR UPDATE;

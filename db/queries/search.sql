@@ -53,8 +53,8 @@ LIMIT @lim;
 -- videos that match) rows. q has three or more characters, so the trigram
 -- indexes find the matches (SearchVideosShort answers shorter ones). The
 -- viewer's blocks are read once and anti-joined, instead of a
--- video_visible() call per match, which is the same rule for a completed,
--- public, undeleted video.
+-- video_visible() call per match, which is the same rule for a listed
+-- video (video_listed, which also reads the author's state: migration 00020).
 WITH blocked AS (
     SELECT blocked_id AS user_id FROM blocks WHERE blocker_id = sqlc.narg('viewer_id')::uuid
     UNION
@@ -63,7 +63,7 @@ WITH blocked AS (
 hits AS (
     SELECT h.id, h.user_id, h.caption, h.title, h.created_at
     FROM videos h
-    WHERE h.status = 'completed' AND h.is_public AND h.deleted_at IS NULL
+    WHERE video_listed(h.status, h.is_public, h.deleted_at, h.author_active)
       AND (h.caption ILIKE '%' || @pattern::text || '%' ESCAPE '\' OR h.title ILIKE '%' || @pattern::text || '%' ESCAPE '\')
       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = h.user_id)
     ORDER BY h.created_at DESC, h.id DESC
@@ -72,9 +72,6 @@ hits AS (
 best AS (
     SELECT h.id, greatest(similarity(h.caption, @q::text), similarity(coalesce(h.title, ''), @q::text)) AS score
     FROM hits h
-    -- The author's state by key, for the 200 hits only: as a join, the
-    -- planner hashed every user (2.7 ms of 5.5 for "dance" on the seed).
-    WHERE (SELECT hu.is_active FROM users hu WHERE hu.id = h.user_id)
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT @lim
 )
@@ -96,7 +93,7 @@ WITH blocked AS (
 hits AS (
     SELECT h.id, h.user_id, h.caption, h.title, h.created_at
     FROM videos h
-    WHERE h.status = 'completed' AND h.is_public AND h.deleted_at IS NULL
+    WHERE video_listed(h.status, h.is_public, h.deleted_at, h.author_active)
       AND short_grams(h.caption || ' ' || coalesce(h.title, '')) @> ARRAY[lower(@q::text)]
       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = h.user_id)
     ORDER BY h.created_at DESC, h.id DESC
@@ -105,9 +102,6 @@ hits AS (
 best AS (
     SELECT h.id, greatest(similarity(h.caption, @q::text), similarity(coalesce(h.title, ''), @q::text)) AS score
     FROM hits h
-    -- The author's state by key, for the 200 hits only: as a join, the
-    -- planner hashed every user (2.7 ms of 5.5 for "dance" on the seed).
-    WHERE (SELECT hu.is_active FROM users hu WHERE hu.id = h.user_id)
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT @lim
 )

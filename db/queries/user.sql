@@ -35,7 +35,21 @@ WHERE id = @id
 RETURNING credits;
 
 -- name: UserSetActive :execrows
-UPDATE users SET is_active = @is_active, updated_at = now() WHERE id = @id;
+WITH locked AS (
+    -- The user's videos, before the user's row: a change of is_active
+    -- writes them (videos_author_active_changed, migration 00020), and a
+    -- publish or hide of one of them locks the video first and the user's
+    -- row second (counts_glitch_visibility_changed, 00019). Taking the
+    -- user's row first here would deadlock with it. Still open: a ban
+    -- racing the publish of a glitch of the user's own video (the trigger
+    -- locks two of the user's videos with the row between them), where
+    -- PostgreSQL aborts one of the two.
+    SELECT v.id FROM videos v WHERE v.user_id = @id::uuid
+    ORDER BY v.id
+    FOR NO KEY UPDATE
+)
+UPDATE users SET is_active = @is_active, updated_at = now()
+WHERE id = @id::uuid AND (SELECT count(*) FROM locked) >= 0;
 
 -- name: UserSetRole :execrows
 UPDATE users SET role = @role, updated_at = now() WHERE id = @id;
@@ -48,10 +62,10 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = @user_id)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = @user_id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
     (SELECT coalesce(sum(v.like_count), 0) FROM videos v
       WHERE v.user_id = @user_id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid))::bigint AS total_likes,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid))::bigint AS total_likes,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = sqlc.narg('viewer_id')::uuid AND f.following_id = @user_id) AS is_following;
 
@@ -64,7 +78,7 @@ SELECT
     (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::bigint AS following_count,
     (SELECT count(*) FROM videos v
       WHERE v.user_id = u.id AND v.deleted_at IS NULL AND v.status = 'completed'
-        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
+        AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid))::bigint AS video_count,
     EXISTS (SELECT 1 FROM follows f
              WHERE f.follower_id = sqlc.narg('viewer_id')::uuid AND f.following_id = u.id) AS is_following
 FROM users u
@@ -99,3 +113,9 @@ SELECT
 -- name: UserSetPassword :execrows
 UPDATE users SET hashed_password = @hashed_password, updated_at = now()
 WHERE id = @id AND deleted_at IS NULL;
+
+-- name: UserCreditsForUpdate :one
+-- A balance read that holds the user's row until the transaction ends, so
+-- the spend or clawback that follows in it sees the same balance (CreateAIJob,
+-- RefundOrder).
+SELECT credits FROM users WHERE id = @id FOR UPDATE;

@@ -11,17 +11,18 @@ SELECT * FROM videos WHERE id = @id;
 SELECT * FROM videos WHERE id = @id AND user_id = @user_id AND deleted_at IS NULL;
 
 -- name: VideoGetVisible :one
--- A banned author's videos are not found, like the author (CONTRACT.md §2).
+-- A banned author's videos are not found, like the author (CONTRACT.md §2):
+-- video_visible reads the author's state (00020_visibility_one_rule.sql).
 SELECT sqlc.embed(v), sqlc.embed(u)
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.id = @id AND u.is_active AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid);
 
 -- name: VideoViewTarget :one
 -- What counting a view needs to know: whether the caller may see the video,
 -- its owner, and the flushed count.
 SELECT v.user_id, v.view_count
 FROM videos v
-WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid);
 
 -- name: VideoStartProcessing :one
 -- complete: uploading → processing, recording the client's hints; a video
@@ -85,9 +86,9 @@ RETURNING *;
 SELECT sqlc.embed(v), sqlc.embed(u)
 FROM (
     SELECT x.id, x.created_at
-    FROM videos x JOIN users xu ON xu.id = x.user_id
-    WHERE x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
-      AND video_visible(x.user_id, x.status, x.is_public, x.deleted_at, sqlc.narg('viewer_id')::uuid)
+    FROM videos x
+    WHERE video_listed(x.status, x.is_public, x.deleted_at, x.author_active)
+      AND video_visible(x.user_id, x.status, x.is_public, x.deleted_at, x.author_active, sqlc.narg('viewer_id')::uuid)
       AND (x.created_at, x.id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
                                   coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
     ORDER BY x.created_at DESC, x.id DESC
@@ -104,7 +105,7 @@ LIMIT @lim;
 SELECT sqlc.embed(v), sqlc.embed(u)
 FROM videos v JOIN users u ON u.id = v.user_id
 WHERE v.user_id = @user_id AND v.deleted_at IS NULL
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid)
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid)
   AND (sqlc.narg('status')::text IS NULL OR v.status = sqlc.narg('status')::text)
   AND (sqlc.narg('cursor_at')::timestamptz IS NULL
        OR (v.created_at, v.id) < (sqlc.narg('cursor_at')::timestamptz, sqlc.narg('cursor_id')::uuid))
@@ -115,7 +116,7 @@ LIMIT @lim;
 SELECT v.id, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count
 FROM videos v
 WHERE v.id = ANY(@ids::uuid[])
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid);
 
 -- name: VideoStuckProcessing :many
 -- Videos whose finalize task may have been lost: processing for longer than
@@ -175,11 +176,10 @@ FROM (
     SELECT i.video_id, i.created_at
     FROM feed_inbox i
     JOIN videos x ON x.id = i.video_id
-    JOIN users xu ON xu.id = x.user_id
     WHERE i.user_id = @viewer_id
       AND (i.created_at, i.video_id) < (coalesce(sqlc.narg('cursor_at')::timestamptz, 'infinity'),
                                          coalesce(sqlc.narg('cursor_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-      AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL AND xu.is_active
+      AND video_listed(x.status, x.is_public, x.deleted_at, x.author_active)
       AND NOT blocked_between(@viewer_id::uuid, x.user_id)
     ORDER BY i.created_at DESC, i.video_id DESC
     LIMIT 51
@@ -197,8 +197,8 @@ LIMIT @lim;
 SELECT v.id,
        ((v.view_count + 3 * v.like_count + 4 * v.comment_count + 5 * v.share_count + 6 * v.glitch_count + 1)::double precision
         / power(extract(epoch FROM (now() - v.created_at)) / 3600.0 + 2, 1.5))::double precision AS score
-FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL AND u.is_active
+FROM videos v
+WHERE video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
   AND v.created_at > now() - make_interval(hours => @window_hours::int)
 ORDER BY score DESC, v.id
 LIMIT @lim;
@@ -206,8 +206,8 @@ LIMIT @lim;
 -- name: VideosVisibleByIDs :many
 SELECT sqlc.embed(v), sqlc.embed(u)
 FROM videos v JOIN users u ON u.id = v.user_id
-WHERE v.id = ANY(@ids::uuid[]) AND u.is_active
-  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, sqlc.narg('viewer_id')::uuid);
+WHERE v.id = ANY(@ids::uuid[])
+  AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid);
 
 -- name: PersonalizedCandidates :many
 -- The "for you" candidates of @viewer_id, best first. Candidates: the
@@ -261,7 +261,7 @@ creators AS (
 candidates AS (
     SELECT top.id FROM creators cr CROSS JOIN LATERAL (
         SELECT x.id FROM videos x
-        WHERE x.user_id = cr.user_id AND x.status = 'completed' AND x.is_public AND x.deleted_at IS NULL
+        WHERE x.user_id = cr.user_id AND video_listed(x.status, x.is_public, x.deleted_at, x.author_active)
         ORDER BY x.created_at DESC, x.id DESC
         LIMIT 10) top
     UNION
@@ -280,14 +280,13 @@ SELECT v.id, v.user_id,
         + 1 / sqrt(extract(epoch FROM (now() - v.created_at)) / 3600.0 + 2))::double precision AS score
 FROM candidates c
 JOIN videos v ON v.id = c.id
-JOIN users u ON u.id = v.user_id
 LEFT JOIN followed fo ON fo.user_id = v.user_id
 LEFT JOIN engaged en ON en.user_id = v.user_id
 LEFT JOIN LATERAL (
     SELECT sum(t.n) AS n FROM video_hashtags vh JOIN tags t ON t.hashtag_id = vh.hashtag_id WHERE vh.video_id = v.id
 ) tg ON true
-WHERE v.user_id <> @viewer_id::uuid AND u.is_active
-  AND v.status = 'completed' AND v.is_public AND v.deleted_at IS NULL
+WHERE v.user_id <> @viewer_id::uuid
+  AND video_listed(v.status, v.is_public, v.deleted_at, v.author_active)
   AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.user_id = v.user_id)
   AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.user_id = @viewer_id::uuid AND l.video_id = v.id)
 ORDER BY score DESC, v.id
