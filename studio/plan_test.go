@@ -15,11 +15,19 @@ import (
 	"github.com/lokiz/lokiz/tasks"
 )
 
+// subscribe gives b.me a Stripe subscription to tier for the period
+// [start, end), its monthly credits included.
+func subscribe(t *testing.T, b *testBundle, tier string, start, end time.Time) {
+	t.Helper()
+	_, _, err := b.store.StartSubscription(context.Background(), db.NewSubscription{
+		UserID: b.me.ID, Plan: tier, Provider: "stripe", ProviderSubscriptionID: "sub_" + b.me.ID.String(),
+		Period: db.Period{Start: start, End: end}})
+	require.NoError(t, err)
+}
+
 func setTier(t *testing.T, b *testBundle, tier string) {
 	t.Helper()
-	end := time.Now().Add(24 * time.Hour)
-	require.NoError(t, b.store.UserSetSubscription(context.Background(), db.UserSetSubscriptionParams{
-		ID: b.me.ID, SubscriptionTier: tier, SubscriptionExpiresAt: &end}))
+	subscribe(t, b, tier, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 }
 
 func musicOf(b *testBundle, seconds float64) studio.AIJobRequest {
@@ -57,9 +65,7 @@ func TestStudio_PlanLimits(t *testing.T) {
 	t.Run("ExpiredTierIsFree", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		past := time.Now().Add(-time.Minute)
-		require.NoError(t, b.store.UserSetSubscription(ctx, db.UserSetSubscriptionParams{
-			ID: b.me.ID, SubscriptionTier: lokiz.TierPro, SubscriptionExpiresAt: &past}))
+		subscribe(t, b, lokiz.TierPro, time.Now().AddDate(0, -1, 0), time.Now().Add(-time.Minute))
 		_, err := b.studio.AcceptAIJob(ctx, musicOf(b, 120))
 		require.Equal(t, lokiz.EFORBIDDEN, lokiz.ErrorCode(err))
 	})
