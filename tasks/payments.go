@@ -67,9 +67,9 @@ func ParseOrderPayload(t *asynq.Task) (OrderPayload, error) {
 // Stripe subscription we have not recorded yet (its first invoice) is named
 // by its plan order and Stripe's subscription id instead.
 type SubscriptionPayload struct {
-	SubscriptionID         uuid.UUID `json:"subscription_id,omitempty"`
+	SubscriptionID         uuid.UUID `json:"subscription_id,omitzero"`
 	InvoiceID              string    `json:"invoice_id,omitempty"`
-	OrderID                uuid.UUID `json:"order_id,omitempty"`
+	OrderID                uuid.UUID `json:"order_id,omitzero"`
 	ProviderSubscriptionID string    `json:"provider_subscription_id,omitempty"`
 }
 
