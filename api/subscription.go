@@ -77,8 +77,8 @@ func (s *Server) subscriptionPlans(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"plans": out})
 }
 
-func (s *Server) billing() *billing.Service {
-	return &billing.Service{Store: s.store, Providers: s.payments, CustomerKeySecret: []byte(s.cfg.SecretKey)}
+func (s *Server) subscriptions() *billing.Subscriptions {
+	return &billing.Subscriptions{Store: s.store, Providers: s.payments, CustomerKeySecret: []byte(s.cfg.SecretKey)}
 }
 
 type subscribeRequest struct {
@@ -126,7 +126,7 @@ func (s *Server) subscribe(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	svc := s.billing()
+	svc := s.subscriptions()
 	switch req.Provider {
 	case payments.Stripe:
 		co, err := svc.SubscribeStripe(ctx, user, req.Plan, "", "")
@@ -181,7 +181,7 @@ func (s *Server) tossBilling(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	sub, err := s.billing().StartTossBilling(ctx, user, req.Plan, req.AuthKey, req.CustomerKey)
+	sub, err := s.subscriptions().StartTossBilling(ctx, user, req.Plan, req.AuthKey, req.CustomerKey)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -266,7 +266,7 @@ func (s *Server) mySubscription(c *gin.Context) {
 func (s *Server) cancelSubscription(c *gin.Context) {
 	ctx := c.Request.Context()
 	me := mustUser(c).ID
-	sub, err := s.billing().Cancel(ctx, me)
+	sub, err := s.subscriptions().Cancel(ctx, me)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -41,8 +41,8 @@ const expireBatch = 100
 // renewBatch is how many due subscriptions one renewal run charges.
 const renewBatch = 100
 
-// Service runs the subscription flows.
-type Service struct {
+// Subscriptions runs the subscription flows.
+type Subscriptions struct {
 	Store     *db.Store
 	Providers payments.Providers
 	// CustomerKeySecret derives the Toss customer key of a user (see
@@ -52,7 +52,7 @@ type Service struct {
 	Now func() time.Time
 }
 
-func (s *Service) now() time.Time {
+func (s *Subscriptions) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
@@ -73,7 +73,7 @@ func PaidPlan(id string) (lokiz.Plan, error) {
 }
 
 // checkNotSubscribed refuses a user who already has a live subscription.
-func (s *Service) checkNotSubscribed(ctx context.Context, userID uuid.UUID) error {
+func (s *Subscriptions) checkNotSubscribed(ctx context.Context, userID uuid.UUID) error {
 	_, err := s.Store.SubscriptionLiveOfUser(ctx, userID)
 	switch {
 	case err == nil:
@@ -98,7 +98,7 @@ type StripeCheckout struct {
 // SubscribeStripe creates a plan order and a Stripe Checkout Session in
 // subscription mode for it. Nothing is granted: the first invoice's
 // payment starts the subscription (Sync).
-func (s *Service) SubscribeStripe(ctx context.Context, user db.User, planID, successURL, cancelURL string) (StripeCheckout, error) {
+func (s *Subscriptions) SubscribeStripe(ctx context.Context, user db.User, planID, successURL, cancelURL string) (StripeCheckout, error) {
 	plan, err := PaidPlan(planID)
 	if err != nil {
 		return StripeCheckout{}, err
@@ -158,7 +158,7 @@ type TossBillingStart struct {
 // SubscribeToss checks that the user may subscribe to planID through Toss
 // and answers what the billing widget needs; the widget's authKey then goes
 // to StartTossBilling.
-func (s *Service) SubscribeToss(ctx context.Context, user db.User, planID string) (TossBillingStart, error) {
+func (s *Subscriptions) SubscribeToss(ctx context.Context, user db.User, planID string) (TossBillingStart, error) {
 	plan, err := PaidPlan(planID)
 	if err != nil {
 		return TossBillingStart{}, err
@@ -201,7 +201,7 @@ func monthAfter(start time.Time) time.Time { return start.AddDate(0, 1, 0) }
 // granting the period's credits once. customerKey must be the user's own
 // (CustomerKey). A declined card is 400 (reason card_declined) and starts
 // nothing.
-func (s *Service) StartTossBilling(ctx context.Context, user db.User, planID, authKey, customerKey string) (db.Subscription, error) {
+func (s *Subscriptions) StartTossBilling(ctx context.Context, user db.User, planID, authKey, customerKey string) (db.Subscription, error) {
 	plan, err := PaidPlan(planID)
 	if err != nil {
 		return db.Subscription{}, err
@@ -270,7 +270,7 @@ func tossCallErr(err error, msg string) error {
 // here); a Toss subscription is simply no longer charged. The tier stays
 // until subscription_expires_at. A user without a live subscription gets
 // not found; cancelling twice is harmless.
-func (s *Service) Cancel(ctx context.Context, userID uuid.UUID) (db.Subscription, error) {
+func (s *Subscriptions) Cancel(ctx context.Context, userID uuid.UUID) (db.Subscription, error) {
 	live, err := s.Store.SubscriptionLiveOfUser(ctx, userID)
 	if db.IsNotFound(err) {
 		return db.Subscription{}, lokiz.Errorf(lokiz.ENOTFOUND, "you have no subscription to cancel")
@@ -330,7 +330,7 @@ func SubscriptionEvent(ctx context.Context, store *db.Store, ev payments.StripeE
 // now. For a subscription we have not recorded yet (its first invoice),
 // p names the plan order and Stripe's subscription id: the order is marked
 // paid and the subscription started with the invoice's period.
-func (s *Service) Sync(ctx context.Context, p tasks.SubscriptionPayload) error {
+func (s *Subscriptions) Sync(ctx context.Context, p tasks.SubscriptionPayload) error {
 	stripe := s.Providers.Stripe
 	var sub db.Subscription
 	var err error
@@ -378,7 +378,7 @@ func (s *Service) Sync(ctx context.Context, p tasks.SubscriptionPayload) error {
 
 // startStripe starts a subscription from its first paid invoice; a zero
 // subscription (and no error) when the invoice is not paid yet.
-func (s *Service) startStripe(ctx context.Context, p tasks.SubscriptionPayload, ss payments.StripeSubscription) (db.Subscription, error) {
+func (s *Subscriptions) startStripe(ctx context.Context, p tasks.SubscriptionPayload, ss payments.StripeSubscription) (db.Subscription, error) {
 	if ss.OrderID != p.OrderID.String() {
 		return db.Subscription{}, Permanent(fmt.Errorf("stripe subscription %s belongs to order %q, not %s", ss.ID, ss.OrderID, p.OrderID))
 	}
@@ -417,7 +417,7 @@ func (s *Service) startStripe(ctx context.Context, p tasks.SubscriptionPayload, 
 }
 
 // applyInvoice applies the period a paid invoice of sub pays for.
-func (s *Service) applyInvoice(ctx context.Context, sub db.Subscription, invoiceID string) error {
+func (s *Subscriptions) applyInvoice(ctx context.Context, sub db.Subscription, invoiceID string) error {
 	inv, err := s.Providers.Stripe.Invoice(ctx, invoiceID)
 	if errors.Is(err, payments.ErrNotFound) {
 		return Permanent(err)
@@ -435,7 +435,7 @@ func (s *Service) applyInvoice(ctx context.Context, sub db.Subscription, invoice
 }
 
 // applyStripeState moves sub to what Stripe's subscription says.
-func (s *Service) applyStripeState(ctx context.Context, sub db.Subscription, ss payments.StripeSubscription) error {
+func (s *Subscriptions) applyStripeState(ctx context.Context, sub db.Subscription, ss payments.StripeSubscription) error {
 	switch {
 	case ss.Status == "canceled" || ss.Status == "incomplete_expired" || !ss.EndedAt.IsZero():
 		_, err := s.Store.EndSubscription(ctx, sub.ID, s.now())
@@ -464,7 +464,7 @@ type RenewResult struct {
 // granted once. A declined card makes the subscription past due (the tier
 // stays until the paid period's end; it is charged again on the next day's
 // runs until it expires). Other failures are left for the next run.
-func (s *Service) Renew(ctx context.Context) (RenewResult, error) {
+func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 	var res RenewResult
 	toss := s.Providers.Toss
 	if toss == nil {
@@ -492,7 +492,7 @@ func (s *Service) Renew(ctx context.Context) (RenewResult, error) {
 
 var errDeclined = errors.New("the card was declined")
 
-func (s *Service) renewOne(ctx context.Context, toss *payments.TossClient, sub db.Subscription, now time.Time) error {
+func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient, sub db.Subscription, now time.Time) error {
 	plan, ok := lokiz.PlanByID(sub.Plan)
 	amount, priced := plan.Price(lokiz.CurrencyKRW)
 	if !ok || !priced || sub.BillingKey == nil || sub.CustomerKey == nil {
@@ -529,7 +529,7 @@ func (s *Service) renewOne(ctx context.Context, toss *payments.TossClient, sub d
 
 // Expire ends the subscriptions whose period ended ExpireGrace ago without a
 // renewal, and drops their users to the free tier (subscriptions:expire).
-func (s *Service) Expire(ctx context.Context) (int, error) {
+func (s *Subscriptions) Expire(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		ended, err := s.Store.ExpireSubscriptions(ctx, s.now(), ExpireGrace, expireBatch)

@@ -151,7 +151,7 @@ func TestStripeSubscriptionLifecycle(t *testing.T) {
 	store := dbtest.NewStore(t)
 	stripe, overlay := newStripe(t)
 	clk := &clock{t: time.Now()}
-	svc := &billing.Service{Store: store, Providers: payments.Providers{Stripe: stripe}, CustomerKeySecret: secret, Now: clk.now}
+	svc := &billing.Subscriptions{Store: store, Providers: payments.Providers{Stripe: stripe}, CustomerKeySecret: secret, Now: clk.now}
 	h := worker.NewSubscriptionHandlers(svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 
@@ -236,7 +236,7 @@ func TestStripeCancelAtPeriodEnd(t *testing.T) {
 	store := dbtest.NewStore(t)
 	stripe, overlay := newStripe(t)
 	clk := &clock{t: time.Now()}
-	svc := &billing.Service{Store: store, Providers: payments.Providers{Stripe: stripe}, CustomerKeySecret: secret, Now: clk.now}
+	svc := &billing.Subscriptions{Store: store, Providers: payments.Providers{Stripe: stripe}, CustomerKeySecret: secret, Now: clk.now}
 	h := worker.NewSubscriptionHandlers(svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 
@@ -291,7 +291,7 @@ func TestTossBillingRenewDeclineExpire(t *testing.T) {
 	store := dbtest.NewStore(t)
 	toss, sim := newToss(t)
 	clk := &clock{t: time.Now()}
-	svc := &billing.Service{Store: store, Providers: payments.Providers{Toss: toss}, CustomerKeySecret: secret, Now: clk.now}
+	svc := &billing.Subscriptions{Store: store, Providers: payments.Providers{Toss: toss}, CustomerKeySecret: secret, Now: clk.now}
 	h := worker.NewSubscriptionHandlers(svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 	other := dbtest.CreateUser(t, store, dbtest.UserOpts{})
@@ -300,7 +300,7 @@ func TestTossBillingRenewDeclineExpire(t *testing.T) {
 	require.Equal(t, lokiz.EINVALID, lokiz.ErrorCode(err), "free is not sold")
 	_, err = svc.SubscribeToss(ctx, user, "platinum")
 	require.Equal(t, lokiz.EINVALID, lokiz.ErrorCode(err))
-	_, err = (&billing.Service{Store: store, CustomerKeySecret: secret}).SubscribeToss(ctx, user, lokiz.TierPro)
+	_, err = (&billing.Subscriptions{Store: store, CustomerKeySecret: secret}).SubscribeToss(ctx, user, lokiz.TierPro)
 	require.Equal(t, lokiz.EUNAVAILABLE, lokiz.ErrorCode(err), "toss not configured")
 
 	st, err := svc.SubscribeToss(ctx, user, lokiz.TierPro)
@@ -385,7 +385,7 @@ func TestTossDeclinedFirstCharge(t *testing.T) {
 	ctx := context.Background()
 	store := dbtest.NewStore(t)
 	toss, sim := newToss(t)
-	svc := &billing.Service{Store: store, Providers: payments.Providers{Toss: toss}, CustomerKeySecret: secret}
+	svc := &billing.Subscriptions{Store: store, Providers: payments.Providers{Toss: toss}, CustomerKeySecret: secret}
 	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 	ck := billing.CustomerKey(secret, user.ID)
 	// A used authKey cannot be issued again; a bogus one is refused.

@@ -38,7 +38,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
 	}
-	NewSubscriptionHandlers(&billing.Service{Store: d.Store, Providers: d.Payments}, d.Logger).Register(mux)
+	NewSubscriptionHandlers(&billing.Subscriptions{Store: d.Store, Providers: d.Payments}, d.Logger).Register(mux)
 	return mux
 }
 

@@ -12,17 +12,17 @@ import (
 	"github.com/lokiz/lokiz/tasks"
 )
 
-// SubscriptionHandlers run the subscription tasks through billing.Service:
+// SubscriptionHandlers run the subscription tasks through billing.Subscriptions:
 // subscription:sync (a Stripe subscription brought to the state Stripe
 // reports), subscriptions:renew (the Toss billing keys we charge) and
 // subscriptions:expire.
 type SubscriptionHandlers struct {
-	svc    *billing.Service
+	svc    *billing.Subscriptions
 	logger *slog.Logger
 }
 
 // NewSubscriptionHandlers returns the subscription task handlers.
-func NewSubscriptionHandlers(svc *billing.Service, logger *slog.Logger) *SubscriptionHandlers {
+func NewSubscriptionHandlers(svc *billing.Subscriptions, logger *slog.Logger) *SubscriptionHandlers {
 	return &SubscriptionHandlers{svc: svc, logger: logger}
 }
 
