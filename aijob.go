@@ -112,6 +112,11 @@ type AIJobInput struct {
 	EndTime   *float64 `json:"end_time,omitempty"`
 	IsGlitch  bool     `json:"is_glitch,omitempty"`
 	PresetID  string   `json:"preset_id,omitempty"`
+	// ListPrice is the job's base cost before any discount or plan, kept
+	// for analytics; a job an unlimited plan ran free of charge has
+	// credits_used 0 and its list price here (it counts against the plan's
+	// fair-use cap).
+	ListPrice int32 `json:"list_price,omitempty"`
 }
 
 // JobNeedsSource reports whether a job of jobType works on a source video

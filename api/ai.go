@@ -27,7 +27,9 @@ const (
 	templateMinSecs  = 5
 	templateMaxSecs  = 10
 	musicMinSecs     = 1
-	musicMaxSecs     = 60
+	// musicMaxSecs bounds the shape; the caller's plan may allow less
+	// (lokiz.Plan.Studio, checked by the studio package).
+	musicMaxSecs     = 180
 	musicDefaultSecs = 30
 	maxBatchJobs     = 50
 )
@@ -142,7 +144,7 @@ var aiRoutes = map[string]aiRoute{
 			r.Duration = ptr(float64(musicDefaultSecs))
 		}
 		if d := *r.Duration; !finiteNum(d) || d != math.Trunc(d) || d < musicMinSecs || d > musicMaxSecs {
-			errs = append(errs, fieldErr("must be a whole number of seconds from 1 to 60", "body", "duration"))
+			errs = append(errs, fieldErr("must be a whole number of seconds from 1 to 180", "body", "duration"))
 		}
 		return errs
 	}},

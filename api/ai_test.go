@@ -154,7 +154,9 @@ func TestAIJobValidation(t *testing.T) {
 		{"StickerPastTheEnd", "/v1/ai/sticker-to-reality", map[string]any{"video_id": video, "user_image_url": img, "start_time": 3, "end_time": 5, "prompt": "p", "is_glitch": true}, 422},
 		{"StickerMissingTimes", "/v1/ai/sticker-to-reality", map[string]any{"video_id": video, "user_image_url": img, "prompt": "p", "is_glitch": true}, 422},
 		{"MusicNoPrompt", "/v1/ai/music", map[string]any{"duration": 10}, 422},
-		{"MusicTooLong", "/v1/ai/music", map[string]any{"prompt": "p", "duration": 61}, 422},
+		{"MusicTooLong", "/v1/ai/music", map[string]any{"prompt": "p", "duration": 181}, 422},
+		// Longer music is pro's advanced option: free is refused.
+		{"MusicBeyondThePlan", "/v1/ai/music", map[string]any{"prompt": "p", "duration": 61}, 403},
 		{"MusicControlChars", "/v1/ai/music", map[string]any{"prompt": "a\u0000b"}, 422},
 		{"UnknownPreset", "/v1/ai/music", map[string]any{"prompt": "p", "preset_id": "nope"}, 422},
 		{"PresetOfAnotherType", "/v1/ai/music", map[string]any{"prompt": "p", "preset_id": "glitch_dance_swap"}, 422},

@@ -37,6 +37,8 @@ func TestRegister(t *testing.T) {
 			"id": user["id"], "username": "mina_k", "email": "mina@example.com",
 			"display_name": "mina_k", "bio": nil, "profile_image_url": nil, "profile_image": nil,
 			"credits": float64(100), "role": "user", "subscription_tier": "free", "subscription_expires_at": nil,
+			"show_ads": true, "limits": map[string]any{"template_max_seconds": float64(10), "sticker_max_seconds": float64(10),
+				"music_max_seconds": float64(60), "max_resolution": "720p"},
 			"follower_count": float64(0), "following_count": float64(0), "video_count": float64(0),
 			"total_likes": float64(0), "like_count": float64(0),
 			"created_at": user["created_at"], "updated_at": user["updated_at"],

@@ -126,6 +126,9 @@ type Deps struct {
 	// 503. When its providers hold the development checkout, its page is
 	// mounted at /dev/checkout/ (cmd/lokiz never builds one in production).
 	Billing *billing.Service
+	// Payments are the configured payment providers; a provider that is not
+	// configured answers 503 on the routes that need it.
+	Payments payments.Providers
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -140,6 +143,7 @@ type Server struct {
 	foryou   *foryou.Ranker
 	studio   *studio.Studio
 	billing  *billing.Service
+	payments payments.Providers
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -186,6 +190,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		views:    deps.Views,
 		trending: deps.Trending,
 		billing:  deps.Billing,
+		payments: deps.Payments,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
@@ -418,6 +423,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/api-keys", session, s.createAPIKey)
 	v1.GET("/api-keys", session, s.listAPIKeys)
 	v1.DELETE("/api-keys/:key_id", session, s.revokeAPIKey)
+	// Subscriptions (CONTRACT.md §3; issue 13): plans, subscribing through
+	// Stripe or a Toss billing key, the caller's tier, cancel at period end.
+	v1.GET("/subscriptions/plans", optional, s.subscriptionPlans)
+	v1.POST("/subscriptions/subscribe", session, s.subscribe)
+	v1.POST("/subscriptions/toss/billing", session, s.tossBilling)
+	v1.GET("/subscriptions/me", auth, s.mySubscription)
+	v1.DELETE("/subscriptions/cancel", session, s.cancelSubscription)
 
 	s.engine = r
 	return s, nil

@@ -28,13 +28,17 @@ type userResponse struct {
 	Role                  string     `json:"role"`
 	SubscriptionTier      string     `json:"subscription_tier"`
 	SubscriptionExpiresAt *time.Time `json:"subscription_expires_at"`
-	FollowerCount         int64      `json:"follower_count"`
-	FollowingCount        int64      `json:"following_count"`
-	VideoCount            int64      `json:"video_count"`
-	TotalLikes            int64      `json:"total_likes"`
-	LikeCount             int64      `json:"like_count"`
-	CreatedAt             time.Time  `json:"created_at"`
-	UpdatedAt             time.Time  `json:"updated_at"`
+	// ShowAds and Limits are the perks of the tier in force now (free
+	// once a paid tier has expired).
+	ShowAds        bool               `json:"show_ads"`
+	Limits         planLimitsResponse `json:"limits"`
+	FollowerCount  int64              `json:"follower_count"`
+	FollowingCount int64              `json:"following_count"`
+	VideoCount     int64              `json:"video_count"`
+	TotalLikes     int64              `json:"total_likes"`
+	LikeCount      int64              `json:"like_count"`
+	CreatedAt      time.Time          `json:"created_at"`
+	UpdatedAt      time.Time          `json:"updated_at"`
 }
 
 // profileResponse is anyone's public profile (GET /users/{id}).
@@ -70,7 +74,10 @@ func (s *Server) loadMe(ctx context.Context, u db.User) (userResponse, error) {
 		return userResponse{}, err
 	}
 	img := s.mediaURL(ctx, u.ProfileImageKey)
+	plan := lokiz.TierPlan(lokiz.ActiveTier(u.SubscriptionTier, u.SubscriptionExpiresAt, time.Now()))
 	return userResponse{
+		ShowAds:               plan.ShowAds,
+		Limits:                planLimits(plan),
 		ID:                    u.ID,
 		Username:              u.Username,
 		Email:                 u.Email,

@@ -54,11 +54,6 @@ type Config struct {
 	AbandonAfter time.Duration
 }
 
-// PlanSettler settles a plan's order once its provider reported the
-// payment (subscriptions are their own flow): the subscription lane sets it.
-// Without one, plan orders are left to the subscription sync.
-type PlanSettler func(ctx context.Context, o db.PaymentOrder, p payments.Payment) error
-
 // Service is the purchase flow.
 type Service struct {
 	store     *db.Store
@@ -66,8 +61,6 @@ type Service struct {
 	providers payments.Providers
 	cfg       Config
 	log       *slog.Logger
-	// SettlePlan, when set, settles plan orders (see PlanSettler).
-	SettlePlan PlanSettler
 }
 
 // New returns the flow over store, enqueuing through tc.
@@ -281,10 +274,25 @@ func (s *Service) StripeWebhook(ctx context.Context, header map[string][]string,
 		return WebhookIgnored, nil
 	}
 	return s.handled(ctx, payments.Stripe, ev.ID, func() (string, error) {
+		// A subscription's events (its checkout, invoices, changes) wake its
+		// sync; a package's wake the settlement of its order.
+		p, ok, err := SubscriptionEvent(ctx, s.store, ev)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			if err := s.tasks.Enqueue(ctx, tasks.NewSubscriptionSyncTaskFor(p)); err != nil {
+				s.log.ErrorContext(ctx, "enqueue subscription sync", "event_id", ev.ID, "subscription", ev.SubscriptionID, "error", err)
+				return "", lokiz.Errorf(lokiz.EUNAVAILABLE, "The event could not be queued")
+			}
+			return WebhookAccepted, nil
+		}
 		switch ev.Type {
 		case payments.StripeInvoicePaid, payments.StripeInvoicePaymentFailed,
 			payments.StripeSubscriptionUpdated, payments.StripeSubscriptionDeleted:
-			return s.subscriptionEvent(ctx, payments.Stripe, ev.Event, ev.InvoiceID)
+			s.log.WarnContext(ctx, "subscription event for an unknown subscription", "event_id", ev.ID,
+				"event_type", ev.Type, "subscription", ev.SubscriptionID)
+			return WebhookIgnored, nil
 		}
 		return s.orderEvent(ctx, payments.Stripe, ev.Event)
 	})
@@ -328,7 +336,10 @@ func (s *Service) TossWebhook(ctx context.Context, header map[string][]string, b
 	}
 	return s.handled(ctx, payments.Toss, ev.ID, func() (string, error) {
 		if ev.Ref.OrderID == "" && ev.Ref.PaymentID == "" && ev.SubscriptionID != "" {
-			return s.subscriptionEvent(ctx, payments.Toss, ev, "")
+			// A billing-key event: Toss renewals are charged by our own
+			// scheduler (subscriptions:renew), which reads the answer of its
+			// charge; there is nothing for a webhook to wake.
+			return WebhookIgnored, nil
 		}
 		return s.orderEvent(ctx, payments.Toss, ev)
 	})
@@ -409,29 +420,6 @@ func (s *Service) orderEvent(ctx context.Context, provider string, ev payments.E
 	return WebhookAccepted, nil
 }
 
-// subscriptionEvent is the hook of the subscription flow: an event about a
-// subscription we hold enqueues its sync (the subscription lane's handler);
-// one about a subscription we do not know is logged and ignored.
-func (s *Service) subscriptionEvent(ctx context.Context, provider string, ev payments.Event, invoiceID string) (string, error) {
-	if ev.SubscriptionID == "" {
-		return WebhookIgnored, nil
-	}
-	sub, err := s.store.SubscriptionByProviderID(ctx, db.SubscriptionByProviderIDParams{Provider: provider, ProviderSubscriptionID: ev.SubscriptionID})
-	if db.IsNotFound(err) {
-		s.log.WarnContext(ctx, "subscription event for an unknown subscription", "provider", provider,
-			"event_id", ev.ID, "event_type", ev.Type, "subscription", ev.SubscriptionID)
-		return WebhookIgnored, nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if err := s.tasks.Enqueue(ctx, tasks.NewSubscriptionSyncTask(sub.ID, invoiceID)); err != nil {
-		s.log.ErrorContext(ctx, "enqueue subscription sync", "subscription_id", sub.ID, "event_id", ev.ID, "error", err)
-		return "", lokiz.Errorf(lokiz.EUNAVAILABLE, "The event could not be queued")
-	}
-	return WebhookAccepted, nil
-}
-
 // ErrPermanent marks a Settle failure that retrying cannot mend (an amount
 // that does not match, a state the order cannot move from); the worker
 // archives the task at once. It is logged for a person to look at.
@@ -476,11 +464,10 @@ func (s *Service) Settle(ctx context.Context, orderID uuid.UUID) error {
 		return fmt.Errorf("order %s: lookup at %s: %w", o.ID, o.Provider, err)
 	}
 	if o.Kind == lokiz.OrderKindPlan {
-		if s.SettlePlan == nil {
-			s.log.InfoContext(ctx, "plan order left to the subscription flow", "order_id", o.ID, "state", p.State)
-			return nil
-		}
-		return s.SettlePlan(ctx, o, p)
+		// A plan's order is marked fulfilled by the subscription flow
+		// (Subscriptions.Sync, StartTossBilling) with its first period.
+		s.log.InfoContext(ctx, "plan order left to the subscription flow", "order_id", o.ID, "state", p.State)
+		return nil
 	}
 	switch p.State {
 	case payments.StatePaid:

@@ -527,6 +527,28 @@ func (q *Queries) AIJobsOfUser(ctx context.Context, arg AIJobsOfUserParams) ([]A
 	return items, nil
 }
 
+const aIJobsPlanFreeListPrice = `-- name: AIJobsPlanFreeListPrice :one
+SELECT coalesce(sum((input_data->>'list_price')::int), 0)::int AS used
+FROM ai_jobs
+WHERE user_id = $1 AND created_at >= $2 AND credits_used = 0
+  AND input_data->>'list_price' IS NOT NULL AND status NOT IN ('failed', 'canceled')
+`
+
+type AIJobsPlanFreeListPriceParams struct {
+	UserID uuid.UUID
+	Since  time.Time
+}
+
+// The list price of the user's AI jobs since @since that an unlimited plan
+// ran free of charge (credits_used 0 with a list price recorded), failed and
+// canceled ones left out: what the plan's fair-use cap has used up.
+func (q *Queries) AIJobsPlanFreeListPrice(ctx context.Context, arg AIJobsPlanFreeListPriceParams) (int32, error) {
+	row := q.db.QueryRow(ctx, aIJobsPlanFreeListPrice, arg.UserID, arg.Since)
+	var used int32
+	err := row.Scan(&used)
+	return used, err
+}
+
 const aIJobsStuck = `-- name: AIJobsStuck :many
 SELECT id, user_id, job_type, status, input_data, output_data, output_url, video_id, prediction_id, progress, credits_used, error_message, created_at, updated_at, started_at, completed_at, preset_id, model, queue, source_video_id, glitch_type, request, request_at, prediction_status, output_key, deadline_at, canceled_by_user, ended_reason FROM ai_jobs
 WHERE status IN ('pending', 'processing') AND updated_at < $1

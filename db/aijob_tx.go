@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -19,31 +20,73 @@ import (
 func (s *Store) CreateAIJob(ctx context.Context, p AIJobCreateParams) (AIJob, error) {
 	var job AIJob
 	err := s.InTx(ctx, func(q *Queries) error {
-		if p.CreditsUsed > 0 {
-			// The row stays locked to the commit: the spend below sees
-			// this balance.
-			balance, err := q.UserCreditsForUpdate(ctx, p.UserID)
-			if err != nil {
-				return translate(err, "user")
-			}
-			if balance < p.CreditsUsed {
-				return lokiz.Errorf(lokiz.EINSUFFICIENTCREDITS, "Insufficient credits. Required: %d, Available: %d", p.CreditsUsed, balance)
-			}
-			extra, _ := json.Marshal(map[string]any{"job_id": p.ID, "job_type": p.JobType}) // cannot fail
-			if _, _, err := applyCredits(ctx, q, CreditChange{
-				UserID: p.UserID, Type: lokiz.CreditUsage, Delta: -p.CreditsUsed,
-				Description:    "AI " + lokiz.JobTypeLabel(p.JobType),
-				ExtraData:      extra,
-				IdempotencyKey: "job:" + p.ID.String() + ":usage",
-			}); err != nil {
-				return err
-			}
-		}
 		var err error
-		job, err = q.AIJobCreate(ctx, p)
+		job, err = createAIJob(ctx, q, p)
 		return err
 	})
 	return job, err
+}
+
+// JobPricing prices a job for its user's tier inside CreateAIJobPriced.
+type JobPricing struct {
+	Base int32  // the list price (lokiz.JobBaseCost or the preset's cost)
+	Tier string // the tier in force now (lokiz.ActiveTier)
+	// DayStart is the start of the current UTC day, the fair-use window.
+	DayStart time.Time
+}
+
+// CreateAIJobPriced is CreateAIJob with the charge computed in the same
+// transaction, under the user's row lock, by lokiz.JobCharge: an unlimited
+// plan's job is free while the list price of the jobs it ran free today
+// (failed and canceled ones left out) plus this one fits in the plan's
+// fair-use cap, and charged as usual beyond it. Holding the lock while
+// counting makes concurrent jobs of one user see each other, so the cap is
+// never overrun. p.CreditsUsed is replaced; p.InputData must carry
+// list_price (lokiz.AIJobInput.ListPrice) for the job to count.
+func (s *Store) CreateAIJobPriced(ctx context.Context, p AIJobCreateParams, pr JobPricing) (AIJob, error) {
+	var job AIJob
+	err := s.InTx(ctx, func(q *Queries) error {
+		if _, err := q.UserCreditsForUpdate(ctx, p.UserID); err != nil {
+			return translate(err, "user")
+		}
+		var used int32
+		if lokiz.TierPlan(pr.Tier).UnlimitedCredits {
+			var err error
+			if used, err = q.AIJobsPlanFreeListPrice(ctx, AIJobsPlanFreeListPriceParams{UserID: p.UserID, Since: pr.DayStart}); err != nil {
+				return err
+			}
+		}
+		p.CreditsUsed, _ = lokiz.JobCharge(pr.Base, pr.Tier, used)
+		var err error
+		job, err = createAIJob(ctx, q, p)
+		return err
+	})
+	return job, err
+}
+
+// createAIJob takes p's credits and stores the job, inside a transaction.
+func createAIJob(ctx context.Context, q *Queries, p AIJobCreateParams) (AIJob, error) {
+	if p.CreditsUsed > 0 {
+		// The row stays locked to the commit: the spend below sees
+		// this balance.
+		balance, err := q.UserCreditsForUpdate(ctx, p.UserID)
+		if err != nil {
+			return AIJob{}, translate(err, "user")
+		}
+		if balance < p.CreditsUsed {
+			return AIJob{}, lokiz.Errorf(lokiz.EINSUFFICIENTCREDITS, "Insufficient credits. Required: %d, Available: %d", p.CreditsUsed, balance)
+		}
+		extra, _ := json.Marshal(map[string]any{"job_id": p.ID, "job_type": p.JobType}) // cannot fail
+		if _, _, err := applyCredits(ctx, q, CreditChange{
+			UserID: p.UserID, Type: lokiz.CreditUsage, Delta: -p.CreditsUsed,
+			Description:    "AI " + lokiz.JobTypeLabel(p.JobType),
+			ExtraData:      extra,
+			IdempotencyKey: "job:" + p.ID.String() + ":usage",
+		}); err != nil {
+			return AIJob{}, err
+		}
+	}
+	return q.AIJobCreate(ctx, p)
 }
 
 // AIJobEnding ends an open job as failed or canceled.

@@ -46,5 +46,7 @@ func DefaultEntries(iv Intervals) []Entry {
 		{Name: tasks.TypePaymentsReconcile, Spec: "*/5 * * * *", Task: tasks.NewPaymentsReconcileTask},
 		{Name: tasks.TypeViewsFlush, Spec: "@every " + iv.ViewFlush.String(), Task: tasks.NewViewsFlushTask},
 		{Name: tasks.TypeTrendingRecompute, Spec: "@every " + iv.Trending.String(), Task: tasks.NewTrendingRecomputeTask},
+		{Name: tasks.TypeSubscriptionsRenew, Spec: "*/15 * * * *", Task: tasks.NewSubscriptionsRenewTask},
+		{Name: tasks.TypeSubscriptionsExpire, Spec: "*/10 * * * *", Task: tasks.NewSubscriptionsExpireTask},
 	}
 }

@@ -32,6 +32,8 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "*/5 * * * *", byName[tasks.TypePaymentsReconcile].Spec, "a lost payment webhook is recovered within minutes")
 	require.Equal(t, "@every 10s", byName[tasks.TypeViewsFlush].Spec)
 	require.Equal(t, "@every 5m0s", byName[tasks.TypeTrendingRecompute].Spec)
+	require.Equal(t, "*/15 * * * *", byName[tasks.TypeSubscriptionsRenew].Spec, "Toss billing keys due are charged every 15 minutes")
+	require.Equal(t, "*/10 * * * *", byName[tasks.TypeSubscriptionsExpire].Spec)
 }
 
 func TestNewRejectsBadEntries(t *testing.T) {

@@ -50,7 +50,7 @@ func (s *Studio) AcceptAIJob(ctx context.Context, r AIJobRequest) (db.AIJob, err
 	if err != nil {
 		return db.AIJob{}, err
 	}
-	job, err := s.cfg.Store.CreateAIJob(ctx, p)
+	job, err := s.cfg.Store.CreateAIJobPriced(ctx, p.params, p.pricing)
 	if err != nil {
 		return db.AIJob{}, err
 	}
@@ -60,16 +60,22 @@ func (s *Studio) AcceptAIJob(ctx context.Context, r AIJobRequest) (db.AIJob, err
 	return job, nil
 }
 
-// aiJobParams resolves r into the row CreateAIJob stores.
-func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (db.AIJobCreateParams, error) {
+// pricedJob is a job's row and what prices it.
+type pricedJob struct {
+	params  db.AIJobCreateParams
+	pricing db.JobPricing
+}
+
+// aiJobParams resolves r into the row CreateAIJobPriced stores.
+func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (pricedJob, error) {
 	me := r.UserID
 	user, err := s.cfg.Store.UserGetByID(ctx, me)
 	if err != nil {
-		return db.AIJobCreateParams{}, err
+		return pricedJob{}, err
 	}
 	model, ok := s.cfg.Models[r.JobType]
 	if !ok {
-		return db.AIJobCreateParams{}, lokiz.Errorf(lokiz.EUNAVAILABLE, "AI generation is not configured on this server")
+		return pricedJob{}, lokiz.Errorf(lokiz.EUNAVAILABLE, "AI generation is not configured on this server")
 	}
 	in := lokiz.AIJobInput{Template: strings.TrimSpace(r.Template), IsGlitch: r.IsGlitch, StartTime: r.StartTime, EndTime: r.EndTime}
 	if r.Prompt != nil {
@@ -85,12 +91,12 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (db.AIJobCreat
 	if r.PresetID != nil && *r.PresetID != "" {
 		p, err := s.cfg.Store.PresetGet(ctx, *r.PresetID)
 		if db.IsNotFound(err) || (err == nil && !p.Active) {
-			return db.AIJobCreateParams{}, lokiz.ValidationError(fieldErr("is not an available preset", "body", "preset_id"))
+			return pricedJob{}, lokiz.ValidationError(fieldErr("is not an available preset", "body", "preset_id"))
 		} else if err != nil {
-			return db.AIJobCreateParams{}, err
+			return pricedJob{}, err
 		}
 		if p.JobType != r.JobType {
-			return db.AIJobCreateParams{}, lokiz.ValidationError(fieldErr("is a preset for "+lokiz.JobTypeLabel(p.JobType)+", not for this route", "body", "preset_id"))
+			return pricedJob{}, lokiz.ValidationError(fieldErr("is a preset for "+lokiz.JobTypeLabel(p.JobType)+", not for this route", "body", "preset_id"))
 		}
 		base, modelName, presetID = p.Cost, p.Model, &p.ID
 		in.PresetID = p.ID
@@ -104,7 +110,7 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (db.AIJobCreat
 		}
 		in.ImageURL = r.ImageRef
 		if in.ImageKey, err = s.aiImageKey(ctx, me, r.ImageRef, field); err != nil {
-			return db.AIJobCreateParams{}, err
+			return pricedJob{}, err
 		}
 	}
 	var source *db.Video
@@ -112,21 +118,21 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (db.AIJobCreat
 	switch r.JobType {
 	case lokiz.JobGlitchAnimate, lokiz.JobGlitchReplace:
 		if source, err = s.aiSourceVideo(ctx, me, r.SourceVideoID, "Template video not found"); err != nil {
-			return db.AIJobCreateParams{}, err
+			return pricedJob{}, err
 		}
 		glitchType = ptr(map[string]string{lokiz.JobGlitchAnimate: "animate", lokiz.JobGlitchReplace: "replace"}[r.JobType])
 	case lokiz.JobStickerToReality:
 		if source, err = s.aiSourceVideo(ctx, me, r.SourceVideoID, "Video not found"); err != nil {
-			return db.AIJobCreateParams{}, err
+			return pricedJob{}, err
 		}
 		if !r.IsGlitch && source.UserID != me {
-			return db.AIJobCreateParams{}, lokiz.Errorf(lokiz.EFORBIDDEN, "You can only edit your own videos. Set is_glitch=true to glitch others' videos.")
+			return pricedJob{}, lokiz.Errorf(lokiz.EFORBIDDEN, "You can only edit your own videos. Set is_glitch=true to glitch others' videos.")
 		}
 		if *r.StartTime >= source.DurationSeconds {
-			return db.AIJobCreateParams{}, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "start_time"))
+			return pricedJob{}, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "start_time"))
 		}
 		if *r.EndTime > source.DurationSeconds+0.05 {
-			return db.AIJobCreateParams{}, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "end_time"))
+			return pricedJob{}, lokiz.ValidationError(fieldErr("must be within the video's duration", "body", "end_time"))
 		}
 		if r.IsGlitch {
 			glitchType = ptr("sticker_to_reality")
@@ -137,12 +143,16 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (db.AIJobCreat
 		sourceID = &source.ID
 		in.VideoID = source.ID.String()
 	}
-	inputData, err := json.Marshal(in)
-	if err != nil {
-		return db.AIJobCreateParams{}, err
-	}
 	now := time.Now()
 	tier := lokiz.ActiveTier(user.SubscriptionTier, user.SubscriptionExpiresAt, now)
+	if err := checkStudioLimits(r, lokiz.TierPlan(tier)); err != nil {
+		return pricedJob{}, err
+	}
+	in.ListPrice = base
+	inputData, err := json.Marshal(in)
+	if err != nil {
+		return pricedJob{}, err
+	}
 	queue := tasks.QueueAI
 	if lokiz.PriorityTier(tier) {
 		queue = tasks.QueueAIPriority
@@ -150,11 +160,40 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (db.AIJobCreat
 	// The deadline allows for the queue ahead of the job: the model's own
 	// limit starts only when the prediction is created.
 	deadline := now.Add(model.Deadline + 30*time.Minute)
-	return db.AIJobCreateParams{
-		ID: db.NewID(), UserID: me, JobType: r.JobType, InputData: inputData, CreditsUsed: lokiz.JobCost(base, tier),
-		PresetID: presetID, Model: &modelName, Queue: queue, SourceVideoID: sourceID, GlitchType: glitchType,
-		DeadlineAt: &deadline,
+	utc := now.UTC()
+	return pricedJob{
+		params: db.AIJobCreateParams{
+			ID: db.NewID(), UserID: me, JobType: r.JobType, InputData: inputData, CreditsUsed: lokiz.JobCost(base, tier),
+			PresetID: presetID, Model: &modelName, Queue: queue, SourceVideoID: sourceID, GlitchType: glitchType,
+			DeadlineAt: &deadline,
+		},
+		pricing: db.JobPricing{Base: base, Tier: tier, DayStart: time.Date(utc.Year(), utc.Month(), utc.Day(), 0, 0, 0, 0, time.UTC)},
 	}, nil
+}
+
+// checkStudioLimits refuses a job longer than the caller's tier allows
+// (lokiz.Plan.Studio: pro and enterprise get the advanced options). The
+// api has already bounded the request's shape by the widest tier's limits.
+func checkStudioLimits(r AIJobRequest, plan lokiz.Plan) error {
+	upgrade := func(what string, limit int) error {
+		return &lokiz.Error{Code: lokiz.EFORBIDDEN, Reason: "plan_limit",
+			Message: fmt.Sprintf("The %s plan allows %s of at most %d seconds: upgrade your plan for longer ones.", plan.Name, what, limit)}
+	}
+	switch r.JobType {
+	case lokiz.JobMusic:
+		if r.Duration != nil && *r.Duration > float64(plan.Studio.MusicMaxSeconds) {
+			return upgrade("music", plan.Studio.MusicMaxSeconds)
+		}
+	case lokiz.JobI2VTemplate:
+		if r.Duration != nil && *r.Duration > float64(plan.Studio.TemplateMaxSeconds) {
+			return upgrade("template videos", plan.Studio.TemplateMaxSeconds)
+		}
+	case lokiz.JobStickerToReality:
+		if r.StartTime != nil && r.EndTime != nil && *r.EndTime-*r.StartTime > float64(plan.Studio.StickerMaxSeconds) {
+			return upgrade("remade segments", plan.Studio.StickerMaxSeconds)
+		}
+	}
+	return nil
 }
 
 // FillPrompt puts the caller's prompt into a preset's template at

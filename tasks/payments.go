@@ -63,10 +63,34 @@ func ParseOrderPayload(t *asynq.Task) (OrderPayload, error) {
 }
 
 // SubscriptionPayload names one subscription and, for a paid invoice, the
-// provider's invoice id (an immutable hint; the worker reads it back).
+// provider's invoice id (an immutable hint; the worker reads it back). A
+// Stripe subscription we have not recorded yet (its first invoice) is named
+// by its plan order and Stripe's subscription id instead.
 type SubscriptionPayload struct {
-	SubscriptionID uuid.UUID `json:"subscription_id"`
-	InvoiceID      string    `json:"invoice_id,omitempty"`
+	SubscriptionID         uuid.UUID `json:"subscription_id,omitzero"`
+	InvoiceID              string    `json:"invoice_id,omitempty"`
+	OrderID                uuid.UUID `json:"order_id,omitzero"`
+	ProviderSubscriptionID string    `json:"provider_subscription_id,omitempty"`
+}
+
+// NewSubscriptionSyncTaskFor is NewSubscriptionSyncTask for a payload,
+// which may name a subscription not recorded yet (by order and Stripe id):
+// its TaskID is then per order and invoice.
+func NewSubscriptionSyncTaskFor(p SubscriptionPayload) *asynq.Task {
+	if p.SubscriptionID != uuid.Nil {
+		return NewSubscriptionSyncTask(p.SubscriptionID, p.InvoiceID)
+	}
+	payload, _ := json.Marshal(p) // cannot fail
+	id := TypeSubscriptionSync + ":order:" + p.OrderID.String()
+	if p.InvoiceID != "" {
+		id += ":" + p.InvoiceID
+	}
+	return asynq.NewTask(TypeSubscriptionSync, payload,
+		asynq.Queue(QueueCritical),
+		asynq.TaskID(id),
+		asynq.MaxRetry(12),
+		asynq.Timeout(PaymentTimeout),
+	)
 }
 
 // NewSubscriptionSyncTask settles one subscription. Its TaskID is per
@@ -89,7 +113,8 @@ func NewSubscriptionSyncTask(subscriptionID uuid.UUID, invoiceID string) *asynq.
 // ParseSubscriptionPayload decodes a subscription:sync task.
 func ParseSubscriptionPayload(t *asynq.Task) (SubscriptionPayload, error) {
 	var p SubscriptionPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.SubscriptionID == uuid.Nil {
+	err := json.Unmarshal(t.Payload(), &p)
+	if err != nil || (p.SubscriptionID == uuid.Nil && (p.OrderID == uuid.Nil || p.ProviderSubscriptionID == "")) {
 		return p, fmt.Errorf("parse %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
 	}
 	return p, nil

@@ -45,3 +45,22 @@ func TestPeriodicPaymentTasks(t *testing.T) {
 	require.Equal(t, "subscriptions:renew", NewSubscriptionsRenewTask().Type())
 	require.Equal(t, "subscriptions:expire", NewSubscriptionsExpireTask().Type())
 }
+
+func TestSubscriptionSyncTaskForUnknownSubscription(t *testing.T) {
+	t.Parallel()
+	order := uuid.MustParse("0b8f3c2e-6a4d-4e1b-9a51-0c1d2e3f4a5b")
+	p := SubscriptionPayload{OrderID: order, ProviderSubscriptionID: "sub_first", InvoiceID: "in_first"}
+	task := NewSubscriptionSyncTaskFor(p)
+	require.Equal(t, TypeSubscriptionSync, task.Type())
+	require.JSONEq(t, `{"order_id":"0b8f3c2e-6a4d-4e1b-9a51-0c1d2e3f4a5b","provider_subscription_id":"sub_first","invoice_id":"in_first"}`, string(task.Payload()))
+	got, err := ParseSubscriptionPayload(task)
+	require.NoError(t, err)
+	require.Equal(t, p, got)
+	// A known subscription: the same task as NewSubscriptionSyncTask.
+	id := uuid.MustParse("01a213f3-8e0d-7cf5-b72f-2f83111593e2")
+	require.JSONEq(t, string(NewSubscriptionSyncTask(id, "in_1").Payload()),
+		string(NewSubscriptionSyncTaskFor(SubscriptionPayload{SubscriptionID: id, InvoiceID: "in_1"}).Payload()))
+	// An order without Stripe's subscription id is refused.
+	_, err = ParseSubscriptionPayload(asynq.NewTask(TypeSubscriptionSync, []byte(`{"order_id":"0b8f3c2e-6a4d-4e1b-9a51-0c1d2e3f4a5b"}`)))
+	require.ErrorIs(t, err, asynq.SkipRetry)
+}

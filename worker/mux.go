@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/trending"
@@ -41,6 +42,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 		mux.Handle(tasks.TypePaymentFulfill, NewPaymentFulfillHandler(d.Billing))
 		mux.Handle(tasks.TypePaymentsReconcile, NewPaymentsReconcileHandler(d.Billing, d.Logger))
 	}
+	NewSubscriptionHandlers(&billing.Subscriptions{Store: d.Store, Providers: d.Payments}, d.Logger).Register(mux)
 	return mux
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -53,6 +54,9 @@ type Deps struct {
 	// Billing settles payment orders; without it the payment tasks are not
 	// served (they wait in their queue).
 	Billing *billing.Service
+	// Payments are the configured payment providers; the subscription
+	// tasks read Stripe's subscriptions and charge Toss billing keys.
+	Payments payments.Providers
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

@@ -204,6 +204,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
+	pay := a.providers // built once by billingService, the development checkout's included
 	srv, err := api.New(api.Config{
 		Env:              a.cfg.Env,
 		Version:          version,
@@ -252,6 +253,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		AIModels: a.aiModels(),
 		Registry: a.apiMetrics,
 		Billing:  bill,
+		Payments: pay,
 	})
 	if err != nil {
 		return err
@@ -360,12 +362,14 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pay := a.providers // built once by billingService, the development checkout's included
 	w := worker.New(worker.Deps{
 		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tc, Logger: a.log, Billing: bill,
 		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration, FrameMaxAge: a.cfg.Quota.FrameMaxAge},
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
+		Payments: pay,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,

@@ -122,3 +122,12 @@ SELECT f.key::text AS key
 FROM ai_jobs j, jsonb_array_elements_text(
     CASE WHEN jsonb_typeof(j.output_data->'files') = 'array' THEN j.output_data->'files' ELSE '[]'::jsonb END) AS f(key)
 WHERE j.video_id = @video_id;
+
+-- name: AIJobsPlanFreeListPrice :one
+-- The list price of the user's AI jobs since @since that an unlimited plan
+-- ran free of charge (credits_used 0 with a list price recorded), failed and
+-- canceled ones left out: what the plan's fair-use cap has used up.
+SELECT coalesce(sum((input_data->>'list_price')::int), 0)::int AS used
+FROM ai_jobs
+WHERE user_id = @user_id AND created_at >= @since AND credits_used = 0
+  AND input_data->>'list_price' IS NOT NULL AND status NOT IN ('failed', 'canceled');

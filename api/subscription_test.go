@@ -1,0 +1,200 @@
+package api_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/payments/paymenttest"
+	"github.com/lokiz/lokiz/payments/tosssim"
+	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/views"
+)
+
+// newPaymentsEnv is newEnv with payment providers.
+func newPaymentsEnv(t *testing.T, pay payments.Providers) *testEnv {
+	t.Helper()
+	cfg := testConfig()
+	store := dbtest.NewStore(t)
+	rdb := newRedis(t)
+	qc := asynq.NewClientFromRedisClient(rdb)
+	t.Cleanup(func() { _ = qc.Close() })
+	logger, logs := testkit.NewLogger()
+	st := newLocalStorage(t, cfg)
+	srv, err := api.New(cfg, api.Deps{
+		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc), Logger: logger,
+		Storage: st, StorageHandler: st.Handler(),
+		Views:    views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
+		AIModels: testAIModels, Payments: pay,
+	})
+	require.NoError(t, err)
+	return &testEnv{
+		t: t, store: store, rdb: rdb, srv: srv, h: srv.Handler(), logs: logs, config: cfg, storage: st, queue: qc,
+		ip: fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)),
+	}
+}
+
+func startTossSim(t *testing.T) (*payments.TossClient, *tosssim.Server) {
+	t.Helper()
+	sim, err := tosssim.Start(tosssim.Options{SecretKey: "test_sk_api", ClientKey: "test_ck_api"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	c, err := payments.NewToss(payments.TossConfig{SecretKey: sim.SecretKey(), ClientKey: sim.ClientKey(), BaseURL: sim.URL()})
+	require.NoError(t, err)
+	return c, sim
+}
+
+func TestSubscriptionPlans(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.do(req{method: "GET", path: "/v1/subscriptions/plans"})
+	require.Equal(t, http.StatusOK, res.Status)
+	plans := res.Body["plans"].([]any)
+	require.Len(t, plans, 4)
+	byID := map[string]map[string]any{}
+	for _, p := range plans {
+		m := p.(map[string]any)
+		byID[m["id"].(string)] = m
+	}
+	require.Equal(t, true, byID["free"]["show_ads"])
+	require.Empty(t, byID["free"]["prices"], "free is not sold")
+	require.Equal(t, false, byID["basic"]["show_ads"])
+	require.Equal(t, 9.99, byID["basic"]["price"])
+	require.Equal(t, float64(500), byID["basic"]["monthly_credits"])
+	require.Equal(t, []any{map[string]any{"currency": "usd", "amount": float64(999)}, map[string]any{"currency": "krw", "amount": float64(12900)}},
+		byID["basic"]["prices"])
+	require.Equal(t, true, byID["pro"]["priority_queue"])
+	require.Equal(t, float64(120), byID["pro"]["limits"].(map[string]any)["music_max_seconds"])
+	require.Equal(t, "1080p", byID["pro"]["limits"].(map[string]any)["max_resolution"])
+	require.Equal(t, true, byID["enterprise"]["unlimited_credits"])
+	require.Equal(t, true, byID["enterprise"]["api_access"])
+}
+
+func TestSubscriptionRoutesNeedAuth(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, r := range []req{
+		{method: "POST", path: "/v1/subscriptions/subscribe", body: map[string]any{"plan": "basic", "provider": "toss"}},
+		{method: "POST", path: "/v1/subscriptions/toss/billing", body: map[string]any{"authKey": "a", "customerKey": "b", "plan": "basic"}},
+		{method: "GET", path: "/v1/subscriptions/me"},
+		{method: "DELETE", path: "/v1/subscriptions/cancel"},
+	} {
+		res := e.do(r)
+		require.Equal(t, http.StatusUnauthorized, res.Status, "%s %s", r.method, r.path)
+	}
+}
+
+func TestSubscribeRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t) // no provider configured
+	token, _ := e.register("subrefuse")
+
+	res := e.do(req{method: "GET", path: "/v1/subscriptions/me", token: token})
+	require.Equal(t, http.StatusOK, res.Status)
+	require.Equal(t, "free", res.Body["tier"])
+	require.Nil(t, res.Body["subscription"])
+	require.Equal(t, true, res.Body["show_ads"])
+
+	for _, tc := range []struct {
+		body   map[string]any
+		status int
+	}{
+		{map[string]any{"plan": "free", "provider": "toss"}, http.StatusBadRequest},
+		{map[string]any{"plan": "platinum", "provider": "stripe"}, http.StatusBadRequest},
+		{map[string]any{"plan": "basic", "provider": "paypal"}, http.StatusUnprocessableEntity},
+		{map[string]any{"provider": "toss"}, http.StatusUnprocessableEntity},
+		{map[string]any{"plan": "basic", "provider": "toss"}, http.StatusServiceUnavailable},
+		{map[string]any{"plan": "pro", "provider": "stripe"}, http.StatusServiceUnavailable},
+	} {
+		res := e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: tc.body})
+		require.Equal(t, tc.status, res.Status, "%v: %s", tc.body, res.Raw)
+	}
+	res = e.do(req{method: "DELETE", path: "/v1/subscriptions/cancel", token: token})
+	require.Equal(t, http.StatusNotFound, res.Status, "nothing to cancel")
+	res = e.do(req{method: "POST", path: "/v1/subscriptions/toss/billing", token: token, body: map[string]any{"plan": "basic"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status)
+}
+
+func TestSubscribeStripeCheckout(t *testing.T) {
+	t.Parallel()
+	overlay := paymenttest.StartStripe(t)
+	stripe, err := payments.NewStripe(payments.StripeConfig{
+		SecretKey: paymenttest.StripeTestKey, WebhookSecret: paymenttest.StripeWebhookSecret, APIBase: overlay.URL,
+		SuccessURL: "https://lokiz.test/ok", CancelURL: "https://lokiz.test/no",
+	})
+	require.NoError(t, err)
+	e := newPaymentsEnv(t, payments.Providers{Stripe: stripe})
+	token, _ := e.register("substripe")
+	res := e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "Pro", "provider": "stripe"}})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
+	require.NotEmpty(t, res.Body["checkout_url"])
+	require.Equal(t, float64(2999), res.Body["amount"])
+	require.Equal(t, "usd", res.Body["currency"])
+	r, ok := overlay.LastRequest("POST", "/v1/checkout/sessions")
+	require.True(t, ok)
+	require.Equal(t, "subscription", r.Form.Get("mode"))
+	require.Equal(t, res.Body["order_id"], r.Form.Get("client_reference_id"))
+	// Nothing is granted until Stripe says the invoice is paid.
+	me := e.do(req{method: "GET", path: "/v1/subscriptions/me", token: token})
+	require.Equal(t, "free", me.Body["tier"])
+	// Toss is not configured here.
+	res = e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "pro", "provider": "toss"}})
+	require.Equal(t, http.StatusServiceUnavailable, res.Status)
+}
+
+func TestSubscribeTossBilling(t *testing.T) {
+	t.Parallel()
+	toss, sim := startTossSim(t)
+	e := newPaymentsEnv(t, payments.Providers{Toss: toss})
+	token, _ := e.register("subtoss")
+	otherToken, _ := e.register("subtossother")
+
+	me := e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, true, me.Body["show_ads"], "free shows ads")
+	require.Equal(t, float64(60), me.Body["limits"].(map[string]any)["music_max_seconds"])
+	credits := me.Body["credits"].(float64)
+
+	res := e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "basic", "provider": "toss"}})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
+	require.Equal(t, "test_ck_api", res.Body["client_key"])
+	require.Equal(t, float64(12900), res.Body["amount"])
+	customerKey := res.Body["customer_key"].(string)
+	require.NotContains(t, customerKey, me.Body["id"].(string), "the customer key is not the public user id")
+
+	auth, err := sim.AuthorizeCard(customerKey)
+	require.NoError(t, err)
+	body := map[string]any{"authKey": auth.AuthKey, "customerKey": customerKey, "plan": "basic"}
+	res = e.do(req{method: "POST", path: "/v1/subscriptions/toss/billing", token: otherToken, body: body})
+	require.Equal(t, http.StatusForbidden, res.Status, "another user's customer key")
+	res = e.do(req{method: "POST", path: "/v1/subscriptions/toss/billing", token: token, body: body})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
+	require.Equal(t, "basic", res.Body["tier"])
+	require.Equal(t, "active", res.Body["status"])
+	require.NotContains(t, string(res.Raw), "billing_key")
+	require.NotContains(t, string(res.Raw), "bkey")
+
+	me = e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, false, me.Body["show_ads"], "basic removes ads")
+	require.Equal(t, "basic", me.Body["subscription_tier"])
+	require.Equal(t, credits+500, me.Body["credits"])
+
+	res = e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "pro", "provider": "toss"}})
+	require.Equal(t, http.StatusConflict, res.Status)
+
+	res = e.do(req{method: "DELETE", path: "/v1/subscriptions/cancel", token: token})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, true, res.Body["cancel_at_period_end"])
+	require.Equal(t, "canceling", res.Body["status"])
+	require.Equal(t, "basic", res.Body["tier"], "the tier stays until the period's end")
+	res = e.do(req{method: "GET", path: "/v1/subscriptions/me", token: token})
+	require.Equal(t, "basic", res.Body["tier"])
+	require.NotNil(t, res.Body["subscription_expires_at"])
+}
