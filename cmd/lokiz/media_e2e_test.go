@@ -193,9 +193,14 @@ func runJourney(t *testing.T, vars map[string]string, dbURL string) {
 			return code == http.StatusNotFound || code == http.StatusForbidden
 		}, time.Minute, 200*time.Millisecond, "%s still served after the delete; logs:\n%s", u, logs)
 	}
+	// The purge deletes the frames after the video and its thumbnail, so
+	// they too are waited for, within the same minute.
 	for _, f := range frames["frames"].([]any) {
-		code, _, _ := get(f.(map[string]any)["image_url"].(string))
-		require.Equal(t, http.StatusNotFound, code, "frames of a deleted video go with it")
+		u := f.(map[string]any)["image_url"].(string)
+		require.Eventually(t, func() bool {
+			code, _, _ := get(u)
+			return code == http.StatusNotFound
+		}, time.Minute, 200*time.Millisecond, "frames of a deleted video go with it: %s", u)
 	}
 
 }
