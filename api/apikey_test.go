@@ -207,6 +207,11 @@ func TestAPIKeyForbiddenRoutes(t *testing.T) {
 		{method: "POST", path: "/v1/auth/password", body: map[string]any{"current_password": dbtest.DefaultPassword, "new_password": "another-password-1"}},
 		{method: "DELETE", path: "/v1/users/me", body: map[string]any{"password": dbtest.DefaultPassword}},
 		{method: "POST", path: "/v1/credits/purchase", body: map[string]any{"package_id": "small"}},
+		{method: "GET", path: "/v1/payments/orders/" + id},
+		{method: "POST", path: "/v1/payments/toss/confirm", body: map[string]any{"paymentKey": "k", "orderId": id, "amount": 1}},
+		{method: "POST", path: "/v1/subscriptions/subscribe", body: map[string]any{"plan": "pro", "provider": "toss"}},
+		{method: "POST", path: "/v1/subscriptions/toss/billing", body: map[string]any{"authKey": "a", "customerKey": "c", "plan": "pro"}},
+		{method: "DELETE", path: "/v1/subscriptions/cancel"},
 	} {
 		r.token = key
 		res := e.do(r)
