@@ -107,6 +107,8 @@ type AIJobInput struct {
 	ModelPrompt string `json:"model_prompt,omitempty"`
 	// Duration is the requested length in seconds (template and music).
 	Duration float64 `json:"duration,omitempty"`
+	// Resolution is a template video's output resolution (Resolutions).
+	Resolution string `json:"resolution,omitempty"`
 	// StartTime and EndTime are the segment a sticker job remakes.
 	StartTime *float64 `json:"start_time,omitempty"`
 	EndTime   *float64 `json:"end_time,omitempty"`

@@ -1,5 +1,7 @@
 package lokiz
 
+import "slices"
+
 // Currencies of prices, ISO 4217 in lower case as the payment providers
 // write them. USD is in cents (Stripe); KRW has no minor unit (Toss).
 const (
@@ -20,6 +22,17 @@ type StudioLimits struct {
 	MusicMaxSeconds int
 	// MaxResolution is the highest output resolution ("720p", "1080p").
 	MaxResolution string
+}
+
+// Resolutions are the output resolutions a template video may ask for,
+// lowest first; a job without one is made at the first.
+var Resolutions = []string{"720p", "1080p"}
+
+// ResolutionAllowed reports whether res is a known resolution no higher
+// than max.
+func ResolutionAllowed(res, max string) bool {
+	r, m := slices.Index(Resolutions, res), slices.Index(Resolutions, max)
+	return r >= 0 && m >= 0 && r <= m
 }
 
 // Plan is a subscription plan: what a tier costs each month and what it

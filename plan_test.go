@@ -136,3 +136,23 @@ func TestPackagePrices(t *testing.T) {
 	_, ok := lokiz.PackageByID("free_lunch")
 	require.False(t, ok)
 }
+
+func TestResolutionAllowed(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		res, max string
+		want     bool
+	}{
+		{"720p", "720p", true}, {"1080p", "720p", false}, {"720p", "1080p", true}, {"1080p", "1080p", true},
+		{"4k", "1080p", false}, {"", "1080p", false}, {"720p", "", false},
+	} {
+		if got := lokiz.ResolutionAllowed(c.res, c.max); got != c.want {
+			t.Errorf("ResolutionAllowed(%q, %q) = %v, want %v", c.res, c.max, got, c.want)
+		}
+	}
+	for _, p := range lokiz.Plans {
+		if !lokiz.ResolutionAllowed(p.Studio.MaxResolution, p.Studio.MaxResolution) {
+			t.Errorf("plan %s: MaxResolution %q is not one of Resolutions", p.ID, p.Studio.MaxResolution)
+		}
+	}
+}

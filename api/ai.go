@@ -48,6 +48,9 @@ type aiRequest struct {
 	ImageURL string   `json:"image_url"`
 	Template string   `json:"template"`
 	Duration *float64 `json:"duration"`
+	// Resolution is the template video's (720p by default; 1080p on pro
+	// and enterprise).
+	Resolution *string `json:"resolution"`
 	// glitch
 	TemplateVideoID string `json:"template_video_id"`
 	UserImageURL    string `json:"user_image_url"`
@@ -111,6 +114,9 @@ var aiRoutes = map[string]aiRoute{
 		}
 		if d := *r.Duration; !finiteNum(d) || d != math.Trunc(d) || d < templateMinSecs || d > templateMaxSecs {
 			errs = append(errs, fieldErr("Duration must be between 5 and 10 seconds", "body", "duration"))
+		}
+		if r.Resolution != nil && !slices.Contains(lokiz.Resolutions, *r.Resolution) {
+			errs = append(errs, fieldErr(oneOf(lokiz.Resolutions), "body", "resolution"))
 		}
 		return errs
 	}},
@@ -190,6 +196,9 @@ func (r aiRequest) studio(me uuid.UUID, jobType string) studio.AIJobRequest {
 	switch jobType {
 	case lokiz.JobI2VTemplate:
 		out.ImageRef = r.ImageURL
+		if r.Resolution != nil {
+			out.Resolution = *r.Resolution
+		}
 	case lokiz.JobGlitchAnimate, lokiz.JobGlitchReplace:
 		out.SourceVideoID, _ = uuid.Parse(r.TemplateVideoID)
 	case lokiz.JobStickerToReality:

@@ -138,6 +138,9 @@ func TestAIJobValidation(t *testing.T) {
 		{"TemplateDurationHigh", "/v1/ai/template", map[string]any{"image_url": img, "template": "hug", "prompt": "p", "duration": 11}, 422},
 		{"TemplateDurationFraction", "/v1/ai/template", map[string]any{"image_url": img, "template": "hug", "prompt": "p", "duration": 5.5}, 422},
 		{"TemplateDurationString", "/v1/ai/template", map[string]any{"image_url": img, "template": "hug", "prompt": "p", "duration": "5"}, 422},
+		{"TemplateUnknownResolution", "/v1/ai/template", map[string]any{"image_url": img, "template": "hug", "prompt": "p", "resolution": "4k"}, 422},
+		// 1080p is pro's advanced option: free is refused.
+		{"TemplateBeyondThePlan", "/v1/ai/template", map[string]any{"image_url": img, "template": "hug", "prompt": "p", "resolution": "1080p"}, 403},
 		{"ForeignURL", "/v1/ai/template", map[string]any{"image_url": "https://evil.example.com/images/x.png", "template": "hug", "prompt": "p"}, 422},
 		{"SomeoneElsesImage", "/v1/ai/template", map[string]any{"image_url": othersImg, "template": "hug", "prompt": "p"}, 422},
 		{"ForgedFrame", "/v1/ai/template", map[string]any{"image_url": "frames/" + uuid.NewString() + "/00.jpg", "template": "hug", "prompt": "p"}, 422},

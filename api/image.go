@@ -115,4 +115,3 @@ func (s *Server) createImageUpload(c *gin.Context) {
 	u := s.privateMediaURL(ctx, &key)
 	c.JSON(http.StatusOK, imageUploadResponse{uploadResponse: up, ImageID: img.ID, FileKey: key, ImageURL: u, FileURL: u})
 }
-

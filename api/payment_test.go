@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,8 +50,8 @@ type payOpts struct {
 	noStripe, noToss bool
 	// deadQueue gives the purchase flow a queue on a Redis that does not
 	// answer: every enqueue of a settlement fails.
-	deadQueue bool
-	pendingAfter     time.Duration
+	deadQueue    bool
+	pendingAfter time.Duration
 }
 
 func newPayEnv(t *testing.T, mock *paymenttest.StripeMock, o payOpts) *payEnv {

@@ -384,4 +384,3 @@ func TestOrdersPendingBefore(t *testing.T) {
 	require.Len(t, got, 1)
 	require.Equal(t, oldPaid.ID, got[0].ID)
 }
-

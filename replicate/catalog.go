@@ -22,7 +22,7 @@ var defaultCatalog []byte
 
 // Logical inputs a job provides; a catalog entry maps each to the model's own
 // input name. "video" and "image" are URLs of our storage objects.
-var logicalInputs = []string{"video", "image", "prompt", "duration"}
+var logicalInputs = []string{"video", "image", "prompt", "duration", "resolution"}
 
 // Entry is how one AI job type runs on Replicate. Entries are configuration
 // (AI_CATALOG_FILE), not code: moving a job type to another model, pinning a
@@ -37,7 +37,7 @@ type Entry struct {
 	// wan-video/…) have no public versions: they run by name, on the
 	// version Replicate keeps stable behind it.
 	Version string `json:"version,omitempty"`
-	// Inputs maps a logical input (video, image, prompt, duration) to the
+	// Inputs maps a logical input (video, image, prompt, duration, resolution) to the
 	// model's input name. A logical input without a mapping is not sent.
 	Inputs map[string]string `json:"inputs"`
 	// Fixed inputs are sent as they are with every prediction.

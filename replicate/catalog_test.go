@@ -27,6 +27,10 @@ func TestBuiltInCatalog(t *testing.T) {
 		"the replace model takes character_image; empty and unmapped inputs are not sent")
 	require.Equal(t, 15*time.Minute, spec.Deadline)
 
+	tmpl := c[lokiz.JobI2VTemplate]
+	require.Equal(t, "720p", tmpl.Spec(map[string]any{"prompt": "p"}).Input["resolution"], "a job without one gets the catalog's default")
+	require.Equal(t, "1080p", tmpl.Spec(map[string]any{"prompt": "p", "resolution": "1080p"}).Input["resolution"], "the job's resolution replaces it")
+
 	music := c[lokiz.JobMusic].Spec(map[string]any{"prompt": "lofi", "duration": 8})
 	require.Equal(t, map[string]any{"prompt": "lofi", "duration": 8, "model_version": "stereo-melody-large", "output_format": "wav"}, music.Input)
 	require.Equal(t, "671ac645ce5e552cc63a54a2bbff63fcf798043055d2dac5fc9e36a837eedcfb", music.Version,

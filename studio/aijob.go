@@ -1,6 +1,7 @@
 package studio
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,9 +25,11 @@ type AIJobRequest struct {
 	JobType  string
 	Prompt   *string
 	PresetID *string
-	// Template and Duration: template videos; Duration also music.
-	Template string
-	Duration *float64
+	// Template, Duration and Resolution: template videos; Duration also
+	// music. An empty Resolution is the lowest (lokiz.Resolutions).
+	Template   string
+	Duration   *float64
+	Resolution string
 	// ImageRef is the image the job starts from (every type but music): an
 	// uploaded image's key or URL, or a captured frame's.
 	ImageRef string
@@ -83,6 +86,9 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (pricedJob, er
 	}
 	if r.Duration != nil {
 		in.Duration = *r.Duration
+	}
+	if r.JobType == lokiz.JobI2VTemplate {
+		in.Resolution = cmp.Or(r.Resolution, lokiz.Resolutions[0])
 	}
 	base := lokiz.JobBaseCost(r.JobType)
 	modelName := model.Name
@@ -187,6 +193,10 @@ func checkStudioLimits(r AIJobRequest, plan lokiz.Plan) error {
 	case lokiz.JobI2VTemplate:
 		if r.Duration != nil && *r.Duration > float64(plan.Studio.TemplateMaxSeconds) {
 			return upgrade("template videos", plan.Studio.TemplateMaxSeconds)
+		}
+		if r.Resolution != "" && !lokiz.ResolutionAllowed(r.Resolution, plan.Studio.MaxResolution) {
+			return &lokiz.Error{Code: lokiz.EFORBIDDEN, Reason: "plan_limit",
+				Message: fmt.Sprintf("The %s plan makes template videos at up to %s: upgrade your plan for %s.", plan.Name, plan.Studio.MaxResolution, r.Resolution)}
 		}
 	case lokiz.JobStickerToReality:
 		if r.StartTime != nil && r.EndTime != nil && *r.EndTime-*r.StartTime > float64(plan.Studio.StickerMaxSeconds) {

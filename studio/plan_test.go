@@ -11,6 +11,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
 )
@@ -60,6 +61,42 @@ func TestStudio_PlanLimits(t *testing.T) {
 		require.Equal(t, tasks.QueueAIPriority, job.Queue)
 		_, err = b.studio.AcceptAIJob(ctx, musicOf(b, 121))
 		require.Equal(t, lokiz.EFORBIDDEN, lokiz.ErrorCode(err))
+	})
+
+	// template is a template video of the caller's own frame at res ("" for
+	// the default).
+	template := func(t *testing.T, b *testBundle, res string) studio.AIJobRequest {
+		own := dbtest.Video(t, b.store, dbtest.VideoOpts{Owner: b.me.ID})
+		prompt, secs := "a dancing cat", 5.0
+		return studio.AIJobRequest{UserID: b.me.ID, JobType: lokiz.JobI2VTemplate, Template: "dance", Prompt: &prompt,
+			Duration: &secs, ImageRef: frame(t, b, own.ID), Resolution: res}
+	}
+	resolutionOf := func(t *testing.T, j db.AIJob) string {
+		var in lokiz.AIJobInput
+		require.NoError(t, json.Unmarshal(j.InputData, &in))
+		return in.Resolution
+	}
+
+	t.Run("FreeMakesTemplatesAt720p", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		before := credits(t, b, b.me.ID)
+		_, err := b.studio.AcceptAIJob(ctx, template(t, b, "1080p"))
+		require.Equal(t, lokiz.EFORBIDDEN, lokiz.ErrorCode(err))
+		require.Contains(t, lokiz.ErrorMessage(err), "up to 720p")
+		require.Equal(t, before, credits(t, b, b.me.ID), "nothing charged")
+		job, err := b.studio.AcceptAIJob(ctx, template(t, b, ""))
+		require.NoError(t, err)
+		require.Equal(t, "720p", resolutionOf(t, job), "the default is recorded on the job")
+	})
+
+	t.Run("ProGets1080p", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		setTier(t, b, lokiz.TierPro)
+		job, err := b.studio.AcceptAIJob(ctx, template(t, b, "1080p"))
+		require.NoError(t, err)
+		require.Equal(t, "1080p", resolutionOf(t, job))
 	})
 
 	t.Run("ExpiredTierIsFree", func(t *testing.T) {

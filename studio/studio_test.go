@@ -46,8 +46,9 @@ func setup(t *testing.T) *testBundle {
 		me: dbtest.CreateUser(t, store, dbtest.UserOpts{}), other: dbtest.CreateUser(t, store, dbtest.UserOpts{})}
 	b.studio = studio.New(studio.Config{
 		Store: store, Storage: st, Logger: log,
-		Tasks:  tasks.NewClient(asynq.NewClientFromRedisClient(rdb)).WithDeleter(insp),
-		Models: studio.Models{lokiz.JobMusic: {Name: "music-model", Deadline: time.Minute}, lokiz.JobGlitchAnimate: {Name: "glitch-model", Deadline: time.Minute}},
+		Tasks:             tasks.NewClient(asynq.NewClientFromRedisClient(rdb)).WithDeleter(insp),
+		Models:            studio.Models{lokiz.JobMusic: {Name: "music-model", Deadline: time.Minute}, lokiz.JobGlitchAnimate: {Name: "glitch-model", Deadline: time.Minute},
+			lokiz.JobI2VTemplate: {Name: "template-model", Deadline: time.Minute}},
 		UploadSettledFunc: func(_ context.Context, _ db.Video, size int64) { b.settled = append(b.settled, size) },
 		CaptureWait:       time.Millisecond,
 	})
@@ -128,7 +129,7 @@ func TestStudio_AcceptAIJob(t *testing.T) {
 	t.Run("UnconfiguredJobType", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, err := b.studio.AcceptAIJob(ctx, studio.AIJobRequest{UserID: b.me.ID, JobType: lokiz.JobI2VTemplate})
+		_, err := b.studio.AcceptAIJob(ctx, studio.AIJobRequest{UserID: b.me.ID, JobType: lokiz.JobGlitchReplace})
 		require.Equal(t, lokiz.EUNAVAILABLE, lokiz.ErrorCode(err))
 	})
 

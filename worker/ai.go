@@ -298,6 +298,9 @@ func (h *AIHandler) spec(ctx context.Context, job db.AIJob, entry replicate.Entr
 	if in.Duration > 0 {
 		logical["duration"] = int(in.Duration)
 	}
+	if in.Resolution != "" {
+		logical["resolution"] = in.Resolution // else the catalog's fixed default
+	}
 	if in.ImageKey != "" {
 		u, err := h.storage.URL(ctx, in.ImageKey, h.cfg.InputURLTTL)
 		if err != nil {
