@@ -359,3 +359,42 @@ func TestLoadConfigAPIKeys(t *testing.T) {
 	require.Contains(t, err.Error(), "API_KEY_RATE_PER_MIN")
 	require.Contains(t, err.Error(), "API_KEY_MAX_PER_USER")
 }
+
+func TestLoadConfigPayments(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(map[string]string{
+		"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_WEBHOOK_SECRET": "whsec_abc", "STRIPE_API_BASE": "http://127.0.0.1:12111",
+		"TOSS_SECRET_KEY": "test_sk", "TOSS_CLIENT_KEY": "test_ck", "TOSS_API_BASE": "http://127.0.0.1:9000",
+		"PUBLIC_WEB_URL": "https://lokiz.app",
+	}))
+	require.NoError(t, err)
+	sc, ok := c.Payments.Stripe()
+	require.True(t, ok)
+	require.Equal(t, "http://127.0.0.1:12111", sc.APIBase, "a loopback mock is fine in development")
+	require.Equal(t, "https://lokiz.app/payments/success?session_id={CHECKOUT_SESSION_ID}", sc.SuccessURL)
+	_, ok = c.Payments.Toss()
+	require.True(t, ok)
+	require.Equal(t, 10*time.Minute, c.Payments.PendingAfter)
+
+	off, err := LoadConfig(envMap(map[string]string{}))
+	require.NoError(t, err)
+	_, ok = off.Payments.Stripe()
+	require.False(t, ok, "no key, no Stripe")
+	_, ok = off.Payments.Toss()
+	require.False(t, ok)
+
+	_, err = LoadConfig(envMap(map[string]string{
+		"LOKIZ_ENV": "production", "SECRET_KEY": strings.Repeat("k", 40), "CORS_ALLOWED_ORIGINS": "https://lokiz.app",
+		"STRIPE_SECRET_KEY": "pk_live_wrong", "STRIPE_API_BASE": "http://127.0.0.1:12111",
+		"TOSS_SECRET_KEY": "live_sk", "TOSS_API_BASE": "http://127.0.0.1:9000",
+		"PAYMENTS_RECONCILE_AFTER": "5s",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{
+		"STRIPE_SECRET_KEY must be a secret", "STRIPE_WEBHOOK_SECRET must be set", "STRIPE_API_BASE must be https in production",
+		"TOSS_SECRET_KEY and TOSS_CLIENT_KEY are set together", "TOSS_API_BASE must be https in production",
+		"TOSS_WEBHOOK_TOKEN is required in production", "PAYMENTS_RECONCILE_AFTER",
+	} {
+		require.Contains(t, err.Error(), want)
+	}
+}
