@@ -446,6 +446,42 @@ func TestPayments(t *testing.T) {
 		e.requireAuditClean()
 	})
 
+	t.Run("AnUnpaidPlanOrderEndsAndLeavesTheReconciler", func(t *testing.T) {
+		t.Parallel()
+		e := newPayEnv(t, mock, payOpts{})
+		ctx := context.Background()
+		_, id, _ := e.buyer("buyer13")
+		planOrder := func(session string, state map[string]any) db.PaymentOrder {
+			o, err := e.store.CreatePaymentOrder(ctx, db.NewPaymentOrder{UserID: id, Kind: lokiz.OrderKindPlan, ItemID: lokiz.TierPro,
+				Provider: payments.Stripe, Currency: lokiz.CurrencyUSD})
+			require.NoError(t, err)
+			_, err = e.store.SetOrderCheckoutSession(ctx, o.ID, session)
+			require.NoError(t, err)
+			e.overlay.Set(session, state)
+			return o
+		}
+		// The subscription Checkout expired unpaid: the order fails.
+		expired := planOrder("cs_plan_expired_"+id.String()[:8], map[string]any{"status": "expired", "payment_status": "unpaid", "mode": "subscription"})
+		require.NoError(t, e.billing.Settle(ctx, expired.ID))
+		require.Equal(t, lokiz.OrderFailed, e.order(expired.ID.String()).Status)
+
+		// Still open after the abandon delay: the order is canceled.
+		open := planOrder("cs_plan_open_"+id.String()[:8], map[string]any{"status": "open", "payment_status": "unpaid", "mode": "subscription"})
+		impatient, err := billing.New(e.store, e.tasks, e.provs, billing.Config{CustomerKeySecret: "customer-key-secret", AbandonAfter: time.Nanosecond},
+			slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		require.NoError(t, e.billing.Settle(ctx, open.ID), "young: left pending")
+		require.Equal(t, lokiz.OrderPending, e.order(open.ID.String()).Status)
+		require.NoError(t, impatient.Settle(ctx, open.ID))
+		require.Equal(t, lokiz.OrderCanceled, e.order(open.ID.String()).Status)
+
+		pending, err := e.store.OrdersPendingBefore(ctx, db.OrdersPendingBeforeParams{Before: time.Now().Add(time.Hour), Lim: 100})
+		require.NoError(t, err)
+		for _, o := range pending {
+			require.NotEqual(t, id, o.UserID, "no order of this user is asked about again")
+		}
+	})
+
 	t.Run("RefundClawsBackNeverBelowZero", func(t *testing.T) {
 		t.Parallel()
 		e := newPayEnv(t, mock, payOpts{})

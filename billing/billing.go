@@ -464,8 +464,20 @@ func (s *Service) Settle(ctx context.Context, orderID uuid.UUID) error {
 		return fmt.Errorf("order %s: lookup at %s: %w", o.ID, o.Provider, err)
 	}
 	if o.Kind == lokiz.OrderKindPlan {
-		// A plan's order is marked fulfilled by the subscription flow
-		// (Subscriptions.Sync, StartTossBilling) with its first period.
+		// A paid plan's order is marked fulfilled by the subscription flow
+		// (Subscriptions.Sync, StartTossBilling) with its first period. One
+		// that was never paid ends here like a package's, or the reconciler
+		// would ask about it every few minutes for ever.
+		switch p.State {
+		case payments.StateFailed:
+			_, err := s.store.FailOrder(ctx, o.ID, "the payment failed at "+o.Provider)
+			return permanent(err)
+		case payments.StateCanceled:
+			_, err := s.store.CancelOrder(ctx, o.ID, "the payment was canceled at "+o.Provider)
+			return permanent(err)
+		case payments.StatePending:
+			return s.abandonIfOld(ctx, o)
+		}
 		s.log.InfoContext(ctx, "plan order left to the subscription flow", "order_id", o.ID, "state", p.State)
 		return nil
 	}
