@@ -225,7 +225,8 @@ func TestPayments(t *testing.T) {
 		require.Equal(t, "krw", res.Body["currency"])
 		require.Equal(t, "Starter Pack", res.Body["order_name"])
 		require.Equal(t, e.toss.ClientKey(), res.Body["client_key"])
-		require.True(t, strings.HasPrefix(res.Body["customer_key"].(string), "cus_"))
+		require.Equal(t, billing.CustomerKey([]byte("customer-key-secret"), id), res.Body["customer_key"],
+			"the customer key of purchases is the one of subscriptions")
 		require.NotContains(t, res.Body["customer_key"], id.String(), "the customer key is not the user id")
 		require.NotContains(t, res.Body, "checkout_url")
 		tossOrder := res.Body["order_id"].(string)

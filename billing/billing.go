@@ -14,9 +14,6 @@ package billing
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,9 +105,7 @@ func (s *Service) provider(name string) (payments.Provider, error) {
 // CustomerKey is the user's customer key at the providers: an HMAC of the
 // user id, stable and unguessable (Toss asks that it not be a user id).
 func (s *Service) CustomerKey(userID uuid.UUID) string {
-	m := hmac.New(sha256.New, []byte(s.cfg.CustomerKeySecret))
-	m.Write([]byte("lokiz-customer:" + userID.String()))
-	return "cus_" + hex.EncodeToString(m.Sum(nil))[:32]
+	return CustomerKey([]byte(s.cfg.CustomerKeySecret), userID)
 }
 
 // Buyer is who buys.

@@ -46,9 +46,12 @@ func setup(t *testing.T) *testBundle {
 		me: dbtest.CreateUser(t, store, dbtest.UserOpts{}), other: dbtest.CreateUser(t, store, dbtest.UserOpts{})}
 	b.studio = studio.New(studio.Config{
 		Store: store, Storage: st, Logger: log,
-		Tasks:             tasks.NewClient(asynq.NewClientFromRedisClient(rdb)).WithDeleter(insp),
-		Models:            studio.Models{lokiz.JobMusic: {Name: "music-model", Deadline: time.Minute}, lokiz.JobGlitchAnimate: {Name: "glitch-model", Deadline: time.Minute},
-			lokiz.JobI2VTemplate: {Name: "template-model", Deadline: time.Minute}},
+		Tasks: tasks.NewClient(asynq.NewClientFromRedisClient(rdb)).WithDeleter(insp),
+		Models: studio.Models{
+			lokiz.JobMusic:         {Name: "music-model", Deadline: time.Minute},
+			lokiz.JobGlitchAnimate: {Name: "glitch-model", Deadline: time.Minute},
+			lokiz.JobI2VTemplate:   {Name: "template-model", Deadline: time.Minute},
+		},
 		UploadSettledFunc: func(_ context.Context, _ db.Video, size int64) { b.settled = append(b.settled, size) },
 		CaptureWait:       time.Millisecond,
 	})

@@ -77,11 +77,11 @@ type SubscriptionPayload struct {
 // which may name a subscription not recorded yet (by order and Stripe id):
 // its TaskID is then per order and invoice.
 func NewSubscriptionSyncTaskFor(p SubscriptionPayload) *asynq.Task {
-	if p.SubscriptionID != uuid.Nil {
-		return NewSubscriptionSyncTask(p.SubscriptionID, p.InvoiceID)
-	}
 	payload, _ := json.Marshal(p) // cannot fail
-	id := TypeSubscriptionSync + ":order:" + p.OrderID.String()
+	id := TypeSubscriptionSync + ":" + p.SubscriptionID.String()
+	if p.SubscriptionID == uuid.Nil {
+		id = TypeSubscriptionSync + ":order:" + p.OrderID.String()
+	}
 	if p.InvoiceID != "" {
 		id += ":" + p.InvoiceID
 	}
@@ -97,17 +97,7 @@ func NewSubscriptionSyncTaskFor(p SubscriptionPayload) *asynq.Task {
 // subscription and invoice, so each paid invoice is looked at, and a burst
 // of duplicate deliveries of one event is one task.
 func NewSubscriptionSyncTask(subscriptionID uuid.UUID, invoiceID string) *asynq.Task {
-	payload, _ := json.Marshal(SubscriptionPayload{SubscriptionID: subscriptionID, InvoiceID: invoiceID}) // cannot fail
-	id := TypeSubscriptionSync + ":" + subscriptionID.String()
-	if invoiceID != "" {
-		id += ":" + invoiceID
-	}
-	return asynq.NewTask(TypeSubscriptionSync, payload,
-		asynq.Queue(QueueCritical),
-		asynq.TaskID(id),
-		asynq.MaxRetry(12),
-		asynq.Timeout(PaymentTimeout),
-	)
+	return NewSubscriptionSyncTaskFor(SubscriptionPayload{SubscriptionID: subscriptionID, InvoiceID: invoiceID})
 }
 
 // ParseSubscriptionPayload decodes a subscription:sync task.
