@@ -174,6 +174,7 @@ type Notification struct {
 	Message   *string
 	IsRead    bool
 	CreatedAt time.Time
+	Seq       int64
 }
 
 type NotificationSetting struct {
@@ -204,6 +205,7 @@ type NotificationView struct {
 	VideoSummaryID       *uuid.UUID
 	VideoThumbnailKey    *string
 	VideoCaption         *string
+	Seq                  int64
 }
 
 type PaymentEvent struct {

@@ -149,7 +149,7 @@ func (q *Queries) NotificationDeliverable(ctx context.Context, arg NotificationD
 }
 
 const notificationGetByFact = `-- name: NotificationGetByFact :one
-SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption FROM notification_views
+SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq FROM notification_views
  WHERE user_id = $1 AND type = $2
    AND actor_id IS NOT DISTINCT FROM $3::uuid
    AND video_id IS NOT DISTINCT FROM $4::uuid
@@ -197,12 +197,13 @@ func (q *Queries) NotificationGetByFact(ctx context.Context, arg NotificationGet
 		&i.VideoSummaryID,
 		&i.VideoThumbnailKey,
 		&i.VideoCaption,
+		&i.Seq,
 	)
 	return i, err
 }
 
 const notificationGetForUser = `-- name: NotificationGetForUser :one
-SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption FROM notification_views n
+SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq FROM notification_views n
  WHERE n.id = $1 AND n.user_id = $2
    AND NOT blocked_between(n.user_id, n.actor_id)
 `
@@ -234,6 +235,7 @@ func (q *Queries) NotificationGetForUser(ctx context.Context, arg NotificationGe
 		&i.VideoSummaryID,
 		&i.VideoThumbnailKey,
 		&i.VideoCaption,
+		&i.Seq,
 	)
 	return i, err
 }
@@ -276,7 +278,7 @@ func (q *Queries) NotificationInsert(ctx context.Context, arg NotificationInsert
 }
 
 const notificationListByUser = `-- name: NotificationListByUser :many
-SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption FROM notification_views n
+SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq FROM notification_views n
  WHERE n.user_id = $1
    AND NOT blocked_between(n.user_id, n.actor_id)
  ORDER BY n.created_at DESC, n.id DESC
@@ -318,6 +320,7 @@ func (q *Queries) NotificationListByUser(ctx context.Context, arg NotificationLi
 			&i.VideoSummaryID,
 			&i.VideoThumbnailKey,
 			&i.VideoCaption,
+			&i.Seq,
 		); err != nil {
 			return nil, err
 		}

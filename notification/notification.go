@@ -49,6 +49,10 @@ type Notification struct {
 	Message   string     `json:"message"`
 	IsRead    bool       `json:"is_read"`
 	CreatedAt time.Time  `json:"created_at"`
+	// Seq is the notification's position among its recipient's changes:
+	// it grows each time the item is stored or changes. A WebSocket client
+	// that reconnects passes the highest Seq it saw as ?since=.
+	Seq int64 `json:"seq"`
 }
 
 // Event is the message published on Channel: the new notification and the
@@ -70,6 +74,7 @@ func Render(v db.NotificationView, url URLFunc) Notification {
 		Type:      v.Type,
 		IsRead:    v.IsRead,
 		CreatedAt: v.CreatedAt.UTC(),
+		Seq:       v.Seq,
 	}
 	actorName := "Someone"
 	if v.ActorID != nil && v.ActorUsername != nil {
