@@ -291,6 +291,9 @@ WITH b AS (DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1),
      bm AS (DELETE FROM bookmarks WHERE user_id = $1),
      sh AS (DELETE FROM search_history WHERE user_id = $1),
      n AS (DELETE FROM notifications WHERE user_id = $1 OR actor_id = $1),
+     -- in others' groups: the trigger of migration 00024 counts each group
+     -- down and deletes the ones left empty
+     na AS (DELETE FROM notification_actors WHERE actor_id = $1),
      ns AS (DELETE FROM notification_settings WHERE user_id = $1),
      d AS (DELETE FROM drafts WHERE user_id = $1),
      fi AS (DELETE FROM feed_inbox WHERE user_id = $1),
@@ -304,7 +307,8 @@ UPDATE users SET updated_at = now() WHERE users.id = $1
 `
 
 // Everything else that is the account's own, in one statement: blocks,
-// bookmarks, searches, notifications it received or caused, its settings,
+// bookmarks, searches, notifications it received or caused (its place in
+// others' grouped notifications too), its settings,
 // drafts, inbox, the reports it filed, its sessions and API keys; a live
 // subscription ends, so no renewal charges a deleted account (the orders
 // stay, for the ledger); its shares stay counted, anonymously.

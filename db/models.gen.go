@@ -164,17 +164,30 @@ type Like struct {
 }
 
 type Notification struct {
-	ID        uuid.UUID
-	UserID    uuid.UUID
-	Type      string
-	ActorID   *uuid.UUID
-	VideoID   *uuid.UUID
-	CommentID *uuid.UUID
-	AIJobID   *uuid.UUID
-	Message   *string
-	IsRead    bool
-	CreatedAt time.Time
-	Seq       int64
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	Type       string
+	ActorID    *uuid.UUID
+	VideoID    *uuid.UUID
+	CommentID  *uuid.UUID
+	AIJobID    *uuid.UUID
+	Message    *string
+	IsRead     bool
+	CreatedAt  time.Time
+	Seq        int64
+	ActorCount int32
+	FirstAt    *time.Time
+	GroupOpen  bool
+}
+
+type NotificationActor struct {
+	NotificationID uuid.UUID
+	ActorID        uuid.UUID
+	UserID         uuid.UUID
+	Type           string
+	VideoID        *uuid.UUID
+	AIJobID        *uuid.UUID
+	ActedAt        time.Time
 }
 
 type NotificationSetting struct {
@@ -206,6 +219,9 @@ type NotificationView struct {
 	VideoThumbnailKey    *string
 	VideoCaption         *string
 	Seq                  int64
+	GroupCount           int64
+	GroupActors          json.RawMessage
+	Visible              bool
 }
 
 type PaymentEvent struct {

@@ -11,12 +11,97 @@ import (
 	"github.com/google/uuid"
 )
 
+const notificationActorAdd = `-- name: NotificationActorAdd :execrows
+INSERT INTO notification_actors (notification_id, actor_id, user_id, type, video_id, ai_job_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+`
+
+type NotificationActorAddParams struct {
+	NotificationID uuid.UUID
+	ActorID        uuid.UUID
+	UserID         uuid.UUID
+	Type           string
+	VideoID        *uuid.UUID
+	AIJobID        *uuid.UUID
+}
+
+// Adds an actor to a group; 0 rows when the actor is in the group already
+// or the fact or event is in another group (notification_actors_fact_key).
+// The trigger notification_actors_changed counts it, takes a new seq and
+// moves created_at.
+func (q *Queries) NotificationActorAdd(ctx context.Context, arg NotificationActorAddParams) (int64, error) {
+	result, err := q.db.Exec(ctx, notificationActorAdd,
+		arg.NotificationID,
+		arg.ActorID,
+		arg.UserID,
+		arg.Type,
+		arg.VideoID,
+		arg.AIJobID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const notificationActorRefresh = `-- name: NotificationActorRefresh :execrows
+UPDATE notification_actors SET acted_at = clock_timestamp(), ai_job_id = $1
+ WHERE notification_id = $2 AND actor_id = $3
+`
+
+type NotificationActorRefreshParams struct {
+	AIJobID        *uuid.UUID
+	NotificationID uuid.UUID
+	ActorID        uuid.UUID
+}
+
+// A glitch actor already in the open group glitched again: the actor moves
+// to the front with the new event (the trigger takes a new seq); the count
+// stays, it counts actors.
+func (q *Queries) NotificationActorRefresh(ctx context.Context, arg NotificationActorRefreshParams) (int64, error) {
+	result, err := q.db.Exec(ctx, notificationActorRefresh, arg.AIJobID, arg.NotificationID, arg.ActorID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const notificationActorRemoveFact = `-- name: NotificationActorRemoveFact :execrows
+DELETE FROM notification_actors
+ WHERE user_id = $1 AND type = $2 AND actor_id = $3
+   AND video_id IS NOT DISTINCT FROM $4::uuid
+   AND ai_job_id IS NULL
+`
+
+type NotificationActorRemoveFactParams struct {
+	UserID  uuid.UUID
+	Type    string
+	ActorID uuid.UUID
+	VideoID *uuid.UUID
+}
+
+// Takes the actor of an undone like or follow out of its group; the trigger
+// counts down, recomputes the newest time and deletes an emptied group.
+func (q *Queries) NotificationActorRemoveFact(ctx context.Context, arg NotificationActorRemoveFactParams) (int64, error) {
+	result, err := q.db.Exec(ctx, notificationActorRemoveFact,
+		arg.UserID,
+		arg.Type,
+		arg.ActorID,
+		arg.VideoID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const notificationCountsByUser = `-- name: NotificationCountsByUser :one
 SELECT count(*)::bigint AS total,
        count(*) FILTER (WHERE NOT n.is_read)::bigint AS unread
   FROM notifications n
  WHERE n.user_id = $1
-   AND NOT blocked_between(n.user_id, n.actor_id)
+   AND notification_visible(n.id, n.user_id, n.type, n.actor_id)
 `
 
 type NotificationCountsByUserRow struct {
@@ -48,8 +133,8 @@ type NotificationDeleteForFactParams struct {
 	CommentID *uuid.UUID
 }
 
-// Removes the notification of a fact that was undone (unlike, unfollow,
-// comment unlike); the fact types have at most one row.
+// Removes the notification of a comment like that was undone; it has at
+// most one row. Likes and follows are in groups: NotificationActorRemoveFact.
 func (q *Queries) NotificationDeleteForFact(ctx context.Context, arg NotificationDeleteForFactParams) (int64, error) {
 	result, err := q.db.Exec(ctx, notificationDeleteForFact,
 		arg.UserID,
@@ -149,12 +234,12 @@ func (q *Queries) NotificationDeliverable(ctx context.Context, arg NotificationD
 }
 
 const notificationGetByFact = `-- name: NotificationGetByFact :one
-SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq FROM notification_views
+SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq, group_count, group_actors, visible FROM notification_views
  WHERE user_id = $1 AND type = $2
    AND actor_id IS NOT DISTINCT FROM $3::uuid
    AND video_id IS NOT DISTINCT FROM $4::uuid
    AND comment_id IS NOT DISTINCT FROM $5::uuid
-   AND (type IN ('like', 'follow', 'comment_like') OR ai_job_id IS NOT DISTINCT FROM $6::uuid)
+   AND (type = 'comment_like' OR ai_job_id IS NOT DISTINCT FROM $6::uuid)
  ORDER BY created_at DESC, id DESC
  LIMIT 1
 `
@@ -168,8 +253,8 @@ type NotificationGetByFactParams struct {
 	AIJobID   *uuid.UUID
 }
 
-// The notification a delivery already inserted (what NotificationInsert
-// conflicted with).
+// The single notification a delivery already inserted (what
+// NotificationInsert conflicted with): comments, comment likes, AI jobs.
 func (q *Queries) NotificationGetByFact(ctx context.Context, arg NotificationGetByFactParams) (NotificationView, error) {
 	row := q.db.QueryRow(ctx, notificationGetByFact,
 		arg.UserID,
@@ -198,14 +283,16 @@ func (q *Queries) NotificationGetByFact(ctx context.Context, arg NotificationGet
 		&i.VideoThumbnailKey,
 		&i.VideoCaption,
 		&i.Seq,
+		&i.GroupCount,
+		&i.GroupActors,
+		&i.Visible,
 	)
 	return i, err
 }
 
 const notificationGetForUser = `-- name: NotificationGetForUser :one
-SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq FROM notification_views n
- WHERE n.id = $1 AND n.user_id = $2
-   AND NOT blocked_between(n.user_id, n.actor_id)
+SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq, group_count, group_actors, visible FROM notification_views n
+ WHERE n.id = $1 AND n.user_id = $2 AND n.visible
 `
 
 type NotificationGetForUserParams struct {
@@ -214,7 +301,8 @@ type NotificationGetForUserParams struct {
 }
 
 // One of the user's notifications; someone else's is not found. Hidden,
-// like in the list, when a block stands between the user and the actor.
+// like in the list, when a block stands between the user and the actor (a
+// group: all its actors).
 func (q *Queries) NotificationGetForUser(ctx context.Context, arg NotificationGetForUserParams) (NotificationView, error) {
 	row := q.db.QueryRow(ctx, notificationGetForUser, arg.ID, arg.UserID)
 	var i NotificationView
@@ -236,8 +324,127 @@ func (q *Queries) NotificationGetForUser(ctx context.Context, arg NotificationGe
 		&i.VideoThumbnailKey,
 		&i.VideoCaption,
 		&i.Seq,
+		&i.GroupCount,
+		&i.GroupActors,
+		&i.Visible,
 	)
 	return i, err
+}
+
+const notificationGroupClose = `-- name: NotificationGroupClose :exec
+UPDATE notifications SET group_open = false WHERE id = $1
+`
+
+func (q *Queries) NotificationGroupClose(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, notificationGroupClose, id)
+	return err
+}
+
+const notificationGroupDeleteEmpty = `-- name: NotificationGroupDeleteEmpty :exec
+DELETE FROM notifications WHERE id = $1 AND actor_count = 0
+`
+
+// Removes a group this transaction opened when its actor turned out to be
+// a repeat already held by another group.
+func (q *Queries) NotificationGroupDeleteEmpty(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, notificationGroupDeleteEmpty, id)
+	return err
+}
+
+const notificationGroupInsert = `-- name: NotificationGroupInsert :one
+INSERT INTO notifications (id, user_id, type, video_id, actor_count, first_at, group_open)
+VALUES ($1, $2, $3, $4, 0, now(), true)
+ON CONFLICT DO NOTHING
+RETURNING id
+`
+
+type NotificationGroupInsertParams struct {
+	ID      uuid.UUID
+	UserID  uuid.UUID
+	Type    string
+	VideoID *uuid.UUID
+}
+
+// Opens a new, still empty group; its first actor follows in the same
+// transaction. ON CONFLICT DO NOTHING against notifications_open_group_key:
+// when a concurrent delivery opened one first, no row comes back and the
+// caller locks that one instead.
+func (q *Queries) NotificationGroupInsert(ctx context.Context, arg NotificationGroupInsertParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, notificationGroupInsert,
+		arg.ID,
+		arg.UserID,
+		arg.Type,
+		arg.VideoID,
+	)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
+const notificationGroupLockOpen = `-- name: NotificationGroupLockOpen :one
+SELECT n.id, (n.first_at > now() - make_interval(secs => $1::float8))::bool AS fresh
+  FROM notifications n
+ WHERE n.user_id = $2 AND n.type = $3
+   AND n.video_id IS NOT DISTINCT FROM $4::uuid
+   AND n.group_open
+   FOR UPDATE
+`
+
+type NotificationGroupLockOpenParams struct {
+	WindowSeconds float64
+	UserID        uuid.UUID
+	Type          string
+	VideoID       *uuid.UUID
+}
+
+type NotificationGroupLockOpenRow struct {
+	ID    uuid.UUID
+	Fresh bool
+}
+
+// The open group of a target, locked until the delivering transaction ends
+// so concurrent deliveries to it queue; fresh says its first event is
+// within the window (older groups are closed and a new one opened).
+func (q *Queries) NotificationGroupLockOpen(ctx context.Context, arg NotificationGroupLockOpenParams) (NotificationGroupLockOpenRow, error) {
+	row := q.db.QueryRow(ctx, notificationGroupLockOpen,
+		arg.WindowSeconds,
+		arg.UserID,
+		arg.Type,
+		arg.VideoID,
+	)
+	var i NotificationGroupLockOpenRow
+	err := row.Scan(&i.ID, &i.Fresh)
+	return i, err
+}
+
+const notificationGroupOfFact = `-- name: NotificationGroupOfFact :one
+SELECT na.notification_id FROM notification_actors na
+ WHERE na.user_id = $1 AND na.type = $2 AND na.actor_id = $3
+   AND na.video_id IS NOT DISTINCT FROM $4::uuid
+   AND na.ai_job_id IS NOT DISTINCT FROM $5::uuid
+`
+
+type NotificationGroupOfFactParams struct {
+	UserID  uuid.UUID
+	Type    string
+	ActorID uuid.UUID
+	VideoID *uuid.UUID
+	AIJobID *uuid.UUID
+}
+
+// The group that already holds a like or follow (ai_job_id NULL) or a
+// glitch event (its job), if any: a repeated delivery finds it here.
+func (q *Queries) NotificationGroupOfFact(ctx context.Context, arg NotificationGroupOfFactParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, notificationGroupOfFact,
+		arg.UserID,
+		arg.Type,
+		arg.ActorID,
+		arg.VideoID,
+		arg.AIJobID,
+	)
+	var notification_id uuid.UUID
+	err := row.Scan(&notification_id)
+	return notification_id, err
 }
 
 const notificationInsert = `-- name: NotificationInsert :one
@@ -278,9 +485,8 @@ func (q *Queries) NotificationInsert(ctx context.Context, arg NotificationInsert
 }
 
 const notificationListByUser = `-- name: NotificationListByUser :many
-SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq FROM notification_views n
- WHERE n.user_id = $1
-   AND NOT blocked_between(n.user_id, n.actor_id)
+SELECT id, user_id, type, actor_id, video_id, comment_id, ai_job_id, message, is_read, created_at, actor_username, actor_display_name, actor_profile_image_key, video_summary_id, video_thumbnail_key, video_caption, seq, group_count, group_actors, visible FROM notification_views n
+ WHERE n.user_id = $1 AND n.visible
  ORDER BY n.created_at DESC, n.id DESC
  LIMIT $3 OFFSET $2
 `
@@ -293,7 +499,8 @@ type NotificationListByUserParams struct {
 
 // Newest first, paged by offset (the reference's page/page_size list).
 // Notifications from a user on either side of a block with the recipient
-// are hidden (CONTRACT.md §2).
+// are hidden (CONTRACT.md §2); a group is hidden when all its actors are,
+// and shows only the others otherwise.
 func (q *Queries) NotificationListByUser(ctx context.Context, arg NotificationListByUserParams) ([]NotificationView, error) {
 	rows, err := q.db.Query(ctx, notificationListByUser, arg.UserID, arg.Off, arg.Lim)
 	if err != nil {
@@ -321,6 +528,9 @@ func (q *Queries) NotificationListByUser(ctx context.Context, arg NotificationLi
 			&i.VideoThumbnailKey,
 			&i.VideoCaption,
 			&i.Seq,
+			&i.GroupCount,
+			&i.GroupActors,
+			&i.Visible,
 		); err != nil {
 			return nil, err
 		}
@@ -333,7 +543,7 @@ func (q *Queries) NotificationListByUser(ctx context.Context, arg NotificationLi
 }
 
 const notificationMarkAllRead = `-- name: NotificationMarkAllRead :execrows
-UPDATE notifications SET is_read = true WHERE user_id = $1 AND NOT is_read
+UPDATE notifications SET is_read = true, group_open = false WHERE user_id = $1 AND NOT is_read
 `
 
 func (q *Queries) NotificationMarkAllRead(ctx context.Context, userID uuid.UUID) (int64, error) {
@@ -345,7 +555,7 @@ func (q *Queries) NotificationMarkAllRead(ctx context.Context, userID uuid.UUID)
 }
 
 const notificationMarkRead = `-- name: NotificationMarkRead :execrows
-UPDATE notifications SET is_read = true WHERE id = $1 AND user_id = $2
+UPDATE notifications SET is_read = true, group_open = false WHERE id = $1 AND user_id = $2
 `
 
 type NotificationMarkReadParams struct {
@@ -353,7 +563,8 @@ type NotificationMarkReadParams struct {
 	UserID uuid.UUID
 }
 
-// Idempotent: an already read notification of the user still counts as one row.
+// Idempotent: an already read notification of the user still counts as one
+// row. Reading a group closes it: the next like starts a new one.
 func (q *Queries) NotificationMarkRead(ctx context.Context, arg NotificationMarkReadParams) (int64, error) {
 	result, err := q.db.Exec(ctx, notificationMarkRead, arg.ID, arg.UserID)
 	if err != nil {
@@ -363,7 +574,7 @@ func (q *Queries) NotificationMarkRead(ctx context.Context, arg NotificationMark
 }
 
 const notificationMarkReadBatch = `-- name: NotificationMarkReadBatch :execrows
-UPDATE notifications SET is_read = true
+UPDATE notifications SET is_read = true, group_open = false
  WHERE user_id = $1 AND id = ANY($2::uuid[]) AND NOT is_read
 `
 

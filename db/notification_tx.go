@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -17,6 +19,19 @@ const (
 	NotificationAIJob       = "ai_job"
 	NotificationSystem      = "system"
 )
+
+// DefaultNotificationGroupWindow is how long a group stays open after its
+// first event when NewNotification.GroupWindow is zero
+// (NOTIFICATION_GROUP_WINDOW's default).
+const DefaultNotificationGroupWindow = 24 * time.Hour
+
+// NotificationGrouped reports whether notifications of typ are grouped:
+// likes per video, follows per recipient and glitches per video (migration
+// 00024 states the rule). Comments, comment likes, AI jobs and system
+// messages stay one notification each.
+func NotificationGrouped(typ string) bool {
+	return typ == NotificationLike || typ == NotificationFollow || typ == NotificationGlitch
+}
 
 // NotificationSkip says why a delivery stored nothing; "" means it stored
 // (or found) the notification.
@@ -47,32 +62,48 @@ type NewNotification struct {
 	CommentID   *uuid.UUID
 	AIJobID     *uuid.UUID
 	Message     *string
+	// GroupWindow is how long after its first event a group takes new
+	// actors (likes, follows, glitches); zero means
+	// DefaultNotificationGroupWindow.
+	GroupWindow time.Duration
 }
 
 // NotificationDelivery is the outcome of DeliverNotification.
 type NotificationDelivery struct {
 	// Skip is why nothing was stored; "" when Notification is set.
 	Skip NotificationSkip
-	// Inserted is true when this call stored the row, false when an earlier
-	// delivery of the same fact or event already had.
+	// Inserted is true when this call changed what the recipient sees: it
+	// stored a new notification, opened a group, or added its actor to an
+	// open group (or moved a glitch's actor to the front). It is false when
+	// an earlier delivery of the same fact or event already had.
 	Inserted bool
-	// Notification is the stored row as the api lists it.
+	// Notification is the stored row (for a group, the whole group as it is
+	// now) as the api lists it.
 	Notification NotificationView
-	// UnreadCount is the recipient's unread count after the delivery.
+	// UnreadCount is the recipient's unread count after the delivery; a
+	// group that grows was unread already and adds nothing.
 	UnreadCount int64
 }
 
 // DeliverNotification stores n unless the current state says not to: the
 // actor is the recipient, a block stands between them, the recipient turned
 // the type off, or the fact behind it no longer exists. The checks and the
-// insert run in one transaction that holds the fact row FOR SHARE, so an
-// undo racing the delivery waits for it and then removes the notification
-// (NotificationDeleteForFact). Delivering the same fact or event twice stores
-// one row (the unique indexes of migration 00003); the second call returns it
-// with Inserted false.
+// write run in one transaction that holds the fact row FOR SHARE, so an
+// undo racing the delivery waits for it and then removes what it stored
+// (NotificationDeleteForFact).
+//
+// A like, follow or glitch joins the open group of its target (see
+// NotificationGrouped and migration 00024): the group is locked, the actor
+// added, and the group takes a new seq and the newest time; with no open
+// group, or one older than n.GroupWindow, a new group is opened. Any other
+// type is a row of its own. Delivering the same fact or event twice changes
+// nothing the second time: it returns the notification with Inserted false.
 func (s *Store) DeliverNotification(ctx context.Context, n NewNotification) (NotificationDelivery, error) {
 	if n.ActorID != nil && *n.ActorID == n.RecipientID {
 		return NotificationDelivery{Skip: NotificationSkipSelf}, nil
+	}
+	if NotificationGrouped(n.Type) && n.ActorID == nil {
+		return NotificationDelivery{}, fmt.Errorf("deliver %s notification: %w", n.Type, errGroupNeedsActor)
 	}
 	var out NotificationDelivery
 	err := s.InTx(ctx, func(q *Queries) error {
@@ -97,20 +128,18 @@ func (s *Store) DeliverNotification(ctx context.Context, n NewNotification) (Not
 		if out.Skip != "" {
 			return nil
 		}
-		id, err := q.NotificationInsert(ctx, NotificationInsertParams{
-			ID: NewID(), UserID: n.RecipientID, Type: n.Type, ActorID: n.ActorID,
-			VideoID: n.VideoID, CommentID: n.CommentID, AIJobID: n.AIJobID, Message: n.Message,
-		})
-		switch {
-		case err == nil:
-			out.Inserted = true
-			out.Notification, err = q.NotificationGetForUser(ctx, NotificationGetForUserParams{ID: id, UserID: n.RecipientID})
-		case IsNotFound(err): // ON CONFLICT DO NOTHING: already delivered
-			out.Notification, err = q.NotificationGetByFact(ctx, NotificationGetByFactParams{
-				UserID: n.RecipientID, Type: n.Type, ActorID: n.ActorID,
-				VideoID: n.VideoID, CommentID: n.CommentID, AIJobID: n.AIJobID,
-			})
+		var id uuid.UUID
+		if NotificationGrouped(n.Type) {
+			id, out.Inserted, err = joinGroup(ctx, q, n)
+		} else {
+			id, out.Inserted, err = insertSingle(ctx, q, n)
 		}
+		if err != nil {
+			return err
+		}
+		// As the recipient sees it (the actor was just checked, so it is
+		// visible); a group whole, with its count and latest actors.
+		out.Notification, err = q.NotificationGetForUser(ctx, NotificationGetForUserParams{ID: id, UserID: n.RecipientID})
 		if err != nil {
 			return err
 		}
@@ -124,19 +153,147 @@ func (s *Store) DeliverNotification(ctx context.Context, n NewNotification) (Not
 	return out, nil
 }
 
+var errGroupNeedsActor = errors.New("a grouped notification needs an actor")
+
+// insertSingle stores a notification that is not grouped, once per fact or
+// event (the unique indexes of migrations 00003 and 00024).
+func insertSingle(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, bool, error) {
+	id, err := q.NotificationInsert(ctx, NotificationInsertParams{
+		ID: NewID(), UserID: n.RecipientID, Type: n.Type, ActorID: n.ActorID,
+		VideoID: n.VideoID, CommentID: n.CommentID, AIJobID: n.AIJobID, Message: n.Message,
+	})
+	if err == nil {
+		return id, true, nil
+	}
+	if !IsNotFound(err) {
+		return uuid.Nil, false, err
+	}
+	// ON CONFLICT DO NOTHING: already delivered.
+	v, err := q.NotificationGetByFact(ctx, NotificationGetByFactParams{
+		UserID: n.RecipientID, Type: n.Type, ActorID: n.ActorID,
+		VideoID: n.VideoID, CommentID: n.CommentID, AIJobID: n.AIJobID,
+	})
+	return v.ID, false, err
+}
+
+// groupAttempts bounds how often joinGroup looks for the open group again
+// after a concurrent delivery opened one first; each retry finds that one.
+const groupAttempts = 5
+
+// joinGroup adds n's actor to the open group of its target, opening one
+// when there is none or it is older than the window. It returns the group
+// and whether this call changed it.
+func joinGroup(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, bool, error) {
+	// Likes and follows carry no event id: the fact is the actor and target.
+	var event *uuid.UUID
+	if n.Type == NotificationGlitch {
+		event = n.AIJobID
+	}
+	target := n.VideoID
+	if n.Type == NotificationFollow {
+		target = nil
+	}
+	fact := NotificationGroupOfFactParams{UserID: n.RecipientID, Type: n.Type, ActorID: *n.ActorID, VideoID: target, AIJobID: event}
+	if id, err := q.NotificationGroupOfFact(ctx, fact); err == nil {
+		return id, false, nil // delivered before: a retry or a second event for the fact
+	} else if !IsNotFound(err) {
+		return uuid.Nil, false, err
+	}
+	window := n.GroupWindow
+	if window <= 0 {
+		window = DefaultNotificationGroupWindow
+	}
+	for range groupAttempts {
+		id, opened := uuid.Nil, false
+		g, err := q.NotificationGroupLockOpen(ctx, NotificationGroupLockOpenParams{
+			UserID: n.RecipientID, Type: n.Type, VideoID: target, WindowSeconds: window.Seconds(),
+		})
+		switch {
+		case err == nil && g.Fresh:
+			id = g.ID
+		case err == nil: // open but too old: closed, and a new one opened below
+			if err := q.NotificationGroupClose(ctx, g.ID); err != nil {
+				return uuid.Nil, false, err
+			}
+		case !IsNotFound(err):
+			return uuid.Nil, false, err
+		}
+		if id == uuid.Nil {
+			id, err = q.NotificationGroupInsert(ctx, NotificationGroupInsertParams{
+				ID: NewID(), UserID: n.RecipientID, Type: n.Type, VideoID: target,
+			})
+			if IsNotFound(err) {
+				continue // a concurrent delivery opened the group first: lock that one
+			}
+			if err != nil {
+				return uuid.Nil, false, err
+			}
+			opened = true
+		}
+		added, err := q.NotificationActorAdd(ctx, NotificationActorAddParams{
+			NotificationID: id, ActorID: *n.ActorID, UserID: n.RecipientID, Type: n.Type, VideoID: target, AIJobID: event,
+		})
+		if err != nil {
+			return uuid.Nil, false, err
+		}
+		if added == 1 {
+			return id, true, nil
+		}
+		if n.Type == NotificationGlitch && !opened {
+			// The actor glitched this video before, within this group: the
+			// new glitch moves them to the front; the count stays.
+			moved, err := q.NotificationActorRefresh(ctx, NotificationActorRefreshParams{
+				NotificationID: id, ActorID: *n.ActorID, AIJobID: event,
+			})
+			if err != nil {
+				return uuid.Nil, false, err
+			}
+			if moved == 1 {
+				return id, true, nil
+			}
+		}
+		// The fact is held by another group (a concurrent repeat of this
+		// delivery committed first): nothing changes.
+		if opened {
+			if err := q.NotificationGroupDeleteEmpty(ctx, id); err != nil {
+				return uuid.Nil, false, err
+			}
+		}
+		id, err = q.NotificationGroupOfFact(ctx, fact)
+		return id, false, err
+	}
+	return uuid.Nil, false, fmt.Errorf("no open %s group found after %d attempts", n.Type, groupAttempts)
+}
+
 // NotificationDeleteForFact removes the notification of an undone fact: the
 // like (actor liked video of recipient), the follow (video and comment nil)
-// or the comment like (comment). Call it after the unlike or unfollow commits,
-// or in its transaction through Queries. It returns how many rows it removed
-// (0 or 1); removing nothing is not an error.
+// or the comment like (comment). A like or follow takes its actor out of
+// its group: the count goes down, the latest actors and the newest time are
+// recomputed, the group takes a new seq, and a group left empty is deleted.
+// Call it after the unlike or unfollow commits, or in its transaction
+// (deleteForFact). It returns how many rows it removed (0 or 1); removing
+// nothing is not an error.
 func (s *Store) NotificationDeleteForFact(ctx context.Context, typ string, actorID, recipientID uuid.UUID, videoID, commentID *uuid.UUID) (int64, error) {
-	n, err := s.Queries.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
-		UserID: recipientID, Type: typ, ActorID: &actorID, VideoID: videoID, CommentID: commentID,
-	})
+	n, err := deleteForFact(ctx, s.Queries, typ, actorID, recipientID, videoID, commentID)
 	if err != nil {
 		return 0, fmt.Errorf("delete %s notification: %w", typ, translate(err, "notification"))
 	}
 	return n, nil
+}
+
+// deleteForFact is NotificationDeleteForFact through q.
+func deleteForFact(ctx context.Context, q *Queries, typ string, actorID, recipientID uuid.UUID, videoID, commentID *uuid.UUID) (int64, error) {
+	if NotificationGrouped(typ) {
+		if typ == NotificationFollow {
+			videoID = nil
+		}
+		return q.NotificationActorRemoveFact(ctx, NotificationActorRemoveFactParams{
+			UserID: recipientID, Type: typ, ActorID: actorID, VideoID: videoID,
+		})
+	}
+	return q.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
+		UserID: recipientID, Type: typ, ActorID: &actorID, VideoID: videoID, CommentID: commentID,
+	})
 }
 
 // NotificationSettingsOf returns the user's settings; a user who never

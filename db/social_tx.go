@@ -24,15 +24,15 @@ func (s *Store) BlockUser(ctx context.Context, blocker, blocked uuid.UUID) (b Bl
 }
 
 // UnlikeVideo removes user's like of video and, in the same transaction,
-// the like notification it gave the video's owner, so an unlike never
-// leaves a stale "liked your video" behind. Unliking twice changes nothing.
+// its actor in the like notification the video's owner got (a group
+// counts down, or goes when it was the only one), so an unlike never leaves
+// a stale "liked your video" behind. Unliking twice changes nothing.
 func (s *Store) UnlikeVideo(ctx context.Context, user, video, owner uuid.UUID) (res LikeRemoveRow, err error) {
 	err = s.InTx(ctx, func(q *Queries) error {
 		if res, err = q.LikeRemove(ctx, LikeRemoveParams{UserID: user, VideoID: video}); err != nil || !res.Removed {
 			return err
 		}
-		_, err = q.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
-			UserID: owner, Type: NotificationLike, ActorID: &user, VideoID: &video})
+		_, err = deleteForFact(ctx, q, NotificationLike, user, owner, &video, nil)
 		return err
 	})
 	return res, translate(err, "like")
@@ -48,8 +48,7 @@ func (s *Store) Unfollow(ctx context.Context, follower, following uuid.UUID) (re
 			return err
 		}
 		removed = true
-		_, err = q.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
-			UserID: following, Type: NotificationFollow, ActorID: &follower})
+		_, err = deleteForFact(ctx, q, NotificationFollow, follower, following, nil, nil)
 		return err
 	})
 	return removed, translate(err, "follow")
@@ -62,8 +61,7 @@ func (s *Store) UnlikeComment(ctx context.Context, user, comment, author, video 
 		if res, err = q.CommentLikeRemove(ctx, CommentLikeRemoveParams{UserID: user, CommentID: comment}); err != nil || !res.Removed {
 			return err
 		}
-		_, err = q.NotificationDeleteForFact(ctx, NotificationDeleteForFactParams{
-			UserID: author, Type: NotificationCommentLike, ActorID: &user, VideoID: &video, CommentID: &comment})
+		_, err = deleteForFact(ctx, q, NotificationCommentLike, user, author, &video, &comment)
 		return err
 	})
 	return res, translate(err, "comment like")

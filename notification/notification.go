@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,29 +35,47 @@ type VideoSummary struct {
 	Caption      string    `json:"caption"`
 }
 
-// Notification is one notification as clients see it.
+// Notification is one notification as clients see it. Likes of a video,
+// follows and glitches of a video are groups (migration 00024): one item
+// that grows while it is unread and young, keeping its ID; Count is how
+// many users it names and Actors the latest few. Any other type has Count 1.
 type Notification struct {
 	ID   uuid.UUID `json:"id"`
 	Type string    `json:"type"`
-	// Actor is nil for notifications nobody caused (ai_job, system) and
-	// when the actor's account is gone.
+	// Actor is the latest actor (of a group: the newest the recipient may
+	// see); nil for notifications nobody caused (ai_job, system) and when
+	// the actor's account is gone.
 	Actor *lokiz.UserBasic `json:"actor"`
+	// Actors are the latest actors, newest first, at most LatestActors:
+	// [Actor] for a single notification with an actor, empty without one.
+	Actors []lokiz.UserBasic `json:"actors"`
+	// Count is how many users the item names: the actors of a group the
+	// recipient may see (users on either side of a block are left out),
+	// 1 for any other notification.
+	Count int64 `json:"count"`
 	// Video is nil when the notification names no video or it was deleted.
 	Video *VideoSummary `json:"video"`
 	// TargetID is the comment for comment types, the AI job for ai_job, the
 	// video otherwise, and nil for follow and system.
-	TargetID  *uuid.UUID `json:"target_id"`
-	Message   string     `json:"message"`
-	IsRead    bool       `json:"is_read"`
-	CreatedAt time.Time  `json:"created_at"`
+	TargetID *uuid.UUID `json:"target_id"`
+	Message  string     `json:"message"`
+	IsRead   bool       `json:"is_read"`
+	// CreatedAt is when the item was stored; for a group, the time of its
+	// newest event (it moves as the group grows).
+	CreatedAt time.Time `json:"created_at"`
 	// Seq is the notification's position among its recipient's changes:
 	// it grows each time the item is stored or changes. A WebSocket client
 	// that reconnects passes the highest Seq it saw as ?since=.
 	Seq int64 `json:"seq"`
 }
 
-// Event is the message published on Channel: the new notification and the
-// recipient's unread count including it.
+// LatestActors is how many actors a group shows (notification_views).
+const LatestActors = 3
+
+// Event is the message published on Channel: the new or grown notification
+// (a group whole, with the same id as before) and the recipient's unread
+// count including it; a group that grows was unread already and does not
+// add to it.
 type Event struct {
 	Type         string       `json:"type"`
 	Notification Notification `json:"notification"`
@@ -66,27 +85,38 @@ type Event struct {
 // URLFunc renders a stored object key as a URL, nil for no key.
 type URLFunc func(key *string) *string
 
+// groupActor is one element of notification_views.group_actors.
+type groupActor struct {
+	ID              uuid.UUID `json:"id"`
+	Username        string    `json:"username"`
+	DisplayName     *string   `json:"display_name"`
+	ProfileImageKey *string   `json:"profile_image_key"`
+}
+
 // Render turns a stored notification into its client shape; url renders
 // the media keys (profile image, thumbnail).
 func Render(v db.NotificationView, url URLFunc) Notification {
 	n := Notification{
 		ID:        v.ID,
 		Type:      v.Type,
+		Actors:    []lokiz.UserBasic{},
+		Count:     v.GroupCount,
 		IsRead:    v.IsRead,
 		CreatedAt: v.CreatedAt.UTC(),
 		Seq:       v.Seq,
 	}
 	actorName := "Someone"
 	if v.ActorID != nil && v.ActorUsername != nil {
-		img := url(v.ActorProfileImageKey)
-		n.Actor = &lokiz.UserBasic{
-			ID: *v.ActorID, Username: *v.ActorUsername, DisplayName: v.ActorDisplayName,
-			ProfileImageURL: img, ProfileImage: img,
+		n.Actor = userBasic(*v.ActorID, *v.ActorUsername, v.ActorDisplayName, v.ActorProfileImageKey, url)
+		actorName = displayName(*v.ActorUsername, v.ActorDisplayName)
+	}
+	var group []groupActor
+	if len(v.GroupActors) > 0 && json.Unmarshal(v.GroupActors, &group) == nil {
+		for _, a := range group {
+			n.Actors = append(n.Actors, *userBasic(a.ID, a.Username, a.DisplayName, a.ProfileImageKey, url))
 		}
-		actorName = *v.ActorUsername
-		if v.ActorDisplayName != nil && *v.ActorDisplayName != "" {
-			actorName = *v.ActorDisplayName
-		}
+	} else if n.Actor != nil {
+		n.Actors = append(n.Actors, *n.Actor)
 	}
 	if v.VideoSummaryID != nil {
 		caption := ""
@@ -104,28 +134,55 @@ func Render(v db.NotificationView, url URLFunc) Notification {
 	default:
 		n.TargetID = v.VideoID
 	}
-	n.Message = Message(v.Type, actorName, v.Message)
+	n.Message = GroupMessage(v.Type, actorName, n.Count, v.Message)
 	return n
+}
+
+func userBasic(id uuid.UUID, username string, display, imageKey *string, url URLFunc) *lokiz.UserBasic {
+	img := url(imageKey)
+	return &lokiz.UserBasic{ID: id, Username: username, DisplayName: display, ProfileImageURL: img, ProfileImage: img}
+}
+
+// displayName is how a message names a user: the display name when set.
+func displayName(username string, display *string) string {
+	if display != nil && *display != "" {
+		return *display
+	}
+	return username
 }
 
 // Message is the text a notification shows: the stored message when the
 // event carried one, else a sentence made from the type and the actor's
 // current name.
 func Message(typ, actorName string, stored *string) string {
+	return GroupMessage(typ, actorName, 1, stored)
+}
+
+// GroupMessage is Message for an item that names count users, actorName
+// the latest: "mina and 12 others liked your video". A count below 2 is
+// Message's sentence.
+func GroupMessage(typ, actorName string, count int64, stored *string) string {
 	if stored != nil && *stored != "" {
 		return *stored
 	}
+	who := actorName
+	switch {
+	case count == 2:
+		who = actorName + " and 1 other"
+	case count > 2:
+		who = actorName + " and " + strconv.FormatInt(count-1, 10) + " others"
+	}
 	switch typ {
 	case db.NotificationLike:
-		return actorName + " liked your video"
+		return who + " liked your video"
 	case db.NotificationComment:
-		return actorName + " commented on your video"
+		return who + " commented on your video"
 	case db.NotificationCommentLike:
-		return actorName + " liked your comment"
+		return who + " liked your comment"
 	case db.NotificationFollow:
-		return actorName + " started following you"
+		return who + " started following you"
 	case db.NotificationGlitch:
-		return actorName + " glitched your video"
+		return who + " glitched your video"
 	case db.NotificationAIJob:
 		return "Your AI job has finished"
 	}

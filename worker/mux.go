@@ -30,7 +30,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	mux.Handle(tasks.TypeVideoPurge, purge)
 	mux.Handle(tasks.TypeVideosPurge, purge)
 	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
-	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger))
+	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger).WithGroupWindow(d.NotificationGroupWindow))
 	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger))
 	mux.Handle(tasks.TypeFramesReconcile, NewFramesReconcileHandler(d.Store, d.Storage, d.Tasks, d.Media.FrameMaxAge, d.Logger))
 	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, d.Logger))

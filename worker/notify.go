@@ -27,18 +27,32 @@ const pushPrivateURLTTL = 5 * time.Minute
 // NotifyHandler runs notify:deliver. It decides from the current state, not
 // from the event: a self-action, a block either way, the recipient's setting
 // being off, or the fact being undone since (unliked, unfollowed, comment
-// deleted) store nothing and push nothing. Otherwise the row is stored once
-// (a retry finds it) and published on notification.Channel(recipient).
+// deleted) store nothing and push nothing. Otherwise the event is stored
+// once (a retry finds it): a like, follow or glitch joins the open group of
+// its target, anything else is a row of its own (db.DeliverNotification).
+// What changed is published on notification.Channel(recipient): a group
+// whole, with its id, new seq, count and latest actors.
 type NotifyHandler struct {
 	store   *db.Store
 	rdb     redis.UniversalClient
 	storage storage.Store
 	log     *slog.Logger
+	// groupWindow is how long a group takes new actors after its first
+	// event; zero means db.DefaultNotificationGroupWindow.
+	groupWindow time.Duration
 }
 
 // NewNotifyHandler returns the handler.
 func NewNotifyHandler(store *db.Store, rdb redis.UniversalClient, st storage.Store, logger *slog.Logger) *NotifyHandler {
 	return &NotifyHandler{store: store, rdb: rdb, storage: st, log: logger}
+}
+
+// WithGroupWindow sets how long a group takes new actors after its first
+// event (NOTIFICATION_GROUP_WINDOW); zero or less keeps the default. It
+// returns h.
+func (h *NotifyHandler) WithGroupWindow(d time.Duration) *NotifyHandler {
+	h.groupWindow = d
+	return h
 }
 
 // ProcessTask implements asynq.Handler.
@@ -50,6 +64,7 @@ func (h *NotifyHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	d, err := h.store.DeliverNotification(ctx, db.NewNotification{
 		Type: p.Type, RecipientID: p.RecipientID, ActorID: p.ActorID,
 		VideoID: p.VideoID, CommentID: p.CommentID, AIJobID: p.AIJobID, Message: p.Message,
+		GroupWindow: h.groupWindow,
 	})
 	if err != nil {
 		if code := lokiz.ErrorCode(err); code == lokiz.ENOTFOUND || code == lokiz.EINVALID {
@@ -63,9 +78,10 @@ func (h *NotifyHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		h.log.DebugContext(ctx, "notification skipped", "type", p.Type, "user_id", p.RecipientID, "reason", string(d.Skip))
 		return nil
 	}
-	// A row an earlier attempt stored is pushed again only on a retry, whose
-	// earlier attempt may have failed to publish; a second event for the same
-	// fact (liked again) stays quiet.
+	// What an earlier attempt stored is pushed again only on a retry, whose
+	// earlier attempt may have failed to publish (the item as it is now,
+	// perhaps grown since); a second event for the same fact (liked again
+	// while the first is still in its group) stays quiet.
 	if !d.Inserted {
 		if retry, _ := asynq.GetRetryCount(ctx); retry == 0 {
 			return nil

@@ -57,6 +57,10 @@ type Deps struct {
 	// Payments are the configured payment providers; the subscription
 	// tasks read Stripe's subscriptions and charge Toss billing keys.
 	Payments payments.Providers
+	// NotificationGroupWindow is how long a grouped notification (likes,
+	// follows, glitches) takes new actors after its first event; zero means
+	// db.DefaultNotificationGroupWindow.
+	NotificationGroupWindow time.Duration
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

@@ -369,7 +369,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
-		Payments: pay,
+		Payments: pay, NotificationGroupWindow: a.cfg.Worker.NotificationGroupWindow,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 )
@@ -229,6 +230,10 @@ type QuotaConfig struct {
 // WorkerConfig configures the asynq server.
 type WorkerConfig struct {
 	Concurrency int // WORKER_CONCURRENCY, default 10
+	// NotificationGroupWindow is NOTIFICATION_GROUP_WINDOW, default 24h: how
+	// long after its first event a grouped notification (likes of a video,
+	// follows, glitches of a video) still takes new actors while unread.
+	NotificationGroupWindow time.Duration
 }
 
 // DashboardConfig configures `lokiz dashboard`.
@@ -355,6 +360,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Auth.APIKeyMaxPerUser = p.intIn("API_KEY_MAX_PER_USER", 10, 1, 1000)
 
 	c.Worker.Concurrency = p.intIn("WORKER_CONCURRENCY", 10, 1, 1000)
+	c.Worker.NotificationGroupWindow = p.duration("NOTIFICATION_GROUP_WINDOW", db.DefaultNotificationGroupWindow)
 
 	c.Dash.Addr = p.str("DASHBOARD_ADDR", ":8081")
 	c.Dash.User = p.str("DASHBOARD_USER", "admin")

@@ -145,7 +145,8 @@ DELETE FROM follows WHERE id IN (
 
 -- name: EraseUserRest :exec
 -- Everything else that is the account's own, in one statement: blocks,
--- bookmarks, searches, notifications it received or caused, its settings,
+-- bookmarks, searches, notifications it received or caused (its place in
+-- others' grouped notifications too), its settings,
 -- drafts, inbox, the reports it filed, its sessions and API keys; a live
 -- subscription ends, so no renewal charges a deleted account (the orders
 -- stay, for the ledger); its shares stay counted, anonymously.
@@ -153,6 +154,9 @@ WITH b AS (DELETE FROM blocks WHERE blocker_id = @user_id OR blocked_id = @user_
      bm AS (DELETE FROM bookmarks WHERE user_id = @user_id),
      sh AS (DELETE FROM search_history WHERE user_id = @user_id),
      n AS (DELETE FROM notifications WHERE user_id = @user_id OR actor_id = @user_id),
+     -- in others' groups: the trigger of migration 00024 counts each group
+     -- down and deletes the ones left empty
+     na AS (DELETE FROM notification_actors WHERE actor_id = @user_id),
      ns AS (DELETE FROM notification_settings WHERE user_id = @user_id),
      d AS (DELETE FROM drafts WHERE user_id = @user_id),
      fi AS (DELETE FROM feed_inbox WHERE user_id = @user_id),

@@ -56,31 +56,92 @@ SELECT
     EXISTS (SELECT 1 FROM users u WHERE u.id = @recipient_id AND u.is_active)::bool AS recipient_active;
 
 -- name: NotificationGetByFact :one
--- The notification a delivery already inserted (what NotificationInsert
--- conflicted with).
+-- The single notification a delivery already inserted (what
+-- NotificationInsert conflicted with): comments, comment likes, AI jobs.
 SELECT * FROM notification_views
  WHERE user_id = @user_id AND type = @type
    AND actor_id IS NOT DISTINCT FROM sqlc.narg('actor_id')::uuid
    AND video_id IS NOT DISTINCT FROM sqlc.narg('video_id')::uuid
    AND comment_id IS NOT DISTINCT FROM sqlc.narg('comment_id')::uuid
-   AND (type IN ('like', 'follow', 'comment_like') OR ai_job_id IS NOT DISTINCT FROM sqlc.narg('ai_job_id')::uuid)
+   AND (type = 'comment_like' OR ai_job_id IS NOT DISTINCT FROM sqlc.narg('ai_job_id')::uuid)
  ORDER BY created_at DESC, id DESC
  LIMIT 1;
 
+-- name: NotificationGroupOfFact :one
+-- The group that already holds a like or follow (ai_job_id NULL) or a
+-- glitch event (its job), if any: a repeated delivery finds it here.
+SELECT na.notification_id FROM notification_actors na
+ WHERE na.user_id = @user_id AND na.type = @type AND na.actor_id = @actor_id
+   AND na.video_id IS NOT DISTINCT FROM sqlc.narg('video_id')::uuid
+   AND na.ai_job_id IS NOT DISTINCT FROM sqlc.narg('ai_job_id')::uuid;
+
+-- name: NotificationGroupLockOpen :one
+-- The open group of a target, locked until the delivering transaction ends
+-- so concurrent deliveries to it queue; fresh says its first event is
+-- within the window (older groups are closed and a new one opened).
+SELECT n.id, (n.first_at > now() - make_interval(secs => @window_seconds::float8))::bool AS fresh
+  FROM notifications n
+ WHERE n.user_id = @user_id AND n.type = @type
+   AND n.video_id IS NOT DISTINCT FROM sqlc.narg('video_id')::uuid
+   AND n.group_open
+   FOR UPDATE;
+
+-- name: NotificationGroupClose :exec
+UPDATE notifications SET group_open = false WHERE id = @id;
+
+-- name: NotificationGroupInsert :one
+-- Opens a new, still empty group; its first actor follows in the same
+-- transaction. ON CONFLICT DO NOTHING against notifications_open_group_key:
+-- when a concurrent delivery opened one first, no row comes back and the
+-- caller locks that one instead.
+INSERT INTO notifications (id, user_id, type, video_id, actor_count, first_at, group_open)
+VALUES (@id, @user_id, @type, sqlc.narg('video_id'), 0, now(), true)
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: NotificationGroupDeleteEmpty :exec
+-- Removes a group this transaction opened when its actor turned out to be
+-- a repeat already held by another group.
+DELETE FROM notifications WHERE id = @id AND actor_count = 0;
+
+-- name: NotificationActorAdd :execrows
+-- Adds an actor to a group; 0 rows when the actor is in the group already
+-- or the fact or event is in another group (notification_actors_fact_key).
+-- The trigger notification_actors_changed counts it, takes a new seq and
+-- moves created_at.
+INSERT INTO notification_actors (notification_id, actor_id, user_id, type, video_id, ai_job_id)
+VALUES (@notification_id, @actor_id, @user_id, @type, sqlc.narg('video_id'), sqlc.narg('ai_job_id'))
+ON CONFLICT DO NOTHING;
+
+-- name: NotificationActorRefresh :execrows
+-- A glitch actor already in the open group glitched again: the actor moves
+-- to the front with the new event (the trigger takes a new seq); the count
+-- stays, it counts actors.
+UPDATE notification_actors SET acted_at = clock_timestamp(), ai_job_id = sqlc.narg('ai_job_id')
+ WHERE notification_id = @notification_id AND actor_id = @actor_id;
+
+-- name: NotificationActorRemoveFact :execrows
+-- Takes the actor of an undone like or follow out of its group; the trigger
+-- counts down, recomputes the newest time and deletes an emptied group.
+DELETE FROM notification_actors
+ WHERE user_id = @user_id AND type = @type AND actor_id = @actor_id
+   AND video_id IS NOT DISTINCT FROM sqlc.narg('video_id')::uuid
+   AND ai_job_id IS NULL;
+
 -- name: NotificationGetForUser :one
 -- One of the user's notifications; someone else's is not found. Hidden,
--- like in the list, when a block stands between the user and the actor.
+-- like in the list, when a block stands between the user and the actor (a
+-- group: all its actors).
 SELECT * FROM notification_views n
- WHERE n.id = @id AND n.user_id = @user_id
-   AND NOT blocked_between(n.user_id, n.actor_id);
+ WHERE n.id = @id AND n.user_id = @user_id AND n.visible;
 
 -- name: NotificationListByUser :many
 -- Newest first, paged by offset (the reference's page/page_size list).
 -- Notifications from a user on either side of a block with the recipient
--- are hidden (CONTRACT.md §2).
+-- are hidden (CONTRACT.md §2); a group is hidden when all its actors are,
+-- and shows only the others otherwise.
 SELECT * FROM notification_views n
- WHERE n.user_id = @user_id
-   AND NOT blocked_between(n.user_id, n.actor_id)
+ WHERE n.user_id = @user_id AND n.visible
  ORDER BY n.created_at DESC, n.id DESC
  LIMIT @lim OFFSET @off;
 
@@ -90,23 +151,24 @@ SELECT count(*)::bigint AS total,
        count(*) FILTER (WHERE NOT n.is_read)::bigint AS unread
   FROM notifications n
  WHERE n.user_id = @user_id
-   AND NOT blocked_between(n.user_id, n.actor_id);
+   AND notification_visible(n.id, n.user_id, n.type, n.actor_id);
 
 -- name: NotificationMarkRead :execrows
--- Idempotent: an already read notification of the user still counts as one row.
-UPDATE notifications SET is_read = true WHERE id = @id AND user_id = @user_id;
+-- Idempotent: an already read notification of the user still counts as one
+-- row. Reading a group closes it: the next like starts a new one.
+UPDATE notifications SET is_read = true, group_open = false WHERE id = @id AND user_id = @user_id;
 
 -- name: NotificationMarkAllRead :execrows
-UPDATE notifications SET is_read = true WHERE user_id = @user_id AND NOT is_read;
+UPDATE notifications SET is_read = true, group_open = false WHERE user_id = @user_id AND NOT is_read;
 
 -- name: NotificationMarkReadBatch :execrows
 -- Counts only the rows that changed: the user's own, previously unread.
-UPDATE notifications SET is_read = true
+UPDATE notifications SET is_read = true, group_open = false
  WHERE user_id = @user_id AND id = ANY(@ids::uuid[]) AND NOT is_read;
 
 -- name: NotificationDeleteForFact :execrows
--- Removes the notification of a fact that was undone (unlike, unfollow,
--- comment unlike); the fact types have at most one row.
+-- Removes the notification of a comment like that was undone; it has at
+-- most one row. Likes and follows are in groups: NotificationActorRemoveFact.
 DELETE FROM notifications
  WHERE user_id = @user_id AND type = @type
    AND actor_id IS NOT DISTINCT FROM sqlc.narg('actor_id')::uuid
