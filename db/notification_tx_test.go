@@ -39,9 +39,12 @@ func TestNotificationDeleteForFact(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, d.Inserted)
 	require.Equal(t, int64(1), d.UnreadCount)
+	first := d.Notification
 	d, err = store.DeliverNotification(ctx, like)
 	require.NoError(t, err)
 	require.False(t, d.Inserted, "the same fact delivered again is the same row")
+	require.Equal(t, first.ID, d.Notification.ID)
+	require.Equal(t, first.Seq, d.Notification.Seq)
 	_, err = store.DeliverNotification(ctx, follow)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), count())
@@ -80,16 +83,28 @@ func TestNotificationFactKeyStopsDuplicates(t *testing.T) {
 	store := dbtest.NewStore(t)
 	owner := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 	actor := dbtest.CreateUser(t, store, dbtest.UserOpts{})
-	insert := func(typ string) error {
-		_, err := store.Pool().Exec(ctx, `INSERT INTO notifications (id, user_id, type, actor_id) VALUES ($1, $2, $3, $4)`,
-			db.NewID(), owner.ID, typ, actor.ID)
+	insert := func(typ string, comment *uuid.UUID) error {
+		_, err := store.Pool().Exec(ctx, `INSERT INTO notifications (id, user_id, type, actor_id, comment_id) VALUES ($1, $2, $3, $4, $5)`,
+			db.NewID(), owner.ID, typ, actor.ID, comment)
 		return err
 	}
-	require.NoError(t, insert("follow"))
-	_, ok := db.IsUniqueViolation(insert("follow"))
-	require.True(t, ok, "two follow notifications with NULL video and comment collide (NULLS NOT DISTINCT)")
-	require.NoError(t, insert("system"))
-	require.NoError(t, insert("system"), "system messages are not deduplicated")
+	videoID := dbtest.Video(t, store, dbtest.VideoOpts{Owner: owner.ID}).ID
+	comment := dbtest.Comment(t, store, dbtest.CommentOpts{Author: owner.ID, Video: videoID})
+	require.NoError(t, insert("comment_like", &comment))
+	_, ok := db.IsUniqueViolation(insert("comment_like", &comment))
+	require.True(t, ok, "two comment_like notifications with a NULL video collide (NULLS NOT DISTINCT)")
+	require.NoError(t, insert("system", nil))
+	require.NoError(t, insert("system", nil), "system messages are not deduplicated")
+
+	// One open group per target: a second open follow group collides.
+	openGroup := func() error {
+		_, err := store.Pool().Exec(ctx, `INSERT INTO notifications (id, user_id, type, actor_count, first_at, group_open)
+			VALUES ($1, $2, 'follow', 0, now(), true)`, db.NewID(), owner.ID)
+		return err
+	}
+	require.NoError(t, openGroup())
+	_, ok = db.IsUniqueViolation(openGroup())
+	require.True(t, ok, "two open follow groups collide")
 
 	s, err := store.NotificationSettingsOf(ctx, owner.ID)
 	require.NoError(t, err)
