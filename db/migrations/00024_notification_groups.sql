@@ -51,6 +51,10 @@ CREATE UNIQUE INDEX notification_actors_fact_key
 CREATE INDEX notification_actors_latest_idx ON notification_actors (notification_id, acted_at DESC, actor_id DESC);
 CREATE INDEX notification_actors_actor_idx ON notification_actors (actor_id);
 
+-- The old fact and event keys go while groups drop their actor_id.
+DROP INDEX notifications_fact_key;
+DROP INDEX notifications_event_key;
+
 -- Each existing like, follow and glitch becomes a group of one with its
 -- actor. The newest unread one per target stays open (the window closes it
 -- at the next delivery if it is old); the others are closed.
@@ -58,8 +62,7 @@ DELETE FROM notifications WHERE type IN ('like', 'follow', 'glitch') AND actor_i
 INSERT INTO notification_actors (notification_id, actor_id, user_id, type, video_id, ai_job_id, acted_at)
 SELECT n.id, n.actor_id, n.user_id, n.type, n.video_id, CASE WHEN n.type = 'glitch' THEN n.ai_job_id END, n.created_at
   FROM notifications n
- WHERE n.type IN ('like', 'follow', 'glitch')
-ON CONFLICT DO NOTHING;
+ WHERE n.type IN ('like', 'follow', 'glitch');
 UPDATE notifications
    SET actor_id = NULL, ai_job_id = NULL, comment_id = NULL, first_at = created_at, actor_count = 1
  WHERE type IN ('like', 'follow', 'glitch');
@@ -70,11 +73,9 @@ UPDATE notifications SET group_open = true
                ORDER BY user_id, type, video_id, created_at DESC, id DESC);
 
 -- The fact and event keys now cover the types that stay one row each.
-DROP INDEX notifications_fact_key;
 CREATE UNIQUE INDEX notifications_fact_key
     ON notifications (user_id, type, actor_id, video_id, comment_id) NULLS NOT DISTINCT
     WHERE type = 'comment_like';
-DROP INDEX notifications_event_key;
 CREATE UNIQUE INDEX notifications_event_key
     ON notifications (user_id, type, actor_id, video_id, comment_id, ai_job_id) NULLS NOT DISTINCT
     WHERE type IN ('comment', 'ai_job');
