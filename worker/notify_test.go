@@ -120,8 +120,9 @@ func TestNotifyHandler(t *testing.T) {
 
 		var id uuid.UUID
 		var created time.Time
+		var seq int64
 		require.NoError(t, b.store.Pool().QueryRow(ctx,
-			`SELECT id, created_at FROM notifications WHERE user_id = $1`, b.owner.ID).Scan(&id, &created))
+			`SELECT id, created_at, seq FROM notifications WHERE user_id = $1`, b.owner.ID).Scan(&id, &created, &seq))
 		msg := next()
 		n := msg["notification"].(map[string]any)
 		video := n["video"].(map[string]any)
@@ -137,11 +138,17 @@ func TestNotifyHandler(t *testing.T) {
 					"id": b.actor.ID.String(), "username": b.actor.Username, "display_name": *b.actor.DisplayName,
 					"profile_image_url": nil, "profile_image": nil,
 				},
+				"actors": []any{map[string]any{
+					"id": b.actor.ID.String(), "username": b.actor.Username, "display_name": *b.actor.DisplayName,
+					"profile_image_url": nil, "profile_image": nil,
+				}},
+				"count":      float64(1),
 				"video":      map[string]any{"id": b.videoID.String(), "thumbnail_url": "<signed>", "caption": "sunset #beach"},
 				"target_id":  b.videoID.String(),
 				"message":    *b.actor.DisplayName + " liked your video",
 				"is_read":    false,
 				"created_at": created.UTC().Format(time.RFC3339Nano),
+				"seq":        float64(seq),
 			},
 		}, msg)
 
