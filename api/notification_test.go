@@ -103,10 +103,12 @@ func TestNotificationRoutes(t *testing.T) {
 		videoID, ns := e.seed(owner, actor)
 		followJSON := map[string]any{
 			"id": ns[0].ID.String(), "type": "follow", "actor": actorJSON(actor), "video": nil, "target_id": nil,
+			"actors": []any{actorJSON(actor)}, "count": float64(1), "seq": float64(ns[0].Seq),
 			"message": *actor.DisplayName + " started following you", "is_read": false, "created_at": stamp(ns[0].CreatedAt),
 		}
 		likeJSON := map[string]any{
 			"id": ns[1].ID.String(), "type": "like", "actor": actorJSON(actor),
+			"actors": []any{actorJSON(actor)}, "count": float64(1), "seq": float64(ns[1].Seq),
 			"video":     map[string]any{"id": videoID.String(), "thumbnail_url": nil, "caption": "my cat"},
 			"target_id": videoID.String(), "message": *actor.DisplayName + " liked your video",
 			"is_read": false, "created_at": stamp(ns[1].CreatedAt),
@@ -135,6 +137,74 @@ func TestNotificationRoutes(t *testing.T) {
 			"page": float64(1), "page_size": float64(20), "has_more": false}, res.Body)
 	})
 
+	t.Run("Groups", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		e := newNotifyEnv(t)
+		owner, tok := e.user()
+		videoID := dbtest.Video(t, e.store, dbtest.VideoOpts{Owner: owner.ID, Caption: "my cat", NoMedia: true}).ID
+		like := func(u db.User) db.NotificationView {
+			t.Helper()
+			dbtest.Like(t, e.store, dbtest.LikeOpts{User: u.ID, Video: videoID})
+			d, err := e.store.DeliverNotification(ctx, db.NewNotification{Type: db.NotificationLike, RecipientID: owner.ID, ActorID: &u.ID, VideoID: &videoID})
+			require.NoError(t, err)
+			return d.Notification
+		}
+		likers := make([]db.User, 3)
+		var g db.NotificationView
+		for i := range likers {
+			likers[i], _ = e.user()
+			g = like(likers[i])
+		}
+		groupJSON := map[string]any{
+			"id": g.ID.String(), "type": "like", "actor": actorJSON(likers[2]),
+			"actors": []any{actorJSON(likers[2]), actorJSON(likers[1]), actorJSON(likers[0])},
+			"count":  float64(3), "seq": float64(g.Seq),
+			"video":     map[string]any{"id": videoID.String(), "thumbnail_url": nil, "caption": "my cat"},
+			"target_id": videoID.String(), "message": *likers[2].DisplayName + " and 2 others liked your video",
+			"is_read": false, "created_at": stamp(g.CreatedAt),
+		}
+		res := e.do("GET", "/v1/notifications", tok, nil)
+		require.Equal(t, map[string]any{"notifications": []any{groupJSON}, "total": float64(1),
+			"unread_count": float64(1), "page": float64(1), "page_size": float64(20), "has_more": false}, res.Body)
+		res = e.do("GET", "/v1/notifications/unread-count", tok, nil)
+		require.Equal(t, map[string]any{"unread_count": float64(1)}, res.Body, "a group of three is one unread item")
+
+		// Reading the group reads all three; the next like starts a new group.
+		res = e.do("PATCH", "/v1/notifications/"+g.ID.String()+"/read", tok, nil)
+		require.Equal(t, http.StatusOK, res.Status, res.Raw)
+		require.Equal(t, true, res.Body["is_read"])
+		require.Equal(t, float64(3), res.Body["count"])
+		fourth, _ := e.user()
+		g2 := like(fourth)
+		require.NotEqual(t, g.ID, g2.ID)
+		res = e.do("GET", "/v1/notifications", tok, nil)
+		list := res.Body["notifications"].([]any)
+		require.Len(t, list, 2)
+		require.Equal(t, g2.ID.String(), list[0].(map[string]any)["id"], "newest first")
+		require.Equal(t, float64(1), list[0].(map[string]any)["count"])
+		require.Equal(t, float64(1), res.Body["unread_count"])
+		res = e.do("POST", "/v1/notifications/batch-mark-read", tok, map[string]any{"notification_ids": []string{g.ID.String(), g2.ID.String()}})
+		require.Equal(t, map[string]any{"updated": float64(1), "unread_count": float64(0)}, res.Body)
+
+		// A blocked actor leaves the group's actors and count; a group of
+		// blocked actors only is hidden.
+		dbtest.Block(t, e.store, dbtest.BlockOpts{Blocker: owner.ID, Blocked: likers[2].ID})
+		res = e.do("GET", "/v1/notifications", tok, nil)
+		list = res.Body["notifications"].([]any)
+		require.Len(t, list, 2)
+		grp := list[1].(map[string]any)
+		require.Equal(t, float64(2), grp["count"])
+		require.Equal(t, actorJSON(likers[1]), grp["actor"])
+		require.Equal(t, []any{actorJSON(likers[1]), actorJSON(likers[0])}, grp["actors"])
+		require.Equal(t, *likers[1].DisplayName+" and 1 other liked your video", grp["message"])
+		dbtest.Block(t, e.store, dbtest.BlockOpts{Blocker: fourth.ID, Blocked: owner.ID})
+		res = e.do("GET", "/v1/notifications", tok, nil)
+		require.Equal(t, float64(1), res.Body["total"], "the group of the blocked user only is hidden")
+		res = e.do("PATCH", "/v1/notifications/"+g2.ID.String()+"/read", tok, nil)
+		require.Equal(t, http.StatusNotFound, res.Status)
+	})
+
 	t.Run("ListValidation", func(t *testing.T) {
 		t.Parallel()
 		e := newNotifyEnv(t)
@@ -161,6 +231,7 @@ func TestNotificationRoutes(t *testing.T) {
 			require.Equal(t, http.StatusOK, res.Status, res.Raw)
 			require.Equal(t, map[string]any{
 				"id": ns[0].ID.String(), "type": "follow", "actor": actorJSON(actor), "video": nil, "target_id": nil,
+				"actors": []any{actorJSON(actor)}, "count": float64(1), "seq": float64(ns[0].Seq),
 				"message": *actor.DisplayName + " started following you", "is_read": true, "created_at": stamp(ns[0].CreatedAt),
 			}, res.Body)
 		}
