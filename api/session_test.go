@@ -347,6 +347,13 @@ func TestDeleteAccount(t *testing.T) {
 	// stayer follows the leaver and likes their video.
 	stayerVideo := e.video(stayerID, dbtest.VideoOpts{CreatedAt: time.Now().Add(-2 * time.Minute)})
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + stayerVideo, token: leaver.access}).Status)
+	// The like's notification, as the worker delivers it: the leaver in
+	// the stayer's like group.
+	leaverUUID, stayerVideoID := uuid.MustParse(leaverID), uuid.MustParse(stayerVideo)
+	liked, err := e.store.DeliverNotification(ctx, db.NewNotification{Type: db.NotificationLike,
+		RecipientID: uuid.MustParse(stayerID), ActorID: &leaverUUID, VideoID: &stayerVideoID})
+	require.NoError(t, err)
+	require.True(t, liked.Inserted)
 	res = e.do(req{method: "POST", path: "/v1/comments/videos/" + stayerVideo, token: leaver.access, body: map[string]any{"content": "bye all"}})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + video, token: stayer.access}).Status)
@@ -444,6 +451,7 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	require.Zero(t, count("SELECT count(*) FROM follows WHERE follower_id = $1 OR following_id = $1", leaverID))
 	require.Zero(t, count("SELECT count(*) FROM notifications WHERE actor_id = $1", leaverID))
+	require.Zero(t, count("SELECT count(*) FROM notification_actors WHERE actor_id = $1", leaverID), "out of others' groups too")
 	// Counters on the stayer's video no longer count the leaver.
 	require.Zero(t, count("SELECT like_count FROM videos WHERE id = $1", stayerVideo))
 	require.Zero(t, count("SELECT comment_count FROM videos WHERE id = $1", stayerVideo))
