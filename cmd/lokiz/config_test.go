@@ -30,6 +30,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, 30*24*time.Hour, c.Auth.RefreshTokenTTL)
 	require.Equal(t, 12, c.Auth.BcryptCost)
 	require.Equal(t, 10, c.Worker.Concurrency)
+	require.Equal(t, 24*time.Hour, c.Worker.NotificationGroupWindow)
 	require.Equal(t, 20*time.Second, c.ShutdownTimeout)
 	require.Equal(t, slog.LevelInfo, c.Log.Level)
 	require.Equal(t, "text", c.Log.Format)
@@ -69,6 +70,8 @@ func TestLoadConfigProduction(t *testing.T) {
 		"LOG_LEVEL":            "warn",
 		"WORKER_CONCURRENCY":   "32",
 		"SHUTDOWN_TIMEOUT":     "45s",
+
+		"NOTIFICATION_GROUP_WINDOW": "6h",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, strings.Repeat("k", 40), c.Auth.SecretKey)
@@ -76,6 +79,7 @@ func TestLoadConfigProduction(t *testing.T) {
 	require.Equal(t, "json", c.Log.Format)
 	require.Equal(t, slog.LevelWarn, c.Log.Level)
 	require.Equal(t, 32, c.Worker.Concurrency)
+	require.Equal(t, 6*time.Hour, c.Worker.NotificationGroupWindow)
 	require.Equal(t, 45*time.Second, c.ShutdownTimeout)
 	require.Empty(t, c.Dash.Password, "production has no default dashboard password")
 	require.Error(t, c.RequireDashboardPassword())
@@ -84,30 +88,31 @@ func TestLoadConfigProduction(t *testing.T) {
 func TestLoadConfigRejectsBadValues(t *testing.T) {
 	t.Parallel()
 	_, err := LoadConfig(envMap(map[string]string{
-		"LOKIZ_ENV":                "staging",
-		"DATABASE_URL":             "mysql://x",
-		"REDIS_URL":                "http://x",
-		"PUBLIC_BASE_URL":          "not a url",
-		"LOG_LEVEL":                "loud",
-		"LOG_FORMAT":               "xml",
-		"WORKER_CONCURRENCY":       "0",
-		"SHUTDOWN_TIMEOUT":         "soon",
-		"BCRYPT_COST":              "99",
-		"SECRET_KEY":               "x",
-		"SECRET_KEY_FILE":          "/also/set",
-		"TRENDING_INTERVAL":        "1500ms",
-		"FEED_CACHE_TTL":           "1h",
-		"REPLICATE_BASE_URL":       "ftp://x",
-		"REPLICATE_WEBHOOK_SECRET": "plain",
-		"AI_POLL_MIN":              "10ms",
+		"LOKIZ_ENV":                 "staging",
+		"DATABASE_URL":              "mysql://x",
+		"REDIS_URL":                 "http://x",
+		"PUBLIC_BASE_URL":           "not a url",
+		"LOG_LEVEL":                 "loud",
+		"LOG_FORMAT":                "xml",
+		"WORKER_CONCURRENCY":        "0",
+		"SHUTDOWN_TIMEOUT":          "soon",
+		"BCRYPT_COST":               "99",
+		"SECRET_KEY":                "x",
+		"SECRET_KEY_FILE":           "/also/set",
+		"TRENDING_INTERVAL":         "1500ms",
+		"FEED_CACHE_TTL":            "1h",
+		"REPLICATE_BASE_URL":        "ftp://x",
+		"REPLICATE_WEBHOOK_SECRET":  "plain",
+		"AI_POLL_MIN":               "10ms",
+		"NOTIFICATION_GROUP_WINDOW": "-1h",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
 		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL",
-		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN"} {
+		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "NOTIFICATION_GROUP_WINDOW"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Equal(t, 15, strings.Count(err.Error(), "\n  - "), err.Error())
+	require.Equal(t, 16, strings.Count(err.Error(), "\n  - "), err.Error())
 }
 
 func TestLoadConfigShortSecretInProduction(t *testing.T) {
