@@ -313,8 +313,8 @@ func TestNotificationGroupFollowsAndGlitches(t *testing.T) {
 		return d
 	}
 	jobs := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
-	g := glitch(u[0].ID, jobs[0])
-	g = glitch(u[1].ID, jobs[1])
+	require.True(t, glitch(u[0].ID, jobs[0]).Inserted)
+	g := glitch(u[1].ID, jobs[1])
 	require.Equal(t, int64(2), g.Notification.GroupCount)
 	again := glitch(u[0].ID, jobs[2])
 	require.True(t, again.Inserted, "a second glitch is a new event")
