@@ -208,8 +208,11 @@ func TestNotificationGroupReadStartsNew(t *testing.T) {
 	ctx := context.Background()
 	b := newGroupBundle(t)
 	u := b.users(t, 3)
-	b.like(t, u[0].ID)
-	g1 := b.like(t, u[1].ID).Notification
+	require.True(t, b.like(t, u[0].ID).Opened, "the first like opens the group")
+	grown := b.like(t, u[1].ID)
+	require.True(t, grown.Inserted)
+	require.False(t, grown.Opened, "the second grows it")
+	g1 := grown.Notification
 	require.Equal(t, int64(2), g1.GroupCount)
 	n, err := b.store.NotificationMarkRead(ctx, db.NotificationMarkReadParams{ID: g1.ID, UserID: b.owner.ID})
 	require.NoError(t, err)
@@ -217,6 +220,7 @@ func TestNotificationGroupReadStartsNew(t *testing.T) {
 
 	d := b.like(t, u[2].ID)
 	require.True(t, d.Inserted)
+	require.True(t, d.Opened)
 	require.NotEqual(t, g1.ID, d.Notification.ID, "a like after the read starts a new group")
 	require.Equal(t, int64(1), d.Notification.GroupCount)
 	require.Equal(t, int64(1), d.UnreadCount)

@@ -77,6 +77,9 @@ type NotificationDelivery struct {
 	// open group (or moved a glitch's actor to the front). It is false when
 	// an earlier delivery of the same fact or event already had.
 	Inserted bool
+	// Opened is true when Inserted made a new item (a single notification
+	// or a new group) rather than growing an open group.
+	Opened bool
 	// Notification is the stored row (for a group, the whole group as it is
 	// now) as the api lists it.
 	Notification NotificationView
@@ -130,9 +133,10 @@ func (s *Store) DeliverNotification(ctx context.Context, n NewNotification) (Not
 		}
 		var id uuid.UUID
 		if NotificationGrouped(n.Type) {
-			id, out.Inserted, err = joinGroup(ctx, q, n)
+			id, out.Inserted, out.Opened, err = joinGroup(ctx, q, n)
 		} else {
 			id, out.Inserted, err = insertSingle(ctx, q, n)
+			out.Opened = out.Inserted
 		}
 		if err != nil {
 			return err
@@ -182,8 +186,8 @@ const groupAttempts = 5
 
 // joinGroup adds n's actor to the open group of its target, opening one
 // when there is none or it is older than the window. It returns the group
-// and whether this call changed it.
-func joinGroup(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, bool, error) {
+// whether this call changed it, and whether it opened it.
+func joinGroup(ctx context.Context, q *Queries, n NewNotification) (id uuid.UUID, changed, opened bool, err error) {
 	// Likes and follows carry no event id: the fact is the actor and target.
 	var event *uuid.UUID
 	if n.Type == NotificationGlitch {
@@ -195,16 +199,16 @@ func joinGroup(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, b
 	}
 	fact := NotificationGroupOfFactParams{UserID: n.RecipientID, Type: n.Type, ActorID: *n.ActorID, VideoID: target, AIJobID: event}
 	if id, err := q.NotificationGroupOfFact(ctx, fact); err == nil {
-		return id, false, nil // delivered before: a retry or a second event for the fact
+		return id, false, false, nil // delivered before: a retry or a second event for the fact
 	} else if !IsNotFound(err) {
-		return uuid.Nil, false, err
+		return uuid.Nil, false, false, err
 	}
 	window := n.GroupWindow
 	if window <= 0 {
 		window = DefaultNotificationGroupWindow
 	}
 	for range groupAttempts {
-		id, opened := uuid.Nil, false
+		id, opened = uuid.Nil, false
 		g, err := q.NotificationGroupLockOpen(ctx, NotificationGroupLockOpenParams{
 			UserID: n.RecipientID, Type: n.Type, VideoID: target, WindowSeconds: window.Seconds(),
 		})
@@ -213,10 +217,10 @@ func joinGroup(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, b
 			id = g.ID
 		case err == nil: // open but too old: closed, and a new one opened below
 			if err := q.NotificationGroupClose(ctx, g.ID); err != nil {
-				return uuid.Nil, false, err
+				return uuid.Nil, false, false, err
 			}
 		case !IsNotFound(err):
-			return uuid.Nil, false, err
+			return uuid.Nil, false, false, err
 		}
 		if id == uuid.Nil {
 			id, err = q.NotificationGroupInsert(ctx, NotificationGroupInsertParams{
@@ -226,7 +230,7 @@ func joinGroup(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, b
 				continue // a concurrent delivery opened the group first: lock that one
 			}
 			if err != nil {
-				return uuid.Nil, false, err
+				return uuid.Nil, false, false, err
 			}
 			opened = true
 		}
@@ -234,10 +238,10 @@ func joinGroup(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, b
 			NotificationID: id, ActorID: *n.ActorID, UserID: n.RecipientID, Type: n.Type, VideoID: target, AIJobID: event,
 		})
 		if err != nil {
-			return uuid.Nil, false, err
+			return uuid.Nil, false, false, err
 		}
 		if added == 1 {
-			return id, true, nil
+			return id, true, opened, nil
 		}
 		if n.Type == NotificationGlitch && !opened {
 			// The actor glitched this video before, within this group: the
@@ -246,23 +250,23 @@ func joinGroup(ctx context.Context, q *Queries, n NewNotification) (uuid.UUID, b
 				NotificationID: id, ActorID: *n.ActorID, AIJobID: event,
 			})
 			if err != nil {
-				return uuid.Nil, false, err
+				return uuid.Nil, false, false, err
 			}
 			if moved == 1 {
-				return id, true, nil
+				return id, true, false, nil
 			}
 		}
 		// The fact is held by another group (a concurrent repeat of this
 		// delivery committed first): nothing changes.
 		if opened {
 			if err := q.NotificationGroupDeleteEmpty(ctx, id); err != nil {
-				return uuid.Nil, false, err
+				return uuid.Nil, false, false, err
 			}
 		}
 		id, err = q.NotificationGroupOfFact(ctx, fact)
-		return id, false, err
+		return id, false, false, err
 	}
-	return uuid.Nil, false, fmt.Errorf("no open %s group found after %d attempts", n.Type, groupAttempts)
+	return uuid.Nil, false, false, fmt.Errorf("no open %s group found after %d attempts", n.Type, groupAttempts)
 }
 
 // NotificationDeleteForFact removes the notification of an undone fact: the
