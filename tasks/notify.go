@@ -90,7 +90,10 @@ func (p NotifyPayload) validate() error {
 
 // taskID is the identity of the event: the type, recipient, actor and
 // target ids. Enqueueing the same event again while it is queued (a like,
-// unlike and like within seconds) is then a no-op.
+// unlike and like within seconds) is then a no-op. Grouping does not change
+// it: likes, follows and glitches are grouped when delivered (each event is
+// its own task that joins the open group), so 100 likes are 100 tasks, and
+// a repeat that gets past the TaskID is still counted once by the group.
 func (p NotifyPayload) taskID() string {
 	part := func(id *uuid.UUID) string {
 		if id == nil {
