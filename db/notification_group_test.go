@@ -405,3 +405,54 @@ func TestNotificationGroupErase(t *testing.T) {
 	require.NoError(t, b.store.EraseUserRest(ctx, u[0].ID))
 	require.Empty(t, b.list(t))
 }
+
+// TestNotificationGroupLikesAndUnlikesRace: deliveries and unlikes of one
+// group racing each other leave the count equal to the likes that remain.
+func TestNotificationGroupLikesAndUnlikesRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newGroupBundle(t)
+	u := b.users(t, 60)
+	for _, a := range u[:20] {
+		b.like(t, a.ID) // in the group before the race
+	}
+	for _, a := range u[20:] {
+		dbtest.Like(t, b.store, dbtest.LikeOpts{User: a.ID, Video: b.video})
+	}
+	errs := make([]error, len(u))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, a := range u {
+		wg.Go(func() {
+			<-start
+			switch {
+			case i < 10: // unlike a grouped like
+				_, errs[i] = b.store.UnlikeVideo(ctx, a.ID, b.video, b.owner.ID)
+			case i >= 20:
+				_, errs[i] = b.store.DeliverNotification(ctx, b.likeEvent(a.ID))
+			}
+		})
+	}
+	undoErrs := make([]error, 10)
+	for i, a := range u[20:30] { // unlikes racing their own likes' deliveries
+		wg.Go(func() {
+			<-start
+			_, undoErrs[i] = b.store.UnlikeVideo(ctx, a.ID, b.video, b.owner.ID)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range append(errs, undoErrs...) {
+		require.NoError(t, err)
+	}
+	rows := b.list(t)
+	require.Len(t, rows, 1)
+	var likes, set, stored int64
+	require.NoError(t, b.store.Pool().QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM likes WHERE video_id = $1),
+		(SELECT count(*) FROM notification_actors WHERE notification_id = $2),
+		(SELECT actor_count FROM notifications WHERE id = $2)`, b.video, rows[0].ID).Scan(&likes, &set, &stored))
+	require.Equal(t, int64(40), likes)
+	require.Equal(t, [3]int64{40, 40, 40}, [3]int64{likes, set, stored})
+	require.Equal(t, int64(40), rows[0].GroupCount)
+}
