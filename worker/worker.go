@@ -11,6 +11,7 @@ import (
 
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
@@ -57,6 +58,9 @@ type Deps struct {
 	// Payments are the configured payment providers; the subscription
 	// tasks read Stripe's subscriptions and charge Toss billing keys.
 	Payments payments.Providers
+	// Mailer sends the e-mail tasks; without it (no SMTP_HOST) they are
+	// dropped.
+	Mailer *mail.Mailer
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs
