@@ -17,9 +17,13 @@ import (
 // /users/me): the only shape with email and credits. profile_image and
 // like_count are aliases the frontend's types use (CONTRACT.md §5).
 type userResponse struct {
-	ID                    uuid.UUID  `json:"id"`
-	Username              string     `json:"username"`
-	Email                 string     `json:"email"`
+	ID       uuid.UUID `json:"id"`
+	Username string    `json:"username"`
+	Email    string    `json:"email"`
+	// EmailVerified tells whether the address was proven by a verification
+	// link; Language is the language of the user's mail (en or ko).
+	EmailVerified         bool       `json:"email_verified"`
+	Language              string     `json:"language"`
 	DisplayName           *string    `json:"display_name"`
 	Bio                   *string    `json:"bio"`
 	ProfileImageURL       *string    `json:"profile_image_url"`
@@ -81,6 +85,8 @@ func (s *Server) loadMe(ctx context.Context, u db.User) (userResponse, error) {
 		ID:                    u.ID,
 		Username:              u.Username,
 		Email:                 u.Email,
+		EmailVerified:         u.EmailVerifiedAt != nil,
+		Language:              u.Language,
 		DisplayName:           u.DisplayName,
 		Bio:                   u.Bio,
 		ProfileImageURL:       img,
