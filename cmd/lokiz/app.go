@@ -379,7 +379,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	}
 	w := worker.New(worker.Deps{
 		Mailer: mailer,
-		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tc, Logger: a.log, Billing: bill,
+		Store:  a.store, Redis: a.rdb, Storage: a.storage, Tasks: tc, Logger: a.log, Billing: bill,
 		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration, FrameMaxAge: a.cfg.Quota.FrameMaxAge},
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,

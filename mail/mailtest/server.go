@@ -81,8 +81,13 @@ func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 // Addr is host:port.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Close stops the server.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server. The listener is closed here too: Serve runs in
+// a goroutine and may not have registered it with the server yet.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	_ = s.ln.Close()
+	return err
+}
 
 // Messages returns a copy of what was received, oldest first.
 func (s *Server) Messages() []Message {
