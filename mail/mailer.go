@@ -134,7 +134,8 @@ var digestTypes = map[string]bool{
 // and the type's setting are on. A comment or an AI job is mailed now; a
 // like, follow or glitch is kept for the recipient's digest, which is
 // scheduled for the end of the current digest period.
-func (m *Mailer) Notify(ctx context.Context, p tasks.NotifyPayload, id string) error {
+func (m *Mailer) Notify(ctx context.Context, p tasks.NotifyPayload) error {
+	id := tasks.EmailNotifyTaskID(p)
 	r, err := m.store.EmailRecipient(ctx, db.EmailRecipientParams{ID: p.RecipientID, Type: p.Type})
 	if db.IsNotFound(err) {
 		return nil
@@ -188,7 +189,8 @@ func (m *Mailer) Notify(ctx context.Context, p tasks.NotifyPayload, id string) e
 // turned off, unsubscribed, disabled, deleted) gets nothing and the events
 // are dropped. When the SMTP server accepted the mail but the attempt
 // failed before the events were dropped, the retry mails them again.
-func (m *Mailer) SendDigest(ctx context.Context, p tasks.EmailDigestPayload, id string) error {
+func (m *Mailer) SendDigest(ctx context.Context, p tasks.EmailDigestPayload) error {
+	id := tasks.EmailDigestTaskID(p.UserID, p.Until)
 	r, err := m.store.EmailRecipient(ctx, db.EmailRecipientParams{ID: p.UserID, Type: "digest"})
 	if db.IsNotFound(err) {
 		return nil

@@ -94,7 +94,17 @@ func NewEmailNotifyTask(p NotifyPayload) (*asynq.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new %s task: %w", TypeEmailNotify, err)
 	}
-	return asynq.NewTask(TypeEmailNotify, b, emailOpts("email:"+p.taskID())...), nil
+	return asynq.NewTask(TypeEmailNotify, b, emailOpts(EmailNotifyTaskID(p))...), nil
+}
+
+// EmailNotifyTaskID is the TaskID of a notification's mail task, also the
+// identity of the event in a digest.
+func EmailNotifyTaskID(p NotifyPayload) string { return "email:" + p.taskID() }
+
+// EmailDigestTaskID is the TaskID of userID's digest for the period ending
+// at until.
+func EmailDigestTaskID(userID uuid.UUID, until time.Time) string {
+	return TypeEmailDigest + ":" + userID.String() + ":" + strconv.FormatInt(until.Unix(), 10)
 }
 
 // ParseEmailNotify decodes the payload; a bad one wraps asynq.SkipRetry.
@@ -128,7 +138,7 @@ func DigestPeriodEnd(t time.Time, period time.Duration) time.Time {
 // period is ever sent, however many events ask for it.
 func NewEmailDigestTask(userID uuid.UUID, until time.Time, period time.Duration) *asynq.Task {
 	b, _ := json.Marshal(EmailDigestPayload{UserID: userID, Until: until.UTC()})
-	id := TypeEmailDigest + ":" + userID.String() + ":" + strconv.FormatInt(until.Unix(), 10)
+	id := EmailDigestTaskID(userID, until)
 	return asynq.NewTask(TypeEmailDigest, b,
 		asynq.Queue(QueueEmail), asynq.TaskID(id), asynq.MaxRetry(emailMaxRetry),
 		asynq.Timeout(emailTimeout), asynq.ProcessAt(until), asynq.Retention(max(period, time.Hour)))

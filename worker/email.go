@@ -66,7 +66,7 @@ func (h *EmailHandlers) notify(ctx context.Context, t *asynq.Task) error {
 	if err != nil || h.off(ctx, t) {
 		return err
 	}
-	return h.mailer.Notify(ctx, p, taskID(ctx))
+	return h.mailer.Notify(ctx, p)
 }
 
 func (h *EmailHandlers) digest(ctx context.Context, t *asynq.Task) error {
@@ -74,7 +74,7 @@ func (h *EmailHandlers) digest(ctx context.Context, t *asynq.Task) error {
 	if err != nil || h.off(ctx, t) {
 		return err
 	}
-	return h.mailer.SendDigest(ctx, p, taskID(ctx))
+	return h.mailer.SendDigest(ctx, p)
 }
 
 // enqueueEmail hands a delivered notification to the e-mail queue. The
