@@ -315,3 +315,17 @@ func TestDevMailNeverInProduction(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "never served in production")
 }
+
+func TestLanguageInProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	token, _ := e.register("lang" + uuid.NewString()[:8])
+	res := e.do(req{method: "PATCH", path: "/v1/users/me", token: token, body: map[string]any{"language": "ko"}})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, "ko", res.Body["language"])
+	for _, bad := range []any{"fr", nil, 3} {
+		res = e.do(req{method: "PATCH", path: "/v1/users/me", token: token, body: map[string]any{"language": bad}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%v", bad)
+	}
+	require.Equal(t, http.StatusUnauthorized, e.do(req{method: "PATCH", path: "/v1/users/me", body: map[string]any{"language": "en"}}).Status)
+}

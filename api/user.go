@@ -10,6 +10,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/storage"
 )
 
@@ -128,6 +129,8 @@ type updateProfileRequest struct {
 	ProfileImageURL Optional[string] `json:"profile_image_url"`
 	// ProfileImage is the frontend's name for profile_image_url.
 	ProfileImage Optional[string] `json:"profile_image"`
+	// Language is the language of the user's mail (en or ko).
+	Language Optional[string] `json:"language"`
 }
 
 func (r *updateProfileRequest) validate() []lokiz.FieldError {
@@ -138,6 +141,11 @@ func (r *updateProfileRequest) validate() []lokiz.FieldError {
 	if v := r.DisplayName.Ptr(); v != nil {
 		if msg := lokiz.ValidateDisplayName(*v); msg != "" {
 			errs = append(errs, fieldErr(msg, "body", "display_name"))
+		}
+	}
+	if r.Language.Set {
+		if v := r.Language.Ptr(); v == nil || (*v != mail.LangEnglish && *v != mail.LangKorean) {
+			errs = append(errs, fieldErr("must be en or ko", "body", "language"))
 		}
 	}
 	if v := r.Bio.Ptr(); v != nil {
@@ -188,6 +196,12 @@ func (s *Server) updateMe(c *gin.Context) {
 			return
 		}
 		imageKey = &key
+	}
+	if lang := req.Language.Ptr(); lang != nil {
+		if err := s.store.UserSetLanguage(ctx, db.UserSetLanguageParams{ID: me.ID, Language: *lang}); err != nil {
+			s.writeError(c, err)
+			return
+		}
 	}
 	u, err := s.store.UserUpdateProfile(ctx, db.UserUpdateProfileParams{
 		ID:              me.ID,
