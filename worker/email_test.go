@@ -239,3 +239,18 @@ func TestEmailTasksDroppedWithoutMailer(t *testing.T) {
 	err := mux.ProcessTask(context.Background(), asynq.NewTask(tasks.TypeEmailDigest, []byte("{")))
 	require.ErrorIs(t, err, asynq.SkipRetry)
 }
+
+func TestEmailAIJobMailedAtOnce(t *testing.T) {
+	t.Parallel()
+	b := newEmailBundle(t)
+	owner := b.verifiedUser(t, mail.LangEnglish)
+	done := dbtest.AIJob(t, b.store, dbtest.AIJobOpts{User: owner.ID, Status: "completed"})
+	failed := dbtest.AIJob(t, b.store, dbtest.AIJobOpts{User: owner.ID, Status: "failed"})
+	b.deliver(t, tasks.NotifyPayload{Type: tasks.NotifyAIJob, RecipientID: owner.ID, AIJobID: &done.ID})
+	b.deliver(t, tasks.NotifyPayload{Type: tasks.NotifyAIJob, RecipientID: owner.ID, AIJobID: &failed.ID})
+	msgs := b.smtp.To(owner.Email)
+	require.Len(t, msgs, 2)
+	require.Equal(t, "Your AI job is ready", msgs[0].Subject)
+	require.Equal(t, "Your AI job did not finish", msgs[1].Subject)
+	require.NotEmpty(t, msgs[1].Header.Get("List-Unsubscribe"))
+}
