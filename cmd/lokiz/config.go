@@ -605,6 +605,9 @@ func (p *parser) emailConfig(prod bool) EmailConfig {
 		From: p.str("SMTP_FROM", "LOKIZ <no-reply@localhost>"), TLS: p.str("SMTP_TLS", mail.TLSStartTLS),
 		AllowPlaintext: p.boolean("SMTP_ALLOW_PLAINTEXT", false),
 	}
+	if c.SMTP.Host != "" && prod && strings.TrimSpace(p.getenv("SMTP_FROM")) == "" {
+		p.fail("SMTP_FROM is required in production with SMTP_HOST (an address of your domain, e.g. \"LOKIZ <no-reply@lokiz.app>\")")
+	}
 	if c.SMTP.Host != "" {
 		if err := c.SMTP.Validate(prod); err != nil {
 			for _, e := range strings.Split(err.Error(), "\n") {

@@ -40,6 +40,9 @@ func TestLoadConfigEmail(t *testing.T) {
 	require.Equal(t, 6*time.Hour, c.Email.DigestPeriod)
 	require.True(t, c.Email.WelcomeAfterVerification)
 
+	_, err = LoadConfig(envMap(with(map[string]string{"SMTP_HOST": "smtp.example.com"})))
+	require.ErrorContains(t, err, "SMTP_FROM is required in production")
+	prod["SMTP_FROM"] = "LOKIZ <hi@lokiz.app>"
 	_, err = LoadConfig(envMap(with(map[string]string{"SMTP_HOST": "smtp.example.com", "SMTP_TLS": "none"})))
 	require.ErrorContains(t, err, "plaintext", "production refuses plaintext to a remote host")
 	_, err = LoadConfig(envMap(with(map[string]string{"SMTP_HOST": "smtp.example.com", "SMTP_TLS": "none", "SMTP_ALLOW_PLAINTEXT": "true"})))
