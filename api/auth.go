@@ -13,6 +13,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/session"
 )
 
@@ -20,6 +21,9 @@ type registerRequest struct {
 	Username string `json:"username" text:"name"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// Language (optional, en or ko) is the language of the user's mail;
+	// without it the Accept-Language header decides, and English otherwise.
+	Language string `json:"language"`
 }
 
 func (r *registerRequest) validate() []lokiz.FieldError {
@@ -38,6 +42,9 @@ func (r *registerRequest) validate() []lokiz.FieldError {
 		errs = append(errs, fieldErr("is required", "body", "password"))
 	} else if msg := lokiz.ValidatePassword(r.Password); msg != "" {
 		errs = append(errs, fieldErr(msg, "body", "password"))
+	}
+	if r.Language != "" && r.Language != mail.LangEnglish && r.Language != mail.LangKorean {
+		errs = append(errs, fieldErr("must be en or ko", "body", "language"))
 	}
 	return errs
 }
@@ -87,11 +94,19 @@ func (s *Server) register(c *gin.Context) {
 		s.writeError(c, fmt.Errorf("hash password: %w", err))
 		return
 	}
-	u, err := s.store.RegisterUser(ctx, db.RegisterUserParams{Username: req.Username, Email: req.Email, HashedPassword: string(hash)})
+	lang := req.Language
+	if lang == "" {
+		lang = mail.LangFromAcceptLanguage(c.GetHeader("Accept-Language"))
+	}
+	u, err := s.store.RegisterUser(ctx, db.RegisterUserParams{
+		Username: req.Username, Email: req.Email, HashedPassword: string(hash), Language: lang,
+		WelcomeOnVerification: s.cfg.WelcomeCreditsAfterVerification,
+	})
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
+	s.enqueueVerification(ctx, u.ID) // api/email.go
 	s.respondWithToken(c, http.StatusCreated, u)
 }
 

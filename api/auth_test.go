@@ -34,7 +34,7 @@ func TestRegister(t *testing.T) {
 		id := uuid.MustParse(user["id"].(string))
 		require.Equal(t, 7, int(id.Version()), "new ids are UUIDv7")
 		require.Equal(t, map[string]any{
-			"id": user["id"], "username": "mina_k", "email": "mina@example.com",
+			"id": user["id"], "username": "mina_k", "email": "mina@example.com", "email_verified": false, "language": "en",
 			"display_name": "mina_k", "bio": nil, "profile_image_url": nil, "profile_image": nil,
 			"credits": float64(100), "role": "user", "subscription_tier": "free", "subscription_expires_at": nil,
 			"show_ads": true, "limits": map[string]any{"template_max_seconds": float64(10), "sticker_max_seconds": float64(10),

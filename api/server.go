@@ -100,6 +100,17 @@ type Config struct {
 	// PurchaseRateLimit caps POST /v1/credits/purchase per user per minute
 	// (default 10).
 	PurchaseRateLimit int
+	// EmailEnabled is set when the worker can send mail (SMTP configured,
+	// or the development capture server): without it the verification and
+	// reset requests answer 503 and registration sends no mail.
+	EmailEnabled bool
+	// WelcomeCreditsAfterVerification grants the welcome credits at the
+	// first e-mail verification instead of at registration.
+	WelcomeCreditsAfterVerification bool
+	// EmailRequestLimit caps verification-mail requests per user, and reset
+	// requests per address, per hour (default 5); reset requests are also
+	// limited per IP by AuthRateLimit.
+	EmailRequestLimit int
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -129,6 +140,9 @@ type Deps struct {
 	// Payments are the configured payment providers; a provider that is not
 	// configured answers 503 on the routes that need it.
 	Payments payments.Providers
+	// DevMail, when not nil, is mounted at /dev/mail: the development mail
+	// box of `lokiz dev`. New refuses it in production.
+	DevMail http.Handler
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -174,6 +188,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.APIKeyRateLimit = cmp.Or(cfg.APIKeyRateLimit, defaultAPIKeyRateLimit)
 	cfg.APIKeyMaxPerUser = cmp.Or(cfg.APIKeyMaxPerUser, defaultAPIKeyMaxPerUser)
 	cfg.PurchaseRateLimit = cmp.Or(cfg.PurchaseRateLimit, 10)
+	cfg.EmailRequestLimit = cmp.Or(cfg.EmailRequestLimit, 5)
+	if deps.DevMail != nil && cfg.Env == "production" {
+		return nil, errors.New("api: the development mail box is never served in production")
+	}
 	cfg.Quotas = cfg.Quotas.withDefaults()
 	cfg.PublicWebURL = cmp.Or(cfg.PublicWebURL, cfg.PublicBaseURL)
 	reg := deps.Registry
@@ -269,6 +287,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/users/me/stats", auth, s.getMyStats)
 	v1.PATCH("/users/me", auth, s.updateMe)
 	v1.DELETE("/users/me", session, s.deleteMe)
+
+	// E-mail verification, password reset and one-click unsubscribe
+	// (issue 14, api/email.go). The token routes need no session: the
+	// mailed token is the credential.
+	v1.POST("/auth/verify-email/request", session, s.limitByCaller("verify-email", cfg.EmailRequestLimit, time.Hour), s.requestVerification)
+	v1.POST("/auth/verify-email", authLimit, s.verifyEmail)
+	v1.POST("/auth/password-reset/request", authLimit, s.requestPasswordReset)
+	v1.POST("/auth/password-reset", authLimit, s.resetPassword)
+	v1.GET("/email/unsubscribe", authLimit, s.unsubscribePage)
+	v1.POST("/email/unsubscribe", authLimit, s.unsubscribe)
+	if deps.DevMail != nil {
+		r.GET("/dev/mail", gin.WrapH(deps.DevMail))
+	}
 	v1.GET("/users/:user_id", optional, s.getUser)
 	v1.POST("/users/batch-info", optional, s.batchUsers)
 	v1.GET("/users/:user_id/videos", optional, s.listVideosOfUser)

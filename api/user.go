@@ -10,6 +10,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/storage"
 )
 
@@ -17,9 +18,13 @@ import (
 // /users/me): the only shape with email and credits. profile_image and
 // like_count are aliases the frontend's types use (CONTRACT.md §5).
 type userResponse struct {
-	ID                    uuid.UUID  `json:"id"`
-	Username              string     `json:"username"`
-	Email                 string     `json:"email"`
+	ID       uuid.UUID `json:"id"`
+	Username string    `json:"username"`
+	Email    string    `json:"email"`
+	// EmailVerified tells whether the address was proven by a verification
+	// link; Language is the language of the user's mail (en or ko).
+	EmailVerified         bool       `json:"email_verified"`
+	Language              string     `json:"language"`
 	DisplayName           *string    `json:"display_name"`
 	Bio                   *string    `json:"bio"`
 	ProfileImageURL       *string    `json:"profile_image_url"`
@@ -81,6 +86,8 @@ func (s *Server) loadMe(ctx context.Context, u db.User) (userResponse, error) {
 		ID:                    u.ID,
 		Username:              u.Username,
 		Email:                 u.Email,
+		EmailVerified:         u.EmailVerifiedAt != nil,
+		Language:              u.Language,
 		DisplayName:           u.DisplayName,
 		Bio:                   u.Bio,
 		ProfileImageURL:       img,
@@ -122,6 +129,8 @@ type updateProfileRequest struct {
 	ProfileImageURL Optional[string] `json:"profile_image_url"`
 	// ProfileImage is the frontend's name for profile_image_url.
 	ProfileImage Optional[string] `json:"profile_image"`
+	// Language is the language of the user's mail (en or ko).
+	Language Optional[string] `json:"language"`
 }
 
 func (r *updateProfileRequest) validate() []lokiz.FieldError {
@@ -132,6 +141,11 @@ func (r *updateProfileRequest) validate() []lokiz.FieldError {
 	if v := r.DisplayName.Ptr(); v != nil {
 		if msg := lokiz.ValidateDisplayName(*v); msg != "" {
 			errs = append(errs, fieldErr(msg, "body", "display_name"))
+		}
+	}
+	if r.Language.Set {
+		if v := r.Language.Ptr(); v == nil || (*v != mail.LangEnglish && *v != mail.LangKorean) {
+			errs = append(errs, fieldErr("must be en or ko", "body", "language"))
 		}
 	}
 	if v := r.Bio.Ptr(); v != nil {
@@ -182,6 +196,12 @@ func (s *Server) updateMe(c *gin.Context) {
 			return
 		}
 		imageKey = &key
+	}
+	if lang := req.Language.Ptr(); lang != nil {
+		if err := s.store.UserSetLanguage(ctx, db.UserSetLanguageParams{ID: me.ID, Language: *lang}); err != nil {
+			s.writeError(c, err)
+			return
+		}
 	}
 	u, err := s.store.UserUpdateProfile(ctx, db.UserUpdateProfileParams{
 		ID:              me.ID,

@@ -257,7 +257,7 @@ func (q *Queries) CommentWithVideoOwner(ctx context.Context, id uuid.UUID) (Comm
 }
 
 const commentsBatch = `-- name: CommentsBatch :many
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at,
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language,
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1::uuid) AS is_liked,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.following_id = c.user_id) AS is_following
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
@@ -312,6 +312,8 @@ func (q *Queries) CommentsBatch(ctx context.Context, arg CommentsBatchParams) ([
 			&i.User.ProfileImageKey,
 			&i.User.DeletedAt,
 			&i.User.ErasedAt,
+			&i.User.EmailVerifiedAt,
+			&i.User.Language,
 			&i.IsLiked,
 			&i.IsFollowing,
 		); err != nil {
@@ -326,7 +328,7 @@ func (q *Queries) CommentsBatch(ctx context.Context, arg CommentsBatchParams) ([
 }
 
 const commentsOfVideo = `-- name: CommentsOfVideo :many
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at,
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language,
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1::uuid) AS is_liked,
        count(*) OVER () AS total
 FROM comments c JOIN users u ON u.id = c.user_id
@@ -392,6 +394,8 @@ func (q *Queries) CommentsOfVideo(ctx context.Context, arg CommentsOfVideoParams
 			&i.User.ProfileImageKey,
 			&i.User.DeletedAt,
 			&i.User.ErasedAt,
+			&i.User.EmailVerifiedAt,
+			&i.User.Language,
 			&i.IsLiked,
 			&i.Total,
 		); err != nil {

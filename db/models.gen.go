@@ -107,6 +107,26 @@ type Draft struct {
 	UpdatedAt time.Time
 }
 
+type EmailDigestItem struct {
+	UserID    uuid.UUID
+	EventKey  string
+	Type      string
+	ActorID   *uuid.UUID
+	VideoID   *uuid.UUID
+	CreatedAt time.Time
+}
+
+type EmailToken struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	Purpose   string
+	TokenHash []byte
+	Email     string
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
 type FeedInbox struct {
 	UserID    uuid.UUID
 	CreatedAt time.Time
@@ -366,6 +386,8 @@ type User struct {
 	ProfileImageKey       *string
 	DeletedAt             *time.Time
 	ErasedAt              *time.Time
+	EmailVerifiedAt       *time.Time
+	Language              string
 }
 
 type Video struct {

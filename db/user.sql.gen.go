@@ -119,7 +119,7 @@ func (q *Queries) UserBlockedEitherWay(ctx context.Context, arg UserBlockedEithe
 const userCreate = `-- name: UserCreate :one
 INSERT INTO users (id, username, email, hashed_password, display_name, credits, role)
 VALUES ($1, $2, $3, $4, $5, 0, $6)
-RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language
 `
 
 type UserCreateParams struct {
@@ -159,6 +159,8 @@ func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (User, e
 		&i.ProfileImageKey,
 		&i.DeletedAt,
 		&i.ErasedAt,
+		&i.EmailVerifiedAt,
+		&i.Language,
 	)
 	return i, err
 }
@@ -196,7 +198,7 @@ func (q *Queries) UserGetAuth(ctx context.Context, id uuid.UUID) (UserGetAuthRow
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at FROM users WHERE email = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users WHERE email = $1
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error) {
@@ -220,12 +222,14 @@ func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error
 		&i.ProfileImageKey,
 		&i.DeletedAt,
 		&i.ErasedAt,
+		&i.EmailVerifiedAt,
+		&i.Language,
 	)
 	return i, err
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at FROM users WHERE id = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -249,12 +253,14 @@ func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.ProfileImageKey,
 		&i.DeletedAt,
 		&i.ErasedAt,
+		&i.EmailVerifiedAt,
+		&i.Language,
 	)
 	return i, err
 }
 
 const userGetByUsername = `-- name: UserGetByUsername :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at FROM users WHERE username = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users WHERE username = $1
 `
 
 func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User, error) {
@@ -278,6 +284,8 @@ func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User,
 		&i.ProfileImageKey,
 		&i.DeletedAt,
 		&i.ErasedAt,
+		&i.EmailVerifiedAt,
+		&i.Language,
 	)
 	return i, err
 }
@@ -451,7 +459,7 @@ UPDATE users SET
     profile_image_key = CASE WHEN $5::bool THEN $6 ELSE profile_image_key END,
     updated_at        = now()
 WHERE id = $7
-RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language
 `
 
 type UserUpdateProfileParams struct {
@@ -495,6 +503,8 @@ func (q *Queries) UserUpdateProfile(ctx context.Context, arg UserUpdateProfilePa
 		&i.ProfileImageKey,
 		&i.DeletedAt,
 		&i.ErasedAt,
+		&i.EmailVerifiedAt,
+		&i.Language,
 	)
 	return i, err
 }

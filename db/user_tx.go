@@ -16,6 +16,12 @@ type RegisterUserParams struct {
 	Email          string
 	HashedPassword string
 	Role           string // "" means lokiz.RoleUser
+	// Language is the user's mail language ("en" or "ko"); "" keeps the
+	// default, English.
+	Language string
+	// WelcomeOnVerification defers the welcome credits to the first e-mail
+	// verification (WELCOME_CREDITS_AFTER_VERIFICATION; see VerifyEmail).
+	WelcomeOnVerification bool
 }
 
 // RegisterUser creates the user and grants the initial credits as a ledger
@@ -40,12 +46,22 @@ func (s *Store) RegisterUser(ctx context.Context, p RegisterUserParams) (User, e
 		if err != nil {
 			return err
 		}
+		if p.Language != "" {
+			if err := q.UserSetLanguage(ctx, UserSetLanguageParams{ID: id, Language: p.Language}); err != nil {
+				return err
+			}
+			u.Language = p.Language
+		}
+		if p.WelcomeOnVerification {
+			user = u
+			return nil
+		}
 		tx, _, err := applyCredits(ctx, q, CreditChange{
 			UserID:         id,
 			Type:           lokiz.CreditBonus,
 			Delta:          lokiz.InitialCredits,
 			Description:    "Welcome bonus",
-			IdempotencyKey: "signup:" + id.String(),
+			IdempotencyKey: WelcomeKey(id),
 		})
 		if err != nil {
 			return err

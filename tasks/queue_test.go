@@ -13,7 +13,7 @@ func TestQueueWeights(t *testing.T) {
 
 	w := tasks.QueueWeights()
 	require.Equal(t, map[string]int{
-		"critical": 6, "ai_priority": 5, "ai": 3, "media": 3, "default": 2, "low": 1,
+		"critical": 6, "ai_priority": 5, "ai": 3, "media": 3, "default": 2, "email": 2, "low": 1,
 	}, w)
 	require.Greater(t, w[tasks.QueueCritical], w[tasks.QueueAIPriority])
 	require.Greater(t, w[tasks.QueueAIPriority], w[tasks.QueueAI], "paid tiers go first")

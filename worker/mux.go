@@ -43,6 +43,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 		mux.Handle(tasks.TypePaymentsReconcile, NewPaymentsReconcileHandler(d.Billing, d.Logger))
 	}
 	NewSubscriptionHandlers(&billing.Subscriptions{Store: d.Store, Providers: d.Payments}, d.Logger).Register(mux)
+	NewEmailHandlers(d.Mailer, d.Logger).Register(mux)
 	return mux
 }
 

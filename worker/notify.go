@@ -88,7 +88,11 @@ func (h *NotifyHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	n := notification.Render(d.Notification, h.mediaURL(ctx, d.Notification.VideoThumbnailKey))
-	return notification.Publish(ctx, h.rdb, p.RecipientID, n, d.UnreadCount)
+	if err := notification.Publish(ctx, h.rdb, p.RecipientID, n, d.UnreadCount); err != nil {
+		return err
+	}
+	h.enqueueEmail(ctx, p) // worker/email.go
+	return nil
 }
 
 // mediaURL renders keys the way the api does; a key that does not render

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
@@ -61,6 +62,9 @@ type Deps struct {
 	// follows, glitches) takes new actors after its first event; zero means
 	// db.DefaultNotificationGroupWindow.
 	NotificationGroupWindow time.Duration
+	// Mailer sends the e-mail tasks; without it (no SMTP_HOST) they are
+	// dropped.
+	Mailer *mail.Mailer
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

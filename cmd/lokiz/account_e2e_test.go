@@ -15,7 +15,9 @@ import (
 // TestAccountJourney runs the session and account lifecycle through a real
 // `lokiz dev`: a refresh, a logout that ends one session only, and an
 // account deletion whose erase task, on the dev process's worker, deletes
-// the stored video (its signed URL then answers 404).
+// the stored video (its signed URL then answers 404); then the mail
+// journey (verification with the welcome credits, a password reset) on the
+// same process.
 func TestAccountJourney(t *testing.T) {
 	t.Parallel()
 	const redisIndex = 10 // its own database: 15 is the hostile-provider journey's
@@ -27,6 +29,8 @@ func TestAccountJourney(t *testing.T) {
 		"SECRET_KEY": strings.Repeat("x", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": t.TempDir(),
 		"ACCESS_TOKEN_TTL": "15m", "REFRESH_TOKEN_TTL": "24h",
+		// No SMTP_HOST: `lokiz dev` captures the mail (mailJourney).
+		"WELCOME_CREDITS_AFTER_VERIFICATION": "true",
 	})
 
 	status, reg := c.call("POST", "/v1/auth/register", "", map[string]any{"username": "journey_leaver", "email": "leaver@example.com", "password": "leaver-password"})
@@ -67,4 +71,6 @@ func TestAccountJourney(t *testing.T) {
 	}, 60*time.Second, 200*time.Millisecond, "the worker never erased the stored video; logs:\n%s", c.logs)
 	status, _ = c.call("POST", "/v1/auth/register", "", map[string]any{"username": "journey_leaver", "email": "leaver@example.com", "password": "another-password"})
 	require.Equal(t, http.StatusCreated, status, "the username and email are free again")
+
+	mailJourney(t, c)
 }

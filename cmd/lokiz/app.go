@@ -26,6 +26,8 @@ import (
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/dashboard"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
+	"github.com/lokiz/lokiz/mail/mailtest"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/payments/tosssim"
 	"github.com/lokiz/lokiz/replicate"
@@ -58,6 +60,9 @@ type app struct {
 	devCheckout *payments.DevCheckout
 	// tossSim is the Toss simulator `lokiz dev` runs without a Toss key.
 	tossSim *tosssim.Server
+	// devMail is the SMTP capture server `lokiz dev` runs without
+	// SMTP_HOST; the api lists its mail at /dev/mail. Never in production.
+	devMail *mailtest.Server
 	// providersOnce builds the payment providers once per process, so the
 	// api and the worker of `lokiz dev` share the development checkout.
 	providersOnce sync.Once
@@ -245,6 +250,10 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		ExactUploadSize:        a.cfg.Storage.Backend == "s3",
 		ReplicateWebhookSecret: a.cfg.AI.WebhookSecret,
 		PrivateMediaURLTTL:     a.cfg.Storage.PrivateURLTTL,
+		// E-mail (issue 14).
+		EmailEnabled:                    a.cfg.Email.Enabled(),
+		WelcomeCreditsAfterVerification: a.cfg.Email.WelcomeAfterVerification,
+		EmailRequestLimit:               a.cfg.Email.RequestLimit,
 	}, api.Deps{
 		Store: a.store, Redis: a.rdb, Tasks: tc, Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
@@ -254,6 +263,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		Registry: a.apiMetrics,
 		Billing:  bill,
 		Payments: pay,
+		DevMail:  a.devMailHandler(),
 	})
 	if err != nil {
 		return err
@@ -363,8 +373,13 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		return err
 	}
 	pay := a.providers // built once by billingService, the development checkout's included
+	mailer, err := a.mailer(tc)
+	if err != nil {
+		return err
+	}
 	w := worker.New(worker.Deps{
-		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tc, Logger: a.log, Billing: bill,
+		Mailer: mailer,
+		Store:  a.store, Redis: a.rdb, Storage: a.storage, Tasks: tc, Logger: a.log, Billing: bill,
 		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration, FrameMaxAge: a.cfg.Quota.FrameMaxAge},
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
@@ -375,6 +390,31 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
 	})
 	return w.Run(ctx)
+}
+
+// mailer is the worker's mail sender; nil (e-mail tasks are dropped)
+// without SMTP_HOST.
+func (a *app) mailer(tc *tasks.Client) (*mail.Mailer, error) {
+	if !a.cfg.Email.Enabled() {
+		a.log.Warn("SMTP_HOST is not set: no mail is sent (verification, password reset and notification mail are off)")
+		return nil, nil
+	}
+	sender, err := mail.NewSender(a.cfg.Email.SMTP)
+	if err != nil {
+		return nil, err
+	}
+	return mail.NewMailer(a.store, sender, tc, mail.MailerConfig{
+		PublicBaseURL: a.cfg.HTTP.PublicBaseURL, PublicWebURL: a.cfg.HTTP.PublicWebURL,
+		SecretKey: a.cfg.Auth.SecretKey, DigestPeriod: a.cfg.Email.DigestPeriod,
+	}, a.log.With("component", "mail")), nil
+}
+
+// devMailHandler is the development mail box, when `lokiz dev` runs one.
+func (a *app) devMailHandler() http.Handler {
+	if a.devMail == nil || a.cfg.Production() {
+		return nil
+	}
+	return a.devMail.Handler()
 }
 
 // runSchedulerRole runs the periodic-task scheduler until ctx ends.

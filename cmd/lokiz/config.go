@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	Quota   QuotaConfig
 	// Payments configures Stripe and Toss Payments.
 	Payments PaymentsConfig
+	// Email configures outgoing mail.
+	Email EmailConfig
 	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// Warnings are non-fatal notes found while loading (a generated secret).
@@ -226,6 +229,27 @@ type QuotaConfig struct {
 	ReportsPerDay     int           // QUOTA_REPORTS_PER_DAY, default 100
 	FrameMaxAge       time.Duration // FRAME_MAX_AGE: captured frames are deleted after it, default 168h (7 days)
 }
+
+// EmailConfig configures outgoing mail (mail.Config) and its rules.
+type EmailConfig struct {
+	// SMTP is where mail goes (SMTP_HOST, SMTP_PORT, SMTP_USERNAME,
+	// SMTP_PASSWORD, SMTP_FROM, SMTP_TLS, SMTP_ALLOW_PLAINTEXT). Without
+	// SMTP_HOST no mail is sent (`lokiz dev` then starts a capture server).
+	SMTP mail.Config
+	// DigestPeriod (EMAIL_DIGEST_PERIOD, default 1h, 1m to 168h) is the
+	// least time between two notification digests of one user.
+	DigestPeriod time.Duration
+	// WelcomeAfterVerification (WELCOME_CREDITS_AFTER_VERIFICATION, default
+	// false) grants the welcome credits at the first e-mail verification
+	// instead of at registration. Needs mail.
+	WelcomeAfterVerification bool
+	// RequestLimit (EMAIL_REQUEST_LIMIT, default 5) caps verification-mail
+	// requests per user and reset requests per address, per hour.
+	RequestLimit int
+}
+
+// Enabled reports whether mail can be sent.
+func (c EmailConfig) Enabled() bool { return c.SMTP.Host != "" }
 
 // WorkerConfig configures the asynq server.
 type WorkerConfig struct {
@@ -446,6 +470,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	c.Payments = p.paymentsConfig(prod, c.HTTP)
+	c.Email = p.emailConfig(prod)
 
 	c.Quota.AIJobsPerMinute = p.intIn("QUOTA_AI_JOBS_PER_MINUTE", 20, 1, 1000000)
 	c.Quota.AIJobsPerDay = p.intIn("QUOTA_AI_JOBS_PER_DAY", 300, 1, 1000000)
@@ -575,6 +600,51 @@ func (p *parser) paymentsConfig(prod bool, h HTTPConfig) PaymentsConfig {
 		p.fail("PAYMENTS_RECONCILE_AFTER must be at least 1m")
 	}
 	return c
+}
+
+// emailConfig reads the SMTP settings and the mail rules.
+func (p *parser) emailConfig(prod bool) EmailConfig {
+	var c EmailConfig
+	c.SMTP = mail.Config{
+		Host: p.str("SMTP_HOST", ""), Port: p.intIn("SMTP_PORT", 0, 0, 65535),
+		Username: p.str("SMTP_USERNAME", ""), Password: p.secret("SMTP_PASSWORD", ""),
+		From: p.str("SMTP_FROM", "LOKIZ <no-reply@localhost>"), TLS: p.str("SMTP_TLS", mail.TLSStartTLS),
+		AllowPlaintext: p.boolean("SMTP_ALLOW_PLAINTEXT", false),
+	}
+	if c.SMTP.Host != "" && prod && strings.TrimSpace(p.getenv("SMTP_FROM")) == "" {
+		p.fail("SMTP_FROM is required in production with SMTP_HOST (an address of your domain, e.g. \"LOKIZ <no-reply@lokiz.app>\")")
+	}
+	if c.SMTP.Host != "" {
+		if err := c.SMTP.Validate(prod); err != nil {
+			for _, e := range strings.Split(err.Error(), "\n") {
+				p.fail("%s", e)
+			}
+		}
+	}
+	c.DigestPeriod = p.duration("EMAIL_DIGEST_PERIOD", mail.DefaultDigestPeriod)
+	if c.DigestPeriod < time.Second || c.DigestPeriod > 7*24*time.Hour {
+		p.fail("EMAIL_DIGEST_PERIOD must be from 1s to 168h")
+	}
+	c.WelcomeAfterVerification = p.boolean("WELCOME_CREDITS_AFTER_VERIFICATION", false)
+	if c.WelcomeAfterVerification && c.SMTP.Host == "" && prod {
+		p.fail("WELCOME_CREDITS_AFTER_VERIFICATION needs mail: set SMTP_HOST, or no one could ever get the welcome credits")
+	}
+	c.RequestLimit = p.intIn("EMAIL_REQUEST_LIMIT", 5, 1, 1000)
+	return c
+}
+
+// boolean reads true/false (also 1/0).
+func (p *parser) boolean(name string, def bool) bool {
+	raw := strings.TrimSpace(p.getenv(name))
+	if raw == "" {
+		return def
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		p.fail("%s must be true or false, not %q", name, raw)
+		return def
+	}
+	return v
 }
 
 func (p *parser) intIn(name string, def, lo, hi int) int {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/mail"
+	"github.com/lokiz/lokiz/mail/mailtest"
 	"github.com/lokiz/lokiz/media/mediatest"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/payments/tosssim"
@@ -178,6 +180,11 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer stopPayments()
+	stopMail, err := a.startDevMail()
+	if err != nil {
+		return err
+	}
+	defer stopMail()
 	return a.runAll(ctx, nil)
 }
 
@@ -213,6 +220,24 @@ func (a *app) startDevPayments() (stop func(), err error) {
 		stop = func() { _ = s.Close() }
 	}
 	return stop, nil
+}
+
+// startDevMail gives `lokiz dev` a mail server when SMTP_HOST is not set:
+// an in-process SMTP server (mail/mailtest) on a loopback port that keeps
+// every message, listed by the api at /dev/mail. Production never gets one.
+func (a *app) startDevMail() (stop func(), err error) {
+	if a.cfg.Production() || a.cfg.Email.Enabled() {
+		return func() {}, nil
+	}
+	s, err := mailtest.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a.cfg.Email.SMTP = mail.Config{Host: s.Host(), Port: s.Port(), TLS: mail.TLSNone, From: a.cfg.Email.SMTP.From}
+	a.devMail = s
+	a.log.Info("development mail server started (SMTP_HOST is not set): read the mail at "+
+		a.cfg.HTTP.PublicBaseURL+"/dev/mail", "component", "mail", "smtp", s.Addr())
+	return func() { _ = s.Close() }, nil
 }
 
 // startDevReplicate runs the Replicate simulator inside `lokiz dev` when no

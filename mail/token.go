@@ -1,0 +1,65 @@
+package mail
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+
+	"github.com/google/uuid"
+)
+
+// NewToken returns a single-use token for a mail link (32 random bytes,
+// base64url) and the SHA-256 under which it is stored. The token is 256
+// random bits, so a fast hash is enough.
+func NewToken() (token string, hash []byte) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token)
+}
+
+// HashToken is the stored form of a token.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// unsubscribeDomain separates these signatures from every other use of the
+// secret key.
+const unsubscribeDomain = "lokiz/email-unsubscribe/v1:"
+
+// UnsubscribeToken is the token of a user's one-click unsubscribe link: the
+// user id and an HMAC-SHA256 of it under the secret key (truncated to 128
+// bits), base64url. It names the user and cannot be forged or moved to
+// another user; it does not expire (a mail's link must keep working), and
+// what it can do is only turn that user's notification mail off.
+func UnsubscribeToken(secret []byte, userID uuid.UUID) string {
+	b := append(userID[:], unsubscribeMAC(secret, userID)...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ErrBadUnsubscribeToken is a token that was not made by UnsubscribeToken
+// with this key.
+var ErrBadUnsubscribeToken = errors.New("invalid unsubscribe token")
+
+// ParseUnsubscribeToken returns the user an unsubscribe token names.
+func ParseUnsubscribeToken(secret []byte, token string) (uuid.UUID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) != 32 {
+		return uuid.Nil, ErrBadUnsubscribeToken
+	}
+	id, err := uuid.FromBytes(b[:16])
+	if err != nil || !hmac.Equal(b[16:], unsubscribeMAC(secret, id)) {
+		return uuid.Nil, ErrBadUnsubscribeToken
+	}
+	return id, nil
+}
+
+func unsubscribeMAC(secret []byte, userID uuid.UUID) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(unsubscribeDomain))
+	m.Write(userID[:])
+	return m.Sum(nil)[:16]
+}
