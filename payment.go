@@ -25,7 +25,7 @@ var OrderStatuses = []string{OrderPending, OrderPaid, OrderFulfilled, OrderFaile
 // Order kinds (payment_orders.kind).
 const (
 	OrderKindPackage = "package" // a credit package, paid once
-	OrderKindPlan    = "plan"    // a subscription plan's first period
+	OrderKindPlan    = "plan"    // one paid period of a subscription plan: its first, or a Toss renewal
 )
 
 var orderMoves = map[string][]string{

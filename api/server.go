@@ -122,13 +122,14 @@ type Deps struct {
 	// AIModels are the AI catalog's models by job type; without them the AI
 	// job routes answer 503.
 	AIModels AIModels
-	// Billing is the purchase flow; without it the payment routes answer
-	// 503. When its providers hold the development checkout, its page is
-	// mounted at /dev/checkout/ (cmd/lokiz never builds one in production).
+	// Billing is the one entry point to the payment providers: the purchase
+	// flow and its subscription flows (Billing.Subscriptions). Without it
+	// the payment and subscribe routes answer 503 (the plans and the
+	// caller's subscription are still shown); a provider that is not
+	// configured answers 503 on the routes that need it. When its providers
+	// hold the development checkout, its page is mounted at /dev/checkout/
+	// (cmd/lokiz never builds one in production).
 	Billing *billing.Service
-	// Payments are the configured payment providers; a provider that is not
-	// configured answers 503 on the routes that need it.
-	Payments payments.Providers
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -143,7 +144,7 @@ type Server struct {
 	foryou   *foryou.Ranker
 	studio   *studio.Studio
 	billing  *billing.Service
-	payments payments.Providers
+	subs     *billing.Subscriptions
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -190,13 +191,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		views:    deps.Views,
 		trending: deps.Trending,
 		billing:  deps.Billing,
-		payments: deps.Payments,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
 	}
 	if s.trending == nil {
 		s.trending = trending.New(deps.Redis)
+	}
+	if s.billing != nil {
+		s.subs = s.billing.Subscriptions()
+	} else {
+		// No provider: subscribing answers 503, a subscription cannot exist.
+		s.subs = &billing.Subscriptions{Store: deps.Store, CustomerKeySecret: []byte(cfg.SecretKey)}
 	}
 	s.studio = studio.New(studio.Config{
 		Store: deps.Store, Storage: deps.Storage, Tasks: deps.Tasks, Logger: s.log, Models: deps.AIModels,

@@ -8,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/lokiz/lokiz"
-	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/payments"
 )
@@ -77,10 +76,6 @@ func (s *Server) subscriptionPlans(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"plans": out})
 }
 
-func (s *Server) subscriptions() *billing.Subscriptions {
-	return &billing.Subscriptions{Store: s.store, Providers: s.payments, CustomerKeySecret: []byte(s.cfg.SecretKey)}
-}
-
 type subscribeRequest struct {
 	Plan     string `json:"plan"`
 	Provider string `json:"provider"`
@@ -126,7 +121,7 @@ func (s *Server) subscribe(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	svc := s.subscriptions()
+	svc := s.subs
 	switch req.Provider {
 	case payments.Stripe:
 		co, err := svc.SubscribeStripe(ctx, user, req.Plan, "", "")
@@ -181,7 +176,7 @@ func (s *Server) tossBilling(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	sub, err := s.subscriptions().StartTossBilling(ctx, user, req.Plan, req.AuthKey, req.CustomerKey)
+	sub, err := s.subs.StartTossBilling(ctx, user, req.Plan, req.AuthKey, req.CustomerKey)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -266,7 +261,7 @@ func (s *Server) mySubscription(c *gin.Context) {
 func (s *Server) cancelSubscription(c *gin.Context) {
 	ctx := c.Request.Context()
 	me := mustUser(c).ID
-	sub, err := s.subscriptions().Cancel(ctx, me)
+	sub, err := s.subs.Cancel(ctx, me)
 	if err != nil {
 		s.writeError(c, err)
 		return

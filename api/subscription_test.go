@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/payments"
@@ -29,11 +30,14 @@ func newPaymentsEnv(t *testing.T, pay payments.Providers) *testEnv {
 	t.Cleanup(func() { _ = qc.Close() })
 	logger, logs := testkit.NewLogger()
 	st := newLocalStorage(t, cfg)
+	tc := tasks.NewClient(qc)
+	b, err := billing.New(store, tc, pay, billing.Config{CustomerKeySecret: cfg.SecretKey}, logger)
+	require.NoError(t, err)
 	srv, err := api.New(cfg, api.Deps{
-		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc), Logger: logger,
+		Store: store, Redis: rdb, Tasks: tc, Logger: logger,
 		Storage: st, StorageHandler: st.Handler(),
 		Views:    views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
-		AIModels: testAIModels, Payments: pay,
+		AIModels: testAIModels, Billing: b,
 	})
 	require.NoError(t, err)
 	return &testEnv{

@@ -175,7 +175,7 @@ func (s *Subscriptions) SubscribeToss(ctx context.Context, user db.User, planID 
 	}
 	key := CustomerKey(s.CustomerKeySecret, user.ID)
 	co, err := s.Providers.Toss.Checkout(ctx, payments.Order{
-		ID: tossOrderID("plan", user.ID, 0), UserID: user.ID.String(), Kind: payments.KindPlan, ItemID: plan.ID,
+		ID: tossRef("plan", user.ID), UserID: user.ID.String(), Kind: payments.KindPlan, ItemID: plan.ID,
 		Name: plan.Name + " plan", Amount: amount, Currency: lokiz.CurrencyKRW, CustomerKey: key,
 	})
 	if err != nil {
@@ -184,14 +184,9 @@ func (s *Subscriptions) SubscribeToss(ctx context.Context, user db.User, planID 
 	return TossBillingStart{Plan: plan, Amount: amount, CustomerKey: key, ClientKey: co.ClientKey}, nil
 }
 
-// tossOrderID is a Toss orderId (6-64 of [A-Za-z0-9_-]) for a charge.
-func tossOrderID(prefix string, id uuid.UUID, at int64) string {
-	out := prefix + "-" + id.String()
-	if at != 0 {
-		out += "-" + strconv.FormatInt(at, 10)
-	}
-	return out
-}
+// tossRef is a Toss-safe reference (6-64 of [A-Za-z0-9_-]) made of a
+// prefix and an id.
+func tossRef(prefix string, id uuid.UUID) string { return prefix + "-" + id.String() }
 
 // monthAfter is the end of a monthly period that starts at start.
 func monthAfter(start time.Time) time.Time { return start.AddDate(0, 1, 0) }
@@ -227,8 +222,11 @@ func (s *Subscriptions) StartTossBilling(ctx context.Context, user db.User, plan
 		_, _ = s.Store.FailOrder(ctx, order.ID, "billing key not issued")
 		return db.Subscription{}, tossCallErr(err, "the card was not registered")
 	}
-	tossOrder := tossOrderID("plan", order.ID, 0)
-	paid, err := toss.ChargeBilling(ctx, bk.BillingKey, customerKey, order.Amount, tossOrder, plan.Name+" plan", tossOrder)
+	// The charge's orderId is the order's id, as for a package, so a
+	// webhook about it (a refund) finds the order and Settle's lookup
+	// matches; the subscription is named after the order.
+	tossOrder := tossRef("plan", order.ID)
+	paid, err := toss.ChargeBilling(ctx, bk.BillingKey, customerKey, order.Amount, order.ID.String(), plan.Name+" plan", order.ID.String())
 	if err != nil {
 		_, _ = s.Store.FailOrder(ctx, order.ID, "first charge refused")
 		return db.Subscription{}, tossCallErr(err, "the card was declined")
@@ -458,12 +456,17 @@ type RenewResult struct {
 }
 
 // Renew charges the Toss subscriptions whose period has ended (the
-// subscriptions:renew task): each charge names the subscription and the
-// period it pays for (Toss's orderId and Idempotency-Key), so two runs at
-// once charge the card once, and the period is then applied, its credits
-// granted once. A declined card makes the subscription past due (the tier
-// stays until the paid period's end; it is charged again on the next day's
-// runs until it expires). Other failures are left for the next run.
+// subscriptions:renew task). Each charge is a plan order (payment_orders,
+// kind plan, provider toss) created before the card is charged, with an id
+// derived from the subscription and the period it pays for
+// (RenewalOrderID): the order's id is Toss's orderId and the charge's
+// Idempotency-Key, so two runs at once, or a run retried after Toss's
+// answer was lost, charge the card once. The paid order then applies the
+// period (its credits granted once) and is fulfilled with it, and a refund
+// of it at Toss takes that period's credits back (Service.Settle). A
+// declined card fails the order and makes the subscription past due (the
+// tier stays until the paid period's end, when subscriptions:expire ends
+// it). Other failures are left for the next run.
 func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 	var res RenewResult
 	toss := s.Providers.Toss
@@ -492,21 +495,53 @@ func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 
 var errDeclined = errors.New("the card was declined")
 
+// renewalNamespace names the UUIDs of renewal orders (RenewalOrderID).
+var renewalNamespace = uuid.MustParse("5d0f5a52-0b8e-4c47-9d5e-7c1b2f6a9e31")
+
+// RenewalOrderID is the id of the plan order that charges subscription
+// sub's period starting at periodStart, at attempt (0 for the first
+// charge of the period; a past-due subscription's later attempts count
+// the days since the period started). The same subscription, period and
+// attempt always give the same id, so a retried renewal finds its order
+// instead of charging again.
+func RenewalOrderID(sub uuid.UUID, periodStart time.Time, attempt int) uuid.UUID {
+	return uuid.NewSHA1(renewalNamespace, []byte(sub.String()+":"+strconv.FormatInt(periodStart.Unix(), 10)+":"+strconv.Itoa(attempt)))
+}
+
 func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient, sub db.Subscription, now time.Time) error {
 	plan, ok := lokiz.PlanByID(sub.Plan)
-	amount, priced := plan.Price(lokiz.CurrencyKRW)
-	if !ok || !priced || sub.BillingKey == nil || sub.CustomerKey == nil {
+	if _, priced := plan.Price(lokiz.CurrencyKRW); !ok || !priced || sub.BillingKey == nil || sub.CustomerKey == nil {
 		return fmt.Errorf("plan %q or its billing key is missing", sub.Plan)
 	}
 	start := sub.CurrentPeriodEnd.UTC()
+	period := db.Period{Start: start, End: monthAfter(start)}
 	// One charge per subscription and period; a past-due one is tried
-	// again once a day (a new key each day: Toss answers a key it has seen
-	// with its first answer).
-	key := tossOrderID("sub", sub.ID, start.Unix())
+	// again once a day (a new order each day: Toss answers an orderId and
+	// an Idempotency-Key it has seen with its first answer).
+	attempt := 0
 	if sub.Status == lokiz.SubPastDue {
-		key += "-" + strconv.Itoa(int(now.Sub(start)/(24*time.Hour)))
+		attempt = int(now.Sub(start)/(24*time.Hour)) + 1
 	}
-	paid, err := toss.ChargeBilling(ctx, *sub.BillingKey, *sub.CustomerKey, amount, key, plan.Name+" plan", key)
+	order, err := s.Store.CreatePaymentOrder(ctx, db.NewPaymentOrder{
+		ID: RenewalOrderID(sub.ID, start, attempt), UserID: sub.UserID, Kind: lokiz.OrderKindPlan, ItemID: sub.Plan,
+		Provider: payments.Toss, Currency: lokiz.CurrencyKRW,
+	})
+	if err != nil {
+		return err
+	}
+	switch order.Status {
+	case lokiz.OrderPaid, lokiz.OrderFulfilled:
+		// Charged before (a run that stopped after Toss's answer): apply
+		// the period, which fulfils the order, without charging again.
+		period.OrderID = &order.ID
+		_, _, err = s.Store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, period)
+		return err
+	case lokiz.OrderFailed, lokiz.OrderCanceled:
+		return fmt.Errorf("%w: the order of this attempt is %s", errDeclined, order.Status)
+	case lokiz.OrderRefunded:
+		return nil // paid and refunded before it was applied: nothing to grant
+	}
+	paid, err := toss.ChargeBilling(ctx, *sub.BillingKey, *sub.CustomerKey, order.Amount, order.ID.String(), plan.Name+" plan", order.ID.String())
 	var te *payments.TossError
 	if err == nil && paid.State != payments.StatePaid {
 		err = fmt.Errorf("the charge is %s", paid.State)
@@ -514,6 +549,9 @@ func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient,
 	}
 	if err != nil {
 		if te != nil || (errors.As(err, &te) && te.Status >= 400 && te.Status < 500 && te.Status != 401 && te.Status != 429) {
+			if _, ferr := s.Store.FailOrder(ctx, order.ID, "renewal declined: "+err.Error()); ferr != nil {
+				return ferr
+			}
 			if sub.Status != lokiz.SubPastDue {
 				if _, perr := s.Store.MarkSubscriptionPastDue(ctx, sub.ID); perr != nil {
 					return perr
@@ -523,7 +561,11 @@ func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient,
 		}
 		return err
 	}
-	_, _, err = s.Store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, db.Period{Start: start, End: monthAfter(start)})
+	if _, _, err := s.Store.MarkOrderPaid(ctx, order.ID, db.PaidPayment{PaymentID: paid.PaymentID, Amount: paid.Amount, Currency: lokiz.CurrencyKRW}); err != nil {
+		return err
+	}
+	period.OrderID = &order.ID
+	_, _, err = s.Store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, period)
 	return err
 }
 

@@ -363,6 +363,25 @@ func TestTossBillingRenewDeclineExpire(t *testing.T) {
 	res, err = svc.Renew(ctx)
 	require.NoError(t, err)
 	require.Equal(t, billing.RenewResult{Declined: 1}, res)
+	declined, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end2, 0))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFailed, declined.Status, "the declined renewal's order failed")
+	renewal, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end1, 0))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFulfilled, renewal.Status, "the paid renewal's order is fulfilled with its period")
+	// The past-due subscription is tried once more that day (a new order),
+	// and not again by later runs of the same day.
+	for range 2 {
+		res, err = svc.Renew(ctx)
+		require.NoError(t, err)
+		require.Equal(t, billing.RenewResult{Declined: 1}, res)
+	}
+	retry, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end2, 1))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFailed, retry.Status)
+	orders, err := store.PaymentOrdersOfUser(ctx, db.PaymentOrdersOfUserParams{UserID: user.ID, Lim: 10})
+	require.NoError(t, err)
+	require.Len(t, orders, 4, "the first period, one renewal, two declined attempts")
 	live, err := store.SubscriptionLiveOfUser(ctx, user.ID)
 	require.NoError(t, err)
 	require.Equal(t, lokiz.SubPastDue, live.Status)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -51,12 +50,11 @@ type Deps struct {
 	Replicate *replicate.Client
 	Catalog   replicate.Catalog
 	AI        AIConfig
-	// Billing settles payment orders; without it the payment tasks are not
-	// served (they wait in their queue).
+	// Billing settles payment orders and runs the subscription tasks
+	// (Billing.Subscriptions: reading Stripe's subscriptions, charging Toss
+	// billing keys); without it the payment tasks are not served (they wait
+	// in their queue) and the subscription tasks only expire.
 	Billing *billing.Service
-	// Payments are the configured payment providers; the subscription
-	// tasks read Stripe's subscriptions and charge Toss billing keys.
-	Payments payments.Providers
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

@@ -204,7 +204,6 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
-	pay := a.providers // built once by billingService, the development checkout's included
 	srv, err := api.New(api.Config{
 		Env:              a.cfg.Env,
 		Version:          version,
@@ -253,7 +252,6 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		AIModels: a.aiModels(),
 		Registry: a.apiMetrics,
 		Billing:  bill,
-		Payments: pay,
 	})
 	if err != nil {
 		return err
@@ -362,14 +360,12 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pay := a.providers // built once by billingService, the development checkout's included
 	w := worker.New(worker.Deps{
 		Store: a.store, Redis: a.rdb, Storage: a.storage, Tasks: tc, Logger: a.log, Billing: bill,
 		Media:     worker.MediaConfig{MaxDuration: a.cfg.Media.VideoMaxDuration, FrameMaxAge: a.cfg.Quota.FrameMaxAge},
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
-		Payments: pay,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
@@ -411,9 +407,11 @@ func (a *app) paymentProviders() (payments.Providers, error) {
 	return p, nil
 }
 
-// billingService is the purchase flow over the configured providers, built
-// once per process; nil (the payment routes answer 503, no payment task
-// runs) when no provider is configured.
+// billingService is the purchase flow over the configured providers (and,
+// through its Subscriptions, the subscription flows: the api and the
+// worker reach the providers only through it), built once per role; nil
+// (the payment routes answer 503, no payment task runs) when no provider is
+// configured.
 func (a *app) billingService(tc *tasks.Client) (*billing.Service, error) {
 	a.providersOnce.Do(func() { a.providers, a.providersErr = a.paymentProviders() })
 	if a.providersErr != nil {
