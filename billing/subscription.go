@@ -324,8 +324,9 @@ func SubscriptionEvent(ctx context.Context, store *db.Store, ev payments.StripeE
 // Sync brings one subscription to the state Stripe reports (the
 // subscription:sync task): a paid invoice's period is applied (its
 // credits granted once), a subscription Stripe reports past due is marked
-// so, one cancelled at period end stops renewing, one Stripe deleted ends
-// now. For a subscription we have not recorded yet (its first invoice),
+// so, one cancelled at period end stops renewing, one whose cancellation
+// was undone (cancel_at_period_end false again) is active again, one
+// Stripe deleted ends now. For a subscription we have not recorded yet (its first invoice),
 // p names the plan order and Stripe's subscription id: the order is marked
 // paid and the subscription started with the invoice's period.
 func (s *Subscriptions) Sync(ctx context.Context, p tasks.SubscriptionPayload) error {
@@ -442,6 +443,15 @@ func (s *Subscriptions) applyStripeState(ctx context.Context, sub db.Subscriptio
 		return nil
 	case ss.CancelAtPeriodEnd && !sub.CancelAtPeriodEnd:
 		_, err := s.Store.CancelSubscriptionAtPeriodEnd(ctx, sub.UserID, s.now())
+		return err
+	case !ss.CancelAtPeriodEnd && sub.Status == lokiz.SubCanceling:
+		// Resumed at Stripe (the subscriber undid the cancellation before
+		// the period ended): it renews again.
+		resumed, err := s.Store.ResumeSubscription(ctx, sub.ID)
+		if err != nil || (ss.Status != "past_due" && ss.Status != "unpaid") {
+			return err
+		}
+		_, err = s.Store.MarkSubscriptionPastDue(ctx, resumed.ID)
 		return err
 	case (ss.Status == "past_due" || ss.Status == "unpaid") && sub.Status == lokiz.SubActive:
 		_, err := s.Store.MarkSubscriptionPastDue(ctx, sub.ID)

@@ -86,6 +86,18 @@ func requireAuditClean(t *testing.T, store *db.Store) {
 	require.Empty(t, bad, "every balance equals its ledger")
 }
 
+// countRequests counts the requests the overlay forwarded with method and
+// path.
+func countRequests(o *paymenttest.StripeOverlay, method, path string) int {
+	n := 0
+	for _, r := range o.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 // stripeSub registers Stripe's view of a subscription and its invoice.
 func stripeSub(o *paymenttest.StripeOverlay, subID, status, invoiceID string, meta map[string]any, start, end time.Time, extra map[string]any) {
 	fields := map[string]any{
@@ -267,11 +279,36 @@ func TestStripeCancelAtPeriodEnd(t *testing.T) {
 	_, err = svc.Cancel(ctx, user.ID)
 	require.NoError(t, err, "cancelling twice is harmless")
 
+	// The subscriber resumes at Stripe before the period ends:
+	// customer.subscription.updated with cancel_at_period_end false makes
+	// it active again (delivered twice: once).
+	stripeSub(overlay, "sub_cancel", "active", "in_c1", meta, p1, p2, nil)
+	syncEvent(t, store, stripe, h, "evt_resumed", payments.StripeSubscriptionUpdated,
+		map[string]any{"id": "sub_cancel", "object": "subscription", "metadata": meta, "cancel_at_period_end": false}, 2)
+	live, err := store.SubscriptionLiveOfUser(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubActive, live.Status)
+	require.False(t, live.CancelAtPeriodEnd)
+	require.Nil(t, live.CanceledAt)
+	u, err := store.UserByID(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.TierPro, u.SubscriptionTier)
+	require.Equal(t, p2, u.SubscriptionExpiresAt.UTC(), "the paid period is unchanged")
+
+	// Cancelled again, Stripe is told again.
+	stripeSub(overlay, "sub_cancel", "active", "in_c1", meta, p1, p2, map[string]any{"cancel_at_period_end": true})
+	updates := func() int { return countRequests(overlay, "POST", "/v1/subscriptions/sub_cancel") }
+	before := updates()
+	sub, err = svc.Cancel(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubCanceling, sub.Status)
+	require.Equal(t, before+1, updates(), "Stripe is told to stop renewing once more")
+
 	// The tier stays until the period's end…
 	n, err := svc.Expire(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
-	u, err := store.UserByID(ctx, user.ID)
+	u, err = store.UserByID(ctx, user.ID)
 	require.NoError(t, err)
 	require.Equal(t, lokiz.TierPro, lokiz.ActiveTier(u.SubscriptionTier, u.SubscriptionExpiresAt, time.Now()))
 	// …and subscriptions:expire drops it after.

@@ -244,6 +244,37 @@ func (q *Queries) SubscriptionLiveOfUserForUpdate(ctx context.Context, userID uu
 	return i, err
 }
 
+const subscriptionResume = `-- name: SubscriptionResume :one
+UPDATE subscriptions
+SET status = 'active', cancel_at_period_end = false, canceled_at = NULL, updated_at = now()
+WHERE id = $1 AND status = 'canceling'
+RETURNING id, user_id, plan, provider, provider_subscription_id, status, current_period_start, current_period_end, cancel_at_period_end, billing_key, customer_key, canceled_at, expired_at, created_at, updated_at
+`
+
+// canceling → active: the cancellation at period end was undone.
+func (q *Queries) SubscriptionResume(ctx context.Context, id uuid.UUID) (Subscription, error) {
+	row := q.db.QueryRow(ctx, subscriptionResume, id)
+	var i Subscription
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Plan,
+		&i.Provider,
+		&i.ProviderSubscriptionID,
+		&i.Status,
+		&i.CurrentPeriodStart,
+		&i.CurrentPeriodEnd,
+		&i.CancelAtPeriodEnd,
+		&i.BillingKey,
+		&i.CustomerKey,
+		&i.CanceledAt,
+		&i.ExpiredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const subscriptionSetCanceling = `-- name: SubscriptionSetCanceling :one
 UPDATE subscriptions
 SET status = 'canceling', cancel_at_period_end = true, canceled_at = coalesce(canceled_at, $1), updated_at = now()

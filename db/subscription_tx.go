@@ -195,6 +195,30 @@ func (s *Store) CancelSubscriptionAtPeriodEnd(ctx context.Context, userID uuid.U
 	return sub, err
 }
 
+// ResumeSubscription undoes a cancellation at period end (Stripe reports
+// cancel_at_period_end false again): a canceling subscription is active
+// again and renews. Resuming an active subscription that is not set to end
+// changes nothing; any other (past due and not canceling, expired) is a
+// conflict.
+func (s *Store) ResumeSubscription(ctx context.Context, subID uuid.UUID) (sub Subscription, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		locked, err := q.SubscriptionGetForUpdate(ctx, subID)
+		if err != nil {
+			return translate(err, "subscription")
+		}
+		sub = locked
+		switch {
+		case locked.Status == lokiz.SubActive && !locked.CancelAtPeriodEnd:
+			return nil
+		case locked.Status != lokiz.SubCanceling || !lokiz.SubCanMove(locked.Status, lokiz.SubActive):
+			return lokiz.Errorf(lokiz.ECONFLICT, "the subscription is %s: it cannot be resumed", locked.Status)
+		}
+		sub, err = q.SubscriptionResume(ctx, subID)
+		return translate(err, "subscription")
+	})
+	return sub, err
+}
+
 // MarkSubscriptionPastDue records a failed renewal: the subscription is
 // past due (still charged again by the scheduler) and the tier stays until
 // the paid period's end. Only an active or past-due subscription can be.

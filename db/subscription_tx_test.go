@@ -360,3 +360,35 @@ func TestRefundOfAPeriodTakesItsCreditsBack(t *testing.T) {
 	require.Zero(t, clawed)
 	auditClean(t, store)
 }
+
+func TestResumeSubscription(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	start := time.Now().UTC().Truncate(time.Second)
+	sub := startToss(t, store, u.ID, lokiz.TierBasic, start, nil)
+
+	same, err := store.ResumeSubscription(ctx, sub.ID)
+	require.NoError(t, err, "resuming an active subscription changes nothing")
+	require.Equal(t, lokiz.SubActive, same.Status)
+	_, err = store.CancelSubscriptionAtPeriodEnd(ctx, u.ID, start)
+	require.NoError(t, err)
+	resumed, err := store.ResumeSubscription(ctx, sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubActive, resumed.Status)
+	require.False(t, resumed.CancelAtPeriodEnd)
+	require.Nil(t, resumed.CanceledAt)
+	due, err := store.SubscriptionsDueForRenewal(ctx, db.SubscriptionsDueForRenewalParams{Before: start.Add(month), Lim: 10})
+	require.NoError(t, err)
+	require.Len(t, due, 1, "a resumed subscription renews again")
+
+	_, err = store.MarkSubscriptionPastDue(ctx, sub.ID)
+	require.NoError(t, err)
+	_, err = store.ResumeSubscription(ctx, sub.ID)
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err), "a past-due subscription was not canceled")
+	_, err = store.EndSubscription(ctx, sub.ID, start)
+	require.NoError(t, err)
+	_, err = store.ResumeSubscription(ctx, sub.ID)
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err), "an ended subscription is not resumed")
+}

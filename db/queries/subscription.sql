@@ -36,6 +36,13 @@ SET status = 'canceling', cancel_at_period_end = true, canceled_at = coalesce(ca
 WHERE id = @id AND status IN ('active', 'past_due', 'canceling')
 RETURNING *;
 
+-- name: SubscriptionResume :one
+-- canceling → active: the cancellation at period end was undone.
+UPDATE subscriptions
+SET status = 'active', cancel_at_period_end = false, canceled_at = NULL, updated_at = now()
+WHERE id = @id AND status = 'canceling'
+RETURNING *;
+
 -- name: SubscriptionSetPastDue :one
 UPDATE subscriptions SET status = 'past_due', updated_at = now()
 WHERE id = @id AND status IN ('active', 'past_due')
