@@ -286,6 +286,33 @@ func (s *Subscriptions) Cancel(ctx context.Context, userID uuid.UUID) (db.Subscr
 	return s.Store.CancelSubscriptionAtPeriodEnd(ctx, userID, s.now())
 }
 
+// EndForErasure ends the user's live subscription at once because the
+// account is being erased, so no provider charges it again: a Stripe
+// subscription is canceled at Stripe immediately, not at the period's end
+// (first, so that a failure there leaves it live here and the erasure is
+// retried); a Toss one we charge ourselves is expired, which the renewal
+// scan skips, so its billing key is never used again. Nothing is refunded.
+// A user without a live subscription, and a retry after Stripe already
+// canceled it, are success.
+func (s *Subscriptions) EndForErasure(ctx context.Context, userID uuid.UUID) error {
+	live, err := s.Store.SubscriptionLiveOfUser(ctx, userID)
+	if db.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if live.Provider == payments.Stripe {
+		if s.Providers.Stripe == nil {
+			return fmt.Errorf("stripe subscription %s cannot be canceled: stripe is not configured", live.ProviderSubscriptionID)
+		}
+		if _, err := s.Providers.Stripe.CancelNow(ctx, live.ProviderSubscriptionID, "account erased"); err != nil {
+			return fmt.Errorf("cancel stripe subscription %s: %w", live.ProviderSubscriptionID, err)
+		}
+	}
+	_, err = s.Store.EndSubscription(ctx, live.ID, s.now())
+	return err
+}
+
 // SubscriptionEvent maps a verified Stripe webhook event about a
 // subscription or its invoice (and the checkout session that created one)
 // to the subscription:sync task that settles it: ok is false for an event

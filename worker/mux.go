@@ -37,7 +37,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	if d.Billing != nil {
 		subs = d.Billing.Subscriptions()
 	}
-	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, d.Logger))
+	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, subs, d.Logger))
 	mux.Handle(tasks.TypeAccountsReconcile, NewAccountsReconcileHandler(d.Store, d.Tasks, d.Logger))
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
