@@ -22,6 +22,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
@@ -122,6 +123,9 @@ type Deps struct {
 	// AIModels are the AI catalog's models by job type; without them the AI
 	// job routes answer 503.
 	AIModels AIModels
+	// StudioLimits are the AI catalog's studio limits of each tier
+	// (replicate.LoadCatalogFile); the built-in catalog's when nil.
+	StudioLimits lokiz.TierLimits
 	// Billing is the one entry point to the payment providers: the purchase
 	// flow and its subscription flows (Billing.Subscriptions). Without it
 	// the payment and subscribe routes answer 503 (the plans and the
@@ -145,6 +149,7 @@ type Server struct {
 	studio   *studio.Studio
 	billing  *billing.Service
 	subs     *billing.Subscriptions
+	limits   lokiz.TierLimits
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -204,8 +209,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// No provider: subscribing answers 503, a subscription cannot exist.
 		s.subs = &billing.Subscriptions{Store: deps.Store, CustomerKeySecret: []byte(cfg.SecretKey)}
 	}
+	s.limits = deps.StudioLimits
+	if s.limits == nil {
+		var err error
+		if s.limits, err = replicate.DefaultTierLimits(); err != nil {
+			return nil, err
+		}
+	} else if err := s.limits.Validate(); err != nil {
+		return nil, fmt.Errorf("api: studio limits: %w", err)
+	}
 	s.studio = studio.New(studio.Config{
-		Store: deps.Store, Storage: deps.Storage, Tasks: deps.Tasks, Logger: s.log, Models: deps.AIModels,
+		Store: deps.Store, Storage: deps.Storage, Tasks: deps.Tasks, Logger: s.log, Models: deps.AIModels, Limits: s.limits,
 		UploadSettledFunc: func(ctx context.Context, v db.Video, size int64) {
 			if v.UploadMaxBytes != nil {
 				s.refundUploadBytes(ctx, v.UserID, v.ID, v.CreatedAt, *v.UploadMaxBytes, size)

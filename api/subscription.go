@@ -20,10 +20,12 @@ type planLimitsResponse struct {
 	MaxResolution      string `json:"max_resolution"`
 }
 
-func planLimits(p lokiz.Plan) planLimitsResponse {
+// planLimits are the tier's limits in the AI catalog's configuration.
+func (s *Server) planLimits(tier string) planLimitsResponse {
+	l := s.limits.For(tier)
 	return planLimitsResponse{
-		TemplateMaxSeconds: p.Studio.TemplateMaxSeconds, StickerMaxSeconds: p.Studio.StickerMaxSeconds,
-		MusicMaxSeconds: p.Studio.MusicMaxSeconds, MaxResolution: p.Studio.MaxResolution,
+		TemplateMaxSeconds: l.TemplateMaxSeconds, StickerMaxSeconds: l.StickerMaxSeconds,
+		MusicMaxSeconds: l.MusicMaxSeconds, MaxResolution: l.MaxResolution,
 	}
 }
 
@@ -52,7 +54,7 @@ type planResponse struct {
 	Limits              planLimitsResponse  `json:"limits"`
 }
 
-func newPlanResponse(p lokiz.Plan) planResponse {
+func (s *Server) newPlanResponse(p lokiz.Plan) planResponse {
 	prices := []planPriceResponse{}
 	for _, cur := range []string{lokiz.CurrencyUSD, lokiz.CurrencyKRW} {
 		if amount, ok := p.Price(cur); ok {
@@ -63,7 +65,7 @@ func newPlanResponse(p lokiz.Plan) planResponse {
 		ID: p.ID, Name: p.Name, Price: float64(p.PriceCents) / 100, Currency: "USD", Prices: prices,
 		MonthlyCredits: p.MonthlyCredits, DiscountPercent: p.DiscountPercent, PriorityQueue: p.PriorityQueue,
 		ShowAds: p.ShowAds, APIAccess: p.APIAccess, UnlimitedCredits: p.UnlimitedCredits,
-		FairUseDailyCredits: p.FairUseDailyCredits, Limits: planLimits(p),
+		FairUseDailyCredits: p.FairUseDailyCredits, Limits: s.planLimits(p.ID),
 	}
 }
 
@@ -71,7 +73,7 @@ func newPlanResponse(p lokiz.Plan) planResponse {
 func (s *Server) subscriptionPlans(c *gin.Context) {
 	out := make([]planResponse, len(lokiz.Plans))
 	for i, p := range lokiz.Plans {
-		out[i] = newPlanResponse(p)
+		out[i] = s.newPlanResponse(p)
 	}
 	c.JSON(http.StatusOK, gin.H{"plans": out})
 }
@@ -185,7 +187,7 @@ func (s *Server) tossBilling(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, newMySubscription(user, &sub, time.Now()))
+	c.JSON(http.StatusCreated, s.newMySubscription(user, &sub, time.Now()))
 }
 
 // subscriptionResponse is a subscription as its owner sees it: never the
@@ -217,10 +219,10 @@ type mySubscriptionResponse struct {
 	Subscription          *subscriptionResponse `json:"subscription"`
 }
 
-func newMySubscription(u db.User, sub *db.Subscription, now time.Time) mySubscriptionResponse {
+func (s *Server) newMySubscription(u db.User, sub *db.Subscription, now time.Time) mySubscriptionResponse {
 	tier := lokiz.ActiveTier(u.SubscriptionTier, u.SubscriptionExpiresAt, now)
 	plan := lokiz.TierPlan(tier)
-	out := mySubscriptionResponse{Tier: tier, ShowAds: plan.ShowAds, Plan: newPlanResponse(plan)}
+	out := mySubscriptionResponse{Tier: tier, ShowAds: plan.ShowAds, Plan: s.newPlanResponse(plan)}
 	if tier != lokiz.TierFree {
 		out.SubscriptionExpiresAt = utc(u.SubscriptionExpiresAt)
 	}
@@ -253,7 +255,7 @@ func (s *Server) mySubscription(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMySubscription(user, live, time.Now()))
+	c.JSON(http.StatusOK, s.newMySubscription(user, live, time.Now()))
 }
 
 // cancelSubscription cancels the caller's subscription at its period's
@@ -271,5 +273,5 @@ func (s *Server) cancelSubscription(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMySubscription(user, &sub, time.Now()))
+	c.JSON(http.StatusOK, s.newMySubscription(user, &sub, time.Now()))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db/dbtest"
@@ -22,6 +23,13 @@ import (
 
 // newPaymentsEnv is newEnv with payment providers.
 func newPaymentsEnv(t *testing.T, pay payments.Providers) *testEnv {
+	t.Helper()
+	return newPaymentsEnvWithLimits(t, pay, nil)
+}
+
+// newPaymentsEnvWithLimits is newPaymentsEnv with the AI catalog's tier
+// limits (the built-in ones when nil).
+func newPaymentsEnvWithLimits(t *testing.T, pay payments.Providers, limits lokiz.TierLimits) *testEnv {
 	t.Helper()
 	cfg := testConfig()
 	store := dbtest.NewStore(t)
@@ -37,13 +45,43 @@ func newPaymentsEnv(t *testing.T, pay payments.Providers) *testEnv {
 		Store: store, Redis: rdb, Tasks: tc, Logger: logger,
 		Storage: st, StorageHandler: st.Handler(),
 		Views:    views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
-		AIModels: testAIModels, Billing: b,
+		AIModels: testAIModels, Billing: b, StudioLimits: limits,
 	})
 	require.NoError(t, err)
 	return &testEnv{
 		t: t, store: store, rdb: rdb, srv: srv, h: srv.Handler(), logs: logs, config: cfg, storage: st, queue: qc,
 		ip: fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)),
 	}
+}
+
+// TestStudioLimitsComeFromTheCatalog: the plans, the user answers and the
+// AI job checks read the tier limits of the AI catalog's configuration.
+func TestStudioLimitsComeFromTheCatalog(t *testing.T) {
+	t.Parallel()
+	short := lokiz.StudioLimits{TemplateMaxSeconds: 8, StickerMaxSeconds: 6, MusicMaxSeconds: 20, MaxResolution: "720p"}
+	e := newPaymentsEnvWithLimits(t, payments.Providers{}, lokiz.TierLimits{
+		lokiz.TierFree: short, lokiz.TierBasic: short, lokiz.TierPro: lokiz.StudioCeiling, lokiz.TierEnterprise: lokiz.StudioCeiling,
+	})
+	token, _ := e.register("catlimits")
+	me := e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, http.StatusOK, me.Status)
+	require.Equal(t, map[string]any{"template_max_seconds": float64(8), "sticker_max_seconds": float64(6),
+		"music_max_seconds": float64(20), "max_resolution": "720p"}, me.Body["limits"])
+	require.Equal(t, true, me.Body["show_ads"])
+	plans := e.do(req{method: "GET", path: "/v1/subscriptions/plans"})
+	for _, p := range plans.Body["plans"].([]any) {
+		m := p.(map[string]any)
+		want := float64(20)
+		if m["id"] == lokiz.TierPro || m["id"] == lokiz.TierEnterprise {
+			want = 180
+		}
+		require.Equal(t, want, m["limits"].(map[string]any)["music_max_seconds"], m["id"])
+	}
+	res := e.do(req{method: "POST", path: "/v1/ai/music", token: token, body: map[string]any{"prompt": "lofi", "duration": 30}})
+	require.Equal(t, http.StatusForbidden, res.Status, "%s", res.Raw)
+	require.Equal(t, "plan_limit", res.Body["reason"])
+	res = e.do(req{method: "POST", path: "/v1/ai/music", token: token, body: map[string]any{"prompt": "lofi", "duration": 20}})
+	require.NotEqual(t, http.StatusForbidden, res.Status, "%s", res.Raw)
 }
 
 func startTossSim(t *testing.T) (*payments.TossClient, *tosssim.Server) {

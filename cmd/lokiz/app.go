@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/dashboard"
@@ -46,6 +47,8 @@ type app struct {
 	rdb     *redis.Client
 	storage storage.Store
 	catalog replicate.Catalog
+	// tierLimits are the catalog's studio limits of each tier.
+	tierLimits lokiz.TierLimits
 	// apiMetrics is the registry of the api's metrics, served on
 	// METRICS_ADDR and, in `lokiz dev`, on the dashboard; never on the api's
 	// own port.
@@ -73,7 +76,7 @@ func loadApp(env *environment, role string) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	catalog, err := replicate.LoadCatalog(cfg.AI.CatalogFile)
+	catalog, err := replicate.LoadCatalogFile(cfg.AI.CatalogFile)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n  - AI_CATALOG_FILE: %w", err)
 	}
@@ -83,7 +86,7 @@ func loadApp(env *environment, role string) (*app, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &app{cfg: cfg, log: log, catalog: catalog, apiMetrics: reg}, nil
+	return &app{cfg: cfg, log: log, catalog: catalog.Models, tierLimits: catalog.TierLimits, apiMetrics: reg}, nil
 }
 
 // outputPolicy is where the worker may download AI outputs from: the
@@ -247,11 +250,12 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	}, api.Deps{
 		Store: a.store, Redis: a.rdb, Tasks: tc, Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
-		Views:    views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
-		Trending: trending.New(a.rdb),
-		AIModels: a.aiModels(),
-		Registry: a.apiMetrics,
-		Billing:  bill,
+		Views:        views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
+		Trending:     trending.New(a.rdb),
+		AIModels:     a.aiModels(),
+		StudioLimits: a.tierLimits,
+		Registry:     a.apiMetrics,
+		Billing:      bill,
 	})
 	if err != nil {
 		return err
