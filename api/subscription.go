@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/payments"
 )
@@ -90,8 +91,8 @@ func (r *subscribeRequest) validate() []lokiz.FieldError {
 	if r.Plan == "" {
 		out = append(out, fieldErr("is required", "body", "plan"))
 	}
-	if r.Provider != payments.Stripe && r.Provider != payments.Toss {
-		out = append(out, fieldErr("must be one of: stripe, toss", "body", "provider"))
+	if r.Provider != payments.Stripe && r.Provider != payments.Toss && r.Provider != payments.Dev {
+		out = append(out, fieldErr("must be one of: stripe, toss, dev", "body", "provider"))
 	}
 	return out
 }
@@ -125,14 +126,18 @@ func (s *Server) subscribe(c *gin.Context) {
 	}
 	svc := s.subs
 	switch req.Provider {
-	case payments.Stripe:
-		co, err := svc.SubscribeStripe(ctx, user, req.Plan, "", "")
+	case payments.Stripe, payments.Dev:
+		subscribe := func() (billing.StripeCheckout, error) { return svc.SubscribeStripe(ctx, user, req.Plan, "", "") }
+		if req.Provider == payments.Dev {
+			subscribe = func() (billing.StripeCheckout, error) { return svc.SubscribeDev(ctx, user, req.Plan) }
+		}
+		co, err := subscribe()
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
 		id := co.Order.ID.String()
-		c.JSON(http.StatusCreated, subscribeResponse{Plan: co.Order.ItemID, Provider: payments.Stripe, Amount: co.Order.Amount,
+		c.JSON(http.StatusCreated, subscribeResponse{Plan: co.Order.ItemID, Provider: req.Provider, Amount: co.Order.Amount,
 			Currency: co.Order.Currency, OrderID: &id, CheckoutURL: co.CheckoutURL})
 	default:
 		st, err := svc.SubscribeToss(ctx, user, req.Plan)

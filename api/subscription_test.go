@@ -1,17 +1,21 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/billing"
+	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/payments"
@@ -19,6 +23,7 @@ import (
 	"github.com/lokiz/lokiz/payments/tosssim"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/views"
+	"github.com/lokiz/lokiz/worker"
 )
 
 // newPaymentsEnv is newEnv with payment providers.
@@ -30,6 +35,14 @@ func newPaymentsEnv(t *testing.T, pay payments.Providers) *testEnv {
 // newPaymentsEnvWithLimits is newPaymentsEnv with the AI catalog's tier
 // limits (the built-in ones when nil).
 func newPaymentsEnvWithLimits(t *testing.T, pay payments.Providers, limits lokiz.TierLimits) *testEnv {
+	t.Helper()
+	e, _ := newBillingEnv(t, pay, limits)
+	return e
+}
+
+// newBillingEnv is newPaymentsEnvWithLimits that also answers the billing
+// service the api runs on, for the worker's handlers.
+func newBillingEnv(t *testing.T, pay payments.Providers, limits lokiz.TierLimits) (*testEnv, *billing.Service) {
 	t.Helper()
 	cfg := testConfig()
 	store := dbtest.NewStore(t)
@@ -51,7 +64,78 @@ func newPaymentsEnvWithLimits(t *testing.T, pay payments.Providers, limits lokiz
 	return &testEnv{
 		t: t, store: store, rdb: rdb, srv: srv, h: srv.Handler(), logs: logs, config: cfg, storage: st, queue: qc,
 		ip: fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)),
+	}, b
+}
+
+// TestSubscribeThroughTheDevCheckout: with only the development checkout
+// (`lokiz dev` without provider keys), a plan is bought with provider
+// "dev": "Pay" on its page queues the order's settlement, which starts the
+// subscription with its monthly credits once, and the tier's discount
+// applies to the next AI job. Without it, provider "dev" is 503.
+func TestSubscribeThroughTheDevCheckout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dev := payments.NewDevCheckout("http://lokiz.test")
+	e, b := newBillingEnv(t, payments.Providers{Dev: dev}, nil)
+	insp := asynq.NewInspectorFromRedisClient(e.rdb)
+	token, id := e.register("devsub")
+	before := e.do(req{method: "GET", path: "/v1/users/me", token: token}).Body["credits"].(float64)
+
+	res := e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "basic", "provider": "dev"}})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
+	require.Equal(t, "dev", res.Body["provider"])
+	require.Equal(t, float64(999), res.Body["amount"])
+	orderID := res.Body["order_id"].(string)
+	checkout := res.Body["checkout_url"].(string)
+	require.True(t, strings.HasPrefix(checkout, "http://lokiz.test/dev/checkout/devcs_"), checkout)
+	page := strings.TrimPrefix(checkout, "http://lokiz.test")
+	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: page, unspecified: true}).Status)
+	me := e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, before, me.Body["credits"], "nothing before the payment")
+
+	// "Pay", pressed twice: the order's settlement is queued; the worker
+	// runs it (three times: a retried task) and grants once.
+	for range 2 {
+		require.Equal(t, http.StatusSeeOther, e.do(req{method: "POST", path: page + "/pay", unspecified: true}).Status)
 	}
+	taskID := tasks.TypePaymentFulfill + ":" + orderID
+	_, err := insp.GetTaskInfo(tasks.QueueCritical, taskID)
+	require.NoError(t, err, "payments:fulfill is queued for the order")
+	require.NoError(t, insp.DeleteTask(tasks.QueueCritical, taskID))
+	for range 3 {
+		require.NoError(t, worker.NewPaymentFulfillHandler(b).ProcessTask(ctx, tasks.NewPaymentFulfillTask(uuid.MustParse(orderID))))
+	}
+	me = e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, before+500, me.Body["credits"], "the basic plan's monthly credits, once")
+	require.Equal(t, false, me.Body["show_ads"])
+	sub := e.do(req{method: "GET", path: "/v1/subscriptions/me", token: token})
+	require.Equal(t, "basic", sub.Body["tier"])
+	require.Equal(t, "dev", sub.Body["subscription"].(map[string]any)["provider"])
+	order := e.do(req{method: "GET", path: "/v1/payments/orders/" + orderID, token: token})
+	require.Equal(t, "fulfilled", order.Body["status"])
+	typ := lokiz.CreditSubscription
+	rows, err := e.store.CreditHistory(ctx, db.CreditHistoryParams{UserID: uuid.MustParse(id), TransactionType: &typ, Lim: 10})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+
+	// The discount: a music job (list price 5) costs basic 4.
+	res = e.do(req{method: "POST", path: "/v1/ai/music", token: token, body: map[string]any{"prompt": "lofi", "duration": 8}})
+	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Raw)
+	require.Equal(t, float64(lokiz.JobCost(lokiz.JobBaseCost(lokiz.JobMusic), lokiz.TierBasic)), res.Body["credits_used"])
+	require.Less(t, res.Body["credits_used"].(float64), float64(lokiz.JobBaseCost(lokiz.JobMusic)))
+	me = e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, before+500-res.Body["credits_used"].(float64), me.Body["credits"])
+
+	// A second subscription is a conflict; without the development
+	// checkout provider "dev" is 503, and an unknown provider 422.
+	res = e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "pro", "provider": "dev"}})
+	require.Equal(t, http.StatusConflict, res.Status)
+	plain := newPaymentsEnv(t, payments.Providers{})
+	other, _ := plain.register("nodev")
+	res = plain.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: other, body: map[string]any{"plan": "pro", "provider": "dev"}})
+	require.Equal(t, http.StatusServiceUnavailable, res.Status)
+	res = plain.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: other, body: map[string]any{"plan": "pro", "provider": "paypal"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status)
 }
 
 // TestStudioLimitsComeFromTheCatalog: the plans, the user answers and the

@@ -365,16 +365,24 @@ func (s *Service) DevCheckoutDecide(ctx context.Context, sessionID string, pay b
 	if err != nil {
 		return db.PaymentOrder{}, err
 	}
+	// A package's order is Stripe's to the rest of the system; a plan's
+	// is the development checkout's own (provider dev).
+	provider := payments.Stripe
+	if id, err := uuid.Parse(ev.Ref.OrderID); err == nil {
+		if o, err := s.store.PaymentOrderGet(ctx, id); err == nil && o.Provider == payments.Dev {
+			provider = payments.Dev
+		}
+	}
 	isNew, err := s.store.RecordPaymentEvent(ctx, payments.Stripe, ev.ID, ev.Type, time.Now())
 	if err != nil {
 		return db.PaymentOrder{}, err
 	}
 	if isNew {
-		if _, err := s.handled(ctx, payments.Stripe, ev.ID, func() (string, error) { return s.orderEvent(ctx, payments.Stripe, ev) }); err != nil {
+		if _, err := s.handled(ctx, payments.Stripe, ev.ID, func() (string, error) { return s.orderEvent(ctx, provider, ev) }); err != nil {
 			return db.PaymentOrder{}, err
 		}
 	}
-	return s.findOrder(ctx, payments.Stripe, ev.Ref)
+	return s.findOrder(ctx, provider, ev.Ref)
 }
 
 // findOrder finds the order an event names: by the checkout session, the
@@ -475,6 +483,14 @@ func (s *Service) Settle(ctx context.Context, orderID uuid.UUID) error {
 		// reconciler would ask about it every few minutes for ever; a
 		// refunded one takes back its period's credits like a package's.
 		switch p.State {
+		case payments.StatePaid:
+			if o.Provider == payments.Dev && o.Status != lokiz.OrderRefunded {
+				// The development checkout's page was the payment: its
+				// settlement starts the subscription (a Stripe plan's is
+				// its subscription:sync, a Toss plan's StartTossBilling).
+				_, err := s.subs.StartDevPlan(ctx, o, p)
+				return permanent(err)
+			}
 		case payments.StateRefunded:
 			if o.Status == lokiz.OrderPending {
 				return nil // the subscription flow records it first (a renewal's retry reads it back)

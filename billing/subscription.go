@@ -129,6 +129,66 @@ func (s *Subscriptions) SubscribeStripe(ctx context.Context, user db.User, planI
 	return StripeCheckout{Order: order, CheckoutURL: co.URL, SessionID: co.SessionID}, nil
 }
 
+// SubscribeDev creates a plan order (provider dev, in US cents) and a
+// development checkout session for it (`lokiz dev` without provider keys):
+// the person pays on its page, and the order's settlement starts the
+// subscription (StartDevPlan). Unavailable when the development checkout
+// is not enabled.
+func (s *Subscriptions) SubscribeDev(ctx context.Context, user db.User, planID string) (StripeCheckout, error) {
+	plan, err := PaidPlan(planID)
+	if err != nil {
+		return StripeCheckout{}, err
+	}
+	dev := s.Providers.Dev
+	if dev == nil {
+		return StripeCheckout{}, unavailable(payments.Dev)
+	}
+	if err := s.checkNotSubscribed(ctx, user.ID); err != nil {
+		return StripeCheckout{}, err
+	}
+	order, err := s.Store.CreatePaymentOrder(ctx, db.NewPaymentOrder{
+		UserID: user.ID, Kind: lokiz.OrderKindPlan, ItemID: plan.ID, Provider: payments.Dev, Currency: lokiz.CurrencyUSD,
+	})
+	if err != nil {
+		return StripeCheckout{}, err
+	}
+	co, err := dev.Checkout(ctx, payments.Order{
+		ID: order.ID.String(), UserID: user.ID.String(), Kind: payments.KindPlan, ItemID: plan.ID,
+		Name: plan.Name + " plan", Amount: order.Amount, Currency: order.Currency, Email: user.Email,
+	})
+	if err != nil {
+		return StripeCheckout{}, err
+	}
+	if order, err = s.Store.SetOrderCheckoutSession(ctx, order.ID, co.SessionID); err != nil {
+		return StripeCheckout{}, err
+	}
+	return StripeCheckout{Order: order, CheckoutURL: co.URL, SessionID: co.SessionID}, nil
+}
+
+// StartDevPlan starts the subscription a development checkout plan order
+// paid for (p is the checkout's answer, paid): the order is marked paid and
+// the subscription (provider dev) starts with a month from the payment, its
+// credits granted once; a retry finds the same payment time and grants
+// nothing more.
+func (s *Subscriptions) StartDevPlan(ctx context.Context, order db.PaymentOrder, p payments.Payment) (db.Subscription, error) {
+	if order.Kind != lokiz.OrderKindPlan || order.Provider != payments.Dev {
+		return db.Subscription{}, lokiz.Errorf(lokiz.EINVALID, "order %s is not a development checkout plan order", order.ID)
+	}
+	paid, _, err := s.Store.MarkOrderPaid(ctx, order.ID, db.PaidPayment{PaymentID: p.PaymentID, Amount: p.Amount, Currency: p.Currency})
+	if err != nil {
+		return db.Subscription{}, err
+	}
+	if paid.PaidAt == nil {
+		return db.Subscription{}, fmt.Errorf("order %s is paid without a payment time", order.ID)
+	}
+	start := paid.PaidAt.UTC().Truncate(time.Second)
+	sub, _, err := s.Store.StartSubscription(ctx, db.NewSubscription{
+		UserID: order.UserID, Plan: order.ItemID, Provider: payments.Dev, ProviderSubscriptionID: tossRef("devsub", order.ID),
+		Period: db.Period{Start: start, End: monthAfter(start), OrderID: &order.ID},
+	})
+	return sub, err
+}
+
 // providerDown reports a provider call that failed for a reason of the
 // provider's (network, 5xx, a refused key): 503 to the client, with the
 // cause kept for the log.
@@ -506,8 +566,7 @@ type RenewResult struct {
 // it). Other failures are left for the next run.
 func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 	var res RenewResult
-	toss := s.Providers.Toss
-	if toss == nil {
+	if s.Providers.Toss == nil && s.Providers.Dev == nil {
 		return res, nil
 	}
 	now := s.now()
@@ -517,7 +576,7 @@ func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 	}
 	var errs []error
 	for _, sub := range due {
-		switch err := s.renewOne(ctx, toss, sub, now); {
+		switch err := s.renewOne(ctx, sub, now); {
 		case err == nil:
 			res.Renewed++
 		case errors.Is(err, errDeclined):
@@ -545,10 +604,38 @@ func RenewalOrderID(sub uuid.UUID, periodStart time.Time, attempt int) uuid.UUID
 	return uuid.NewSHA1(renewalNamespace, []byte(sub.String()+":"+strconv.FormatInt(periodStart.Unix(), 10)+":"+strconv.Itoa(attempt)))
 }
 
-func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient, sub db.Subscription, now time.Time) error {
+// renewalCharge charges a renewal order at the subscription's provider.
+type renewalCharge func(ctx context.Context, order db.PaymentOrder, name string) (payments.Payment, error)
+
+// charger is how sub's renewals are charged, in which currency.
+func (s *Subscriptions) charger(sub db.Subscription) (renewalCharge, string, error) {
+	switch {
+	case sub.Provider == payments.Toss && s.Providers.Toss != nil:
+		if sub.BillingKey == nil || sub.CustomerKey == nil {
+			return nil, "", errors.New("the billing key is missing")
+		}
+		toss, bk, ck := s.Providers.Toss, *sub.BillingKey, *sub.CustomerKey
+		return func(ctx context.Context, o db.PaymentOrder, name string) (payments.Payment, error) {
+			return toss.ChargeBilling(ctx, bk, ck, o.Amount, o.ID.String(), name, o.ID.String())
+		}, lokiz.CurrencyKRW, nil
+	case sub.Provider == payments.Dev && s.Providers.Dev != nil:
+		dev := s.Providers.Dev
+		return func(ctx context.Context, o db.PaymentOrder, name string) (payments.Payment, error) {
+			return dev.ChargeRenewal(ctx, payments.Order{ID: o.ID.String(), UserID: o.UserID.String(), Kind: payments.KindPlan,
+				ItemID: o.ItemID, Name: name, Amount: o.Amount, Currency: o.Currency})
+		}, lokiz.CurrencyUSD, nil
+	}
+	return nil, "", fmt.Errorf("provider %s is not configured", sub.Provider)
+}
+
+func (s *Subscriptions) renewOne(ctx context.Context, sub db.Subscription, now time.Time) error {
 	plan, ok := lokiz.PlanByID(sub.Plan)
-	if _, priced := plan.Price(lokiz.CurrencyKRW); !ok || !priced || sub.BillingKey == nil || sub.CustomerKey == nil {
-		return fmt.Errorf("plan %q or its billing key is missing", sub.Plan)
+	charge, currency, err := s.charger(sub)
+	if err != nil {
+		return err
+	}
+	if _, priced := plan.Price(currency); !ok || !priced {
+		return fmt.Errorf("plan %q is not sold in %s", sub.Plan, currency)
 	}
 	start := sub.CurrentPeriodEnd.UTC()
 	period := db.Period{Start: start, End: monthAfter(start)}
@@ -561,7 +648,7 @@ func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient,
 	}
 	order, err := s.Store.CreatePaymentOrder(ctx, db.NewPaymentOrder{
 		ID: RenewalOrderID(sub.ID, start, attempt), UserID: sub.UserID, Kind: lokiz.OrderKindPlan, ItemID: sub.Plan,
-		Provider: payments.Toss, Currency: lokiz.CurrencyKRW,
+		Provider: sub.Provider, Currency: currency,
 	})
 	if err != nil {
 		return err
@@ -578,7 +665,7 @@ func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient,
 	case lokiz.OrderRefunded:
 		return nil // paid and refunded before it was applied: nothing to grant
 	}
-	paid, err := toss.ChargeBilling(ctx, *sub.BillingKey, *sub.CustomerKey, order.Amount, order.ID.String(), plan.Name+" plan", order.ID.String())
+	paid, err := charge(ctx, order, plan.Name+" plan")
 	var te *payments.TossError
 	if err == nil && paid.State != payments.StatePaid {
 		err = fmt.Errorf("the charge is %s", paid.State)
@@ -598,7 +685,7 @@ func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient,
 		}
 		return err
 	}
-	if _, _, err := s.Store.MarkOrderPaid(ctx, order.ID, db.PaidPayment{PaymentID: paid.PaymentID, Amount: paid.Amount, Currency: lokiz.CurrencyKRW}); err != nil {
+	if _, _, err := s.Store.MarkOrderPaid(ctx, order.ID, db.PaidPayment{PaymentID: paid.PaymentID, Amount: paid.Amount, Currency: currency}); err != nil {
 		return err
 	}
 	period.OrderID = &order.ID

@@ -22,7 +22,7 @@ type NewPaymentOrder struct {
 	UserID   uuid.UUID
 	Kind     string // lokiz.OrderKindPackage or lokiz.OrderKindPlan
 	ItemID   string // package or plan id
-	Provider string // "stripe" or "toss"
+	Provider string // "stripe", "toss", or "dev" (a plan through the development checkout)
 	Currency string // lokiz.CurrencyUSD or lokiz.CurrencyKRW
 }
 
@@ -63,7 +63,7 @@ func (s *Store) CreatePaymentOrder(ctx context.Context, o NewPaymentOrder) (Paym
 	if !ok {
 		return PaymentOrder{}, lokiz.Errorf(lokiz.EINVALID, "%s is not sold in %q", o.ItemID, o.Currency)
 	}
-	if o.Provider != "stripe" && o.Provider != "toss" {
+	if o.Provider != "stripe" && o.Provider != "toss" && o.Provider != "dev" {
 		return PaymentOrder{}, lokiz.Errorf(lokiz.EINVALID, "unknown payment provider %q", o.Provider)
 	}
 	params := PaymentOrderInsertParams{

@@ -384,7 +384,7 @@ func (q *Queries) SubscriptionSetPeriod(ctx context.Context, arg SubscriptionSet
 
 const subscriptionsDueForRenewal = `-- name: SubscriptionsDueForRenewal :many
 SELECT id, user_id, plan, provider, provider_subscription_id, status, current_period_start, current_period_end, cancel_at_period_end, billing_key, customer_key, canceled_at, expired_at, created_at, updated_at FROM subscriptions
-WHERE provider = 'toss' AND status IN ('active', 'past_due') AND NOT cancel_at_period_end
+WHERE provider IN ('toss', 'dev') AND status IN ('active', 'past_due') AND NOT cancel_at_period_end
   AND current_period_end <= $1
 ORDER BY current_period_end, id
 LIMIT $2
@@ -395,8 +395,8 @@ type SubscriptionsDueForRenewalParams struct {
 	Lim    int32
 }
 
-// Toss subscriptions our scheduler charges: renewing, and their period ends
-// before @before; past_due ones are retried.
+// Toss (and development checkout) subscriptions our scheduler charges:
+// renewing, and their period ends before @before; past_due ones are retried.
 func (q *Queries) SubscriptionsDueForRenewal(ctx context.Context, arg SubscriptionsDueForRenewalParams) ([]Subscription, error) {
 	rows, err := q.db.Query(ctx, subscriptionsDueForRenewal, arg.Before, arg.Lim)
 	if err != nil {

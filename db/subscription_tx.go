@@ -17,7 +17,7 @@ import (
 type NewSubscription struct {
 	UserID   uuid.UUID
 	Plan     string // a paid tier
-	Provider string // "stripe" or "toss"
+	Provider string // "stripe", "toss" or "dev" (the development checkout)
 	// ProviderSubscriptionID is Stripe's subscription id, or for Toss our
 	// reference of the billing key.
 	ProviderSubscriptionID string
