@@ -453,3 +453,71 @@ func TestTossDeclinedFirstCharge(t *testing.T) {
 	require.Equal(t, lokiz.TierFree, u.SubscriptionTier)
 	_ = sim
 }
+
+// TestDevCheckoutPlanRenews: a plan bought through the development
+// checkout starts with its credits once, and our scheduler renews it each
+// month like a Toss one: one renewal order per period, granted once; a
+// declined renewal makes it past due.
+func TestDevCheckoutPlanRenews(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	dev := payments.NewDevCheckout("http://lokiz.test")
+	clk := &clock{t: time.Now()}
+	svc := &billing.Subscriptions{Store: store, Providers: payments.Providers{Dev: dev}, CustomerKeySecret: secret, Now: clk.now}
+	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	monthly := lokiz.TierPlan(lokiz.TierPro).MonthlyCredits
+
+	_, err := (&billing.Subscriptions{Store: store}).SubscribeDev(ctx, user, lokiz.TierPro)
+	require.Equal(t, lokiz.EUNAVAILABLE, lokiz.ErrorCode(err), "not enabled")
+	co, err := svc.SubscribeDev(ctx, user, lokiz.TierPro)
+	require.NoError(t, err)
+	require.Equal(t, payments.Dev, co.Order.Provider)
+	require.Equal(t, int64(2999), co.Order.Amount)
+	_, err = dev.Decide(co.SessionID, true)
+	require.NoError(t, err)
+	paid, err := dev.Lookup(ctx, payments.Ref{SessionID: co.SessionID})
+	require.NoError(t, err)
+	var sub db.Subscription
+	for range 2 { // a retried settlement
+		sub, err = svc.StartDevPlan(ctx, co.Order, paid)
+		require.NoError(t, err)
+	}
+	require.Equal(t, payments.Dev, sub.Provider)
+	balance := func() int32 {
+		u, err := store.UserByID(ctx, user.ID)
+		require.NoError(t, err)
+		return u.Credits
+	}
+	require.Equal(t, user.Credits+monthly, balance())
+
+	// The period ends: two runs renew it once.
+	end1 := sub.CurrentPeriodEnd
+	clk.set(end1.Add(time.Minute))
+	for range 2 {
+		_, err := svc.Renew(ctx)
+		require.NoError(t, err)
+	}
+	require.Equal(t, user.Credits+2*monthly, balance())
+	require.Len(t, subscriptionCredits(t, store, user.ID), 2)
+	renewal, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end1, 0))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFulfilled, renewal.Status)
+	require.Equal(t, payments.Dev, renewal.Provider)
+	require.Equal(t, lokiz.CurrencyUSD, renewal.Currency)
+	live, err := store.SubscriptionLiveOfUser(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, end1.AddDate(0, 1, 0).UTC(), live.CurrentPeriodEnd.UTC())
+
+	// A declined renewal: past due, nothing granted.
+	dev.DeclineRenewals(true)
+	clk.set(live.CurrentPeriodEnd.Add(time.Minute))
+	res, err := svc.Renew(ctx)
+	require.NoError(t, err)
+	require.Equal(t, billing.RenewResult{Declined: 1}, res)
+	live, err = store.SubscriptionLiveOfUser(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubPastDue, live.Status)
+	require.Equal(t, user.Credits+2*monthly, balance())
+	requireAuditClean(t, store)
+}
