@@ -484,10 +484,12 @@ func (s *Service) Settle(ctx context.Context, orderID uuid.UUID) error {
 		// refunded one takes back its period's credits like a package's.
 		switch p.State {
 		case payments.StatePaid:
-			if o.Provider == payments.Dev && o.Status != lokiz.OrderRefunded {
-				// The development checkout's page was the payment: its
-				// settlement starts the subscription (a Stripe plan's is
-				// its subscription:sync, a Toss plan's StartTossBilling).
+			if o.Provider == payments.Dev && o.ProviderSessionID != nil && o.Status != lokiz.OrderRefunded {
+				// The development checkout's page was the payment of a
+				// first period (a renewal's order has no page: Renew
+				// applies it): its settlement starts the subscription (a
+				// Stripe plan's is its subscription:sync, a Toss plan's
+				// StartTossBilling).
 				_, err := s.subs.StartDevPlan(ctx, o, p)
 				return permanent(err)
 			}
