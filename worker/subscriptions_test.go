@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
@@ -182,4 +183,50 @@ func TestTossRenewalOrders(t *testing.T) {
 	bad, err := store.CreditLedgerMismatches(ctx)
 	require.NoError(t, err)
 	require.Empty(t, bad)
+}
+
+// TestDevPlanRenewalSettles: settling the order of a development checkout
+// plan's renewal (the reconciler does, for an order left paid) applies
+// nothing new and starts no second subscription.
+func TestDevPlanRenewalSettles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	rdb := newRedis(t)
+	qc := asynq.NewClientFromRedisClient(rdb)
+	t.Cleanup(func() { _ = qc.Close() })
+	logger, _ := newLogger()
+	dev := payments.NewDevCheckout("http://lokiz.test")
+	var now atomic.Pointer[time.Time]
+	start := time.Now()
+	now.Store(&start)
+	svc, err := billing.New(store, tasks.NewClient(qc), payments.Providers{Dev: dev}, billing.Config{CustomerKeySecret: "dev-secret",
+		Now: func() time.Time { return *now.Load() }}, logger)
+	require.NoError(t, err)
+	mux := NewMux(Deps{Store: store, Logger: logger, Billing: svc})
+	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+
+	co, err := svc.Subscriptions().SubscribeDev(ctx, user, lokiz.TierBasic)
+	require.NoError(t, err)
+	_, err = svc.DevCheckoutDecide(ctx, co.SessionID, true)
+	require.NoError(t, err)
+	require.NoError(t, mux.ProcessTask(ctx, tasks.NewPaymentFulfillTask(co.Order.ID)))
+	sub, err := store.SubscriptionLiveOfUser(ctx, user.ID)
+	require.NoError(t, err)
+	later := sub.CurrentPeriodEnd.Add(time.Minute)
+	now.Store(&later)
+	require.NoError(t, mux.ProcessTask(ctx, tasks.NewSubscriptionsRenewTask()))
+	renewal := billing.RenewalOrderID(sub.ID, sub.CurrentPeriodEnd, 0)
+	for _, id := range []uuid.UUID{co.Order.ID, renewal} {
+		require.NoError(t, mux.ProcessTask(ctx, tasks.NewPaymentFulfillTask(id)))
+	}
+	u, err := store.UserByID(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, user.Credits+2*lokiz.TierPlan(lokiz.TierBasic).MonthlyCredits, u.Credits)
+	var subs int
+	require.NoError(t, store.Pool().QueryRow(ctx, "SELECT count(*) FROM subscriptions WHERE user_id = $1", user.ID).Scan(&subs))
+	require.Equal(t, 1, subs)
+	o, err := store.PaymentOrderGet(ctx, renewal)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFulfilled, o.Status)
 }
