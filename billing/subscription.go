@@ -1,9 +1,12 @@
 // Package billing holds the subscription flows that span the database, the
 // payment providers and the task queue: subscribing (a Stripe subscription
-// Checkout or a Toss billing key), cancelling at period end, bringing a
-// Stripe subscription to the state Stripe reports (subscription:sync),
-// charging the Toss billing keys we renew ourselves (subscriptions:renew)
-// and expiring the subscriptions nobody renewed (subscriptions:expire).
+// Checkout, a Toss billing key, or in development the development
+// checkout), cancelling at period end, bringing a Stripe subscription to
+// the state Stripe reports (subscription:sync), charging the Toss billing
+// keys (and development checkout plans) we renew ourselves, one plan order
+// per period (subscriptions:renew), expiring the subscriptions nobody
+// renewed (subscriptions:expire), and ending a subscription at its provider
+// when its account is erased.
 //
 // The api and the worker call it; it knows nothing of HTTP or of asynq.
 // Every grant goes through db's subscription transactions, whose ledger
