@@ -25,7 +25,7 @@ var OrderStatuses = []string{OrderPending, OrderPaid, OrderFulfilled, OrderFaile
 // Order kinds (payment_orders.kind).
 const (
 	OrderKindPackage = "package" // a credit package, paid once
-	OrderKindPlan    = "plan"    // a subscription plan's first period
+	OrderKindPlan    = "plan"    // one paid period of a subscription plan: its first, or a Toss renewal
 )
 
 var orderMoves = map[string][]string{
@@ -54,8 +54,11 @@ func OrderSettled(status string) bool {
 // Subscription statuses (subscriptions.status):
 //
 //	active → canceling (canceled at period end) → expired
+//	canceling → active (resumed: the subscriber undid the cancellation at
+//	             Stripe before the period ended, cancel_at_period_end false)
 //	active → past_due (a renewal failed) → active (paid) | expired
-//	active | past_due | canceling → expired (the period ended, not renewed)
+//	active | past_due | canceling → expired (the period ended, not renewed;
+//	             or ended at once: the account was erased, Stripe deleted it)
 //	expired → active (a paid period arrives late: the money is honoured)
 //
 // The tier lasts until users.subscription_expires_at, the end of the last
@@ -73,7 +76,7 @@ var SubStatuses = []string{SubActive, SubCanceling, SubPastDue, SubExpired}
 var subMoves = map[string][]string{
 	SubActive:    {SubCanceling, SubPastDue, SubExpired},
 	SubPastDue:   {SubActive, SubCanceling, SubExpired},
-	SubCanceling: {SubExpired},
+	SubCanceling: {SubActive, SubExpired},
 	SubExpired:   {SubActive},
 }
 

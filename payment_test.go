@@ -46,6 +46,7 @@ func TestSubscriptionMoves(t *testing.T) {
 		{lokiz.SubPastDue, lokiz.SubCanceling}: true,
 		{lokiz.SubPastDue, lokiz.SubExpired}:   true,
 		{lokiz.SubCanceling, lokiz.SubExpired}: true,
+		{lokiz.SubCanceling, lokiz.SubActive}:  true,
 		{lokiz.SubExpired, lokiz.SubActive}:    true,
 	}
 	statuses := append(append([]string{}, lokiz.SubStatuses...), "paused")

@@ -1,6 +1,11 @@
 package lokiz
 
-import "slices"
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Currencies of prices, ISO 4217 in lower case as the payment providers
 // write them. USD is in cents (Stripe); KRW has no minor unit (Toss).
@@ -10,18 +15,78 @@ const (
 )
 
 // StudioLimits are the "advanced studio options" of a tier: how long and how
-// sharp the AI jobs of its users may be. The api validates a job's request
-// against its caller's limits.
+// sharp the AI jobs of its users may be. They are configuration of the AI
+// catalog (replicate.LoadCatalogFile, AI_CATALOG_FILE: "tier_limits"), not
+// of the plans; the api validates a job's request against its caller's.
 type StudioLimits struct {
 	// TemplateMaxSeconds is the longest template (image to video) job.
-	TemplateMaxSeconds int
+	TemplateMaxSeconds int `json:"template_max_seconds"`
 	// StickerMaxSeconds is the longest segment a sticker-to-reality job
 	// remakes.
-	StickerMaxSeconds int
+	StickerMaxSeconds int `json:"sticker_max_seconds"`
 	// MusicMaxSeconds is the longest music job.
-	MusicMaxSeconds int
+	MusicMaxSeconds int `json:"music_max_seconds"`
 	// MaxResolution is the highest output resolution ("720p", "1080p").
-	MaxResolution string
+	MaxResolution string `json:"max_resolution"`
+}
+
+// StudioCeiling is the widest a tier's studio limits may be configured:
+// the template model (Veo 3 Fast) and the sticker model make at most 10 s,
+// the api takes music of at most 180 s, and 1080p is the template model's
+// highest resolution.
+var StudioCeiling = StudioLimits{TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 180, MaxResolution: "1080p"}
+
+// TierLimits are the studio limits of each tier.
+type TierLimits map[string]StudioLimits
+
+// For is the limits of tier; an unknown tier has the free tier's.
+func (l TierLimits) For(tier string) StudioLimits {
+	if s, ok := l[tier]; ok {
+		return s
+	}
+	return l[TierFree]
+}
+
+// Validate checks that every tier has limits, each between 1 and
+// StudioCeiling with a known resolution, that no dearer tier allows less
+// than a cheaper one, and that no unknown tier is named.
+func (l TierLimits) Validate() error {
+	var errs []error
+	var prev *StudioLimits
+	for _, p := range Plans {
+		s, ok := l[p.ID]
+		if !ok {
+			errs = append(errs, fmt.Errorf("tier %s: missing", p.ID))
+			prev = nil
+			continue
+		}
+		for _, f := range []struct {
+			name       string
+			v, ceiling int
+		}{
+			{"template_max_seconds", s.TemplateMaxSeconds, StudioCeiling.TemplateMaxSeconds},
+			{"sticker_max_seconds", s.StickerMaxSeconds, StudioCeiling.StickerMaxSeconds},
+			{"music_max_seconds", s.MusicMaxSeconds, StudioCeiling.MusicMaxSeconds},
+		} {
+			if f.v < 1 || f.v > f.ceiling {
+				errs = append(errs, fmt.Errorf("tier %s: %s must be between 1 and %d, not %d", p.ID, f.name, f.ceiling, f.v))
+			}
+		}
+		if !ResolutionAllowed(s.MaxResolution, StudioCeiling.MaxResolution) {
+			errs = append(errs, fmt.Errorf("tier %s: max_resolution must be one of %s, not %q", p.ID, strings.Join(Resolutions, ", "), s.MaxResolution))
+		}
+		if prev != nil && (s.TemplateMaxSeconds < prev.TemplateMaxSeconds || s.StickerMaxSeconds < prev.StickerMaxSeconds ||
+			s.MusicMaxSeconds < prev.MusicMaxSeconds || !ResolutionAllowed(prev.MaxResolution, s.MaxResolution)) {
+			errs = append(errs, fmt.Errorf("tier %s: allows less than a cheaper tier", p.ID))
+		}
+		prev = &s
+	}
+	for tier := range l {
+		if !ValidTier(tier) {
+			errs = append(errs, fmt.Errorf("unknown tier %q", tier))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Resolutions are the output resolutions a template video may ask for,
@@ -60,33 +125,23 @@ type Plan struct {
 	// are charged as usual, with the discount.
 	UnlimitedCredits    bool
 	FairUseDailyCredits int32
-	Studio              StudioLimits
 }
-
-// Today's studio limits (the api's bounds before plans existed) and the
-// advanced ones of pro and enterprise. The template model (Veo 3 Fast) and
-// the sticker model make at most 10 s, so the longer durations are music's;
-// the higher resolution is the template model's 1080p.
-var (
-	standardStudio = StudioLimits{TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 60, MaxResolution: "720p"}
-	proStudio      = StudioLimits{TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 120, MaxResolution: "1080p"}
-	topStudio      = StudioLimits{TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 180, MaxResolution: "1080p"}
-)
 
 // Plans are the four plans, cheapest first (MISSING_API_ANALYSIS.md §5):
 // free shows ads; basic removes them and discounts AI jobs; pro adds the
-// priority queue and the advanced studio options; enterprise adds API
-// access and unlimited credits under a fair-use cap. Free grants no monthly
-// credits: its credits are the sign-up bonus and the daily claim.
+// priority queue and the advanced studio options (their limits are the AI
+// catalog's, TierLimits); enterprise adds API access and unlimited credits
+// under a fair-use cap. Free grants no monthly credits: its credits are the
+// sign-up bonus and the daily claim.
 var Plans = []Plan{
-	{ID: TierFree, Name: "Free", ShowAds: true, Studio: standardStudio},
+	{ID: TierFree, Name: "Free", ShowAds: true},
 	{ID: TierBasic, Name: "Basic", PriceCents: 999, PriceKRW: 12900, MonthlyCredits: 500,
-		DiscountPercent: 10, Studio: standardStudio},
+		DiscountPercent: 10},
 	{ID: TierPro, Name: "Pro", PriceCents: 2999, PriceKRW: 39000, MonthlyCredits: 2000,
-		DiscountPercent: 20, PriorityQueue: true, Studio: proStudio},
+		DiscountPercent: 20, PriorityQueue: true},
 	{ID: TierEnterprise, Name: "Enterprise", PriceCents: 9999, PriceKRW: 129000,
 		DiscountPercent: 30, PriorityQueue: true, APIAccess: true,
-		UnlimitedCredits: true, FairUseDailyCredits: 2000, Studio: topStudio},
+		UnlimitedCredits: true, FairUseDailyCredits: 2000},
 }
 
 // PlanByID returns the plan of a tier; ok is false for an unknown one.

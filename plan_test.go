@@ -17,10 +17,6 @@ func TestPlansAreTheTiers(t *testing.T) {
 		require.Equal(t, tier, p.ID, "cheapest first")
 		require.True(t, lokiz.ValidTier(tier))
 		require.NotEmpty(t, p.Name)
-		require.Positive(t, p.Studio.TemplateMaxSeconds)
-		require.Positive(t, p.Studio.StickerMaxSeconds)
-		require.Positive(t, p.Studio.MusicMaxSeconds)
-		require.Contains(t, []string{"720p", "1080p"}, p.Studio.MaxResolution)
 		if i == 0 {
 			require.False(t, p.Paid(), "free is never sold")
 			_, ok := p.Price(lokiz.CurrencyUSD)
@@ -38,7 +34,6 @@ func TestPlansAreTheTiers(t *testing.T) {
 		require.Greater(t, usd, prev.PriceCents, "%s costs more than %s", p.ID, prev.ID)
 		require.Greater(t, krw, prev.PriceKRW)
 		require.GreaterOrEqual(t, p.DiscountPercent, prev.DiscountPercent, "a dearer plan never loses a perk")
-		require.GreaterOrEqual(t, p.Studio.MusicMaxSeconds, prev.Studio.MusicMaxSeconds)
 		require.True(t, !prev.PriorityQueue || p.PriorityQueue)
 		require.True(t, !prev.APIAccess || p.APIAccess)
 		require.True(t, p.MonthlyCredits > 0 || p.UnlimitedCredits, "%s grants credits", p.ID)
@@ -57,14 +52,12 @@ func TestTierPerks(t *testing.T) {
 		ads, priority, api   bool
 		discount             int32
 		cost20, cost5, cost1 int32
-		music                int
-		resolution           string
 	}{
-		{lokiz.TierFree, true, false, false, 0, 20, 5, 1, 60, "720p"},
-		{lokiz.TierBasic, false, false, false, 10, 18, 4, 1, 60, "720p"},
-		{lokiz.TierPro, false, true, false, 20, 16, 4, 1, 120, "1080p"},
-		{lokiz.TierEnterprise, false, true, true, 30, 14, 3, 1, 180, "1080p"},
-		{"gold", true, false, false, 0, 20, 5, 1, 60, "720p"},
+		{lokiz.TierFree, true, false, false, 0, 20, 5, 1},
+		{lokiz.TierBasic, false, false, false, 10, 18, 4, 1},
+		{lokiz.TierPro, false, true, false, 20, 16, 4, 1},
+		{lokiz.TierEnterprise, false, true, true, 30, 14, 3, 1},
+		{"gold", true, false, false, 0, 20, 5, 1},
 	}
 	for _, c := range cases {
 		require.Equal(t, c.ads, lokiz.ShowAds(c.tier), c.tier)
@@ -75,9 +68,6 @@ func TestTierPerks(t *testing.T) {
 		require.Equal(t, c.cost5, lokiz.JobCost(5, c.tier), "%s: rounded in the user's favour", c.tier)
 		require.Equal(t, c.cost1, lokiz.JobCost(1, c.tier), "%s: never free", c.tier)
 		require.Zero(t, lokiz.JobCost(0, c.tier))
-		require.Equal(t, c.music, lokiz.TierPlan(c.tier).Studio.MusicMaxSeconds)
-		require.Equal(t, c.resolution, lokiz.TierPlan(c.tier).Studio.MaxResolution)
-		require.Equal(t, 10, lokiz.TierPlan(c.tier).Studio.TemplateMaxSeconds, "the template model's longest")
 	}
 }
 
@@ -150,9 +140,33 @@ func TestResolutionAllowed(t *testing.T) {
 			t.Errorf("ResolutionAllowed(%q, %q) = %v, want %v", c.res, c.max, got, c.want)
 		}
 	}
-	for _, p := range lokiz.Plans {
-		if !lokiz.ResolutionAllowed(p.Studio.MaxResolution, p.Studio.MaxResolution) {
-			t.Errorf("plan %s: MaxResolution %q is not one of Resolutions", p.ID, p.Studio.MaxResolution)
-		}
+}
+
+func TestTierLimitsValidate(t *testing.T) {
+	t.Parallel()
+	std := lokiz.StudioLimits{TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 60, MaxResolution: "720p"}
+	wide := lokiz.StudioCeiling
+	good := func() lokiz.TierLimits {
+		return lokiz.TierLimits{lokiz.TierFree: std, lokiz.TierBasic: std, lokiz.TierPro: wide, lokiz.TierEnterprise: wide}
+	}
+	require.NoError(t, good().Validate())
+	require.Equal(t, wide, good().For(lokiz.TierPro))
+	require.Equal(t, std, good().For("gold"), "an unknown tier has free's limits")
+
+	for name, c := range map[string]struct {
+		change func(lokiz.TierLimits)
+		want   string
+	}{
+		"missing tier":       {func(l lokiz.TierLimits) { delete(l, lokiz.TierBasic) }, "tier basic: missing"},
+		"unknown tier":       {func(l lokiz.TierLimits) { l["gold"] = wide }, `unknown tier "gold"`},
+		"zero seconds":       {func(l lokiz.TierLimits) { s := std; s.StickerMaxSeconds = 0; l[lokiz.TierFree] = s }, "sticker_max_seconds must be between 1 and 10"},
+		"beyond ceiling":     {func(l lokiz.TierLimits) { s := wide; s.MusicMaxSeconds = 600; l[lokiz.TierEnterprise] = s }, "music_max_seconds must be between 1 and 180"},
+		"template 30 s":      {func(l lokiz.TierLimits) { s := wide; s.TemplateMaxSeconds = 30; l[lokiz.TierEnterprise] = s }, "template_max_seconds"},
+		"resolution":         {func(l lokiz.TierLimits) { s := wide; s.MaxResolution = "4k"; l[lokiz.TierPro] = s }, `max_resolution must be one of 720p, 1080p, not "4k"`},
+		"dearer allows less": {func(l lokiz.TierLimits) { l[lokiz.TierEnterprise] = std }, "tier enterprise: allows less than a cheaper tier"},
+	} {
+		l := good()
+		c.change(l)
+		require.ErrorContains(t, l.Validate(), c.want, name)
 	}
 }

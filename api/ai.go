@@ -28,7 +28,7 @@ const (
 	templateMaxSecs  = 10
 	musicMinSecs     = 1
 	// musicMaxSecs bounds the shape; the caller's plan may allow less
-	// (lokiz.Plan.Studio, checked by the studio package).
+	// (the AI catalog's tier_limits, checked by the studio package).
 	musicMaxSecs     = 180
 	musicDefaultSecs = 30
 	maxBatchJobs     = 50

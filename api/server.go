@@ -22,6 +22,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
@@ -133,13 +134,17 @@ type Deps struct {
 	// AIModels are the AI catalog's models by job type; without them the AI
 	// job routes answer 503.
 	AIModels AIModels
-	// Billing is the purchase flow; without it the payment routes answer
-	// 503. When its providers hold the development checkout, its page is
-	// mounted at /dev/checkout/ (cmd/lokiz never builds one in production).
+	// StudioLimits are the AI catalog's studio limits of each tier
+	// (replicate.LoadCatalogFile); the built-in catalog's when nil.
+	StudioLimits lokiz.TierLimits
+	// Billing is the one entry point to the payment providers: the purchase
+	// flow and its subscription flows (Billing.Subscriptions). Without it
+	// the payment and subscribe routes answer 503 (the plans and the
+	// caller's subscription are still shown); a provider that is not
+	// configured answers 503 on the routes that need it. When its providers
+	// hold the development checkout, its page is mounted at /dev/checkout/
+	// (cmd/lokiz never builds one in production).
 	Billing *billing.Service
-	// Payments are the configured payment providers; a provider that is not
-	// configured answers 503 on the routes that need it.
-	Payments payments.Providers
 	// DevMail, when not nil, is mounted at /dev/mail: the development mail
 	// box of `lokiz dev`. New refuses it in production.
 	DevMail http.Handler
@@ -157,7 +162,8 @@ type Server struct {
 	foryou   *foryou.Ranker
 	studio   *studio.Studio
 	billing  *billing.Service
-	payments payments.Providers
+	subs     *billing.Subscriptions
+	limits   lokiz.TierLimits
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -208,7 +214,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		views:    deps.Views,
 		trending: deps.Trending,
 		billing:  deps.Billing,
-		payments: deps.Payments,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
@@ -216,8 +221,23 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.trending == nil {
 		s.trending = trending.New(deps.Redis)
 	}
+	if s.billing != nil {
+		s.subs = s.billing.Subscriptions()
+	} else {
+		// No provider: subscribing answers 503, a subscription cannot exist.
+		s.subs = &billing.Subscriptions{Store: deps.Store, CustomerKeySecret: []byte(cfg.SecretKey)}
+	}
+	s.limits = deps.StudioLimits
+	if s.limits == nil {
+		var err error
+		if s.limits, err = replicate.DefaultTierLimits(); err != nil {
+			return nil, err
+		}
+	} else if err := s.limits.Validate(); err != nil {
+		return nil, fmt.Errorf("api: studio limits: %w", err)
+	}
 	s.studio = studio.New(studio.Config{
-		Store: deps.Store, Storage: deps.Storage, Tasks: deps.Tasks, Logger: s.log, Models: deps.AIModels,
+		Store: deps.Store, Storage: deps.Storage, Tasks: deps.Tasks, Logger: s.log, Models: deps.AIModels, Limits: s.limits,
 		UploadSettledFunc: func(ctx context.Context, v db.Video, size int64) {
 			if v.UploadMaxBytes != nil {
 				s.refundUploadBytes(ctx, v.UserID, v.ID, v.CreatedAt, *v.UploadMaxBytes, size)

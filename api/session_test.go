@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
@@ -432,7 +433,7 @@ func TestDeleteAccount(t *testing.T) {
 
 	// The worker erases the rest, with the stored objects; twice is harmless.
 	logger, _ := testkit.NewLogger()
-	h := worker.NewAccountEraseHandler(e.store, e.storage, logger)
+	h := worker.NewAccountEraseHandler(e.store, e.storage, &billing.Subscriptions{Store: e.store}, logger)
 	task := tasks.NewAccountEraseTask(uuid.MustParse(leaverID))
 	require.NoError(t, h.ProcessTask(ctx, task))
 	require.NoError(t, h.ProcessTask(ctx, task))

@@ -21,10 +21,12 @@ type planLimitsResponse struct {
 	MaxResolution      string `json:"max_resolution"`
 }
 
-func planLimits(p lokiz.Plan) planLimitsResponse {
+// planLimits are the tier's limits in the AI catalog's configuration.
+func (s *Server) planLimits(tier string) planLimitsResponse {
+	l := s.limits.For(tier)
 	return planLimitsResponse{
-		TemplateMaxSeconds: p.Studio.TemplateMaxSeconds, StickerMaxSeconds: p.Studio.StickerMaxSeconds,
-		MusicMaxSeconds: p.Studio.MusicMaxSeconds, MaxResolution: p.Studio.MaxResolution,
+		TemplateMaxSeconds: l.TemplateMaxSeconds, StickerMaxSeconds: l.StickerMaxSeconds,
+		MusicMaxSeconds: l.MusicMaxSeconds, MaxResolution: l.MaxResolution,
 	}
 }
 
@@ -53,7 +55,7 @@ type planResponse struct {
 	Limits              planLimitsResponse  `json:"limits"`
 }
 
-func newPlanResponse(p lokiz.Plan) planResponse {
+func (s *Server) newPlanResponse(p lokiz.Plan) planResponse {
 	prices := []planPriceResponse{}
 	for _, cur := range []string{lokiz.CurrencyUSD, lokiz.CurrencyKRW} {
 		if amount, ok := p.Price(cur); ok {
@@ -64,7 +66,7 @@ func newPlanResponse(p lokiz.Plan) planResponse {
 		ID: p.ID, Name: p.Name, Price: float64(p.PriceCents) / 100, Currency: "USD", Prices: prices,
 		MonthlyCredits: p.MonthlyCredits, DiscountPercent: p.DiscountPercent, PriorityQueue: p.PriorityQueue,
 		ShowAds: p.ShowAds, APIAccess: p.APIAccess, UnlimitedCredits: p.UnlimitedCredits,
-		FairUseDailyCredits: p.FairUseDailyCredits, Limits: planLimits(p),
+		FairUseDailyCredits: p.FairUseDailyCredits, Limits: s.planLimits(p.ID),
 	}
 }
 
@@ -72,13 +74,9 @@ func newPlanResponse(p lokiz.Plan) planResponse {
 func (s *Server) subscriptionPlans(c *gin.Context) {
 	out := make([]planResponse, len(lokiz.Plans))
 	for i, p := range lokiz.Plans {
-		out[i] = newPlanResponse(p)
+		out[i] = s.newPlanResponse(p)
 	}
 	c.JSON(http.StatusOK, gin.H{"plans": out})
-}
-
-func (s *Server) subscriptions() *billing.Subscriptions {
-	return &billing.Subscriptions{Store: s.store, Providers: s.payments, CustomerKeySecret: []byte(s.cfg.SecretKey)}
 }
 
 type subscribeRequest struct {
@@ -93,8 +91,8 @@ func (r *subscribeRequest) validate() []lokiz.FieldError {
 	if r.Plan == "" {
 		out = append(out, fieldErr("is required", "body", "plan"))
 	}
-	if r.Provider != payments.Stripe && r.Provider != payments.Toss {
-		out = append(out, fieldErr("must be one of: stripe, toss", "body", "provider"))
+	if r.Provider != payments.Stripe && r.Provider != payments.Toss && r.Provider != payments.Dev {
+		out = append(out, fieldErr("must be one of: stripe, toss, dev", "body", "provider"))
 	}
 	return out
 }
@@ -126,16 +124,20 @@ func (s *Server) subscribe(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	svc := s.subscriptions()
+	svc := s.subs
 	switch req.Provider {
-	case payments.Stripe:
-		co, err := svc.SubscribeStripe(ctx, user, req.Plan, "", "")
+	case payments.Stripe, payments.Dev:
+		subscribe := func() (billing.StripeCheckout, error) { return svc.SubscribeStripe(ctx, user, req.Plan, "", "") }
+		if req.Provider == payments.Dev {
+			subscribe = func() (billing.StripeCheckout, error) { return svc.SubscribeDev(ctx, user, req.Plan) }
+		}
+		co, err := subscribe()
 		if err != nil {
 			s.writeError(c, err)
 			return
 		}
 		id := co.Order.ID.String()
-		c.JSON(http.StatusCreated, subscribeResponse{Plan: co.Order.ItemID, Provider: payments.Stripe, Amount: co.Order.Amount,
+		c.JSON(http.StatusCreated, subscribeResponse{Plan: co.Order.ItemID, Provider: req.Provider, Amount: co.Order.Amount,
 			Currency: co.Order.Currency, OrderID: &id, CheckoutURL: co.CheckoutURL})
 	default:
 		st, err := svc.SubscribeToss(ctx, user, req.Plan)
@@ -181,7 +183,7 @@ func (s *Server) tossBilling(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	sub, err := s.subscriptions().StartTossBilling(ctx, user, req.Plan, req.AuthKey, req.CustomerKey)
+	sub, err := s.subs.StartTossBilling(ctx, user, req.Plan, req.AuthKey, req.CustomerKey)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -190,7 +192,7 @@ func (s *Server) tossBilling(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, newMySubscription(user, &sub, time.Now()))
+	c.JSON(http.StatusCreated, s.newMySubscription(user, &sub, time.Now()))
 }
 
 // subscriptionResponse is a subscription as its owner sees it: never the
@@ -222,10 +224,10 @@ type mySubscriptionResponse struct {
 	Subscription          *subscriptionResponse `json:"subscription"`
 }
 
-func newMySubscription(u db.User, sub *db.Subscription, now time.Time) mySubscriptionResponse {
+func (s *Server) newMySubscription(u db.User, sub *db.Subscription, now time.Time) mySubscriptionResponse {
 	tier := lokiz.ActiveTier(u.SubscriptionTier, u.SubscriptionExpiresAt, now)
 	plan := lokiz.TierPlan(tier)
-	out := mySubscriptionResponse{Tier: tier, ShowAds: plan.ShowAds, Plan: newPlanResponse(plan)}
+	out := mySubscriptionResponse{Tier: tier, ShowAds: plan.ShowAds, Plan: s.newPlanResponse(plan)}
 	if tier != lokiz.TierFree {
 		out.SubscriptionExpiresAt = utc(u.SubscriptionExpiresAt)
 	}
@@ -258,7 +260,7 @@ func (s *Server) mySubscription(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMySubscription(user, live, time.Now()))
+	c.JSON(http.StatusOK, s.newMySubscription(user, live, time.Now()))
 }
 
 // cancelSubscription cancels the caller's subscription at its period's
@@ -266,7 +268,7 @@ func (s *Server) mySubscription(c *gin.Context) {
 func (s *Server) cancelSubscription(c *gin.Context) {
 	ctx := c.Request.Context()
 	me := mustUser(c).ID
-	sub, err := s.subscriptions().Cancel(ctx, me)
+	sub, err := s.subs.Cancel(ctx, me)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -276,5 +278,5 @@ func (s *Server) cancelSubscription(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newMySubscription(user, &sub, time.Now()))
+	c.JSON(http.StatusOK, s.newMySubscription(user, &sub, time.Now()))
 }

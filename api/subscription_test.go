@@ -1,15 +1,21 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/billing"
+	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/payments"
@@ -17,10 +23,26 @@ import (
 	"github.com/lokiz/lokiz/payments/tosssim"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/views"
+	"github.com/lokiz/lokiz/worker"
 )
 
 // newPaymentsEnv is newEnv with payment providers.
 func newPaymentsEnv(t *testing.T, pay payments.Providers) *testEnv {
+	t.Helper()
+	return newPaymentsEnvWithLimits(t, pay, nil)
+}
+
+// newPaymentsEnvWithLimits is newPaymentsEnv with the AI catalog's tier
+// limits (the built-in ones when nil).
+func newPaymentsEnvWithLimits(t *testing.T, pay payments.Providers, limits lokiz.TierLimits) *testEnv {
+	t.Helper()
+	e, _ := newBillingEnv(t, pay, limits)
+	return e
+}
+
+// newBillingEnv is newPaymentsEnvWithLimits that also answers the billing
+// service the api runs on, for the worker's handlers.
+func newBillingEnv(t *testing.T, pay payments.Providers, limits lokiz.TierLimits) (*testEnv, *billing.Service) {
 	t.Helper()
 	cfg := testConfig()
 	store := dbtest.NewStore(t)
@@ -29,17 +51,121 @@ func newPaymentsEnv(t *testing.T, pay payments.Providers) *testEnv {
 	t.Cleanup(func() { _ = qc.Close() })
 	logger, logs := testkit.NewLogger()
 	st := newLocalStorage(t, cfg)
+	tc := tasks.NewClient(qc)
+	b, err := billing.New(store, tc, pay, billing.Config{CustomerKeySecret: cfg.SecretKey}, logger)
+	require.NoError(t, err)
 	srv, err := api.New(cfg, api.Deps{
-		Store: store, Redis: rdb, Tasks: tasks.NewClient(qc), Logger: logger,
+		Store: store, Redis: rdb, Tasks: tc, Logger: logger,
 		Storage: st, StorageHandler: st.Handler(),
 		Views:    views.NewCounter(rdb, cfg.SecretKey, views.DedupeWindow),
-		AIModels: testAIModels, Payments: pay,
+		AIModels: testAIModels, Billing: b, StudioLimits: limits,
 	})
 	require.NoError(t, err)
 	return &testEnv{
 		t: t, store: store, rdb: rdb, srv: srv, h: srv.Handler(), logs: logs, config: cfg, storage: st, queue: qc,
 		ip: fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)),
+	}, b
+}
+
+// TestSubscribeThroughTheDevCheckout: with only the development checkout
+// (`lokiz dev` without provider keys), a plan is bought with provider
+// "dev": "Pay" on its page queues the order's settlement, which starts the
+// subscription with its monthly credits once, and the tier's discount
+// applies to the next AI job. Without it, provider "dev" is 503.
+func TestSubscribeThroughTheDevCheckout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dev := payments.NewDevCheckout("http://lokiz.test")
+	e, b := newBillingEnv(t, payments.Providers{Dev: dev}, nil)
+	insp := asynq.NewInspectorFromRedisClient(e.rdb)
+	token, id := e.register("devsub")
+	before := e.do(req{method: "GET", path: "/v1/users/me", token: token}).Body["credits"].(float64)
+
+	res := e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "basic", "provider": "dev"}})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Raw)
+	require.Equal(t, "dev", res.Body["provider"])
+	require.Equal(t, float64(999), res.Body["amount"])
+	orderID := res.Body["order_id"].(string)
+	checkout := res.Body["checkout_url"].(string)
+	require.True(t, strings.HasPrefix(checkout, "http://lokiz.test/dev/checkout/devcs_"), checkout)
+	page := strings.TrimPrefix(checkout, "http://lokiz.test")
+	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: page, unspecified: true}).Status)
+	me := e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, before, me.Body["credits"], "nothing before the payment")
+
+	// "Pay", pressed twice: the order's settlement is queued; the worker
+	// runs it (three times: a retried task) and grants once.
+	for range 2 {
+		require.Equal(t, http.StatusSeeOther, e.do(req{method: "POST", path: page + "/pay", unspecified: true}).Status)
 	}
+	taskID := tasks.TypePaymentFulfill + ":" + orderID
+	_, err := insp.GetTaskInfo(tasks.QueueCritical, taskID)
+	require.NoError(t, err, "payments:fulfill is queued for the order")
+	require.NoError(t, insp.DeleteTask(tasks.QueueCritical, taskID))
+	for range 3 {
+		require.NoError(t, worker.NewPaymentFulfillHandler(b).ProcessTask(ctx, tasks.NewPaymentFulfillTask(uuid.MustParse(orderID))))
+	}
+	me = e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, before+500, me.Body["credits"], "the basic plan's monthly credits, once")
+	require.Equal(t, false, me.Body["show_ads"])
+	sub := e.do(req{method: "GET", path: "/v1/subscriptions/me", token: token})
+	require.Equal(t, "basic", sub.Body["tier"])
+	require.Equal(t, "dev", sub.Body["subscription"].(map[string]any)["provider"])
+	order := e.do(req{method: "GET", path: "/v1/payments/orders/" + orderID, token: token})
+	require.Equal(t, "fulfilled", order.Body["status"])
+	typ := lokiz.CreditSubscription
+	rows, err := e.store.CreditHistory(ctx, db.CreditHistoryParams{UserID: uuid.MustParse(id), TransactionType: &typ, Lim: 10})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+
+	// The discount: a music job (list price 5) costs basic 4.
+	res = e.do(req{method: "POST", path: "/v1/ai/music", token: token, body: map[string]any{"prompt": "lofi", "duration": 8}})
+	require.Equal(t, http.StatusAccepted, res.Status, "%s", res.Raw)
+	require.Equal(t, float64(lokiz.JobCost(lokiz.JobBaseCost(lokiz.JobMusic), lokiz.TierBasic)), res.Body["credits_used"])
+	require.Less(t, res.Body["credits_used"].(float64), float64(lokiz.JobBaseCost(lokiz.JobMusic)))
+	me = e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, before+500-res.Body["credits_used"].(float64), me.Body["credits"])
+
+	// A second subscription is a conflict; without the development
+	// checkout provider "dev" is 503, and an unknown provider 422.
+	res = e.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: token, body: map[string]any{"plan": "pro", "provider": "dev"}})
+	require.Equal(t, http.StatusConflict, res.Status)
+	plain := newPaymentsEnv(t, payments.Providers{})
+	other, _ := plain.register("nodev")
+	res = plain.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: other, body: map[string]any{"plan": "pro", "provider": "dev"}})
+	require.Equal(t, http.StatusServiceUnavailable, res.Status)
+	res = plain.do(req{method: "POST", path: "/v1/subscriptions/subscribe", token: other, body: map[string]any{"plan": "pro", "provider": "paypal"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status)
+}
+
+// TestStudioLimitsComeFromTheCatalog: the plans, the user answers and the
+// AI job checks read the tier limits of the AI catalog's configuration.
+func TestStudioLimitsComeFromTheCatalog(t *testing.T) {
+	t.Parallel()
+	short := lokiz.StudioLimits{TemplateMaxSeconds: 8, StickerMaxSeconds: 6, MusicMaxSeconds: 20, MaxResolution: "720p"}
+	e := newPaymentsEnvWithLimits(t, payments.Providers{}, lokiz.TierLimits{
+		lokiz.TierFree: short, lokiz.TierBasic: short, lokiz.TierPro: lokiz.StudioCeiling, lokiz.TierEnterprise: lokiz.StudioCeiling,
+	})
+	token, _ := e.register("catlimits")
+	me := e.do(req{method: "GET", path: "/v1/users/me", token: token})
+	require.Equal(t, http.StatusOK, me.Status)
+	require.Equal(t, map[string]any{"template_max_seconds": float64(8), "sticker_max_seconds": float64(6),
+		"music_max_seconds": float64(20), "max_resolution": "720p"}, me.Body["limits"])
+	require.Equal(t, true, me.Body["show_ads"])
+	plans := e.do(req{method: "GET", path: "/v1/subscriptions/plans"})
+	for _, p := range plans.Body["plans"].([]any) {
+		m := p.(map[string]any)
+		want := float64(20)
+		if m["id"] == lokiz.TierPro || m["id"] == lokiz.TierEnterprise {
+			want = 180
+		}
+		require.Equal(t, want, m["limits"].(map[string]any)["music_max_seconds"], m["id"])
+	}
+	res := e.do(req{method: "POST", path: "/v1/ai/music", token: token, body: map[string]any{"prompt": "lofi", "duration": 30}})
+	require.Equal(t, http.StatusForbidden, res.Status, "%s", res.Raw)
+	require.Equal(t, "plan_limit", res.Body["reason"])
+	res = e.do(req{method: "POST", path: "/v1/ai/music", token: token, body: map[string]any{"prompt": "lofi", "duration": 20}})
+	require.NotEqual(t, http.StatusForbidden, res.Status, "%s", res.Raw)
 }
 
 func startTossSim(t *testing.T) (*payments.TossClient, *tosssim.Server) {

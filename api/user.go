@@ -82,7 +82,7 @@ func (s *Server) loadMe(ctx context.Context, u db.User) (userResponse, error) {
 	plan := lokiz.TierPlan(lokiz.ActiveTier(u.SubscriptionTier, u.SubscriptionExpiresAt, time.Now()))
 	return userResponse{
 		ShowAds:               plan.ShowAds,
-		Limits:                planLimits(plan),
+		Limits:                s.planLimits(plan.ID),
 		ID:                    u.ID,
 		Username:              u.Username,
 		Email:                 u.Email,

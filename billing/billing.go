@@ -49,13 +49,18 @@ type Config struct {
 	// AbandonAfter is when an order the provider still reports unpaid (or
 	// does not know) is canceled.
 	AbandonAfter time.Duration
+	// Now is the subscriptions' clock (periods, renewals, expiry);
+	// time.Now when nil.
+	Now func() time.Time
 }
 
-// Service is the purchase flow.
+// Service is the purchase flow, and the entry point of the subscription
+// flows (Subscriptions) over the same providers.
 type Service struct {
 	store     *db.Store
 	tasks     *tasks.Client
 	providers payments.Providers
+	subs      *Subscriptions
 	cfg       Config
 	log       *slog.Logger
 }
@@ -74,11 +79,16 @@ func New(store *db.Store, tc *tasks.Client, providers payments.Providers, cfg Co
 	if cfg.AbandonAfter <= 0 {
 		cfg.AbandonAfter = DefaultAbandonAfter
 	}
-	return &Service{store: store, tasks: tc, providers: providers, cfg: cfg, log: log.With("component", "billing")}, nil
+	subs := &Subscriptions{Store: store, Providers: providers, CustomerKeySecret: []byte(cfg.CustomerKeySecret), Now: cfg.Now}
+	return &Service{store: store, tasks: tc, providers: providers, subs: subs, cfg: cfg, log: log.With("component", "billing")}, nil
 }
 
 // Providers are the configured providers.
 func (s *Service) Providers() payments.Providers { return s.providers }
+
+// Subscriptions are the subscription flows over the service's providers,
+// store and customer key secret, built once with the service.
+func (s *Service) Subscriptions() *Subscriptions { return s.subs }
 
 // currencyOf is the currency each provider is sold in: Stripe in US
 // dollars, Toss in won.
@@ -355,16 +365,24 @@ func (s *Service) DevCheckoutDecide(ctx context.Context, sessionID string, pay b
 	if err != nil {
 		return db.PaymentOrder{}, err
 	}
+	// A package's order is Stripe's to the rest of the system; a plan's
+	// is the development checkout's own (provider dev).
+	provider := payments.Stripe
+	if id, err := uuid.Parse(ev.Ref.OrderID); err == nil {
+		if o, err := s.store.PaymentOrderGet(ctx, id); err == nil && o.Provider == payments.Dev {
+			provider = payments.Dev
+		}
+	}
 	isNew, err := s.store.RecordPaymentEvent(ctx, payments.Stripe, ev.ID, ev.Type, time.Now())
 	if err != nil {
 		return db.PaymentOrder{}, err
 	}
 	if isNew {
-		if _, err := s.handled(ctx, payments.Stripe, ev.ID, func() (string, error) { return s.orderEvent(ctx, payments.Stripe, ev) }); err != nil {
+		if _, err := s.handled(ctx, payments.Stripe, ev.ID, func() (string, error) { return s.orderEvent(ctx, provider, ev) }); err != nil {
 			return db.PaymentOrder{}, err
 		}
 	}
-	return s.findOrder(ctx, payments.Stripe, ev.Ref)
+	return s.findOrder(ctx, provider, ev.Ref)
 }
 
 // findOrder finds the order an event names: by the checkout session, the
@@ -460,10 +478,26 @@ func (s *Service) Settle(ctx context.Context, orderID uuid.UUID) error {
 	}
 	if o.Kind == lokiz.OrderKindPlan {
 		// A paid plan's order is marked fulfilled by the subscription flow
-		// (Subscriptions.Sync, StartTossBilling) with its first period. One
-		// that was never paid ends here like a package's, or the reconciler
-		// would ask about it every few minutes for ever.
+		// (Subscriptions.Sync, StartTossBilling, Renew) with the period it
+		// pays. One that was never paid ends here like a package's, or the
+		// reconciler would ask about it every few minutes for ever; a
+		// refunded one takes back its period's credits like a package's.
 		switch p.State {
+		case payments.StatePaid:
+			if o.Provider == payments.Dev && o.ProviderSessionID != nil && o.Status != lokiz.OrderRefunded {
+				// The development checkout's page was the payment of a
+				// first period (a renewal's order has no page: Renew
+				// applies it): its settlement starts the subscription (a
+				// Stripe plan's is its subscription:sync, a Toss plan's
+				// StartTossBilling).
+				_, err := s.subs.StartDevPlan(ctx, o, p)
+				return permanent(err)
+			}
+		case payments.StateRefunded:
+			if o.Status == lokiz.OrderPending {
+				return nil // the subscription flow records it first (a renewal's retry reads it back)
+			}
+			return s.refund(ctx, o, p)
 		case payments.StateFailed:
 			_, err := s.store.FailOrder(ctx, o.ID, "the payment failed at "+o.Provider)
 			return permanent(err)
@@ -490,16 +524,7 @@ func (s *Service) Settle(ctx context.Context, orderID uuid.UUID) error {
 				return permanent(err)
 			}
 		}
-		refunded := min(p.Refunded, o.Amount)
-		if refunded <= 0 || (o.Status == lokiz.OrderRefunded && refunded <= o.RefundedAmount) {
-			return nil
-		}
-		_, clawed, err := s.store.RefundOrder(ctx, o.ID, refunded)
-		if err != nil {
-			return permanent(err)
-		}
-		s.log.InfoContext(ctx, "order refunded", "order_id", o.ID, "refunded", refunded, "credits_clawed_back", clawed)
-		return nil
+		return s.refund(ctx, o, p)
 	case payments.StateFailed:
 		_, err := s.store.FailOrder(ctx, o.ID, "the payment failed at "+o.Provider)
 		return permanent(err)
@@ -508,6 +533,21 @@ func (s *Service) Settle(ctx context.Context, orderID uuid.UUID) error {
 		return permanent(err)
 	}
 	return s.abandonIfOld(ctx, o)
+}
+
+// refund records a refund the provider reports for a paid order and takes
+// the order's credits back (db.RefundOrder: once, never below zero).
+func (s *Service) refund(ctx context.Context, o db.PaymentOrder, p payments.Payment) error {
+	refunded := min(p.Refunded, o.Amount)
+	if refunded <= 0 || (o.Status == lokiz.OrderRefunded && refunded <= o.RefundedAmount) {
+		return nil
+	}
+	_, clawed, err := s.store.RefundOrder(ctx, o.ID, refunded)
+	if err != nil {
+		return permanent(err)
+	}
+	s.log.InfoContext(ctx, "order refunded", "order_id", o.ID, "kind", o.Kind, "refunded", refunded, "credits_clawed_back", clawed)
+	return nil
 }
 
 func (s *Service) fulfil(ctx context.Context, o db.PaymentOrder, p payments.Payment) error {

@@ -1,9 +1,12 @@
 // Package billing holds the subscription flows that span the database, the
 // payment providers and the task queue: subscribing (a Stripe subscription
-// Checkout or a Toss billing key), cancelling at period end, bringing a
-// Stripe subscription to the state Stripe reports (subscription:sync),
-// charging the Toss billing keys we renew ourselves (subscriptions:renew)
-// and expiring the subscriptions nobody renewed (subscriptions:expire).
+// Checkout, a Toss billing key, or in development the development
+// checkout), cancelling at period end, bringing a Stripe subscription to
+// the state Stripe reports (subscription:sync), charging the Toss billing
+// keys (and development checkout plans) we renew ourselves, one plan order
+// per period (subscriptions:renew), expiring the subscriptions nobody
+// renewed (subscriptions:expire), and ending a subscription at its provider
+// when its account is erased.
 //
 // The api and the worker call it; it knows nothing of HTTP or of asynq.
 // Every grant goes through db's subscription transactions, whose ledger
@@ -129,6 +132,66 @@ func (s *Subscriptions) SubscribeStripe(ctx context.Context, user db.User, planI
 	return StripeCheckout{Order: order, CheckoutURL: co.URL, SessionID: co.SessionID}, nil
 }
 
+// SubscribeDev creates a plan order (provider dev, in US cents) and a
+// development checkout session for it (`lokiz dev` without provider keys):
+// the person pays on its page, and the order's settlement starts the
+// subscription (StartDevPlan). Unavailable when the development checkout
+// is not enabled.
+func (s *Subscriptions) SubscribeDev(ctx context.Context, user db.User, planID string) (StripeCheckout, error) {
+	plan, err := PaidPlan(planID)
+	if err != nil {
+		return StripeCheckout{}, err
+	}
+	dev := s.Providers.Dev
+	if dev == nil {
+		return StripeCheckout{}, unavailable(payments.Dev)
+	}
+	if err := s.checkNotSubscribed(ctx, user.ID); err != nil {
+		return StripeCheckout{}, err
+	}
+	order, err := s.Store.CreatePaymentOrder(ctx, db.NewPaymentOrder{
+		UserID: user.ID, Kind: lokiz.OrderKindPlan, ItemID: plan.ID, Provider: payments.Dev, Currency: lokiz.CurrencyUSD,
+	})
+	if err != nil {
+		return StripeCheckout{}, err
+	}
+	co, err := dev.Checkout(ctx, payments.Order{
+		ID: order.ID.String(), UserID: user.ID.String(), Kind: payments.KindPlan, ItemID: plan.ID,
+		Name: plan.Name + " plan", Amount: order.Amount, Currency: order.Currency, Email: user.Email,
+	})
+	if err != nil {
+		return StripeCheckout{}, err
+	}
+	if order, err = s.Store.SetOrderCheckoutSession(ctx, order.ID, co.SessionID); err != nil {
+		return StripeCheckout{}, err
+	}
+	return StripeCheckout{Order: order, CheckoutURL: co.URL, SessionID: co.SessionID}, nil
+}
+
+// StartDevPlan starts the subscription a development checkout plan order
+// paid for (p is the checkout's answer, paid): the order is marked paid and
+// the subscription (provider dev) starts with a month from the payment, its
+// credits granted once; a retry finds the same payment time and grants
+// nothing more.
+func (s *Subscriptions) StartDevPlan(ctx context.Context, order db.PaymentOrder, p payments.Payment) (db.Subscription, error) {
+	if order.Kind != lokiz.OrderKindPlan || order.Provider != payments.Dev {
+		return db.Subscription{}, lokiz.Errorf(lokiz.EINVALID, "order %s is not a development checkout plan order", order.ID)
+	}
+	paid, _, err := s.Store.MarkOrderPaid(ctx, order.ID, db.PaidPayment{PaymentID: p.PaymentID, Amount: p.Amount, Currency: p.Currency})
+	if err != nil {
+		return db.Subscription{}, err
+	}
+	if paid.PaidAt == nil {
+		return db.Subscription{}, fmt.Errorf("order %s is paid without a payment time", order.ID)
+	}
+	start := paid.PaidAt.UTC().Truncate(time.Second)
+	sub, _, err := s.Store.StartSubscription(ctx, db.NewSubscription{
+		UserID: order.UserID, Plan: order.ItemID, Provider: payments.Dev, ProviderSubscriptionID: tossRef("devsub", order.ID),
+		Period: db.Period{Start: start, End: monthAfter(start), OrderID: &order.ID},
+	})
+	return sub, err
+}
+
 // providerDown reports a provider call that failed for a reason of the
 // provider's (network, 5xx, a refused key): 503 to the client, with the
 // cause kept for the log.
@@ -175,7 +238,7 @@ func (s *Subscriptions) SubscribeToss(ctx context.Context, user db.User, planID 
 	}
 	key := CustomerKey(s.CustomerKeySecret, user.ID)
 	co, err := s.Providers.Toss.Checkout(ctx, payments.Order{
-		ID: tossOrderID("plan", user.ID, 0), UserID: user.ID.String(), Kind: payments.KindPlan, ItemID: plan.ID,
+		ID: tossRef("plan", user.ID), UserID: user.ID.String(), Kind: payments.KindPlan, ItemID: plan.ID,
 		Name: plan.Name + " plan", Amount: amount, Currency: lokiz.CurrencyKRW, CustomerKey: key,
 	})
 	if err != nil {
@@ -184,14 +247,9 @@ func (s *Subscriptions) SubscribeToss(ctx context.Context, user db.User, planID 
 	return TossBillingStart{Plan: plan, Amount: amount, CustomerKey: key, ClientKey: co.ClientKey}, nil
 }
 
-// tossOrderID is a Toss orderId (6-64 of [A-Za-z0-9_-]) for a charge.
-func tossOrderID(prefix string, id uuid.UUID, at int64) string {
-	out := prefix + "-" + id.String()
-	if at != 0 {
-		out += "-" + strconv.FormatInt(at, 10)
-	}
-	return out
-}
+// tossRef is a Toss-safe reference (6-64 of [A-Za-z0-9_-]) made of a
+// prefix and an id.
+func tossRef(prefix string, id uuid.UUID) string { return prefix + "-" + id.String() }
 
 // monthAfter is the end of a monthly period that starts at start.
 func monthAfter(start time.Time) time.Time { return start.AddDate(0, 1, 0) }
@@ -227,8 +285,11 @@ func (s *Subscriptions) StartTossBilling(ctx context.Context, user db.User, plan
 		_, _ = s.Store.FailOrder(ctx, order.ID, "billing key not issued")
 		return db.Subscription{}, tossCallErr(err, "the card was not registered")
 	}
-	tossOrder := tossOrderID("plan", order.ID, 0)
-	paid, err := toss.ChargeBilling(ctx, bk.BillingKey, customerKey, order.Amount, tossOrder, plan.Name+" plan", tossOrder)
+	// The charge's orderId is the order's id, as for a package, so a
+	// webhook about it (a refund) finds the order and Settle's lookup
+	// matches; the subscription is named after the order.
+	tossOrder := tossRef("plan", order.ID)
+	paid, err := toss.ChargeBilling(ctx, bk.BillingKey, customerKey, order.Amount, order.ID.String(), plan.Name+" plan", order.ID.String())
 	if err != nil {
 		_, _ = s.Store.FailOrder(ctx, order.ID, "first charge refused")
 		return db.Subscription{}, tossCallErr(err, "the card was declined")
@@ -288,6 +349,33 @@ func (s *Subscriptions) Cancel(ctx context.Context, userID uuid.UUID) (db.Subscr
 	return s.Store.CancelSubscriptionAtPeriodEnd(ctx, userID, s.now())
 }
 
+// EndForErasure ends the user's live subscription at once because the
+// account is being erased, so no provider charges it again: a Stripe
+// subscription is canceled at Stripe immediately, not at the period's end
+// (first, so that a failure there leaves it live here and the erasure is
+// retried); a Toss one we charge ourselves is expired, which the renewal
+// scan skips, so its billing key is never used again. Nothing is refunded.
+// A user without a live subscription, and a retry after Stripe already
+// canceled it, are success.
+func (s *Subscriptions) EndForErasure(ctx context.Context, userID uuid.UUID) error {
+	live, err := s.Store.SubscriptionLiveOfUser(ctx, userID)
+	if db.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if live.Provider == payments.Stripe {
+		if s.Providers.Stripe == nil {
+			return fmt.Errorf("stripe subscription %s cannot be canceled: stripe is not configured", live.ProviderSubscriptionID)
+		}
+		if _, err := s.Providers.Stripe.CancelNow(ctx, live.ProviderSubscriptionID, "account erased"); err != nil {
+			return fmt.Errorf("cancel stripe subscription %s: %w", live.ProviderSubscriptionID, err)
+		}
+	}
+	_, err = s.Store.EndSubscription(ctx, live.ID, s.now())
+	return err
+}
+
 // SubscriptionEvent maps a verified Stripe webhook event about a
 // subscription or its invoice (and the checkout session that created one)
 // to the subscription:sync task that settles it: ok is false for an event
@@ -326,8 +414,9 @@ func SubscriptionEvent(ctx context.Context, store *db.Store, ev payments.StripeE
 // Sync brings one subscription to the state Stripe reports (the
 // subscription:sync task): a paid invoice's period is applied (its
 // credits granted once), a subscription Stripe reports past due is marked
-// so, one cancelled at period end stops renewing, one Stripe deleted ends
-// now. For a subscription we have not recorded yet (its first invoice),
+// so, one cancelled at period end stops renewing, one whose cancellation
+// was undone (cancel_at_period_end false again) is active again, one
+// Stripe deleted ends now. For a subscription we have not recorded yet (its first invoice),
 // p names the plan order and Stripe's subscription id: the order is marked
 // paid and the subscription started with the invoice's period.
 func (s *Subscriptions) Sync(ctx context.Context, p tasks.SubscriptionPayload) error {
@@ -445,6 +534,15 @@ func (s *Subscriptions) applyStripeState(ctx context.Context, sub db.Subscriptio
 	case ss.CancelAtPeriodEnd && !sub.CancelAtPeriodEnd:
 		_, err := s.Store.CancelSubscriptionAtPeriodEnd(ctx, sub.UserID, s.now())
 		return err
+	case !ss.CancelAtPeriodEnd && sub.Status == lokiz.SubCanceling:
+		// Resumed at Stripe (the subscriber undid the cancellation before
+		// the period ended): it renews again.
+		resumed, err := s.Store.ResumeSubscription(ctx, sub.ID)
+		if err != nil || (ss.Status != "past_due" && ss.Status != "unpaid") {
+			return err
+		}
+		_, err = s.Store.MarkSubscriptionPastDue(ctx, resumed.ID)
+		return err
 	case (ss.Status == "past_due" || ss.Status == "unpaid") && sub.Status == lokiz.SubActive:
 		_, err := s.Store.MarkSubscriptionPastDue(ctx, sub.ID)
 		return err
@@ -458,16 +556,20 @@ type RenewResult struct {
 }
 
 // Renew charges the Toss subscriptions whose period has ended (the
-// subscriptions:renew task): each charge names the subscription and the
-// period it pays for (Toss's orderId and Idempotency-Key), so two runs at
-// once charge the card once, and the period is then applied, its credits
-// granted once. A declined card makes the subscription past due (the tier
-// stays until the paid period's end; it is charged again on the next day's
-// runs until it expires). Other failures are left for the next run.
+// subscriptions:renew task). Each charge is a plan order (payment_orders,
+// kind plan, provider toss) created before the card is charged, with an id
+// derived from the subscription and the period it pays for
+// (RenewalOrderID): the order's id is Toss's orderId and the charge's
+// Idempotency-Key, so two runs at once, or a run retried after Toss's
+// answer was lost, charge the card once. The paid order then applies the
+// period (its credits granted once) and is fulfilled with it, and a refund
+// of it at Toss takes that period's credits back (Service.Settle). A
+// declined card fails the order and makes the subscription past due (the
+// tier stays until the paid period's end, when subscriptions:expire ends
+// it). Other failures are left for the next run.
 func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 	var res RenewResult
-	toss := s.Providers.Toss
-	if toss == nil {
+	if s.Providers.Toss == nil && s.Providers.Dev == nil {
 		return res, nil
 	}
 	now := s.now()
@@ -477,7 +579,7 @@ func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 	}
 	var errs []error
 	for _, sub := range due {
-		switch err := s.renewOne(ctx, toss, sub, now); {
+		switch err := s.renewOne(ctx, sub, now); {
 		case err == nil:
 			res.Renewed++
 		case errors.Is(err, errDeclined):
@@ -492,21 +594,81 @@ func (s *Subscriptions) Renew(ctx context.Context) (RenewResult, error) {
 
 var errDeclined = errors.New("the card was declined")
 
-func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient, sub db.Subscription, now time.Time) error {
+// renewalNamespace names the UUIDs of renewal orders (RenewalOrderID).
+var renewalNamespace = uuid.MustParse("5d0f5a52-0b8e-4c47-9d5e-7c1b2f6a9e31")
+
+// RenewalOrderID is the id of the plan order that charges subscription
+// sub's period starting at periodStart, at attempt (0 for the first
+// charge of the period; a past-due subscription's later attempts count
+// the days since the period started). The same subscription, period and
+// attempt always give the same id, so a retried renewal finds its order
+// instead of charging again.
+func RenewalOrderID(sub uuid.UUID, periodStart time.Time, attempt int) uuid.UUID {
+	return uuid.NewSHA1(renewalNamespace, []byte(sub.String()+":"+strconv.FormatInt(periodStart.Unix(), 10)+":"+strconv.Itoa(attempt)))
+}
+
+// renewalCharge charges a renewal order at the subscription's provider.
+type renewalCharge func(ctx context.Context, order db.PaymentOrder, name string) (payments.Payment, error)
+
+// charger is how sub's renewals are charged, in which currency.
+func (s *Subscriptions) charger(sub db.Subscription) (renewalCharge, string, error) {
+	switch {
+	case sub.Provider == payments.Toss && s.Providers.Toss != nil:
+		if sub.BillingKey == nil || sub.CustomerKey == nil {
+			return nil, "", errors.New("the billing key is missing")
+		}
+		toss, bk, ck := s.Providers.Toss, *sub.BillingKey, *sub.CustomerKey
+		return func(ctx context.Context, o db.PaymentOrder, name string) (payments.Payment, error) {
+			return toss.ChargeBilling(ctx, bk, ck, o.Amount, o.ID.String(), name, o.ID.String())
+		}, lokiz.CurrencyKRW, nil
+	case sub.Provider == payments.Dev && s.Providers.Dev != nil:
+		dev := s.Providers.Dev
+		return func(ctx context.Context, o db.PaymentOrder, name string) (payments.Payment, error) {
+			return dev.ChargeRenewal(ctx, payments.Order{ID: o.ID.String(), UserID: o.UserID.String(), Kind: payments.KindPlan,
+				ItemID: o.ItemID, Name: name, Amount: o.Amount, Currency: o.Currency})
+		}, lokiz.CurrencyUSD, nil
+	}
+	return nil, "", fmt.Errorf("provider %s is not configured", sub.Provider)
+}
+
+func (s *Subscriptions) renewOne(ctx context.Context, sub db.Subscription, now time.Time) error {
 	plan, ok := lokiz.PlanByID(sub.Plan)
-	amount, priced := plan.Price(lokiz.CurrencyKRW)
-	if !ok || !priced || sub.BillingKey == nil || sub.CustomerKey == nil {
-		return fmt.Errorf("plan %q or its billing key is missing", sub.Plan)
+	charge, currency, err := s.charger(sub)
+	if err != nil {
+		return err
+	}
+	if _, priced := plan.Price(currency); !ok || !priced {
+		return fmt.Errorf("plan %q is not sold in %s", sub.Plan, currency)
 	}
 	start := sub.CurrentPeriodEnd.UTC()
+	period := db.Period{Start: start, End: monthAfter(start)}
 	// One charge per subscription and period; a past-due one is tried
-	// again once a day (a new key each day: Toss answers a key it has seen
-	// with its first answer).
-	key := tossOrderID("sub", sub.ID, start.Unix())
+	// again once a day (a new order each day: Toss answers an orderId and
+	// an Idempotency-Key it has seen with its first answer).
+	attempt := 0
 	if sub.Status == lokiz.SubPastDue {
-		key += "-" + strconv.Itoa(int(now.Sub(start)/(24*time.Hour)))
+		attempt = int(now.Sub(start)/(24*time.Hour)) + 1
 	}
-	paid, err := toss.ChargeBilling(ctx, *sub.BillingKey, *sub.CustomerKey, amount, key, plan.Name+" plan", key)
+	order, err := s.Store.CreatePaymentOrder(ctx, db.NewPaymentOrder{
+		ID: RenewalOrderID(sub.ID, start, attempt), UserID: sub.UserID, Kind: lokiz.OrderKindPlan, ItemID: sub.Plan,
+		Provider: sub.Provider, Currency: currency,
+	})
+	if err != nil {
+		return err
+	}
+	switch order.Status {
+	case lokiz.OrderPaid, lokiz.OrderFulfilled:
+		// Charged before (a run that stopped after Toss's answer): apply
+		// the period, which fulfils the order, without charging again.
+		period.OrderID = &order.ID
+		_, _, err = s.Store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, period)
+		return err
+	case lokiz.OrderFailed, lokiz.OrderCanceled:
+		return fmt.Errorf("%w: the order of this attempt is %s", errDeclined, order.Status)
+	case lokiz.OrderRefunded:
+		return nil // paid and refunded before it was applied: nothing to grant
+	}
+	paid, err := charge(ctx, order, plan.Name+" plan")
 	var te *payments.TossError
 	if err == nil && paid.State != payments.StatePaid {
 		err = fmt.Errorf("the charge is %s", paid.State)
@@ -514,6 +676,9 @@ func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient,
 	}
 	if err != nil {
 		if te != nil || (errors.As(err, &te) && te.Status >= 400 && te.Status < 500 && te.Status != 401 && te.Status != 429) {
+			if _, ferr := s.Store.FailOrder(ctx, order.ID, "renewal declined: "+err.Error()); ferr != nil {
+				return ferr
+			}
 			if sub.Status != lokiz.SubPastDue {
 				if _, perr := s.Store.MarkSubscriptionPastDue(ctx, sub.ID); perr != nil {
 					return perr
@@ -523,7 +688,11 @@ func (s *Subscriptions) renewOne(ctx context.Context, toss *payments.TossClient,
 		}
 		return err
 	}
-	_, _, err = s.Store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, db.Period{Start: start, End: monthAfter(start)})
+	if _, _, err := s.Store.MarkOrderPaid(ctx, order.ID, db.PaidPayment{PaymentID: paid.PaymentID, Amount: paid.Amount, Currency: currency}); err != nil {
+		return err
+	}
+	period.OrderID = &order.ID
+	_, _, err = s.Store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, period)
 	return err
 }
 

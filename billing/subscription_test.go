@@ -86,6 +86,18 @@ func requireAuditClean(t *testing.T, store *db.Store) {
 	require.Empty(t, bad, "every balance equals its ledger")
 }
 
+// countRequests counts the requests the overlay forwarded with method and
+// path.
+func countRequests(o *paymenttest.StripeOverlay, method, path string) int {
+	n := 0
+	for _, r := range o.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 // stripeSub registers Stripe's view of a subscription and its invoice.
 func stripeSub(o *paymenttest.StripeOverlay, subID, status, invoiceID string, meta map[string]any, start, end time.Time, extra map[string]any) {
 	fields := map[string]any{
@@ -267,11 +279,36 @@ func TestStripeCancelAtPeriodEnd(t *testing.T) {
 	_, err = svc.Cancel(ctx, user.ID)
 	require.NoError(t, err, "cancelling twice is harmless")
 
+	// The subscriber resumes at Stripe before the period ends:
+	// customer.subscription.updated with cancel_at_period_end false makes
+	// it active again (delivered twice: once).
+	stripeSub(overlay, "sub_cancel", "active", "in_c1", meta, p1, p2, nil)
+	syncEvent(t, store, stripe, h, "evt_resumed", payments.StripeSubscriptionUpdated,
+		map[string]any{"id": "sub_cancel", "object": "subscription", "metadata": meta, "cancel_at_period_end": false}, 2)
+	live, err := store.SubscriptionLiveOfUser(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubActive, live.Status)
+	require.False(t, live.CancelAtPeriodEnd)
+	require.Nil(t, live.CanceledAt)
+	u, err := store.UserByID(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.TierPro, u.SubscriptionTier)
+	require.Equal(t, p2, u.SubscriptionExpiresAt.UTC(), "the paid period is unchanged")
+
+	// Cancelled again, Stripe is told again.
+	stripeSub(overlay, "sub_cancel", "active", "in_c1", meta, p1, p2, map[string]any{"cancel_at_period_end": true})
+	updates := func() int { return countRequests(overlay, "POST", "/v1/subscriptions/sub_cancel") }
+	before := updates()
+	sub, err = svc.Cancel(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubCanceling, sub.Status)
+	require.Equal(t, before+1, updates(), "Stripe is told to stop renewing once more")
+
 	// The tier stays until the period's end…
 	n, err := svc.Expire(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
-	u, err := store.UserByID(ctx, user.ID)
+	u, err = store.UserByID(ctx, user.ID)
 	require.NoError(t, err)
 	require.Equal(t, lokiz.TierPro, lokiz.ActiveTier(u.SubscriptionTier, u.SubscriptionExpiresAt, time.Now()))
 	// …and subscriptions:expire drops it after.
@@ -363,6 +400,25 @@ func TestTossBillingRenewDeclineExpire(t *testing.T) {
 	res, err = svc.Renew(ctx)
 	require.NoError(t, err)
 	require.Equal(t, billing.RenewResult{Declined: 1}, res)
+	declined, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end2, 0))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFailed, declined.Status, "the declined renewal's order failed")
+	renewal, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end1, 0))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFulfilled, renewal.Status, "the paid renewal's order is fulfilled with its period")
+	// The past-due subscription is tried once more that day (a new order),
+	// and not again by later runs of the same day.
+	for range 2 {
+		res, err = svc.Renew(ctx)
+		require.NoError(t, err)
+		require.Equal(t, billing.RenewResult{Declined: 1}, res)
+	}
+	retry, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end2, 1))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFailed, retry.Status)
+	orders, err := store.PaymentOrdersOfUser(ctx, db.PaymentOrdersOfUserParams{UserID: user.ID, Lim: 10})
+	require.NoError(t, err)
+	require.Len(t, orders, 4, "the first period, one renewal, two declined attempts")
 	live, err := store.SubscriptionLiveOfUser(ctx, user.ID)
 	require.NoError(t, err)
 	require.Equal(t, lokiz.SubPastDue, live.Status)
@@ -396,4 +452,72 @@ func TestTossDeclinedFirstCharge(t *testing.T) {
 	require.Equal(t, user.Credits, u.Credits)
 	require.Equal(t, lokiz.TierFree, u.SubscriptionTier)
 	_ = sim
+}
+
+// TestDevCheckoutPlanRenews: a plan bought through the development
+// checkout starts with its credits once, and our scheduler renews it each
+// month like a Toss one: one renewal order per period, granted once; a
+// declined renewal makes it past due.
+func TestDevCheckoutPlanRenews(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	dev := payments.NewDevCheckout("http://lokiz.test")
+	clk := &clock{t: time.Now()}
+	svc := &billing.Subscriptions{Store: store, Providers: payments.Providers{Dev: dev}, CustomerKeySecret: secret, Now: clk.now}
+	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	monthly := lokiz.TierPlan(lokiz.TierPro).MonthlyCredits
+
+	_, err := (&billing.Subscriptions{Store: store}).SubscribeDev(ctx, user, lokiz.TierPro)
+	require.Equal(t, lokiz.EUNAVAILABLE, lokiz.ErrorCode(err), "not enabled")
+	co, err := svc.SubscribeDev(ctx, user, lokiz.TierPro)
+	require.NoError(t, err)
+	require.Equal(t, payments.Dev, co.Order.Provider)
+	require.Equal(t, int64(2999), co.Order.Amount)
+	_, err = dev.Decide(co.SessionID, true)
+	require.NoError(t, err)
+	paid, err := dev.Lookup(ctx, payments.Ref{SessionID: co.SessionID})
+	require.NoError(t, err)
+	var sub db.Subscription
+	for range 2 { // a retried settlement
+		sub, err = svc.StartDevPlan(ctx, co.Order, paid)
+		require.NoError(t, err)
+	}
+	require.Equal(t, payments.Dev, sub.Provider)
+	balance := func() int32 {
+		u, err := store.UserByID(ctx, user.ID)
+		require.NoError(t, err)
+		return u.Credits
+	}
+	require.Equal(t, user.Credits+monthly, balance())
+
+	// The period ends: two runs renew it once.
+	end1 := sub.CurrentPeriodEnd
+	clk.set(end1.Add(time.Minute))
+	for range 2 {
+		_, err := svc.Renew(ctx)
+		require.NoError(t, err)
+	}
+	require.Equal(t, user.Credits+2*monthly, balance())
+	require.Len(t, subscriptionCredits(t, store, user.ID), 2)
+	renewal, err := store.PaymentOrderGet(ctx, billing.RenewalOrderID(sub.ID, end1, 0))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.OrderFulfilled, renewal.Status)
+	require.Equal(t, payments.Dev, renewal.Provider)
+	require.Equal(t, lokiz.CurrencyUSD, renewal.Currency)
+	live, err := store.SubscriptionLiveOfUser(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, end1.AddDate(0, 1, 0).UTC(), live.CurrentPeriodEnd.UTC())
+
+	// A declined renewal: past due, nothing granted.
+	dev.DeclineRenewals(true)
+	clk.set(live.CurrentPeriodEnd.Add(time.Minute))
+	res, err := svc.Renew(ctx)
+	require.NoError(t, err)
+	require.Equal(t, billing.RenewResult{Declined: 1}, res)
+	live, err = store.SubscriptionLiveOfUser(ctx, user.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubPastDue, live.Status)
+	require.Equal(t, user.Credits+2*monthly, balance())
+	requireAuditClean(t, store)
 }

@@ -304,6 +304,63 @@ func (q *Queries) PaymentOrderInsert(ctx context.Context, arg PaymentOrderInsert
 	return i, err
 }
 
+const paymentOrderInsertIfAbsent = `-- name: PaymentOrderInsertIfAbsent :one
+INSERT INTO payment_orders (id, user_id, kind, item_id, provider, amount, currency, credits)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO NOTHING
+RETURNING id, user_id, kind, item_id, provider, amount, currency, credits, status, provider_session_id, provider_payment_id, subscription_id, failure_reason, refunded_amount, credits_clawed_back, paid_at, fulfilled_at, refunded_at, created_at, updated_at
+`
+
+type PaymentOrderInsertIfAbsentParams struct {
+	ID       uuid.UUID
+	UserID   uuid.UUID
+	Kind     string
+	ItemID   string
+	Provider string
+	Amount   int64
+	Currency string
+	Credits  int32
+}
+
+// Only through Store.CreatePaymentOrder with a caller's id: no row when an
+// order with that id exists.
+func (q *Queries) PaymentOrderInsertIfAbsent(ctx context.Context, arg PaymentOrderInsertIfAbsentParams) (PaymentOrder, error) {
+	row := q.db.QueryRow(ctx, paymentOrderInsertIfAbsent,
+		arg.ID,
+		arg.UserID,
+		arg.Kind,
+		arg.ItemID,
+		arg.Provider,
+		arg.Amount,
+		arg.Currency,
+		arg.Credits,
+	)
+	var i PaymentOrder
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Kind,
+		&i.ItemID,
+		&i.Provider,
+		&i.Amount,
+		&i.Currency,
+		&i.Credits,
+		&i.Status,
+		&i.ProviderSessionID,
+		&i.ProviderPaymentID,
+		&i.SubscriptionID,
+		&i.FailureReason,
+		&i.RefundedAmount,
+		&i.CreditsClawedBack,
+		&i.PaidAt,
+		&i.FulfilledAt,
+		&i.RefundedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const paymentOrderMarkEnded = `-- name: PaymentOrderMarkEnded :one
 UPDATE payment_orders SET status = $1, failure_reason = $2, updated_at = now()
 WHERE id = $3 AND status = 'pending' AND $1::text IN ('failed', 'canceled')

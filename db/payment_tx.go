@@ -14,10 +14,15 @@ import (
 // from the catalog (lokiz.CreditPackages, lokiz.Plans), never from the
 // request.
 type NewPaymentOrder struct {
+	// ID, when set, is the order's id chosen by the caller so that creating
+	// it is idempotent (a Toss renewal's order is named by its subscription
+	// and period): an order with this id already stored is returned as it
+	// is, when it is of the same user, kind, item and provider.
+	ID       uuid.UUID
 	UserID   uuid.UUID
 	Kind     string // lokiz.OrderKindPackage or lokiz.OrderKindPlan
 	ItemID   string // package or plan id
-	Provider string // "stripe" or "toss"
+	Provider string // "stripe", "toss", or "dev" (a plan through the development checkout)
 	Currency string // lokiz.CurrencyUSD or lokiz.CurrencyKRW
 }
 
@@ -29,7 +34,10 @@ func paymentClawbackKey(orderID uuid.UUID) string { return "payment:" + orderID.
 
 // CreatePaymentOrder stores a pending order for o, priced from the catalog.
 // An unknown item, the free plan, or a currency the item is not sold in is
-// invalid. It grants nothing.
+// invalid. It grants nothing. The order's credits are what paying it
+// delivers: a package's credits, or the plan's monthly credits of the one
+// period a plan order pays (granted by the subscription's period, taken
+// back by RefundOrder).
 func (s *Store) CreatePaymentOrder(ctx context.Context, o NewPaymentOrder) (PaymentOrder, error) {
 	var amount int64
 	var credits int32
@@ -47,6 +55,7 @@ func (s *Store) CreatePaymentOrder(ctx context.Context, o NewPaymentOrder) (Paym
 		if p, ok = lokiz.PlanByID(o.ItemID); !ok || !p.Paid() {
 			return PaymentOrder{}, lokiz.Errorf(lokiz.EINVALID, "unknown or free plan %q", o.ItemID)
 		}
+		credits = p.MonthlyCredits
 		amount, ok = p.Price(o.Currency)
 	default:
 		return PaymentOrder{}, lokiz.Errorf(lokiz.EINVALID, "unknown order kind %q", o.Kind)
@@ -54,13 +63,29 @@ func (s *Store) CreatePaymentOrder(ctx context.Context, o NewPaymentOrder) (Paym
 	if !ok {
 		return PaymentOrder{}, lokiz.Errorf(lokiz.EINVALID, "%s is not sold in %q", o.ItemID, o.Currency)
 	}
-	if o.Provider != "stripe" && o.Provider != "toss" {
+	if o.Provider != "stripe" && o.Provider != "toss" && o.Provider != "dev" {
 		return PaymentOrder{}, lokiz.Errorf(lokiz.EINVALID, "unknown payment provider %q", o.Provider)
 	}
-	order, err := s.PaymentOrderInsert(ctx, PaymentOrderInsertParams{
-		ID: NewID(), UserID: o.UserID, Kind: o.Kind, ItemID: o.ItemID, Provider: o.Provider,
+	params := PaymentOrderInsertParams{
+		ID: o.ID, UserID: o.UserID, Kind: o.Kind, ItemID: o.ItemID, Provider: o.Provider,
 		Amount: amount, Currency: o.Currency, Credits: credits,
-	})
+	}
+	if o.ID == uuid.Nil {
+		params.ID = NewID()
+		order, err := s.PaymentOrderInsert(ctx, params)
+		return order, translate(err, "payment order")
+	}
+	order, err := s.PaymentOrderInsertIfAbsent(ctx, PaymentOrderInsertIfAbsentParams(params))
+	if IsNotFound(err) {
+		// Created before: the same order, or a clash of ids.
+		if order, err = s.PaymentOrderGet(ctx, o.ID); err != nil {
+			return PaymentOrder{}, translate(err, "payment order")
+		}
+		if order.UserID != o.UserID || order.Kind != o.Kind || order.ItemID != o.ItemID || order.Provider != o.Provider {
+			return PaymentOrder{}, lokiz.Errorf(lokiz.ECONFLICT, "order %s exists for another purchase", o.ID)
+		}
+		return order, nil
+	}
 	return order, translate(err, "payment order")
 }
 

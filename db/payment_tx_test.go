@@ -60,7 +60,23 @@ func TestCreatePaymentOrderPricesFromTheCatalog(t *testing.T) {
 	o, err = store.CreatePaymentOrder(ctx, db.NewPaymentOrder{UserID: u.ID, Kind: lokiz.OrderKindPlan, ItemID: lokiz.TierPro, Provider: "toss", Currency: lokiz.CurrencyKRW})
 	require.NoError(t, err)
 	require.Equal(t, lokiz.TierPlan(lokiz.TierPro).PriceKRW, o.Amount)
-	require.Zero(t, o.Credits, "a plan's credits come with its periods")
+	require.Equal(t, lokiz.TierPlan(lokiz.TierPro).MonthlyCredits, o.Credits, "a plan order delivers one period's monthly credits")
+
+	// An order with the caller's id is created once: the same request
+	// again answers the stored order, another purchase under that id is a
+	// conflict.
+	id := uuid.New()
+	named := db.NewPaymentOrder{ID: id, UserID: u.ID, Kind: lokiz.OrderKindPlan, ItemID: lokiz.TierBasic, Provider: "toss", Currency: lokiz.CurrencyKRW}
+	first, err := store.CreatePaymentOrder(ctx, named)
+	require.NoError(t, err)
+	require.Equal(t, id, first.ID)
+	again, err := store.CreatePaymentOrder(ctx, named)
+	require.NoError(t, err)
+	require.Equal(t, first.CreatedAt, again.CreatedAt, "the stored order, not a new one")
+	other := named
+	other.ItemID = lokiz.TierPro
+	_, err = store.CreatePaymentOrder(ctx, other)
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err))
 
 	session, err := store.SetOrderCheckoutSession(ctx, o.ID, "cs_test_1")
 	require.NoError(t, err)

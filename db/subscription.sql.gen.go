@@ -244,6 +244,37 @@ func (q *Queries) SubscriptionLiveOfUserForUpdate(ctx context.Context, userID uu
 	return i, err
 }
 
+const subscriptionResume = `-- name: SubscriptionResume :one
+UPDATE subscriptions
+SET status = 'active', cancel_at_period_end = false, canceled_at = NULL, updated_at = now()
+WHERE id = $1 AND status = 'canceling'
+RETURNING id, user_id, plan, provider, provider_subscription_id, status, current_period_start, current_period_end, cancel_at_period_end, billing_key, customer_key, canceled_at, expired_at, created_at, updated_at
+`
+
+// canceling → active: the cancellation at period end was undone.
+func (q *Queries) SubscriptionResume(ctx context.Context, id uuid.UUID) (Subscription, error) {
+	row := q.db.QueryRow(ctx, subscriptionResume, id)
+	var i Subscription
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Plan,
+		&i.Provider,
+		&i.ProviderSubscriptionID,
+		&i.Status,
+		&i.CurrentPeriodStart,
+		&i.CurrentPeriodEnd,
+		&i.CancelAtPeriodEnd,
+		&i.BillingKey,
+		&i.CustomerKey,
+		&i.CanceledAt,
+		&i.ExpiredAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const subscriptionSetCanceling = `-- name: SubscriptionSetCanceling :one
 UPDATE subscriptions
 SET status = 'canceling', cancel_at_period_end = true, canceled_at = coalesce(canceled_at, $1), updated_at = now()
@@ -353,7 +384,7 @@ func (q *Queries) SubscriptionSetPeriod(ctx context.Context, arg SubscriptionSet
 
 const subscriptionsDueForRenewal = `-- name: SubscriptionsDueForRenewal :many
 SELECT id, user_id, plan, provider, provider_subscription_id, status, current_period_start, current_period_end, cancel_at_period_end, billing_key, customer_key, canceled_at, expired_at, created_at, updated_at FROM subscriptions
-WHERE provider = 'toss' AND status IN ('active', 'past_due') AND NOT cancel_at_period_end
+WHERE provider IN ('toss', 'dev') AND status IN ('active', 'past_due') AND NOT cancel_at_period_end
   AND current_period_end <= $1
 ORDER BY current_period_end, id
 LIMIT $2
@@ -364,8 +395,8 @@ type SubscriptionsDueForRenewalParams struct {
 	Lim    int32
 }
 
-// Toss subscriptions our scheduler charges: renewing, and their period ends
-// before @before; past_due ones are retried.
+// Toss (and development checkout) subscriptions our scheduler charges:
+// renewing, and their period ends before @before; past_due ones are retried.
 func (q *Queries) SubscriptionsDueForRenewal(ctx context.Context, arg SubscriptionsDueForRenewalParams) ([]Subscription, error) {
 	rows, err := q.db.Query(ctx, subscriptionsDueForRenewal, arg.Before, arg.Lim)
 	if err != nil {

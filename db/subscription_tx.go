@@ -17,7 +17,7 @@ import (
 type NewSubscription struct {
 	UserID   uuid.UUID
 	Plan     string // a paid tier
-	Provider string // "stripe" or "toss"
+	Provider string // "stripe", "toss" or "dev" (the development checkout)
 	// ProviderSubscriptionID is Stripe's subscription id, or for Toss our
 	// reference of the billing key.
 	ProviderSubscriptionID string
@@ -190,6 +190,30 @@ func (s *Store) CancelSubscriptionAtPeriodEnd(ctx context.Context, userID uuid.U
 			return err
 		}
 		sub, err = q.SubscriptionSetCanceling(ctx, SubscriptionSetCancelingParams{ID: live.ID, CanceledAt: &now})
+		return translate(err, "subscription")
+	})
+	return sub, err
+}
+
+// ResumeSubscription undoes a cancellation at period end (Stripe reports
+// cancel_at_period_end false again): a canceling subscription is active
+// again and renews. Resuming an active subscription that is not set to end
+// changes nothing; any other (past due and not canceling, expired) is a
+// conflict.
+func (s *Store) ResumeSubscription(ctx context.Context, subID uuid.UUID) (sub Subscription, err error) {
+	err = s.InTx(ctx, func(q *Queries) error {
+		locked, err := q.SubscriptionGetForUpdate(ctx, subID)
+		if err != nil {
+			return translate(err, "subscription")
+		}
+		sub = locked
+		switch {
+		case locked.Status == lokiz.SubActive && !locked.CancelAtPeriodEnd:
+			return nil
+		case locked.Status != lokiz.SubCanceling || !lokiz.SubCanMove(locked.Status, lokiz.SubActive):
+			return lokiz.Errorf(lokiz.ECONFLICT, "the subscription is %s: it cannot be resumed", locked.Status)
+		}
+		sub, err = q.SubscriptionResume(ctx, subID)
 		return translate(err, "subscription")
 	})
 	return sub, err

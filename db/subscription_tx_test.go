@@ -320,3 +320,75 @@ func TestEndSubscriptionDropsTheTierAtOnce(t *testing.T) {
 	require.Equal(t, balance, after, "credits already granted stay")
 	auditClean(t, store)
 }
+
+func TestRefundOfAPeriodTakesItsCreditsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	start := time.Now().UTC().Truncate(time.Second)
+	basic := lokiz.TierPlan(lokiz.TierBasic).MonthlyCredits
+	first := paidOrder(t, store, u.ID, lokiz.OrderKindPlan, lokiz.TierBasic, "toss", "krw")
+	sub := startToss(t, store, u.ID, lokiz.TierBasic, start, &first.ID)
+	renewal := paidOrder(t, store, u.ID, lokiz.OrderKindPlan, lokiz.TierBasic, "toss", "krw")
+	_, granted, err := store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, db.Period{Start: start.Add(month), End: start.Add(2 * month), OrderID: &renewal.ID})
+	require.NoError(t, err)
+	require.True(t, granted)
+
+	// The user spends all but 100 credits; the renewal is then refunded
+	// in part: 100 are taken back (never below zero), once.
+	balance, _ := ledger(t, store, u.ID)
+	_, _, err = store.CreditsApply(ctx, db.CreditChange{UserID: u.ID, Type: lokiz.CreditUsage, Delta: -(balance - 100),
+		Description: "spent", IdempotencyKey: "spend:" + u.ID.String()})
+	require.NoError(t, err)
+	o, clawed, err := store.RefundOrder(ctx, renewal.ID, renewal.Amount/2)
+	require.NoError(t, err)
+	require.Equal(t, int32(100), clawed)
+	require.Equal(t, lokiz.OrderRefunded, o.Status)
+	require.Equal(t, int32(100), o.CreditsClawedBack)
+	require.Equal(t, basic, o.Credits)
+	_, clawed, err = store.RefundOrder(ctx, renewal.ID, renewal.Amount)
+	require.NoError(t, err)
+	require.Zero(t, clawed, "a further refund takes nothing more")
+	after, rows := ledger(t, store, u.ID)
+	require.Zero(t, after)
+	require.Equal(t, 1, rows[lokiz.CreditAdjustment])
+
+	// A refund of the first period with the balance at zero takes nothing.
+	_, clawed, err = store.RefundOrder(ctx, first.ID, first.Amount)
+	require.NoError(t, err)
+	require.Zero(t, clawed)
+	auditClean(t, store)
+}
+
+func TestResumeSubscription(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	start := time.Now().UTC().Truncate(time.Second)
+	sub := startToss(t, store, u.ID, lokiz.TierBasic, start, nil)
+
+	same, err := store.ResumeSubscription(ctx, sub.ID)
+	require.NoError(t, err, "resuming an active subscription changes nothing")
+	require.Equal(t, lokiz.SubActive, same.Status)
+	_, err = store.CancelSubscriptionAtPeriodEnd(ctx, u.ID, start)
+	require.NoError(t, err)
+	resumed, err := store.ResumeSubscription(ctx, sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubActive, resumed.Status)
+	require.False(t, resumed.CancelAtPeriodEnd)
+	require.Nil(t, resumed.CanceledAt)
+	due, err := store.SubscriptionsDueForRenewal(ctx, db.SubscriptionsDueForRenewalParams{Before: start.Add(month), Lim: 10})
+	require.NoError(t, err)
+	require.Len(t, due, 1, "a resumed subscription renews again")
+
+	_, err = store.MarkSubscriptionPastDue(ctx, sub.ID)
+	require.NoError(t, err)
+	_, err = store.ResumeSubscription(ctx, sub.ID)
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err), "a past-due subscription was not canceled")
+	_, err = store.EndSubscription(ctx, sub.ID, start)
+	require.NoError(t, err)
+	_, err = store.ResumeSubscription(ctx, sub.ID)
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err), "an ended subscription is not resumed")
+}

@@ -25,13 +25,17 @@ import (
 // checkout.session.async_payment_failed), which the api then handles exactly
 // as it handles Stripe's: the event is recorded, the order's fulfilment is
 // enqueued, and the worker asks Lookup, which answers what the person chose.
-// Its orders are stored with provider "stripe": to the rest of the system
-// it is Stripe.
+// Its package orders are stored with provider "stripe": to the rest of the
+// system it is Stripe. It sells plans too, as provider "dev": the first
+// period is paid on the same page, and each renewal is charged by our
+// scheduler with ChargeRenewal (it always pays, unless DeclineRenewals),
+// as Toss billing keys are.
 type DevCheckout struct {
 	baseURL string
 
 	mu       sync.Mutex
 	sessions map[string]*devSession
+	decline  bool
 }
 
 type devSession struct {
@@ -55,14 +59,14 @@ func NewDevCheckout(baseURL string) *DevCheckout {
 // Name is Stripe: the development checkout stands in for it.
 func (d *DevCheckout) Name() string { return Stripe }
 
-// Checkout opens a development session for a package order (plans are not
-// sold through it).
+// Checkout opens a development session for a package's or a plan's
+// order.
 func (d *DevCheckout) Checkout(_ context.Context, o Order) (Checkout, error) {
 	if err := checkStripeOrder(o); err != nil {
 		return Checkout{}, err
 	}
-	if o.Kind != KindPackage {
-		return Checkout{}, errors.New("payments: the development checkout sells packages only")
+	if o.Kind != KindPackage && o.Kind != KindPlan {
+		return Checkout{}, fmt.Errorf("payments: the development checkout does not sell %q", o.Kind)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -125,16 +129,49 @@ func (d *DevCheckout) Decide(id string, pay bool) (Event, error) {
 	}, nil
 }
 
-// Lookup answers what the person chose on the session's page.
-func (d *DevCheckout) Lookup(_ context.Context, r Ref) (Payment, error) {
-	if r.SessionID == "" {
-		return Payment{}, errors.New("payments: a development checkout lookup needs the session id")
+// ChargeRenewal charges the renewal order o of a plan bought through the
+// development checkout, as a Toss billing key is charged: paid at once (a
+// session of its own, decided), or declined while DeclineRenewals is set.
+// Charging the same order again answers its first outcome.
+func (d *DevCheckout) ChargeRenewal(_ context.Context, o Order) (Payment, error) {
+	if o.ID == "" || o.Amount <= 0 || o.Kind != KindPlan {
+		return Payment{}, errors.New("payments: a development renewal needs a plan order with a positive amount")
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, ok := d.sessions[r.SessionID]
+	id := "devren_" + o.ID
+	s, ok := d.sessions[id]
 	if !ok {
-		return Payment{}, fmt.Errorf("payments: development checkout session %s: %w", r.SessionID, ErrNotFound)
+		s = &devSession{order: o, state: StatePaid, paymentID: "devpi_" + randomHex(12)}
+		if d.decline {
+			s.state, s.paymentID = StateFailed, ""
+		}
+		d.sessions[id] = s
+	}
+	return Payment{State: s.state, Amount: s.order.Amount, Currency: s.order.Currency, PaymentID: s.paymentID}, nil
+}
+
+// DeclineRenewals makes later renewal charges fail (true) or pay (false).
+func (d *DevCheckout) DeclineRenewals(decline bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.decline = decline
+}
+
+// Lookup answers what the person chose on the session's page.
+func (d *DevCheckout) Lookup(_ context.Context, r Ref) (Payment, error) {
+	id := r.SessionID
+	if id == "" && r.OrderID != "" {
+		id = "devren_" + r.OrderID // a renewal (ChargeRenewal) has no page
+	}
+	if id == "" {
+		return Payment{}, errors.New("payments: a development checkout lookup needs the session or order id")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.sessions[id]
+	if !ok {
+		return Payment{}, fmt.Errorf("payments: development checkout session %s: %w", id, ErrNotFound)
 	}
 	p := Payment{State: s.state, Amount: s.order.Amount, Currency: s.order.Currency, PaymentID: s.paymentID}
 	return p, nil

@@ -17,6 +17,9 @@ import (
 const (
 	Stripe = "stripe"
 	Toss   = "toss"
+	// Dev is the development checkout's name for the plans sold through it
+	// (its package orders are Stripe's); never configured in production.
+	Dev = "dev"
 )
 
 // Order kinds.

@@ -7,8 +7,8 @@ type Providers struct {
 	Stripe *StripeProvider
 	Toss   *TossClient
 	// Dev is the development checkout (`lokiz dev` without a Stripe key):
-	// it answers for "stripe" when Stripe is not configured. Never set in
-	// production.
+	// it answers for "stripe" when Stripe is not configured, and for "dev",
+	// the provider of the plans sold through it. Never set in production.
 	Dev *DevCheckout
 }
 
@@ -19,7 +19,7 @@ func (p Providers) Get(name string) (Provider, bool) {
 		return p.Stripe, true
 	case name == Toss && p.Toss != nil:
 		return p.Toss, true
-	case name == Stripe && p.Dev != nil:
+	case (name == Stripe || name == Dev) && p.Dev != nil:
 		return p.Dev, true
 	}
 	return nil, false

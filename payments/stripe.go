@@ -481,6 +481,43 @@ func (s *StripeProvider) CancelAtPeriodEnd(ctx context.Context, id string) (Stri
 	return toStripeSubscription(sub), nil
 }
 
+// CancelNow ends the subscription at Stripe at once (not at the period's
+// end): nothing more is charged, and no proration is refunded. A
+// subscription that has already ended (canceled, or one Stripe no longer
+// knows) is success: a retried cancellation is harmless. The answer is
+// the subscription as Stripe has it afterwards (zero when Stripe does not
+// know it).
+func (s *StripeProvider) CancelNow(ctx context.Context, id, comment string) (StripeSubscription, error) {
+	if id == "" {
+		return StripeSubscription{}, errors.New("payments: stripe subscription id is empty")
+	}
+	params := &stripe.SubscriptionCancelParams{}
+	if comment != "" {
+		params.CancellationDetails = &stripe.SubscriptionCancelCancellationDetailsParams{Comment: stripe.String(comment)}
+	}
+	sub, err := s.client.V1Subscriptions.Cancel(ctx, id, params)
+	if err == nil {
+		return toStripeSubscription(sub), nil
+	}
+	cerr := stripeErr("cancel subscription", err)
+	var se *stripe.Error
+	if !errors.Is(cerr, ErrNotFound) && !(errors.As(err, &se) && se.Type == stripe.ErrorTypeInvalidRequest) {
+		return StripeSubscription{}, cerr // Stripe unreachable, the key refused: try again
+	}
+	// Refused or unknown: ended before (Stripe refuses to cancel a canceled
+	// subscription) is success; anything else is the refusal.
+	cur, gerr := s.Subscription(ctx, id)
+	switch {
+	case errors.Is(gerr, ErrNotFound):
+		return StripeSubscription{ID: id}, nil
+	case gerr != nil:
+		return StripeSubscription{}, cerr
+	case cur.Status == string(stripe.SubscriptionStatusCanceled) || cur.Status == string(stripe.SubscriptionStatusIncompleteExpired):
+		return cur, nil
+	}
+	return StripeSubscription{}, cerr
+}
+
 // StripeInvoice is a subscription invoice as the worker needs it to grant a
 // period's credits once.
 type StripeInvoice struct {

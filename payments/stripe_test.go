@@ -429,6 +429,37 @@ func TestStripeSubscriptionsAndInvoices(t *testing.T) {
 		require.Len(t, req.Form, 1, "nothing but cancel_at_period_end is changed")
 	})
 
+	t.Run("CancelNow", func(t *testing.T) {
+		t.Parallel()
+		b := setupStripe(t)
+		b.overlay.Set("sub_renew", map[string]any{"status": "canceled", "ended_at": start.Unix(), "canceled_at": start.Unix()})
+		sub, err := b.provider.CancelNow(ctx, "sub_renew", "account erased")
+		require.NoError(t, err)
+		require.Equal(t, "canceled", sub.Status)
+		req, ok := b.overlay.LastRequest(http.MethodDelete, "/v1/subscriptions/sub_renew")
+		require.True(t, ok, "an immediate cancellation, not an update")
+		require.Equal(t, http.StatusOK, req.Status)
+		require.Equal(t, "account erased", req.Form.Get("cancellation_details[comment]"))
+
+		// Stripe refuses to cancel it again: it has ended, so that is
+		// success.
+		b.overlay.Refuse(http.MethodDelete, "sub_renew", "This subscription has already been canceled.")
+		sub, err = b.provider.CancelNow(ctx, "sub_renew", "")
+		require.NoError(t, err)
+		require.Equal(t, "canceled", sub.Status)
+
+		// A refusal of a subscription that is still live is not.
+		b.overlay.Set("sub_live", map[string]any{"status": "active", "ended_at": nil})
+		b.overlay.Refuse(http.MethodDelete, "sub_live", "Something else is wrong.")
+		_, err = b.provider.CancelNow(ctx, "sub_live", "")
+		require.ErrorContains(t, err, "Something else is wrong")
+
+		// One Stripe does not know has nothing left to charge.
+		b.overlay.Missing("sub_gone")
+		_, err = b.provider.CancelNow(ctx, "sub_gone", "")
+		require.NoError(t, err)
+	})
+
 	t.Run("Invoice", func(t *testing.T) {
 		t.Parallel()
 		b := setupStripe(t)

@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"bytes"
 	"cmp"
 	_ "embed"
 	"encoding/json"
@@ -75,26 +76,94 @@ var versionID = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // Catalog maps each AI job type (lokiz.Job*) to its entry.
 type Catalog map[string]Entry
 
-// LoadCatalog reads the catalog at path, or the built-in one when path is
-// empty, and checks that every job type has a complete entry.
+// CatalogFile is what the catalog file holds: the model of each job type
+// and the studio limits of each tier.
+type CatalogFile struct {
+	Models Catalog
+	// TierLimits are the studio limits of each subscription tier (the
+	// "tier_limits" object): the longest template, sticker and music job
+	// and the highest resolution its users may ask for.
+	TierLimits lokiz.TierLimits
+}
+
+// tierLimitsKey is the catalog file's key of the tier limits; every other
+// key is a job type.
+const tierLimitsKey = "tier_limits"
+
+// LoadCatalog reads the models of the catalog at path, or of the built-in
+// one when path is empty (LoadCatalogFile).
 func LoadCatalog(path string) (Catalog, error) {
+	f, err := LoadCatalogFile(path)
+	return f.Models, err
+}
+
+// LoadCatalogFile reads the catalog at path, or the built-in one when path
+// is empty, and checks that every job type has a complete entry and that
+// the tier limits are complete and sane (lokiz.TierLimits.Validate). A file
+// without "tier_limits" takes the built-in catalog's.
+func LoadCatalogFile(path string) (CatalogFile, error) {
 	data := defaultCatalog
 	if path != "" {
 		var err error
 		if data, err = os.ReadFile(path); err != nil {
-			return nil, fmt.Errorf("AI catalog: %w", err)
+			return CatalogFile{}, fmt.Errorf("AI catalog: %w", err)
 		}
 	}
-	var c Catalog
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("AI catalog %s: %w", cmp.Or(path, "(built in)"), err)
+	name := cmp.Or(path, "(built in)")
+	f, err := parseCatalog(data)
+	if err != nil {
+		return CatalogFile{}, fmt.Errorf("AI catalog %s: %w", name, err)
 	}
-	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("AI catalog %s: %w", cmp.Or(path, "(built in)"), err)
+	if f.TierLimits == nil {
+		if f.TierLimits, err = DefaultTierLimits(); err != nil {
+			return CatalogFile{}, err
+		}
 	}
-	return c, nil
+	if err := errors.Join(f.Models.validate(), f.TierLimits.Validate()); err != nil {
+		return CatalogFile{}, fmt.Errorf("AI catalog %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// DefaultTierLimits are the built-in catalog's tier limits.
+func DefaultTierLimits() (lokiz.TierLimits, error) {
+	f, err := parseCatalog(defaultCatalog)
+	if err == nil && f.TierLimits == nil {
+		err = errors.New("no tier_limits")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("AI catalog (built in): %w", err)
+	}
+	return f.TierLimits, nil
+}
+
+// parseCatalog decodes a catalog file strictly (an unknown field is an
+// error), without checking its values.
+func parseCatalog(data []byte) (CatalogFile, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return CatalogFile{}, err
+	}
+	strict := func(msg json.RawMessage, v any) error {
+		dec := json.NewDecoder(bytes.NewReader(msg))
+		dec.DisallowUnknownFields()
+		return dec.Decode(v)
+	}
+	f := CatalogFile{Models: Catalog{}}
+	for key, msg := range raw {
+		if key == tierLimitsKey {
+			if err := strict(msg, &f.TierLimits); err != nil {
+				return CatalogFile{}, fmt.Errorf("%s: %w", key, err)
+			}
+			continue
+		}
+		var e Entry
+		if err := strict(msg, &e); err != nil {
+			return CatalogFile{}, fmt.Errorf("%s: %w", key, err)
+		}
+		f.Models[key] = e
+	}
+	return f, nil
 }
 
 func (c Catalog) validate() error {

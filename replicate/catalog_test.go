@@ -1,6 +1,7 @@
 package replicate_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,4 +104,62 @@ func TestPredictionProgress(t *testing.T) {
 		require.Equal(t, want, replicate.Prediction{Status: replicate.StatusProcessing, Logs: logs}.Progress(), logs)
 	}
 	require.Equal(t, 100, replicate.Prediction{Status: replicate.StatusSucceeded}.Progress())
+}
+
+func TestCatalogTierLimits(t *testing.T) {
+	t.Parallel()
+	// The built-in limits are today's: music grows with the tier, 1080p
+	// from pro, the template and sticker models' 10 s for everyone.
+	f, err := replicate.LoadCatalogFile("")
+	require.NoError(t, err)
+	for tier, want := range map[string]lokiz.StudioLimits{
+		lokiz.TierFree:       {TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 60, MaxResolution: "720p"},
+		lokiz.TierBasic:      {TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 60, MaxResolution: "720p"},
+		lokiz.TierPro:        {TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 120, MaxResolution: "1080p"},
+		lokiz.TierEnterprise: {TemplateMaxSeconds: 10, StickerMaxSeconds: 10, MusicMaxSeconds: 180, MaxResolution: "1080p"},
+	} {
+		require.Equal(t, want, f.TierLimits[tier], tier)
+	}
+	defaults, err := replicate.DefaultTierLimits()
+	require.NoError(t, err)
+	require.Equal(t, f.TierLimits, defaults)
+
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.json")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	entry := `{"model":"a/b","inputs":{"prompt":"text"},"output":"audio","deadline":"1m"}`
+	models := `"i2v_template":` + entry + `,"glitch_animate":` + entry + `,"glitch_replace":` + entry +
+		`,"sticker_to_reality":` + entry + `,"music":` + entry
+	tier := func(music int, res string) string {
+		return fmt.Sprintf(`{"template_max_seconds":10,"sticker_max_seconds":8,"music_max_seconds":%d,"max_resolution":%q}`, music, res)
+	}
+	limits := func(free, basic, pro, ent string) string {
+		return `"tier_limits":{"free":` + free + `,"basic":` + basic + `,"pro":` + pro + `,"enterprise":` + ent + `}`
+	}
+
+	// A catalog without tier_limits keeps the built-in ones.
+	f, err = replicate.LoadCatalogFile(write(`{` + models + `}`))
+	require.NoError(t, err)
+	require.Equal(t, defaults, f.TierLimits)
+
+	// Its own limits replace them.
+	f, err = replicate.LoadCatalogFile(write(`{` + limits(tier(30, "720p"), tier(45, "720p"), tier(90, "1080p"), tier(150, "1080p")) + `,` + models + `}`))
+	require.NoError(t, err)
+	require.Equal(t, lokiz.StudioLimits{TemplateMaxSeconds: 10, StickerMaxSeconds: 8, MusicMaxSeconds: 90, MaxResolution: "1080p"}, f.TierLimits[lokiz.TierPro])
+	require.Equal(t, 30, f.TierLimits.For("gold").MusicMaxSeconds)
+
+	for name, c := range map[string]struct{ body, want string }{
+		"missing tier":  {`"tier_limits":{"free":` + tier(30, "720p") + `}`, "tier basic: missing"},
+		"beyond bounds": {limits(tier(30, "720p"), tier(30, "720p"), tier(30, "720p"), tier(900, "1080p")), "music_max_seconds must be between 1 and 180"},
+		"resolution":    {limits(tier(30, "480p"), tier(30, "720p"), tier(30, "720p"), tier(30, "720p")), "max_resolution"},
+		"dearer less":   {limits(tier(60, "720p"), tier(30, "720p"), tier(60, "720p"), tier(60, "720p")), "allows less than a cheaper tier"},
+		"unknown field": {`"tier_limits":{"free":{"music_max_secs":30}}`, "unknown field"},
+		"unknown tier":  {limits(tier(30, "720p"), tier(30, "720p"), tier(30, "720p"), tier(30, "720p"))[:len(`"tier_limits":{`)] + `"gold":` + tier(30, "720p") + `,` + limits(tier(30, "720p"), tier(30, "720p"), tier(30, "720p"), tier(30, "720p"))[len(`"tier_limits":{`):], `unknown tier "gold"`},
+	} {
+		_, err := replicate.LoadCatalogFile(write(`{` + c.body + `,` + models + `}`))
+		require.ErrorContains(t, err, c.want, name)
+	}
 }

@@ -151,7 +151,7 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (pricedJob, er
 	}
 	now := time.Now()
 	tier := lokiz.ActiveTier(user.SubscriptionTier, user.SubscriptionExpiresAt, now)
-	if err := checkStudioLimits(r, lokiz.TierPlan(tier)); err != nil {
+	if err := checkStudioLimits(r, lokiz.TierPlan(tier), s.cfg.Limits.For(tier)); err != nil {
 		return pricedJob{}, err
 	}
 	in.ListPrice = base
@@ -177,30 +177,31 @@ func (s *Studio) aiJobParams(ctx context.Context, r AIJobRequest) (pricedJob, er
 	}, nil
 }
 
-// checkStudioLimits refuses a job longer than the caller's tier allows
-// (lokiz.Plan.Studio: pro and enterprise get the advanced options). The
-// api has already bounded the request's shape by the widest tier's limits.
-func checkStudioLimits(r AIJobRequest, plan lokiz.Plan) error {
+// checkStudioLimits refuses a job longer or sharper than the caller's tier
+// allows (lim, the AI catalog's limits of plan's tier: pro and enterprise
+// get the advanced options). The api has already bounded the request's
+// shape by the widest a tier may be given (lokiz.StudioCeiling).
+func checkStudioLimits(r AIJobRequest, plan lokiz.Plan, lim lokiz.StudioLimits) error {
 	upgrade := func(what string, limit int) error {
 		return &lokiz.Error{Code: lokiz.EFORBIDDEN, Reason: "plan_limit",
 			Message: fmt.Sprintf("The %s plan allows %s of at most %d seconds: upgrade your plan for longer ones.", plan.Name, what, limit)}
 	}
 	switch r.JobType {
 	case lokiz.JobMusic:
-		if r.Duration != nil && *r.Duration > float64(plan.Studio.MusicMaxSeconds) {
-			return upgrade("music", plan.Studio.MusicMaxSeconds)
+		if r.Duration != nil && *r.Duration > float64(lim.MusicMaxSeconds) {
+			return upgrade("music", lim.MusicMaxSeconds)
 		}
 	case lokiz.JobI2VTemplate:
-		if r.Duration != nil && *r.Duration > float64(plan.Studio.TemplateMaxSeconds) {
-			return upgrade("template videos", plan.Studio.TemplateMaxSeconds)
+		if r.Duration != nil && *r.Duration > float64(lim.TemplateMaxSeconds) {
+			return upgrade("template videos", lim.TemplateMaxSeconds)
 		}
-		if r.Resolution != "" && !lokiz.ResolutionAllowed(r.Resolution, plan.Studio.MaxResolution) {
+		if r.Resolution != "" && !lokiz.ResolutionAllowed(r.Resolution, lim.MaxResolution) {
 			return &lokiz.Error{Code: lokiz.EFORBIDDEN, Reason: "plan_limit",
-				Message: fmt.Sprintf("The %s plan makes template videos at up to %s: upgrade your plan for %s.", plan.Name, plan.Studio.MaxResolution, r.Resolution)}
+				Message: fmt.Sprintf("The %s plan makes template videos at up to %s: upgrade your plan for %s.", plan.Name, lim.MaxResolution, r.Resolution)}
 		}
 	case lokiz.JobStickerToReality:
-		if r.StartTime != nil && r.EndTime != nil && *r.EndTime-*r.StartTime > float64(plan.Studio.StickerMaxSeconds) {
-			return upgrade("remade segments", plan.Studio.StickerMaxSeconds)
+		if r.StartTime != nil && r.EndTime != nil && *r.EndTime-*r.StartTime > float64(lim.StickerMaxSeconds) {
+			return upgrade("remade segments", lim.StickerMaxSeconds)
 		}
 	}
 	return nil

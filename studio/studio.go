@@ -37,6 +37,9 @@ type Config struct {
 	// Models are the AI models by job type; without one a job type is
 	// refused as unavailable.
 	Models Models
+	// Limits are the studio limits of each tier (the AI catalog's
+	// tier_limits). Required.
+	Limits lokiz.TierLimits
 	// UploadSettledFunc, when set, is told the size of an upload's file
 	// when its video is completed (the api gives back the byte quota it
 	// charged for the signed size). It reports its own errors.

@@ -15,6 +15,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/internal/testkit"
+	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
@@ -44,6 +45,8 @@ func setup(t *testing.T) *testBundle {
 	log, _ := testkit.NewLogger()
 	b := &testBundle{store: store, storage: st, insp: insp,
 		me: dbtest.CreateUser(t, store, dbtest.UserOpts{}), other: dbtest.CreateUser(t, store, dbtest.UserOpts{})}
+	limits, err := replicate.DefaultTierLimits()
+	require.NoError(t, err)
 	b.studio = studio.New(studio.Config{
 		Store: store, Storage: st, Logger: log,
 		Tasks: tasks.NewClient(asynq.NewClientFromRedisClient(rdb)).WithDeleter(insp),
@@ -52,6 +55,7 @@ func setup(t *testing.T) *testBundle {
 			lokiz.JobGlitchAnimate: {Name: "glitch-model", Deadline: time.Minute},
 			lokiz.JobI2VTemplate:   {Name: "template-model", Deadline: time.Minute},
 		},
+		Limits:            limits,
 		UploadSettledFunc: func(_ context.Context, _ db.Video, size int64) { b.settled = append(b.settled, size) },
 		CaptureWait:       time.Millisecond,
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -25,7 +26,8 @@ var errAIJobsOpen = errors.New("account has running AI jobs; erasing again once 
 // AccountEraseHandler runs account:erase: it erases what a deleted account
 // owned (videos and their objects, images, frame captures, AI job inputs and
 // outputs, comments, likes, follows, blocks, bookmarks, searches,
-// notifications, drafts, reports it filed, sessions) and keeps the
+// notifications, drafts, reports it filed, sessions; first of all its
+// subscription, canceled at Stripe at once) and keeps the
 // anonymised user row with its credit ledger and AI job rows (accounting).
 // Each step is idempotent: objects are deleted before the row that names
 // them, so a crash repeats the step without leaving an object unnamed. The
@@ -33,12 +35,14 @@ var errAIJobsOpen = errors.New("account has running AI jobs; erasing again once 
 type AccountEraseHandler struct {
 	store   *db.Store
 	storage storage.Store
+	subs    *billing.Subscriptions
 	log     *slog.Logger
 }
 
-// NewAccountEraseHandler returns the handler.
-func NewAccountEraseHandler(store *db.Store, st storage.Store, logger *slog.Logger) *AccountEraseHandler {
-	return &AccountEraseHandler{store: store, storage: st, log: logger}
+// NewAccountEraseHandler returns the handler; subs ends the account's
+// subscription at its provider.
+func NewAccountEraseHandler(store *db.Store, st storage.Store, subs *billing.Subscriptions, logger *slog.Logger) *AccountEraseHandler {
+	return &AccountEraseHandler{store: store, storage: st, subs: subs, log: logger}
 }
 
 // ProcessTask implements asynq.Handler.
@@ -57,6 +61,12 @@ func (h *AccountEraseHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 		return nil // not deleted (nothing to do) or already erased
 	}
 	uid := p.UserID
+
+	// First of all, no provider charges the account again: its
+	// subscription ends now, at Stripe too (a retry is harmless).
+	if err := h.subs.EndForErasure(ctx, uid); err != nil {
+		return fmt.Errorf("end subscription: %w", err)
+	}
 
 	videos := 0
 	for {

@@ -3,7 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"github.com/lokiz/lokiz"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +12,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/payments/paymenttest"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
 )
@@ -78,7 +82,7 @@ func TestAccountEraseWaitsForRunningAIJobs(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	logger, _ := newLogger()
-	h := NewAccountEraseHandler(store, st, logger)
+	h := NewAccountEraseHandler(store, st, &billing.Subscriptions{Store: store}, logger)
 	pool := store.Pool()
 	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 
@@ -148,7 +152,7 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	logger, _ := newLogger()
-	h := NewAccountEraseHandler(store, st, logger)
+	h := NewAccountEraseHandler(store, st, &billing.Subscriptions{Store: store}, logger)
 	pool := store.Pool()
 	owner := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 	other := dbtest.CreateUser(t, store, dbtest.UserOpts{})
@@ -218,7 +222,7 @@ func TestAccountEraseEndsKeysAndSubscription(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	logger, _ := newLogger()
-	h := NewAccountEraseHandler(store, st, logger)
+	h := NewAccountEraseHandler(store, st, &billing.Subscriptions{Store: store}, logger)
 	pool := store.Pool()
 	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
 
@@ -248,4 +252,96 @@ func TestAccountEraseEndsKeysAndSubscription(t *testing.T) {
 	for _, d := range due {
 		require.NotEqual(t, sub.ID, d.ID, "an erased account's subscription is never renewed")
 	}
+}
+
+// TestAccountEraseCancelsTheStripeSubscription: erasing an account cancels
+// its Stripe subscription at Stripe at once (not at the period's end), so
+// Stripe charges it no more; a retry after Stripe already canceled it
+// succeeds; when Stripe refuses, nothing is erased and the task is retried.
+func TestAccountEraseCancelsTheStripeSubscription(t *testing.T) {
+	t.Parallel()
+	mock := paymenttest.StartStripeMock(t)
+	type bundle struct {
+		store   *db.Store
+		overlay *paymenttest.StripeOverlay
+		h       *AccountEraseHandler
+		user    db.User
+		sub     db.Subscription
+	}
+	setup := func(t *testing.T) *bundle {
+		t.Helper()
+		ctx := context.Background()
+		store := dbtest.NewStore(t)
+		st, err := storage.NewLocal(storage.LocalConfig{Dir: t.TempDir(), BaseURL: "http://localhost:8000", SecretKey: "k"})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = st.Close() })
+		overlay := paymenttest.NewStripeOverlay(t, mock.URL)
+		stripe, err := payments.NewStripe(payments.StripeConfig{SecretKey: paymenttest.StripeTestKey,
+			WebhookSecret: paymenttest.StripeWebhookSecret, APIBase: overlay.URL,
+			SuccessURL: "https://lokiz.test/ok", CancelURL: "https://lokiz.test/no"})
+		require.NoError(t, err)
+		logger, _ := newLogger()
+		subs := &billing.Subscriptions{Store: store, Providers: payments.Providers{Stripe: stripe}}
+		u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+		now := time.Now().UTC().Truncate(time.Second)
+		sub, _, err := store.StartSubscription(ctx, db.NewSubscription{UserID: u.ID, Plan: lokiz.TierPro, Provider: payments.Stripe,
+			ProviderSubscriptionID: "sub_erase_" + strings.ReplaceAll(u.ID.String(), "-", ""),
+			Period:                 db.Period{Start: now, End: now.AddDate(0, 1, 0)}})
+		require.NoError(t, err)
+		_, err = store.DeleteAccount(ctx, u.ID)
+		require.NoError(t, err)
+		return &bundle{store: store, overlay: overlay, h: NewAccountEraseHandler(store, st, subs, logger), user: u, sub: sub}
+	}
+	status := func(t *testing.T, b *bundle) string {
+		t.Helper()
+		got, err := b.store.SubscriptionGet(context.Background(), b.sub.ID)
+		require.NoError(t, err)
+		return got.Status
+	}
+	erased := func(t *testing.T, b *bundle) bool {
+		t.Helper()
+		state, err := b.store.UserEraseState(context.Background(), b.user.ID)
+		require.NoError(t, err)
+		return state.ErasedAt != nil
+	}
+	path := func(b *bundle) string { return "/v1/subscriptions/" + b.sub.ProviderSubscriptionID }
+
+	t.Run("CancelsAtStripeAtOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.overlay.Set(b.sub.ProviderSubscriptionID, map[string]any{"status": "canceled", "ended_at": time.Now().Unix()})
+		require.NoError(t, b.h.ProcessTask(context.Background(), tasks.NewAccountEraseTask(b.user.ID)))
+		req, ok := b.overlay.LastRequest(http.MethodDelete, path(b))
+		require.True(t, ok, "Stripe is asked to cancel now")
+		require.Equal(t, http.StatusOK, req.Status)
+		_, updated := b.overlay.LastRequest(http.MethodPost, path(b))
+		require.False(t, updated, "not a cancellation at period end")
+		require.Equal(t, lokiz.SubExpired, status(t, b))
+		require.True(t, erased(t, b))
+		u, err := b.store.UserByID(context.Background(), b.user.ID)
+		require.NoError(t, err)
+		require.Equal(t, lokiz.TierFree, u.SubscriptionTier)
+	})
+
+	t.Run("RetryAfterStripeCanceled", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		// A first attempt canceled it at Stripe and stopped before the
+		// database: Stripe now refuses to cancel it again.
+		b.overlay.Set(b.sub.ProviderSubscriptionID, map[string]any{"status": "canceled", "ended_at": time.Now().Unix()})
+		b.overlay.Refuse(http.MethodDelete, b.sub.ProviderSubscriptionID, "This subscription has already been canceled.")
+		require.NoError(t, b.h.ProcessTask(context.Background(), tasks.NewAccountEraseTask(b.user.ID)))
+		require.Equal(t, lokiz.SubExpired, status(t, b))
+		require.True(t, erased(t, b))
+	})
+
+	t.Run("StripeRefusesNothingIsErased", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.overlay.Set(b.sub.ProviderSubscriptionID, map[string]any{"status": "active", "ended_at": nil})
+		b.overlay.Refuse(http.MethodDelete, b.sub.ProviderSubscriptionID, "Something is wrong.")
+		require.Error(t, b.h.ProcessTask(context.Background(), tasks.NewAccountEraseTask(b.user.ID)))
+		require.Equal(t, lokiz.SubActive, status(t, b), "still live here: the retry cancels it")
+		require.False(t, erased(t, b))
+	})
 }

@@ -33,7 +33,11 @@ func NewMux(d Deps) *asynq.ServeMux {
 	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger).WithGroupWindow(d.NotificationGroupWindow))
 	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger))
 	mux.Handle(tasks.TypeFramesReconcile, NewFramesReconcileHandler(d.Store, d.Storage, d.Tasks, d.Media.FrameMaxAge, d.Logger))
-	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, d.Logger))
+	subs := &billing.Subscriptions{Store: d.Store} // no provider: nothing to renew or sync, expiry still runs
+	if d.Billing != nil {
+		subs = d.Billing.Subscriptions()
+	}
+	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, subs, d.Logger))
 	mux.Handle(tasks.TypeAccountsReconcile, NewAccountsReconcileHandler(d.Store, d.Tasks, d.Logger))
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
@@ -42,7 +46,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 		mux.Handle(tasks.TypePaymentFulfill, NewPaymentFulfillHandler(d.Billing))
 		mux.Handle(tasks.TypePaymentsReconcile, NewPaymentsReconcileHandler(d.Billing, d.Logger))
 	}
-	NewSubscriptionHandlers(&billing.Subscriptions{Store: d.Store, Providers: d.Payments}, d.Logger).Register(mux)
+	NewSubscriptionHandlers(subs, d.Logger).Register(mux)
 	NewEmailHandlers(d.Mailer, d.Logger).Register(mux)
 	return mux
 }

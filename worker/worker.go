@@ -12,7 +12,6 @@ import (
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/mail"
-	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -52,12 +51,11 @@ type Deps struct {
 	Replicate *replicate.Client
 	Catalog   replicate.Catalog
 	AI        AIConfig
-	// Billing settles payment orders; without it the payment tasks are not
-	// served (they wait in their queue).
+	// Billing settles payment orders and runs the subscription tasks
+	// (Billing.Subscriptions: reading Stripe's subscriptions, charging Toss
+	// billing keys); without it the payment tasks are not served (they wait
+	// in their queue) and the subscription tasks only expire.
 	Billing *billing.Service
-	// Payments are the configured payment providers; the subscription
-	// tasks read Stripe's subscriptions and charge Toss billing keys.
-	Payments payments.Providers
 	// NotificationGroupWindow is how long a grouped notification (likes,
 	// follows, glitches) takes new actors after its first event; zero means
 	// db.DefaultNotificationGroupWindow.

@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/dashboard"
@@ -48,6 +49,8 @@ type app struct {
 	rdb     *redis.Client
 	storage storage.Store
 	catalog replicate.Catalog
+	// tierLimits are the catalog's studio limits of each tier.
+	tierLimits lokiz.TierLimits
 	// apiMetrics is the registry of the api's metrics, served on
 	// METRICS_ADDR and, in `lokiz dev`, on the dashboard; never on the api's
 	// own port.
@@ -78,7 +81,7 @@ func loadApp(env *environment, role string) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	catalog, err := replicate.LoadCatalog(cfg.AI.CatalogFile)
+	catalog, err := replicate.LoadCatalogFile(cfg.AI.CatalogFile)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n  - AI_CATALOG_FILE: %w", err)
 	}
@@ -88,7 +91,7 @@ func loadApp(env *environment, role string) (*app, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &app{cfg: cfg, log: log, catalog: catalog, apiMetrics: reg}, nil
+	return &app{cfg: cfg, log: log, catalog: catalog.Models, tierLimits: catalog.TierLimits, apiMetrics: reg}, nil
 }
 
 // outputPolicy is where the worker may download AI outputs from: the
@@ -209,7 +212,6 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
-	pay := a.providers // built once by billingService, the development checkout's included
 	srv, err := api.New(api.Config{
 		Env:              a.cfg.Env,
 		Version:          version,
@@ -257,13 +259,13 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	}, api.Deps{
 		Store: a.store, Redis: a.rdb, Tasks: tc, Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
-		Views:    views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
-		Trending: trending.New(a.rdb),
-		AIModels: a.aiModels(),
-		Registry: a.apiMetrics,
-		Billing:  bill,
-		Payments: pay,
-		DevMail:  a.devMailHandler(),
+		Views:        views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
+		Trending:     trending.New(a.rdb),
+		AIModels:     a.aiModels(),
+		StudioLimits: a.tierLimits,
+		Registry:     a.apiMetrics,
+		Billing:      bill,
+		DevMail:      a.devMailHandler(),
 	})
 	if err != nil {
 		return err
@@ -372,7 +374,6 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pay := a.providers // built once by billingService, the development checkout's included
 	mailer, err := a.mailer(tc)
 	if err != nil {
 		return err
@@ -384,7 +385,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		Replicate: rep, Catalog: a.catalog,
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
-		Payments: pay, NotificationGroupWindow: a.cfg.Worker.NotificationGroupWindow,
+		NotificationGroupWindow: a.cfg.Worker.NotificationGroupWindow,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
@@ -451,9 +452,11 @@ func (a *app) paymentProviders() (payments.Providers, error) {
 	return p, nil
 }
 
-// billingService is the purchase flow over the configured providers, built
-// once per process; nil (the payment routes answer 503, no payment task
-// runs) when no provider is configured.
+// billingService is the purchase flow over the configured providers (and,
+// through its Subscriptions, the subscription flows: the api and the
+// worker reach the providers only through it), built once per role; nil
+// (the payment routes answer 503, no payment task runs) when no provider is
+// configured.
 func (a *app) billingService(tc *tasks.Client) (*billing.Service, error) {
 	a.providersOnce.Do(func() { a.providers, a.providersErr = a.paymentProviders() })
 	if a.providersErr != nil {

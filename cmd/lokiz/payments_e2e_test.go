@@ -92,6 +92,24 @@ func TestPaymentsJourney(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, "%v", toss)
 	require.NotEmpty(t, toss["client_key"])
 	require.EqualValues(t, 6500, toss["amount"])
+
+	// A plan through the development checkout (provider "dev"): "Pay"
+	// starts the subscription on the worker, with the monthly credits
+	// once, and the discount applies to the next AI job.
+	status, sub := c.call("POST", "/v1/subscriptions/subscribe", token, map[string]any{"plan": "basic", "provider": "dev"})
+	require.Equal(t, http.StatusCreated, status, "%v", sub)
+	resp, err = c.client.PostForm(sub["checkout_url"].(string)+"/pay", url.Values{})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Eventually(t, func() bool {
+		_, me := c.call("GET", "/v1/subscriptions/me", token, nil)
+		return me["tier"] == "basic"
+	}, 30*time.Second, 100*time.Millisecond, "the worker starts the subscription; logs:\n%s", c.logs)
+	_, bal = c.call("GET", "/v1/credits/balance", token, nil)
+	require.Equal(t, before+100+500, bal["balance"], "the basic plan's monthly credits, once")
+	status, job := c.call("POST", "/v1/ai/music", token, map[string]any{"prompt": "dev plan beat", "duration": 2})
+	require.Equal(t, http.StatusAccepted, status, "%v", job)
+	require.EqualValues(t, 4, job["credits_used"], "music's 5 credits, 10% off")
 }
 
 // TestDevCheckoutNeverInProduction: production gets neither the

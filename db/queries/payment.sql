@@ -4,6 +4,14 @@ INSERT INTO payment_orders (id, user_id, kind, item_id, provider, amount, curren
 VALUES (@id, @user_id, @kind, @item_id, @provider, @amount, @currency, @credits)
 RETURNING *;
 
+-- name: PaymentOrderInsertIfAbsent :one
+-- Only through Store.CreatePaymentOrder with a caller's id: no row when an
+-- order with that id exists.
+INSERT INTO payment_orders (id, user_id, kind, item_id, provider, amount, currency, credits)
+VALUES (@id, @user_id, @kind, @item_id, @provider, @amount, @currency, @credits)
+ON CONFLICT (id) DO NOTHING
+RETURNING *;
+
 -- name: PaymentOrderGet :one
 SELECT * FROM payment_orders WHERE id = @id;
 

@@ -36,6 +36,13 @@ SET status = 'canceling', cancel_at_period_end = true, canceled_at = coalesce(ca
 WHERE id = @id AND status IN ('active', 'past_due', 'canceling')
 RETURNING *;
 
+-- name: SubscriptionResume :one
+-- canceling → active: the cancellation at period end was undone.
+UPDATE subscriptions
+SET status = 'active', cancel_at_period_end = false, canceled_at = NULL, updated_at = now()
+WHERE id = @id AND status = 'canceling'
+RETURNING *;
+
 -- name: SubscriptionSetPastDue :one
 UPDATE subscriptions SET status = 'past_due', updated_at = now()
 WHERE id = @id AND status IN ('active', 'past_due')
@@ -66,10 +73,10 @@ UPDATE users SET subscription_tier = 'free', subscription_expires_at = NULL, upd
 WHERE id = ANY(@ids::uuid[]) AND subscription_tier <> 'free' AND subscription_expires_at <= @ended_by;
 
 -- name: SubscriptionsDueForRenewal :many
--- Toss subscriptions our scheduler charges: renewing, and their period ends
--- before @before; past_due ones are retried.
+-- Toss (and development checkout) subscriptions our scheduler charges:
+-- renewing, and their period ends before @before; past_due ones are retried.
 SELECT * FROM subscriptions
-WHERE provider = 'toss' AND status IN ('active', 'past_due') AND NOT cancel_at_period_end
+WHERE provider IN ('toss', 'dev') AND status IN ('active', 'past_due') AND NOT cancel_at_period_end
   AND current_period_end <= @before
 ORDER BY current_period_end, id
 LIMIT @lim;

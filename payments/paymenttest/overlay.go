@@ -29,6 +29,7 @@ type StripeOverlay struct {
 	mu       sync.Mutex
 	patches  map[string]map[string]any
 	missing  map[string]bool
+	refused  map[string]string // method + " " + id → message
 	requests []StripeRequest
 }
 
@@ -69,7 +70,7 @@ func NewStripeOverlay(t testing.TB, upstream string) *StripeOverlay {
 	if err != nil {
 		t.Fatalf("paymenttest: stripe-mock URL %q: %v", upstream, err)
 	}
-	o := &StripeOverlay{patches: map[string]map[string]any{}, missing: map[string]bool{}}
+	o := &StripeOverlay{patches: map[string]map[string]any{}, missing: map[string]bool{}, refused: map[string]string{}}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
@@ -86,8 +87,8 @@ func NewStripeOverlay(t testing.TB, upstream string) *StripeOverlay {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		form, _ := url.ParseQuery(string(body))
-		if r.Method == http.MethodGet {
-			form = r.URL.Query()
+		if r.Method == http.MethodGet || r.Method == http.MethodDelete {
+			form = r.URL.Query() // stripe-go sends these parameters in the query
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		proxy.ServeHTTP(rec, r)
@@ -141,6 +142,16 @@ func (o *StripeOverlay) Missing(id string) {
 	o.missing[id] = true
 }
 
+// Refuse makes requests with method whose path ends in id answer Stripe's
+// 400 invalid_request_error with message (as Stripe refuses, say, to
+// cancel a subscription that is already canceled) instead of a successful
+// answer; the request is still forwarded (and validated).
+func (o *StripeOverlay) Refuse(method, id, message string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.refused[method+" "+id] = message
+}
+
 // Requests is what the overlay has forwarded so far, oldest first.
 func (o *StripeOverlay) Requests() []StripeRequest {
 	o.mu.Lock()
@@ -166,14 +177,19 @@ func (o *StripeOverlay) patchResponse(resp *http.Response) error {
 		id := resp.Request.URL.Path[strings.LastIndex(resp.Request.URL.Path, "/")+1:]
 		o.mu.Lock()
 		missing := o.missing[id]
+		refusal, refused := o.refused[resp.Request.Method+" "+id]
 		o.mu.Unlock()
-		if missing {
-			body, _ := json.Marshal(map[string]any{"error": map[string]any{
+		if missing || refused {
+			status, e := http.StatusNotFound, map[string]any{
 				"type": "invalid_request_error", "code": "resource_missing", "param": "id",
 				"message": "No such object: '" + id + "'",
-			}})
+			}
+			if !missing {
+				status, e = http.StatusBadRequest, map[string]any{"type": "invalid_request_error", "message": refusal}
+			}
+			body, _ := json.Marshal(map[string]any{"error": e})
 			resp.Body.Close()
-			resp.StatusCode, resp.Status = http.StatusNotFound, "404 Not Found"
+			resp.StatusCode, resp.Status = status, strconv.Itoa(status)+" "+http.StatusText(status)
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 			resp.ContentLength = int64(len(body))
 			resp.Header.Set("Content-Length", strconv.Itoa(len(body)))

@@ -47,11 +47,13 @@
 //
 // # Webhooks
 //
-// Each status change of a one-time (NORMAL) payment is POSTed to the
-// webhook URL (Options.WebhookURL or SetWebhookURL) as Toss does it:
+// Each status change of a payment is POSTed to the webhook URL
+// (Options.WebhookURL or SetWebhookURL) as Toss does it:
 // {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": KST time without a
-// zone, "data": the payment}, unsigned. Billing charges send none, as the
-// caller has the answer. Failed deliveries are retried. SetFaults drops,
+// zone, "data": the payment}, unsigned. A billing charge sends none when it
+// is made, as the caller has the answer; its later cancel (a refund from
+// the merchant's side, Refund, or through the API) sends one like a
+// one-time payment's. Failed deliveries are retried. SetFaults drops,
 // duplicates, delays (so later events overtake) or holds them (FlushWebhooks
 // delivers the held ones, in order or reversed); SendWebhook resends a
 // payment's current state.

@@ -259,6 +259,44 @@ func TestWebhookRetries(t *testing.T) {
 	require.Equal(t, "NOT_FOUND_PAYMENT_SESSION", data["failure"].(map[string]any)["code"])
 }
 
+// TestBillingWebhooks: a billing charge sends no webhook (its caller has
+// the answer); its later cancel does, like a one-time payment's.
+func TestBillingWebhooks(t *testing.T) {
+	t.Parallel()
+	bodies := make(chan map[string]any, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var b map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		bodies <- b
+	}))
+	t.Cleanup(hook.Close)
+	s := start(t, tosssim.Options{SecretKey: "test_sk_bh", WebhookURL: hook.URL})
+	auth, err := s.AuthorizeCard("ck_billing_hooks")
+	require.NoError(t, err)
+	status, bk := call(t, s.URL(), "test_sk_bh", "POST", "/v1/billing/authorizations/issue",
+		`{"authKey":"`+auth.AuthKey+`","customerKey":"ck_billing_hooks"}`, nil)
+	require.Equal(t, http.StatusOK, status, "%v", bk)
+	status, paid := call(t, s.URL(), "test_sk_bh", "POST", "/v1/billing/"+bk["billingKey"].(string),
+		`{"customerKey":"ck_billing_hooks","amount":12900,"orderId":"order_bill_1","orderName":"Basic plan"}`, nil)
+	require.Equal(t, http.StatusOK, status, "%v", paid)
+	require.Equal(t, "DONE", paid["status"])
+	select {
+	case b := <-bodies:
+		t.Fatalf("a billing charge sent a webhook: %v", b)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, s.Refund(paid["paymentKey"].(string), 2900, "partial"))
+	select {
+	case b := <-bodies:
+		data := b["data"].(map[string]any)
+		require.Equal(t, "PARTIAL_CANCELED", data["status"])
+		require.Equal(t, "order_bill_1", data["orderId"])
+		require.Equal(t, "BILLING", data["type"])
+	case <-time.After(5 * time.Second):
+		t.Fatal("no webhook for the cancel")
+	}
+}
+
 func TestClose(t *testing.T) {
 	t.Parallel()
 	s := tosssim.New(tosssim.Options{})

@@ -31,11 +31,12 @@ func (s *Server) eventLocked(p *payment) hookEvent {
 	return hookEvent{paymentKey: p.key, status: p.status, url: s.webhookURL, body: body, faults: s.faults}
 }
 
-// emitLocked queues the webhook of p's new status; s.mu must be held.
-// Billing payments send none.
+// emitLocked queues the webhook of p's new status; s.mu must be held. A
+// billing charge sends none when it is made (chargeBilling does not call
+// this: the caller has the answer), but its later changes (a cancel) do.
 func (s *Server) emitLocked(p *payment) {
 	s.opts.Logger.Info("tosssim: payment status", "payment_key", p.key, "order_id", p.orderID, "status", p.status)
-	if p.typ != "NORMAL" || s.webhookURL == "" {
+	if s.webhookURL == "" {
 		return
 	}
 	s.queue = append(s.queue, s.eventLocked(p))
