@@ -22,6 +22,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/realtime"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/studio"
 	"github.com/lokiz/lokiz/tasks"
@@ -129,6 +130,9 @@ type Deps struct {
 	// Payments are the configured payment providers; a provider that is not
 	// configured answers 503 on the routes that need it.
 	Payments payments.Providers
+	// Realtime is the process's WebSocket hub (its Run must be running);
+	// without it WS /v1/notifications/ws answers 503.
+	Realtime *realtime.Hub
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -144,6 +148,7 @@ type Server struct {
 	studio   *studio.Studio
 	billing  *billing.Service
 	payments payments.Providers
+	hub      *realtime.Hub
 	log      *slog.Logger
 	tokens   tokenIssuer
 	limiter  rateLimiter
@@ -191,6 +196,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		trending: deps.Trending,
 		billing:  deps.Billing,
 		payments: deps.Payments,
+		hub:      deps.Realtime,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
@@ -401,6 +407,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// Notifications (reference §1.11; CONTRACT.md §3).
 	v1.GET("/notifications", auth, s.listNotifications)
 	v1.GET("/notifications/unread-count", auth, s.notificationUnreadCount)
+	v1.GET("/notifications/ws", s.notificationSocket) // authenticates itself: header or ?token=
 	v1.PATCH("/notifications/read-all", auth, s.markAllNotificationsRead)
 	v1.POST("/notifications/batch-mark-read", auth, s.batchMarkNotificationsRead)
 	v1.GET("/notifications/settings", auth, s.getNotificationSettings)
