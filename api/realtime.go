@@ -88,6 +88,9 @@ func (s *Server) notificationSocket(c *gin.Context) {
 	}
 	// From here on the hub buffers this user's live events for conn: the
 	// catch-up read now overlaps them instead of leaving a gap.
+	if hook := s.afterSocketRegister.Load(); hook != nil {
+		(*hook)() // tests: publish inside the seam
+	}
 	first, seen, err := s.socketCatchUp(c, me.ID, since, replay)
 	if err != nil {
 		conn.Release()

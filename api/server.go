@@ -149,12 +149,15 @@ type Server struct {
 	billing  *billing.Service
 	payments payments.Providers
 	hub      *realtime.Hub
-	log      *slog.Logger
-	tokens   tokenIssuer
-	limiter  rateLimiter
-	engine   *gin.Engine
-	metrics  http.Handler
-	draining atomic.Bool
+	// afterSocketRegister, set by tests only, runs between a socket's
+	// registration and its catch-up read.
+	afterSocketRegister atomic.Pointer[func()]
+	log                 *slog.Logger
+	tokens              tokenIssuer
+	limiter             rateLimiter
+	engine              *gin.Engine
+	metrics             http.Handler
+	draining            atomic.Bool
 }
 
 // New builds the api with its whole route table.

@@ -248,6 +248,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 func (h *Hub) Run(ctx context.Context) error {
 	ps := h.rdb.PSubscribe(ctx, notification.ChannelPrefix+"*")
 	defer ps.Close()
+	// A blocked receive does not watch ctx; closing the subscription ends it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	if err := ps.Subscribe(ctx, session.Channel); err != nil {
 		return err
 	}
