@@ -110,7 +110,10 @@ func (s *Server) notificationSocket(c *gin.Context) {
 		s.log.WarnContext(ctx, "websocket upgrade failed", "error", err, "request_id", requestID(c))
 		return
 	}
-	conn.Serve(context.WithoutCancel(ctx), ws, first, seen)
+	// The socket runs on its own goroutine: the request's goroutine (and
+	// its stack, gin context and buffers) ends here, which keeps an idle
+	// socket's memory small; the access log records the handshake.
+	go conn.Serve(context.WithoutCancel(ctx), ws, first, seen)
 }
 
 // socketCaller authenticates a socket: the Authorization header, else the

@@ -45,7 +45,7 @@ func newWSEnv(t *testing.T, hubCfg realtime.Config, mutate ...func(*api.Config))
 	return newWSEnvWithStore(t, store, hubCfg, nil, mutate...)
 }
 
-func newWSEnvWithStore(t *testing.T, store *db.Store, hubCfg realtime.Config, serverMut func(*http.Server), mutate ...func(*api.Config)) *wsEnv {
+func newWSEnvWithStore(t testing.TB, store *db.Store, hubCfg realtime.Config, serverMut func(*http.Server), mutate ...func(*api.Config)) *wsEnv {
 	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
@@ -116,7 +116,7 @@ func (e *wsEnv) mustDial(token, since string) *websocket.Conn {
 }
 
 // readMsg reads the next message within d.
-func readMsg(t *testing.T, ws *websocket.Conn, d time.Duration) map[string]any {
+func readMsg(t testing.TB, ws *websocket.Conn, d time.Duration) map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
