@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/api"
@@ -47,6 +48,13 @@ func newWSEnv(t *testing.T, hubCfg realtime.Config, mutate ...func(*api.Config))
 
 func newWSEnvWithStore(t testing.TB, store *db.Store, hubCfg realtime.Config, serverMut func(*http.Server), mutate ...func(*api.Config)) *wsEnv {
 	t.Helper()
+	return newWSEnvWithHubRedis(t, store, nil, hubCfg, serverMut, mutate...)
+}
+
+// newWSEnvWithHubRedis is newWSEnvWithStore with the hub on its own Redis
+// client (nil: the api's).
+func newWSEnvWithHubRedis(t testing.TB, store *db.Store, hubRedis *redis.Client, hubCfg realtime.Config, serverMut func(*http.Server), mutate ...func(*api.Config)) *wsEnv {
+	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg)
@@ -56,7 +64,10 @@ func newWSEnvWithStore(t testing.TB, store *db.Store, hubCfg realtime.Config, se
 	t.Cleanup(func() { _ = qc.Close() })
 	logger, logs := testkit.NewLogger()
 	st := newLocalStorage(t, cfg)
-	hub := realtime.New(rdb, store, hubCfg, logger)
+	if hubRedis == nil {
+		hubRedis = rdb
+	}
+	hub := realtime.New(hubRedis, store, hubCfg, logger)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -484,4 +495,45 @@ func TestNotificationSocketCrossHub(t *testing.T) {
 	require.Equal(t, "unread_count", readMsg(t, ws, 5*time.Second)["type"])
 	require.Equal(t, http.StatusNoContent, b.do(req{method: "POST", path: "/v1/auth/logout", token: token}).Status)
 	require.Equal(t, realtime.StatusSessionEnded, readUntilClosed(t, ws, 5*time.Second))
+}
+
+// TestNotificationSocketRedisReconnect: when the hub's Redis subscription
+// is cut, it reconnects, re-checks every held session at once (a session
+// revoked meanwhile, whose event was lost, is closed with 4001) and tells
+// the other sockets to resync; pushes flow again afterwards.
+func TestNotificationSocketRedisReconnect(t *testing.T) {
+	t.Parallel()
+	name := "lokiz-hub-test-" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	hubRedis := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(), DB: redisDB, ClientName: name})
+	t.Cleanup(func() { _ = hubRedis.Close() })
+	e := newWSEnvWithHubRedis(t, dbtest.NewStore(t), hubRedis, realtime.Config{SessionCheckInterval: time.Hour}, nil)
+	keepToken, keepID := e.register("ws_keeper")
+	goneToken, goneID := e.register("ws_gone")
+	keep := e.mustDial(keepToken, "")
+	gone := e.mustDial(goneToken, "")
+	readMsg(t, keep, 5*time.Second)
+	readMsg(t, gone, 5*time.Second)
+
+	// Revoked while the hub is cut off: no event reaches it.
+	_, err := e.store.RevokeUserSessions(context.Background(), uuid.MustParse(goneID), db.RevokeLogoutAll)
+	require.NoError(t, err)
+	list, err := e.rdb.ClientList(context.Background()).Result()
+	require.NoError(t, err)
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, "name="+name+" ") && strings.Contains(line, "cmd=psubscribe") || strings.Contains(line, "name="+name+" ") && strings.Contains(line, "psub=1") {
+			for _, f := range strings.Fields(line) {
+				if id, ok := strings.CutPrefix(f, "id="); ok {
+					require.NoError(t, e.rdb.Do(context.Background(), "CLIENT", "KILL", "ID", id).Err())
+					killed++
+				}
+			}
+		}
+	}
+	require.Equal(t, 1, killed, "the hub's subscription connection: %s", list)
+
+	require.Equal(t, realtime.StatusSessionEnded, readUntilClosed(t, gone, 10*time.Second))
+	require.Equal(t, "resync", readMsg(t, keep, 10*time.Second)["type"])
+	e.deliver(uuid.MustParse(keepID), "after the cut")
+	require.Equal(t, "after the cut", readMsg(t, keep, 5*time.Second)["notification"].(map[string]any)["message"])
 }
