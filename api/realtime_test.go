@@ -26,6 +26,7 @@ import (
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/notification"
 	"github.com/lokiz/lokiz/realtime"
+	"github.com/lokiz/lokiz/session"
 	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/views"
 )
@@ -536,4 +537,71 @@ func TestNotificationSocketRedisReconnect(t *testing.T) {
 	require.Equal(t, "resync", readMsg(t, keep, 10*time.Second)["type"])
 	e.deliver(uuid.MustParse(keepID), "after the cut")
 	require.Equal(t, "after the cut", readMsg(t, keep, 5*time.Second)["notification"].(map[string]any)["message"])
+}
+
+// TestNotificationSocketPingAndExpiry: a client that answers pings stays
+// connected across many of them; one that never reads (so never pongs) is
+// dropped after the pong deadline; a socket closes with 4002 when its
+// access token expires.
+func TestNotificationSocketPingAndExpiry(t *testing.T) {
+	t.Parallel()
+	e := newWSEnv(t, realtime.Config{PingInterval: 100 * time.Millisecond, PongTimeout: 300 * time.Millisecond})
+	token, id := e.register("ws_pinged")
+	alive := e.mustDial(token, "")
+	readMsg(t, alive, 5*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan map[string]any, 1)
+	go func() {
+		for {
+			_, b, err := alive.Read(ctx) // reading answers the pings
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			_ = json.Unmarshal(b, &m)
+			got <- m
+		}
+	}()
+
+	silentToken, _ := e.register("ws_silent_peer")
+	e.mustDial(silentToken, "") // never read: never pongs
+	require.Eventually(t, func() bool { return e.hub.Len() == 1 }, 5*time.Second, 20*time.Millisecond,
+		"the peer that does not pong is dropped")
+	time.Sleep(time.Second) // ten pings
+	e.deliver(uuid.MustParse(id), "still alive")
+	select {
+	case m := <-got:
+		require.Equal(t, "still alive", m["notification"].(map[string]any)["message"])
+	case <-time.After(5 * time.Second):
+		t.Fatal("the ponging socket was dropped")
+	}
+
+	// A token that expires in a second.
+	_, shortID := e.register("ws_short_token")
+	_, hash := session.NewRefreshToken()
+	sess, err := e.store.CreateSession(context.Background(), db.NewSessionParams{
+		UserID: uuid.MustParse(shortID), RefreshHash: hash, ExpiresAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	short := e.signToken(jwt.MapClaims{"sub": shortID, "sid": sess.ID.String(),
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Second).Unix()})
+	ws := e.mustDial(short, "")
+	readMsg(t, ws, 5*time.Second)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	go func() {
+		// Answer pings until the close arrives.
+		for {
+			if _, _, err := ws.Read(ctx2); err != nil {
+				got <- map[string]any{"close": float64(websocket.CloseStatus(err))}
+				return
+			}
+		}
+	}()
+	select {
+	case m := <-got:
+		require.Equal(t, float64(realtime.StatusTokenExpired), m["close"])
+	case <-time.After(5 * time.Second):
+		t.Fatal("the socket outlived its token")
+	}
 }

@@ -130,12 +130,16 @@ func (c *Conn) Serve(ctx context.Context, ws *websocket.Conn, first [][]byte, se
 				_ = ws.Close(StatusTokenExpired, "access token expired; refresh it and reconnect with since")
 				return
 			}
-			pctx, cancel := context.WithTimeout(ctx, cfg.PongTimeout)
-			err := ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				return // no pong in time: the connection is dead
-			}
+			// The pong is awaited aside, so that events and closes are not
+			// held up by a slow peer; no pong in time drops the connection
+			// (the read side then ends and so does this loop).
+			go func() {
+				pctx, cancel := context.WithTimeout(ctx, cfg.PongTimeout)
+				defer cancel()
+				if ws.Ping(pctx) != nil {
+					_ = ws.CloseNow()
+				}
+			}()
 		}
 	}
 }
