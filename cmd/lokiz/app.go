@@ -213,6 +213,12 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		SendBuffer: a.cfg.Realtime.SendBuffer, PingInterval: a.cfg.Realtime.PingInterval,
 		PongTimeout: a.cfg.Realtime.PongTimeout, SessionCheckInterval: a.cfg.Realtime.SessionCheckInterval,
 	}, a.log)
+	if err := a.apiMetrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "lokiz_ws_connections",
+		Help: "Notification WebSockets this api process holds.",
+	}, func() float64 { return float64(hub.Len()) })); err != nil {
+		return fmt.Errorf("register realtime metrics: %w", err)
+	}
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- hub.Run(hubCtx) }()
