@@ -189,6 +189,8 @@ func TestNotificationSocketRefusals(t *testing.T) {
 	revoked := e.tokenFor(uuid.MustParse(loggedOutID))
 	require.Equal(t, http.StatusNoContent, e.do(req{method: "POST", path: "/v1/auth/logout", token: revoked}).Status)
 
+	_, enterpriseToken := e.enterpriseUser(t, nil)
+	key, _ := e.newAPIKey(t, enterpriseToken, "socket bot")
 	hs := wsHandshakeHeaders()
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
@@ -211,6 +213,8 @@ func TestNotificationSocketRefusals(t *testing.T) {
 		"BadHeader":      {"/v1/notifications/ws", with(map[string]string{"Authorization": "Bearer nope"}), http.StatusUnauthorized, ""},
 		"Expired":        {"/v1/notifications/ws?token=" + expired, hs, http.StatusUnauthorized, "token_expired"},
 		"Revoked":        {"/v1/notifications/ws?token=" + revoked, hs, http.StatusUnauthorized, "session_revoked"},
+		"APIKeyQuery":    {"/v1/notifications/ws?token=" + key, hs, http.StatusForbidden, "api_key_not_allowed"},
+		"APIKeyHeader":   {"/v1/notifications/ws", with(map[string]string{"Authorization": "Bearer " + key}), http.StatusForbidden, "api_key_not_allowed"},
 		"BadOrigin":      {"/v1/notifications/ws?token=" + token, with(map[string]string{"Origin": "https://evil.test"}), http.StatusForbidden, "origin_not_allowed"},
 		"NotAHandshake":  {"/v1/notifications/ws?token=" + token, nil, http.StatusBadRequest, "websocket_handshake_required"},
 		"MalformedSince": {"/v1/notifications/ws?since=yesterday&token=" + token, hs, http.StatusUnprocessableEntity, ""},
@@ -275,10 +279,19 @@ func TestNotificationSocketPush(t *testing.T) {
 	_, otherID := e.register("ws_bystander")
 	e.deliver(uuid.MustParse(otherID), "not for you")
 
+	// A second session of the same user, with its own socket.
+	login := e.do(req{method: "POST", path: "/v1/auth/login", body: map[string]any{"username": "ws_pushed", "password": "password-ws_pushed"}})
+	require.Equal(t, http.StatusOK, login.Status, "%s", login.Raw)
+	other := e.mustDial(login.Body["access_token"].(string), "")
+	readMsg(t, other, 5*time.Second)
+
 	start := time.Now()
 	require.Equal(t, http.StatusNoContent, e.do(req{method: "POST", path: "/v1/auth/logout", token: token}).Status)
 	require.Equal(t, realtime.StatusSessionEnded, readUntilClosed(t, ws, 5*time.Second))
 	require.Less(t, time.Since(start), 3*time.Second)
+	// Exactly the ended session's sockets close: the other goes on.
+	e.deliver(me, "after the logout")
+	require.Equal(t, "after the logout", readMsg(t, other, 5*time.Second)["notification"].(map[string]any)["message"])
 }
 
 // TestNotificationSocketSessionRecheck: a session ended without an event
