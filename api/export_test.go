@@ -9,3 +9,13 @@ func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
 func (s *Server) HandleForTest(method, path string, fn func()) {
 	s.engine.Handle(method, path, func(c *gin.Context) { fn() })
 }
+
+// SetAfterSocketRegister makes every socket run f between its registration
+// with the hub and its catch-up read (the seam tests publish there).
+func SetAfterSocketRegister(s *Server, f func()) {
+	if f == nil {
+		s.afterSocketRegister.Store(nil)
+		return
+	}
+	s.afterSocketRegister.Store(&f)
+}

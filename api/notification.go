@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
@@ -116,7 +118,23 @@ func (s *Server) markNotificationRead(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	// The mark is idempotent and does not say whether the row was unread:
+	// the count is published either way.
+	if counts, err := s.store.NotificationCountsByUser(ctx, me); err == nil {
+		s.publishUnreadCount(ctx, me, counts.Unread)
+	} else {
+		s.log.WarnContext(ctx, "count unread notifications for the push", "error", err)
+	}
 	c.JSON(http.StatusOK, s.renderNotification(c, v))
+}
+
+// publishUnreadCount tells the user's open sockets, on every replica, the
+// unread count after a read mark. The mark is stored; a lost push only
+// delays the badge until the client refetches, so a failure is logged.
+func (s *Server) publishUnreadCount(ctx context.Context, userID uuid.UUID, unread int64) {
+	if err := notification.PublishUnreadCount(context.WithoutCancel(ctx), s.rdb, userID, unread); err != nil {
+		s.log.WarnContext(ctx, "publish unread count", "error", err, "user_id", userID)
+	}
 }
 
 func (s *Server) markAllNotificationsRead(c *gin.Context) {
@@ -130,12 +148,17 @@ func (s *Server) markAllNotificationsRead(c *gin.Context) {
 	s.answerMarkRead(c, n)
 }
 
-// answerMarkRead answers how many rows changed and the unread count after.
+// answerMarkRead answers how many rows changed and the unread count after,
+// and pushes the count to the caller's sockets when it changed.
 func (s *Server) answerMarkRead(c *gin.Context, updated int64) {
-	counts, err := s.store.NotificationCountsByUser(c.Request.Context(), mustUser(c).ID)
+	me := mustUser(c).ID
+	counts, err := s.store.NotificationCountsByUser(c.Request.Context(), me)
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if updated > 0 {
+		s.publishUnreadCount(c.Request.Context(), me, counts.Unread)
 	}
 	c.JSON(http.StatusOK, markReadResponse{Updated: updated, UnreadCount: counts.Unread})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/payments"
+	"github.com/lokiz/lokiz/realtime"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/studio"
@@ -148,6 +149,9 @@ type Deps struct {
 	// DevMail, when not nil, is mounted at /dev/mail: the development mail
 	// box of `lokiz dev`. New refuses it in production.
 	DevMail http.Handler
+	// Realtime is the process's WebSocket hub (its Run must be running);
+	// without it WS /v1/notifications/ws answers 503.
+	Realtime *realtime.Hub
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -164,12 +168,16 @@ type Server struct {
 	billing  *billing.Service
 	subs     *billing.Subscriptions
 	limits   lokiz.TierLimits
-	log      *slog.Logger
-	tokens   tokenIssuer
-	limiter  rateLimiter
-	engine   *gin.Engine
-	metrics  http.Handler
-	draining atomic.Bool
+	hub      *realtime.Hub
+	// afterSocketRegister, set by tests only, runs between a socket's
+	// registration and its catch-up read.
+	afterSocketRegister atomic.Pointer[func()]
+	log                 *slog.Logger
+	tokens              tokenIssuer
+	limiter             rateLimiter
+	engine              *gin.Engine
+	metrics             http.Handler
+	draining            atomic.Bool
 }
 
 // New builds the api with its whole route table.
@@ -214,6 +222,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		views:    deps.Views,
 		trending: deps.Trending,
 		billing:  deps.Billing,
+		hub:      deps.Realtime,
 		log:      deps.Logger.With("component", "api"),
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
@@ -452,6 +461,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// Notifications (reference §1.11; CONTRACT.md §3).
 	v1.GET("/notifications", auth, s.listNotifications)
 	v1.GET("/notifications/unread-count", auth, s.notificationUnreadCount)
+	v1.GET("/notifications/ws", s.notificationSocket) // authenticates itself: header or ?token=
 	v1.PATCH("/notifications/read-all", auth, s.markAllNotificationsRead)
 	v1.POST("/notifications/batch-mark-read", auth, s.batchMarkNotificationsRead)
 	v1.GET("/notifications/settings", auth, s.getNotificationSettings)

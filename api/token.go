@@ -53,7 +53,7 @@ var errBadToken = lokiz.Errorf(lokiz.EUNAUTHORIZED, "Could not validate credenti
 // verify checks the signature and times of raw and returns its user and
 // session. A token without a sid (issued before sessions existed) is
 // refused: it could never be revoked.
-func (ti tokenIssuer) verify(raw string) (userID, sessionID uuid.UUID, err error) {
+func (ti tokenIssuer) verify(raw string) (userID, sessionID uuid.UUID, expiresAt time.Time, err error) {
 	var claims accessClaims
 	_, err = jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return ti.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -64,17 +64,17 @@ func (ti tokenIssuer) verify(raw string) (userID, sessionID uuid.UUID, err error
 	)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return uuid.Nil, uuid.Nil, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "Token has expired", Reason: "token_expired"}
+			return uuid.Nil, uuid.Nil, time.Time{}, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "Token has expired", Reason: "token_expired"}
 		}
-		return uuid.Nil, uuid.Nil, errBadToken
+		return uuid.Nil, uuid.Nil, time.Time{}, errBadToken
 	}
 	if userID, err = uuid.Parse(claims.Subject); err != nil {
-		return uuid.Nil, uuid.Nil, errBadToken
+		return uuid.Nil, uuid.Nil, time.Time{}, errBadToken
 	}
 	if sessionID, err = uuid.Parse(claims.SessionID); err != nil {
-		return uuid.Nil, uuid.Nil, errBadToken
+		return uuid.Nil, uuid.Nil, time.Time{}, errBadToken
 	}
-	return userID, sessionID, nil
+	return userID, sessionID, claims.ExpiresAt.Time, nil
 }
 
 // caller is the authenticated user of a request.
@@ -87,6 +87,8 @@ type caller struct {
 	// APIKeyID is the API key the caller presented; uuid.Nil for an access
 	// token.
 	APIKeyID uuid.UUID
+	// ExpiresAt is when the access token expires (zero for an API key).
+	ExpiresAt time.Time
 }
 
 const ctxCaller = "lokiz.caller"
@@ -131,10 +133,16 @@ func (s *Server) authenticate(c *gin.Context) (caller, error) {
 	if !ok || !strings.EqualFold(scheme, "bearer") || raw == "" {
 		return caller{}, lokiz.Errorf(lokiz.EUNAUTHORIZED, "Authorization header must be 'Bearer <token>'")
 	}
+	return s.authenticateBearer(c, raw)
+}
+
+// authenticateBearer resolves a presented token, from the Authorization
+// header or (the WebSocket) the query.
+func (s *Server) authenticateBearer(c *gin.Context, raw string) (caller, error) {
 	if apikey.Looks(raw) {
 		return s.authenticateAPIKey(c, raw)
 	}
-	id, sid, err := s.tokens.verify(raw)
+	id, sid, exp, err := s.tokens.verify(raw)
 	if err != nil {
 		return caller{}, err
 	}
@@ -150,7 +158,7 @@ func (s *Server) authenticate(c *gin.Context) (caller, error) {
 	if row.Revoked {
 		return caller{}, &lokiz.Error{Code: lokiz.EUNAUTHORIZED, Message: "This session has ended", Reason: "session_revoked"}
 	}
-	return caller{ID: row.ID, Role: row.Role, SessionID: sid}, nil
+	return caller{ID: row.ID, Role: row.Role, SessionID: sid, ExpiresAt: exp}, nil
 }
 
 // requireAuth rejects requests without a valid token of an active user and

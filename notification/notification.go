@@ -25,8 +25,12 @@ const ChannelPrefix = "lokiz:notifications:"
 // published, across api replicas.
 func Channel(userID uuid.UUID) string { return ChannelPrefix + userID.String() }
 
-// EventType is the type of every pushed event.
+// EventType is the type of a pushed notification event.
 const EventType = "notification"
+
+// UnreadCountEventType is the type of the event published when a read mark
+// changes the recipient's unread count.
+const UnreadCountEventType = "unread_count"
 
 // VideoSummary is the small video card a notification embeds.
 type VideoSummary struct {
@@ -187,6 +191,27 @@ func GroupMessage(typ, actorName string, count int64, stored *string) string {
 		return "Your AI job has finished"
 	}
 	return "You have a new notification"
+}
+
+// UnreadCountEvent is the message published on Channel when the recipient
+// marked notifications read: the unread count after the mark.
+type UnreadCountEvent struct {
+	Type        string `json:"type"`
+	UnreadCount int64  `json:"unread_count"`
+}
+
+// PublishUnreadCount tells userID's open sockets, on every api replica, that
+// the unread count is now unread. Like Publish, at most once: a client that
+// missed it reads the count on reconnect.
+func PublishUnreadCount(ctx context.Context, rdb redis.UniversalClient, userID uuid.UUID, unread int64) error {
+	raw, err := json.Marshal(UnreadCountEvent{Type: UnreadCountEventType, UnreadCount: unread})
+	if err != nil {
+		return fmt.Errorf("encode unread count event: %w", err)
+	}
+	if err := rdb.Publish(ctx, Channel(userID), raw).Err(); err != nil {
+		return fmt.Errorf("publish unread count: %w", err)
+	}
+	return nil
 }
 
 // Publish sends n to the recipient's channel. Delivery is at most once and

@@ -31,6 +31,7 @@ import (
 	"github.com/lokiz/lokiz/mail/mailtest"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/payments/tosssim"
+	"github.com/lokiz/lokiz/realtime"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/scheduler"
 	"github.com/lokiz/lokiz/storage"
@@ -212,6 +213,32 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
+	// One WebSocket hub per api process: one Redis subscription for all
+	// its sockets.
+	hub := realtime.New(a.rdb, a.store, realtime.Config{
+		MaxPerUser: a.cfg.Realtime.MaxPerUser, MaxConns: a.cfg.Realtime.MaxConns,
+		SendBuffer: a.cfg.Realtime.SendBuffer, PingInterval: a.cfg.Realtime.PingInterval,
+		PongTimeout: a.cfg.Realtime.PongTimeout, SessionCheckInterval: a.cfg.Realtime.SessionCheckInterval,
+	}, a.log)
+	if err := a.apiMetrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "lokiz_ws_connections",
+		Help: "Notification WebSockets this api process holds.",
+	}, func() float64 { return float64(hub.Len()) })); err != nil {
+		return fmt.Errorf("register realtime metrics: %w", err)
+	}
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- hub.Run(hubCtx) }()
+	defer func() {
+		stopHub()
+		<-hubDone
+	}()
+	wctx, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	err = hub.WaitReady(wctx)
+	cancelWait()
+	if err != nil {
+		return fmt.Errorf("realtime: no Redis subscription after 10s: %w", err)
+	}
 	srv, err := api.New(api.Config{
 		Env:              a.cfg.Env,
 		Version:          version,
@@ -266,15 +293,27 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		Registry:     a.apiMetrics,
 		Billing:      bill,
 		DevMail:      a.devMailHandler(),
+		Realtime:     hub,
 	})
 	if err != nil {
 		return err
 	}
+	// Draining also closes every socket with 1001 going away (the http
+	// server's Shutdown does not wait for hijacked connections), so clients
+	// reconnect to another replica while this one finishes its requests.
+	drain := func() {
+		srv.Drain()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := hub.Shutdown(sctx); err != nil {
+			a.log.Warn("sockets still open at the end of the shutdown timeout", "component", "realtime", "open", hub.Len())
+		}
+	}
 	if a.cfg.HTTP.MetricsAddr == "" {
-		return a.serveHTTP(ctx, "api", a.cfg.HTTP.Addr, srv.Handler(), srv.Drain, ready)
+		return a.serveHTTP(ctx, "api", a.cfg.HTTP.Addr, srv.Handler(), drain, ready)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.serveHTTP(gctx, "api", a.cfg.HTTP.Addr, srv.Handler(), srv.Drain, ready) })
+	g.Go(func() error { return a.serveHTTP(gctx, "api", a.cfg.HTTP.Addr, srv.Handler(), drain, ready) })
 	g.Go(func() error {
 		return a.serveHTTP(gctx, "metrics", a.cfg.HTTP.MetricsAddr, metricsMux(srv.Metrics()), nil, nil)
 	})

@@ -43,6 +43,8 @@ type Config struct {
 	Payments PaymentsConfig
 	// Email configures outgoing mail.
 	Email EmailConfig
+	// Realtime configures the api's notification WebSocket.
+	Realtime RealtimeConfig
 	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// Warnings are non-fatal notes found while loading (a generated secret).
@@ -250,6 +252,19 @@ type EmailConfig struct {
 
 // Enabled reports whether mail can be sent.
 func (c EmailConfig) Enabled() bool { return c.SMTP.Host != "" }
+
+// RealtimeConfig holds the limits of WS /v1/notifications/ws, per api
+// process.
+type RealtimeConfig struct {
+	MaxPerUser   int           // WS_MAX_PER_USER: one user's sockets per api process, default 5
+	MaxConns     int           // WS_MAX_CONNS: sockets per api process, default 20000
+	SendBuffer   int           // WS_SEND_BUFFER: events waiting per socket before it is dropped as too slow, default 64
+	PingInterval time.Duration // WS_PING_INTERVAL, default 30s
+	PongTimeout  time.Duration // WS_PONG_TIMEOUT, default 10s
+	// SessionCheckInterval (WS_SESSION_CHECK_INTERVAL, default 30s) is how
+	// often the sessions of open sockets are re-read from Postgres.
+	SessionCheckInterval time.Duration
+}
 
 // WorkerConfig configures the asynq server.
 type WorkerConfig struct {
@@ -489,6 +504,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Quota.FrameMaxAge = p.duration("FRAME_MAX_AGE", 7*24*time.Hour)
 	if c.Quota.FrameMaxAge < time.Hour {
 		p.fail("FRAME_MAX_AGE must be at least 1h: frames are AI inputs the user just picked")
+	}
+
+	c.Realtime.MaxPerUser = p.intIn("WS_MAX_PER_USER", 5, 1, 1000)
+	c.Realtime.MaxConns = p.intIn("WS_MAX_CONNS", 20000, 1, 10000000)
+	c.Realtime.SendBuffer = p.intIn("WS_SEND_BUFFER", 64, 1, 100000)
+	c.Realtime.PingInterval = p.duration("WS_PING_INTERVAL", 30*time.Second)
+	c.Realtime.PongTimeout = p.duration("WS_PONG_TIMEOUT", 10*time.Second)
+	c.Realtime.SessionCheckInterval = p.duration("WS_SESSION_CHECK_INTERVAL", 30*time.Second)
+	if c.Realtime.PingInterval < time.Second || c.Realtime.PongTimeout < time.Second || c.Realtime.SessionCheckInterval < time.Second {
+		p.fail("WS_PING_INTERVAL, WS_PONG_TIMEOUT and WS_SESSION_CHECK_INTERVAL must be at least 1s")
 	}
 
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)

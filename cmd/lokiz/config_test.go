@@ -404,3 +404,22 @@ func TestLoadConfigPayments(t *testing.T) {
 		require.Contains(t, err.Error(), want)
 	}
 }
+
+// TestRealtimeConfig: the socket limits have their documented defaults,
+// are read from WS_*, and refuse nonsense.
+func TestRealtimeConfig(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Equal(t, RealtimeConfig{MaxPerUser: 5, MaxConns: 20000, SendBuffer: 64, PingInterval: 30 * time.Second,
+		PongTimeout: 10 * time.Second, SessionCheckInterval: 30 * time.Second}, c.Realtime)
+	c, err = LoadConfig(envMap(map[string]string{"WS_MAX_PER_USER": "2", "WS_MAX_CONNS": "100", "WS_SEND_BUFFER": "8",
+		"WS_PING_INTERVAL": "5s", "WS_PONG_TIMEOUT": "2s", "WS_SESSION_CHECK_INTERVAL": "1m"}))
+	require.NoError(t, err)
+	require.Equal(t, RealtimeConfig{MaxPerUser: 2, MaxConns: 100, SendBuffer: 8, PingInterval: 5 * time.Second,
+		PongTimeout: 2 * time.Second, SessionCheckInterval: time.Minute}, c.Realtime)
+	_, err = LoadConfig(envMap(map[string]string{"WS_MAX_PER_USER": "0", "WS_PING_INTERVAL": "10ms"}))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "WS_MAX_PER_USER")
+	require.Contains(t, err.Error(), "WS_PING_INTERVAL")
+}

@@ -307,6 +307,7 @@ func TestDevEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, metrics.url)
 		require.Contains(t, string(body), `lokiz_http_requests_total{method="POST",route="/v1/auth/login",status="200"} 1`, metrics.url)
+		require.Contains(t, string(body), "lokiz_ws_connections 0", metrics.url)
 	}
 
 	// Cancel (SIGTERM's effect) shuts every role down cleanly.

@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -22,7 +27,10 @@ import (
 // TestNotificationJourney: an action in the api becomes a task, the worker
 // of a real `lokiz dev` writes the notification and publishes it on the
 // recipient's Redis channel, and the api lists it; a setting turned off
-// means no notification at all.
+// means no notification at all. Then the WebSocket journeys: on the dev
+// api (socketJourney) and across two `lokiz api` processes
+// (crossReplicaJourney), all sharing this journey's Redis database and the
+// dev process's worker.
 func TestNotificationJourney(t *testing.T) {
 	t.Parallel()
 	const redisIndex = 11
@@ -95,4 +103,158 @@ func TestNotificationJourney(t *testing.T) {
 	_, list = call("GET", "/v1/notifications", aliceToken, nil)
 	require.Empty(t, list["notifications"])
 
+	socketJourney(t, c, pool)
+	crossReplicaJourney(t, c, vars, pool)
+}
+
+// socketJourney: two users, one socket on the dev api; a like, a follow
+// and a comment from the other user arrive on the socket in order with the
+// unread count; a read mark pushes the count; a logout closes the socket
+// with 4001.
+func socketJourney(t *testing.T, c *devClient, pool *pgxpool.Pool) {
+	daveToken, dave := c.register("dave_ws")
+	erinToken, _ := c.register("erin_ws")
+	video := dbtest.Video(t, db.NewStore(pool), dbtest.VideoOpts{Owner: uuid.MustParse(dave), NoMedia: true}).ID.String()
+	ws := dialSocket(t, c.base, daveToken, "")
+	require.Equal(t, "caught_up", readSocket(t, ws, c.logs)["type"])
+
+	steps := []struct {
+		method, path, typ string
+		body              any
+	}{
+		{"POST", "/v1/likes/videos/" + video, "like", nil},
+		{"POST", "/v1/follows/users/" + dave, "follow", nil},
+		{"POST", "/v1/comments/videos/" + video, "comment", map[string]any{"content": "nice clip"}},
+	}
+	var lastSeq float64
+	for i, step := range steps {
+		status, out := c.call(step.method, step.path, erinToken, step.body)
+		require.Equal(t, http.StatusCreated, status, "%s: %v", step.typ, out)
+		ev := readSocket(t, ws, c.logs)
+		require.Equal(t, "notification", ev["type"], "%v", ev)
+		n := ev["notification"].(map[string]any)
+		require.Equal(t, step.typ, n["type"], "%v", ev)
+		require.Equal(t, float64(i+1), ev["unread_count"], "%v", ev)
+		require.Greater(t, n["seq"].(float64), lastSeq, "seq grows")
+		lastSeq = n["seq"].(float64)
+	}
+	status, _ := c.call("PATCH", "/v1/notifications/read-all", daveToken, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, map[string]any{"type": "unread_count", "unread_count": float64(0)}, readSocket(t, ws, c.logs))
+
+	// A reconnect with since replays only what came after.
+	ws2 := dialSocket(t, c.base, daveToken, fmt.Sprint(int64(lastSeq)-1))
+	ev := readSocket(t, ws2, c.logs)
+	require.Equal(t, "comment", ev["notification"].(map[string]any)["type"])
+	require.Equal(t, true, ev["replayed"])
+	require.Equal(t, "caught_up", readSocket(t, ws2, c.logs)["type"])
+
+	status, _ = c.call("POST", "/v1/auth/logout", daveToken, nil)
+	require.Equal(t, http.StatusNoContent, status)
+	for _, s := range []*websocket.Conn{ws, ws2} {
+		require.Equal(t, websocket.StatusCode(4001), socketCloseStatus(t, s), "a logout closes the socket")
+	}
+}
+
+// crossReplicaJourney runs two real `lokiz api` processes (the built
+// binary) beside the dev process, whose worker delivers: a socket on api A
+// receives the notification of a like sent to api B; stopping api A closes
+// its socket with 1001 going away.
+func crossReplicaJourney(t *testing.T, c *devClient, vars map[string]string, pool *pgxpool.Pool) {
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	apiA := startAPIProcess(t, vars, addrA)
+	startAPIProcess(t, vars, addrB)
+	b := &devClient{t: t, base: "http://" + addrB, client: c.client, logs: c.logs}
+	ownerToken, owner := b.register("owner_xr")
+	fanToken, _ := b.register("fan_xr")
+	video := dbtest.Video(t, db.NewStore(pool), dbtest.VideoOpts{Owner: uuid.MustParse(owner), NoMedia: true}).ID.String()
+
+	ws := dialSocket(t, "http://"+addrA, ownerToken, "")
+	require.Equal(t, "caught_up", readSocket(t, ws, c.logs)["type"])
+	status, _ := b.call("POST", "/v1/likes/videos/"+video, fanToken, nil)
+	require.Equal(t, http.StatusCreated, status)
+	ev := readSocket(t, ws, c.logs)
+	require.Equal(t, "like", ev["notification"].(map[string]any)["type"], "%v", ev)
+	require.Equal(t, float64(1), ev["unread_count"])
+
+	require.NoError(t, apiA.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, websocket.StatusGoingAway, socketCloseStatus(t, ws), "a stopping api says going away")
+}
+
+// startAPIProcess runs `lokiz api` (the built binary) on addr against the
+// journey's database and Redis until the test ends.
+func startAPIProcess(t *testing.T, vars map[string]string, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binPath, "api")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LOKIZ_ENV=development", "HTTP_ADDR=" + addr,
+		"PUBLIC_BASE_URL=http://" + addr, "LOG_LEVEL=warn"}
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BCRYPT_COST", "STORAGE_DIR"} {
+		cmd.Env = append(cmd.Env, k+"="+vars[k])
+	}
+	out := &testkit.LogBuffer{} // safe to read while the process writes
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			require.NoError(t, err, "lokiz api exits cleanly; output:\n%s", out.String())
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("lokiz api did not stop; output:\n%s", out.String())
+		}
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond, "lokiz api never became ready: %s", out)
+	return cmd
+}
+
+// dialSocket opens the notification socket of base (http://host) with the
+// token in the query, as a browser does.
+func dialSocket(t *testing.T, base, token, since string) *websocket.Conn {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(base, "http") + "/v1/notifications/ws?token=" + token
+	if since != "" {
+		u += "&since=" + since
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, u, nil)
+	require.NoError(t, err, "%v", resp)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	return ws
+}
+
+// readSocket reads the next message within 20 s.
+func readSocket(t *testing.T, ws *websocket.Conn, logs *testkit.LogBuffer) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, b, err := ws.Read(ctx)
+	require.NoError(t, err, "logs:\n%s", logs)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	return m
+}
+
+// socketCloseStatus reads until the socket closes (within 10 s) and
+// returns the close code.
+func socketCloseStatus(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			require.NoError(t, ctx.Err(), "the socket was not closed in time")
+			return websocket.CloseStatus(err)
+		}
+	}
 }
