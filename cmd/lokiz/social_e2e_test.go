@@ -41,6 +41,8 @@ func TestNotificationJourney(t *testing.T) {
 		"HTTP_ADDR": apiAddr, "DASHBOARD_ADDR": dashAddr, "PUBLIC_BASE_URL": "http://" + apiAddr,
 		"SECRET_KEY": strings.Repeat("n", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "STORAGE_DIR": t.TempDir(),
+		// groupSocketJourney registers 21 users from one address.
+		"AUTH_RATE_LIMIT": "100",
 	}
 	c := startDev(t, vars)
 	logs, call, register := c.logs, c.call, c.register
@@ -104,7 +106,55 @@ func TestNotificationJourney(t *testing.T) {
 	require.Empty(t, list["notifications"])
 
 	socketJourney(t, c, pool)
+	groupSocketJourney(t, c, pool)
 	crossReplicaJourney(t, c, vars, pool)
+}
+
+// groupSocketJourney: 20 likes of one video from 20 users arrive on the
+// owner's socket as one growing group: every event names the same item,
+// each growth once (counts 1 to 20, in whatever order the two workers
+// finish them), and the unread count stays 1; the list then shows that one
+// item with count 20 and the latest three actors.
+func groupSocketJourney(t *testing.T, c *devClient, pool *pgxpool.Pool) {
+	ownerToken, owner := c.register("gina_ws")
+	video := dbtest.Video(t, db.NewStore(pool), dbtest.VideoOpts{Owner: uuid.MustParse(owner), NoMedia: true}).ID.String()
+	ws := dialSocket(t, c.base, ownerToken, "")
+	require.Equal(t, "caught_up", readSocket(t, ws, c.logs)["type"])
+
+	const fans = 20
+	for i := range fans {
+		token, _ := c.register(fmt.Sprintf("fan%02d_ws", i))
+		status, out := c.call("POST", "/v1/likes/videos/"+video, token, nil)
+		require.Equal(t, http.StatusCreated, status, "%v", out)
+	}
+	var groupID any
+	counts := map[float64]bool{}
+	for range fans {
+		ev := readSocket(t, ws, c.logs)
+		require.Equal(t, "notification", ev["type"], "%v", ev)
+		n := ev["notification"].(map[string]any)
+		require.Equal(t, "like", n["type"], "%v", ev)
+		if groupID == nil {
+			groupID = n["id"]
+		}
+		require.Equal(t, groupID, n["id"], "every like grows the same item")
+		require.Equal(t, float64(1), ev["unread_count"], "a growing group is one unread item")
+		require.False(t, counts[n["count"].(float64)], "count %v pushed twice", n["count"])
+		counts[n["count"].(float64)] = true
+	}
+	for i := 1; i <= fans; i++ {
+		require.True(t, counts[float64(i)], "count %d was pushed", i)
+	}
+	status, list := c.call("GET", "/v1/notifications", ownerToken, nil)
+	require.Equal(t, http.StatusOK, status)
+	items := list["notifications"].([]any)
+	require.Len(t, items, 1, "%v", list)
+	item := items[0].(map[string]any)
+	require.Equal(t, groupID, item["id"])
+	require.Equal(t, float64(fans), item["count"])
+	require.Len(t, item["actors"], 3)
+	require.Contains(t, item["message"], "and 19 others liked your video")
+	require.NoError(t, ws.Close(websocket.StatusNormalClosure, ""))
 }
 
 // socketJourney: two users, one socket on the dev api; a like, a follow
@@ -188,7 +238,7 @@ func startAPIProcess(t *testing.T, vars map[string]string, addr string) *exec.Cm
 	cmd := exec.Command(binPath, "api")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LOKIZ_ENV=development", "HTTP_ADDR=" + addr,
 		"PUBLIC_BASE_URL=http://" + addr, "LOG_LEVEL=warn"}
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BCRYPT_COST", "STORAGE_DIR"} {
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BCRYPT_COST", "STORAGE_DIR", "AUTH_RATE_LIMIT"} {
 		cmd.Env = append(cmd.Env, k+"="+vars[k])
 	}
 	out := &testkit.LogBuffer{} // safe to read while the process writes
