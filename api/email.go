@@ -67,15 +67,7 @@ type tokenRequest struct {
 	Token string `json:"token"`
 }
 
-func (r *tokenRequest) validate() []lokiz.FieldError {
-	if r.Token == "" {
-		return []lokiz.FieldError{fieldErr("is required", "body", "token")}
-	}
-	if len(r.Token) > 200 {
-		return []lokiz.FieldError{fieldErr("is too long", "body", "token")}
-	}
-	return nil
-}
+func (r *tokenRequest) validate() []lokiz.FieldError { return bodyTokenErrors(r.Token, "token") }
 
 // verifyEmail uses a verification token (no session: the token is the
 // credential) and answers the user, now verified. With

@@ -56,11 +56,18 @@ type refreshRequest struct {
 }
 
 func (r *refreshRequest) validate() []lokiz.FieldError {
-	if r.RefreshToken == "" {
-		return []lokiz.FieldError{fieldErr("is required", "body", "refresh_token")}
+	return bodyTokenErrors(r.RefreshToken, "refresh_token")
+}
+
+// bodyTokenErrors checks a secret token sent in the body field field (a
+// refresh, verification or reset token): present, and not longer than any
+// token we issue.
+func bodyTokenErrors(token, field string) []lokiz.FieldError {
+	if token == "" {
+		return []lokiz.FieldError{fieldErr("is required", "body", field)}
 	}
-	if len(r.RefreshToken) > 200 {
-		return []lokiz.FieldError{fieldErr("is too long", "body", "refresh_token")}
+	if len(token) > 200 {
+		return []lokiz.FieldError{fieldErr("is too long", "body", field)}
 	}
 	return nil
 }
