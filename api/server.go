@@ -378,6 +378,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/videos/:video_id/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.reportQuota(), s.reportVideo)
 	v1.POST("/moderation/report", auth, s.limitByIP("reports", cfg.ReportRateLimit, time.Hour), s.reportQuota(), s.report)
 	v1.GET("/moderation/reports", auth, s.listMyReports)
+
+	// Admin (issue 15): a session (not an API key) of a user whose role is
+	// admin; 401 signed out, 403 for anyone else (requireAdmin).
+	admin := v1.Group("/admin", session, s.requireAdmin)
+	_ = admin // each admin lane adds its routes here; this line goes when they land
 	v1.POST("/comments/videos/:video_id", auth, s.commentQuota(), s.createComment)
 	v1.GET("/comments/videos/:video_id", optional, s.listComments)
 	v1.PATCH("/comments/:comment_id", auth, s.updateComment)
