@@ -263,6 +263,116 @@ func TestStripeSubscriptionRefund(t *testing.T) {
 		require.Equal(t, b.user.Credits+500, balance(t, b), "the renewal synced again grants nothing")
 		auditClean(t, b)
 	})
+
+	t.Run("AfterSpendingDownToZeroNotBelow", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		twoPeriods(t, b)
+		ctx := context.Background()
+		// All but 120 credits are spent on AI jobs.
+		spend := balance(t, b) - 120
+		_, _, err := b.store.CreditsApply(ctx, db.CreditChange{UserID: b.user.ID, Type: lokiz.CreditUsage, Delta: -spend,
+			Description: "AI job", IdempotencyKey: "test-spend:" + b.user.ID.String()})
+		require.NoError(t, err)
+		// A partial refund: the period's credits are taken back in full,
+		// as far as the balance goes.
+		refundedAtStripe(b, b.chRenew, b.inRenew, 300)
+		require.Equal(t, billing.WebhookAccepted, hook(t, b, "evt_part_"+b.chRenew, payments.StripeChargeRefunded, chargeObj(b.chRenew)))
+		takeTask(t, b, chargeTaskID(b.chRenew))
+		run(t, b, tasks.NewStripeChargeRefundedTask(b.chRenew), 3)
+		require.Zero(t, balance(t, b), "down to zero, never below")
+		adj := adjustments(t, b)
+		require.Len(t, adj, 1)
+		require.EqualValues(t, -120, adj[0].Credits)
+
+		// Credits come in again, then the rest of the charge is refunded:
+		// nothing more is taken (the period's clawback was made).
+		_, _, err = b.store.CreditsApply(ctx, db.CreditChange{UserID: b.user.ID, Type: lokiz.CreditBonus, Delta: 50,
+			Description: "bonus", IdempotencyKey: "test-bonus:" + b.user.ID.String()})
+		require.NoError(t, err)
+		refundedAtStripe(b, b.chRenew, b.inRenew, 999)
+		require.Equal(t, billing.WebhookAccepted, hook(t, b, "evt_rest_"+b.chRenew, payments.StripeChargeRefunded, chargeObj(b.chRenew)))
+		takeTask(t, b, chargeTaskID(b.chRenew))
+		run(t, b, tasks.NewStripeChargeRefundedTask(b.chRenew), 2)
+		require.EqualValues(t, 50, balance(t, b))
+		require.Len(t, adjustments(t, b), 1)
+		tierKept(t, b)
+		auditClean(t, b)
+	})
+
+	t.Run("RefundBeforeTheRenewalIsSynced", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		subscriptionAt(b, b.inFirst, b.p1, b.p2)
+		invoicePaid(t, b, b.inFirst)
+		require.Equal(t, b.user.Credits+500, balance(t, b))
+		// The renewal is paid and refunded at Stripe; charge.refunded is
+		// handled before invoice.paid.
+		subscriptionAt(b, b.inRenew, b.p2, b.p3)
+		refundedAtStripe(b, b.chRenew, b.inRenew, 999)
+		require.Equal(t, billing.WebhookAccepted, hook(t, b, "evt_early_"+b.chRenew, payments.StripeChargeRefunded, chargeObj(b.chRenew)))
+		takeTask(t, b, chargeTaskID(b.chRenew))
+		run(t, b, tasks.NewStripeChargeRefundedTask(b.chRenew), 3)
+		require.Equal(t, b.user.Credits+500, balance(t, b), "granted and taken back together")
+		// The late invoice.paid applies the period but grants nothing.
+		invoicePaid(t, b, b.inRenew)
+		require.Equal(t, b.user.Credits+500, balance(t, b))
+		tierKept(t, b)
+		require.Len(t, adjustments(t, b), 1)
+		auditClean(t, b)
+	})
+
+	t.Run("FirstPeriodRefundGoesThroughItsOrderOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		twoPeriods(t, b)
+		refundedAtStripe(b, b.chFirst, b.inFirst, 999)
+		require.Equal(t, billing.WebhookAccepted, hook(t, b, "evt_first_"+b.chFirst, payments.StripeChargeRefunded, chargeObj(b.chFirst)))
+		takeTask(t, b, chargeTaskID(b.chFirst))
+		run(t, b, tasks.NewStripeChargeRefundedTask(b.chFirst), 5)
+		require.Equal(t, b.user.Credits+500, balance(t, b))
+		o, err := b.store.PaymentOrderGet(context.Background(), b.order.ID)
+		require.NoError(t, err)
+		require.Equal(t, lokiz.OrderRefunded, o.Status)
+		require.EqualValues(t, 500, o.CreditsClawedBack)
+		require.EqualValues(t, 999, o.RefundedAmount)
+		// The period path refuses a period its order paid: no second clawback.
+		live, err := b.store.SubscriptionLiveOfUser(context.Background(), b.user.ID)
+		require.NoError(t, err)
+		_, _, err = b.store.RefundSubscriptionPeriod(context.Background(), db.PeriodRefund{SubscriptionID: live.ID,
+			Start: b.p1, End: b.p2, PaymentID: b.chFirst, InvoiceID: b.inFirst, Amount: 999, Refunded: 999, Currency: "usd"})
+		require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err))
+		// Its payments:fulfill (a reconciler's, a hint naming the order)
+		// takes nothing more either.
+		run(t, b, tasks.NewPaymentFulfillTask(b.order.ID), 2)
+		require.Equal(t, b.user.Credits+500, balance(t, b))
+		require.Len(t, adjustments(t, b), 1)
+		tierKept(t, b)
+		auditClean(t, b)
+	})
+
+	t.Run("ForgedOrUnsignedRefundDoesNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		twoPeriods(t, b)
+		refundedAtStripe(b, b.chRenew, b.inRenew, 999)
+		body := paymenttest.StripeEventJSON(t, "evt_forged_"+b.chRenew, payments.StripeChargeRefunded, chargeObj(b.chRenew))
+		for _, header := range []map[string][]string{
+			{},
+			{"Stripe-Signature": {paymenttest.SignStripe(body, "whsec_not_ours", time.Now())}},
+			{"Stripe-Signature": {paymenttest.SignStripe(body, paymenttest.StripeWebhookSecret, time.Now().Add(-time.Hour))}},
+		} {
+			_, err := b.svc.StripeWebhook(context.Background(), header, body)
+			require.Equal(t, lokiz.EINVALID, lokiz.ErrorCode(err))
+		}
+		_, err := b.insp.GetTaskInfo(tasks.QueueCritical, chargeTaskID(b.chRenew))
+		require.ErrorIs(t, err, asynq.ErrTaskNotFound, "nothing was queued")
+		// Nor was the event recorded: the genuine delivery is handled.
+		require.Equal(t, b.user.Credits+1000, balance(t, b))
+		require.Equal(t, billing.WebhookAccepted, hook(t, b, "evt_forged_"+b.chRenew, payments.StripeChargeRefunded, chargeObj(b.chRenew)))
+		takeTask(t, b, chargeTaskID(b.chRenew))
+		auditClean(t, b)
+	})
 }
 
 // countStripe counts the requests the overlay forwarded with method and
