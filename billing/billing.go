@@ -8,8 +8,9 @@
 // Money rules: credits are granted only by Settle, after the provider's
 // Lookup says paid for the order's exact amount, through db.FulfillOrder
 // (the order's ledger idempotency key), so duplicate, reordered or lost
-// webhooks grant once; a refund claws back through db.RefundOrder, never
-// below zero.
+// webhooks grant once; a refund claws back through db.RefundOrder (or, for
+// a Stripe renewal, which has no order, db.RefundSubscriptionPeriod: see
+// SettleStripeRefund), once, never below zero.
 package billing
 
 import (
