@@ -8,8 +8,9 @@
 // Money rules: credits are granted only by Settle, after the provider's
 // Lookup says paid for the order's exact amount, through db.FulfillOrder
 // (the order's ledger idempotency key), so duplicate, reordered or lost
-// webhooks grant once; a refund claws back through db.RefundOrder, never
-// below zero.
+// webhooks grant once; a refund claws back through db.RefundOrder (or, for
+// a Stripe renewal, which has no order, db.RefundSubscriptionPeriod: see
+// SettleStripeRefund), once, never below zero.
 package billing
 
 import (
@@ -299,8 +300,121 @@ func (s *Service) StripeWebhook(ctx context.Context, header map[string][]string,
 				"event_type", ev.Type, "subscription", ev.SubscriptionID)
 			return WebhookIgnored, nil
 		}
+		if ev.Type == payments.StripeChargeRefunded {
+			return s.chargeRefundedEvent(ctx, ev)
+		}
 		return s.orderEvent(ctx, payments.Stripe, ev.Event)
 	})
+}
+
+// chargeRefundedEvent wakes the settlement of a refunded Stripe charge: a
+// package order the charge names is settled as any order event
+// (payments:fulfill); any other charge, a subscription's (which names no
+// order of ours), gets payments:charge_refunded (SettleStripeRefund).
+func (s *Service) chargeRefundedEvent(ctx context.Context, ev payments.StripeEvent) (string, error) {
+	o, err := s.findOrder(ctx, payments.Stripe, ev.Ref)
+	switch {
+	case err == nil && o.Kind == lokiz.OrderKindPackage:
+		return s.orderEvent(ctx, payments.Stripe, ev.Event)
+	case err != nil && lokiz.ErrorCode(err) != lokiz.ENOTFOUND:
+		return "", err
+	}
+	if err := s.tasks.Enqueue(ctx, tasks.NewStripeChargeRefundedTask(ev.ChargeID)); err != nil {
+		s.log.ErrorContext(ctx, "enqueue charge refund", "charge_id", ev.ChargeID, "event_id", ev.ID, "error", err)
+		return "", lokiz.Errorf(lokiz.EUNAVAILABLE, "The event could not be queued")
+	}
+	return WebhookAccepted, nil
+}
+
+// SettleStripeRefund takes back what a refunded Stripe charge paid for
+// (the payments:charge_refunded task). The webhook is only a hint: the
+// charge is read back from Stripe, and nothing happens unless Stripe says
+// it is refunded (amount_refunded above zero). A charge of a subscription
+// invoice is followed to the invoice, its subscription and the period it
+// paid for:
+//   - the first period of a Stripe subscription was paid by our plan order
+//     (its payment id is the invoice's): the order is refunded
+//     (db.RefundOrder), as Settle refunds any order;
+//   - any later period (a renewal invoice, which has no order of ours)
+//     has that period's monthly credits taken back by
+//     db.RefundSubscriptionPeriod.
+//
+// Either way the credits are taken back once per period, never below
+// zero, in full even for a partial refund (as for a package), and the
+// subscription is not ended. A charge of no invoice is a package's: its
+// order is settled as payments:fulfill would. A provider error, or a
+// subscription not recorded yet (its start is still being synced), is
+// returned to be retried.
+func (s *Service) SettleStripeRefund(ctx context.Context, chargeID string) error {
+	st := s.providers.Stripe
+	if st == nil {
+		return errors.New("charge refund: stripe is not configured")
+	}
+	ch, err := st.Charge(ctx, chargeID)
+	if errors.Is(err, payments.ErrNotFound) {
+		return fmt.Errorf("stripe does not know charge %s: %w", chargeID, ErrPermanent)
+	} else if err != nil {
+		return fmt.Errorf("charge %s: %w", chargeID, err)
+	}
+	if ch.AmountRefunded <= 0 {
+		s.log.WarnContext(ctx, "charge.refunded for a charge stripe reports not refunded", "charge_id", ch.ID)
+		return nil
+	}
+	if ch.InvoiceID == "" {
+		if ch.PaymentIntentID != "" {
+			o, err := s.store.PaymentOrderByProviderPayment(ctx, db.PaymentOrderByProviderPaymentParams{Provider: payments.Stripe, ProviderPaymentID: &ch.PaymentIntentID})
+			if err == nil {
+				return s.Settle(ctx, o.ID)
+			} else if !db.IsNotFound(err) {
+				return err
+			}
+		}
+		s.log.WarnContext(ctx, "refunded charge of nothing we sold", "charge_id", ch.ID, "payment_intent", ch.PaymentIntentID)
+		return nil
+	}
+	inv, err := st.Invoice(ctx, ch.InvoiceID)
+	if errors.Is(err, payments.ErrNotFound) {
+		return fmt.Errorf("stripe does not know invoice %s: %w", ch.InvoiceID, ErrPermanent)
+	} else if err != nil {
+		return fmt.Errorf("invoice %s: %w", ch.InvoiceID, err)
+	}
+	if inv.SubscriptionID == "" {
+		s.log.WarnContext(ctx, "refunded charge of an invoice of no subscription", "charge_id", ch.ID, "invoice_id", inv.ID)
+		return nil
+	}
+	// The first period: paid by our plan order, whose payment is the invoice.
+	o, err := s.store.PaymentOrderByProviderPayment(ctx, db.PaymentOrderByProviderPaymentParams{Provider: payments.Stripe, ProviderPaymentID: &inv.ID})
+	if err == nil {
+		if o.Kind != lokiz.OrderKindPlan {
+			return fmt.Errorf("order %s paid by invoice %s is not a plan's: %w", o.ID, inv.ID, ErrPermanent)
+		}
+		return s.refund(ctx, o, payments.Payment{Refunded: ch.AmountRefunded})
+	} else if !db.IsNotFound(err) {
+		return err
+	}
+	sub, err := s.store.SubscriptionByProviderID(ctx, db.SubscriptionByProviderIDParams{Provider: payments.Stripe, ProviderSubscriptionID: inv.SubscriptionID})
+	if db.IsNotFound(err) {
+		if id, perr := uuid.Parse(inv.OrderID); perr == nil {
+			if _, oerr := s.store.PaymentOrderGet(ctx, id); oerr == nil {
+				// Ours, but its first invoice is not synced yet: retried.
+				return fmt.Errorf("stripe subscription %s of order %s is not recorded yet", inv.SubscriptionID, id)
+			}
+		}
+		s.log.WarnContext(ctx, "refunded charge of a subscription we do not know", "charge_id", ch.ID, "subscription", inv.SubscriptionID)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	ref, clawed, err := s.store.RefundSubscriptionPeriod(ctx, db.PeriodRefund{
+		SubscriptionID: sub.ID, Start: inv.PeriodStart, End: inv.PeriodEnd, PaymentID: ch.ID, InvoiceID: inv.ID,
+		Amount: ch.Amount, Refunded: ch.AmountRefunded, Currency: ch.Currency,
+	})
+	if err != nil {
+		return permanent(err)
+	}
+	s.log.InfoContext(ctx, "subscription period refunded", "subscription_id", sub.ID, "invoice_id", inv.ID,
+		"period_start", ref.PeriodStart, "refunded", ref.RefundedAmount, "credits_clawed_back", clawed)
+	return nil
 }
 
 // handled runs handle for an event just recorded as new. When it fails (the

@@ -368,6 +368,21 @@ type Subscription struct {
 	UpdatedAt              time.Time
 }
 
+type SubscriptionPeriodRefund struct {
+	SubscriptionID    uuid.UUID
+	PeriodStart       time.Time
+	PeriodEnd         time.Time
+	ProviderPaymentID string
+	InvoiceID         string
+	Amount            int64
+	RefundedAmount    int64
+	Currency          string
+	CreditsGranted    int32
+	CreditsClawedBack int32
+	RefundedAt        time.Time
+	UpdatedAt         time.Time
+}
+
 type User struct {
 	ID                    uuid.UUID
 	Username              string

@@ -244,6 +244,127 @@ func (q *Queries) SubscriptionLiveOfUserForUpdate(ctx context.Context, userID uu
 	return i, err
 }
 
+const subscriptionPeriodRefundGetForUpdate = `-- name: SubscriptionPeriodRefundGetForUpdate :one
+SELECT subscription_id, period_start, period_end, provider_payment_id, invoice_id, amount, refunded_amount, currency, credits_granted, credits_clawed_back, refunded_at, updated_at FROM subscription_period_refunds
+WHERE subscription_id = $1 AND period_start = $2 FOR UPDATE
+`
+
+type SubscriptionPeriodRefundGetForUpdateParams struct {
+	SubscriptionID uuid.UUID
+	PeriodStart    time.Time
+}
+
+func (q *Queries) SubscriptionPeriodRefundGetForUpdate(ctx context.Context, arg SubscriptionPeriodRefundGetForUpdateParams) (SubscriptionPeriodRefund, error) {
+	row := q.db.QueryRow(ctx, subscriptionPeriodRefundGetForUpdate, arg.SubscriptionID, arg.PeriodStart)
+	var i SubscriptionPeriodRefund
+	err := row.Scan(
+		&i.SubscriptionID,
+		&i.PeriodStart,
+		&i.PeriodEnd,
+		&i.ProviderPaymentID,
+		&i.InvoiceID,
+		&i.Amount,
+		&i.RefundedAmount,
+		&i.Currency,
+		&i.CreditsGranted,
+		&i.CreditsClawedBack,
+		&i.RefundedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const subscriptionPeriodRefundInsert = `-- name: SubscriptionPeriodRefundInsert :one
+INSERT INTO subscription_period_refunds
+    (subscription_id, period_start, period_end, provider_payment_id, invoice_id, amount, refunded_amount,
+     currency, credits_granted, credits_clawed_back, refunded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+        $8, $9, $10, $11)
+RETURNING subscription_id, period_start, period_end, provider_payment_id, invoice_id, amount, refunded_amount, currency, credits_granted, credits_clawed_back, refunded_at, updated_at
+`
+
+type SubscriptionPeriodRefundInsertParams struct {
+	SubscriptionID    uuid.UUID
+	PeriodStart       time.Time
+	PeriodEnd         time.Time
+	ProviderPaymentID string
+	InvoiceID         string
+	Amount            int64
+	RefundedAmount    int64
+	Currency          string
+	CreditsGranted    int32
+	CreditsClawedBack int32
+	RefundedAt        time.Time
+}
+
+// Only through Store.RefundSubscriptionPeriod.
+func (q *Queries) SubscriptionPeriodRefundInsert(ctx context.Context, arg SubscriptionPeriodRefundInsertParams) (SubscriptionPeriodRefund, error) {
+	row := q.db.QueryRow(ctx, subscriptionPeriodRefundInsert,
+		arg.SubscriptionID,
+		arg.PeriodStart,
+		arg.PeriodEnd,
+		arg.ProviderPaymentID,
+		arg.InvoiceID,
+		arg.Amount,
+		arg.RefundedAmount,
+		arg.Currency,
+		arg.CreditsGranted,
+		arg.CreditsClawedBack,
+		arg.RefundedAt,
+	)
+	var i SubscriptionPeriodRefund
+	err := row.Scan(
+		&i.SubscriptionID,
+		&i.PeriodStart,
+		&i.PeriodEnd,
+		&i.ProviderPaymentID,
+		&i.InvoiceID,
+		&i.Amount,
+		&i.RefundedAmount,
+		&i.Currency,
+		&i.CreditsGranted,
+		&i.CreditsClawedBack,
+		&i.RefundedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const subscriptionPeriodRefundRaise = `-- name: SubscriptionPeriodRefundRaise :one
+UPDATE subscription_period_refunds
+SET refunded_amount = greatest(refunded_amount, $1), updated_at = now()
+WHERE subscription_id = $2 AND period_start = $3
+RETURNING subscription_id, period_start, period_end, provider_payment_id, invoice_id, amount, refunded_amount, currency, credits_granted, credits_clawed_back, refunded_at, updated_at
+`
+
+type SubscriptionPeriodRefundRaiseParams struct {
+	RefundedAmount int64
+	SubscriptionID uuid.UUID
+	PeriodStart    time.Time
+}
+
+// A later refund of a refunded period: the refunded amount grows, nothing
+// else changes.
+func (q *Queries) SubscriptionPeriodRefundRaise(ctx context.Context, arg SubscriptionPeriodRefundRaiseParams) (SubscriptionPeriodRefund, error) {
+	row := q.db.QueryRow(ctx, subscriptionPeriodRefundRaise, arg.RefundedAmount, arg.SubscriptionID, arg.PeriodStart)
+	var i SubscriptionPeriodRefund
+	err := row.Scan(
+		&i.SubscriptionID,
+		&i.PeriodStart,
+		&i.PeriodEnd,
+		&i.ProviderPaymentID,
+		&i.InvoiceID,
+		&i.Amount,
+		&i.RefundedAmount,
+		&i.Currency,
+		&i.CreditsGranted,
+		&i.CreditsClawedBack,
+		&i.RefundedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const subscriptionResume = `-- name: SubscriptionResume :one
 UPDATE subscriptions
 SET status = 'active', cancel_at_period_end = false, canceled_at = NULL, updated_at = now()

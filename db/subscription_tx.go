@@ -135,20 +135,9 @@ func applyPeriod(ctx context.Context, q *Queries, sub Subscription, p Period) (S
 			return Subscription{}, false, err
 		}
 	}
-	plan := lokiz.TierPlan(sub.Plan)
-	granted := false
-	if plan.MonthlyCredits > 0 {
-		extra, _ := json.Marshal(map[string]string{"subscription_id": sub.ID.String(), "plan": sub.Plan,
-			"period_start": p.Start.UTC().Format(time.RFC3339), "period_end": p.End.UTC().Format(time.RFC3339)})
-		var err error
-		_, granted, err = applyCredits(ctx, q, CreditChange{
-			UserID: sub.UserID, Type: lokiz.CreditSubscription, Delta: plan.MonthlyCredits,
-			Description: plan.Name + " plan: monthly credits", ExtraData: extra,
-			IdempotencyKey: SubscriptionPeriodKey(sub.ID, p.Start),
-		})
-		if err != nil {
-			return Subscription{}, false, err
-		}
+	_, granted, err := grantPeriodCredits(ctx, q, sub, p)
+	if err != nil {
+		return Subscription{}, false, err
 	}
 	advances := p.End.After(sub.CurrentPeriodEnd)
 	status := sub.Status
@@ -175,6 +164,145 @@ func applyPeriod(ctx context.Context, q *Queries, sub Subscription, p Period) (S
 		}
 	}
 	return sub, granted, nil
+}
+
+// grantPeriodCredits grants the plan's monthly credits of sub's period p
+// once (type subscription, key SubscriptionPeriodKey): granted is false
+// when they were granted before. credits is what the period's ledger row
+// holds (0 for a plan without monthly credits).
+func grantPeriodCredits(ctx context.Context, q *Queries, sub Subscription, p Period) (credits int32, granted bool, err error) {
+	plan := lokiz.TierPlan(sub.Plan)
+	if plan.MonthlyCredits <= 0 {
+		return 0, false, nil
+	}
+	extra, _ := json.Marshal(map[string]string{"subscription_id": sub.ID.String(), "plan": sub.Plan,
+		"period_start": p.Start.UTC().Format(time.RFC3339), "period_end": p.End.UTC().Format(time.RFC3339)})
+	tx, granted, err := applyCredits(ctx, q, CreditChange{
+		UserID: sub.UserID, Type: lokiz.CreditSubscription, Delta: plan.MonthlyCredits,
+		Description: plan.Name + " plan: monthly credits", ExtraData: extra,
+		IdempotencyKey: SubscriptionPeriodKey(sub.ID, p.Start),
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return tx.Credits, granted, nil
+}
+
+// subscriptionPeriodClawbackKey is the ledger idempotency key of the
+// clawback of sub's period that starts at start.
+func subscriptionPeriodClawbackKey(sub uuid.UUID, start time.Time) string {
+	return SubscriptionPeriodKey(sub, start) + ":refund"
+}
+
+// PeriodRefund is a refund at the provider of one paid period of a
+// subscription that no order of ours paid: a Stripe renewal invoice. (A
+// period an order paid, a Stripe subscription's first or any Toss one, is
+// refunded through its order: RefundOrder.)
+type PeriodRefund struct {
+	SubscriptionID uuid.UUID
+	// Start and End are the period the refunded invoice paid for.
+	Start, End time.Time
+	// PaymentID is the provider's payment (Stripe charge id); InvoiceID
+	// the invoice it paid.
+	PaymentID, InvoiceID string
+	// Amount is what was paid, Refunded the total refunded so far (minor
+	// units of Currency).
+	Amount, Refunded int64
+	Currency         string
+}
+
+// RefundSubscriptionPeriod records a refund of one of a subscription's paid
+// periods that has no order of ours (PeriodRefund) and takes that period's
+// monthly credits back, the way RefundOrder does for an order: as many as
+// the user still has, never below zero (min(balance, credits granted)), as
+// one ledger row of type adjustment (key SubscriptionPeriodKey + ":refund"),
+// and only the first time: the period's refund row (subscription_period_refunds)
+// is written in the same transaction, so a repeated or further partial
+// refund only raises its refunded amount, and a clawback that found nothing
+// to take is not made again later. A partial refund takes the credits back
+// in full, as a partial refund of an order does.
+//
+// The subscription's row lock serialises it with the period's grant
+// (StartOrRenewSubscriptionPeriod): when the refund is recorded before the
+// period was applied (the refund's webhook overtook invoice.paid), the
+// period's credits are granted here first, under the period's own key, and
+// taken back at once, so the later sync of the invoice finds them granted
+// and grants nothing. The subscription itself (status, period, tier) is
+// left as it is: a refund does not end it. A period paid by one of our
+// orders is a conflict (its refund goes through RefundOrder). clawed is
+// what this call took back.
+func (s *Store) RefundSubscriptionPeriod(ctx context.Context, r PeriodRefund) (ref SubscriptionPeriodRefund, clawed int32, err error) {
+	if err := (Period{Start: r.Start, End: r.End}).check(); err != nil {
+		return ref, 0, err
+	}
+	if r.PaymentID == "" || r.InvoiceID == "" {
+		return ref, 0, lokiz.Errorf(lokiz.EINVALID, "a period's refund needs the provider's payment and invoice")
+	}
+	if r.Refunded <= 0 || r.Refunded > r.Amount {
+		return ref, 0, lokiz.Errorf(lokiz.EINVALID, "a refund of %d is not within the payment's amount %d", r.Refunded, r.Amount)
+	}
+	err = s.InTx(ctx, func(q *Queries) error {
+		sub, err := q.SubscriptionGetForUpdate(ctx, r.SubscriptionID)
+		if err != nil {
+			return translate(err, "subscription")
+		}
+		prev, err := q.SubscriptionPeriodRefundGetForUpdate(ctx, SubscriptionPeriodRefundGetForUpdateParams{SubscriptionID: sub.ID, PeriodStart: r.Start})
+		if err == nil {
+			if prev.ProviderPaymentID != r.PaymentID {
+				return lokiz.Errorf(lokiz.ECONFLICT, "the period was refunded through another payment")
+			}
+			ref = prev
+			if r.Refunded > prev.RefundedAmount {
+				ref, err = q.SubscriptionPeriodRefundRaise(ctx, SubscriptionPeriodRefundRaiseParams{
+					SubscriptionID: sub.ID, PeriodStart: r.Start, RefundedAmount: r.Refunded})
+			}
+			return translate(err, "subscription period refund")
+		} else if !IsNotFound(err) {
+			return translate(err, "subscription period refund")
+		}
+		_, err = q.PaymentOrderByProviderPayment(ctx, PaymentOrderByProviderPaymentParams{Provider: sub.Provider, ProviderPaymentID: &r.InvoiceID})
+		if err == nil {
+			return lokiz.Errorf(lokiz.ECONFLICT, "the period was paid by an order: refund the order")
+		} else if !IsNotFound(err) {
+			return translate(err, "payment order")
+		}
+		credits, _, err := grantPeriodCredits(ctx, q, sub, Period{Start: r.Start, End: r.End})
+		if err != nil {
+			return err
+		}
+		if credits > 0 {
+			balance, err := q.UserCreditsForUpdate(ctx, sub.UserID)
+			if err != nil {
+				return translate(err, "user")
+			}
+			if take := min(balance, credits); take > 0 {
+				extra, _ := json.Marshal(map[string]any{"subscription_id": sub.ID.String(), "reason": "payment_refunded",
+					"period_start": r.Start.UTC().Format(time.RFC3339), "payment_id": r.PaymentID, "invoice_id": r.InvoiceID,
+					"credits_granted": credits, "credits_taken": take})
+				tx, applied, err := applyCredits(ctx, q, CreditChange{
+					UserID: sub.UserID, Type: lokiz.CreditAdjustment, Delta: -take,
+					Description: "Subscription payment refunded: credits taken back", ExtraData: extra,
+					IdempotencyKey: subscriptionPeriodClawbackKey(sub.ID, r.Start),
+				})
+				if err != nil {
+					return err
+				}
+				if applied {
+					clawed = -tx.Credits
+				}
+			}
+		}
+		ref, err = q.SubscriptionPeriodRefundInsert(ctx, SubscriptionPeriodRefundInsertParams{
+			SubscriptionID: sub.ID, PeriodStart: r.Start, PeriodEnd: r.End, ProviderPaymentID: r.PaymentID,
+			InvoiceID: r.InvoiceID, Amount: r.Amount, RefundedAmount: r.Refunded, Currency: r.Currency,
+			CreditsGranted: credits, CreditsClawedBack: clawed, RefundedAt: time.Now(),
+		})
+		return translate(err, "subscription period refund")
+	})
+	if err != nil {
+		clawed = 0
+	}
+	return ref, clawed, err
 }
 
 // CancelSubscriptionAtPeriodEnd marks the user's live subscription to end

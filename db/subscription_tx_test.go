@@ -392,3 +392,68 @@ func TestResumeSubscription(t *testing.T) {
 	_, err = store.ResumeSubscription(ctx, sub.ID)
 	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err), "an ended subscription is not resumed")
 }
+
+// A Stripe renewal has no order: RefundSubscriptionPeriod takes the
+// period's credits back by the rules of RefundOrder.
+func TestRefundSubscriptionPeriod(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	u := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	start := time.Now().UTC().Truncate(time.Second)
+	basic := lokiz.TierPlan(lokiz.TierBasic).MonthlyCredits
+	sub, _, err := store.StartSubscription(ctx, db.NewSubscription{UserID: u.ID, Plan: lokiz.TierBasic, Provider: "stripe",
+		ProviderSubscriptionID: "sub_" + uuid.NewString(), Period: db.Period{Start: start, End: start.Add(month)}})
+	require.NoError(t, err)
+	p2 := db.Period{Start: start.Add(month), End: start.Add(2 * month)}
+	_, granted, err := store.StartOrRenewSubscriptionPeriod(ctx, sub.ID, p2)
+	require.NoError(t, err)
+	require.True(t, granted)
+	refund := db.PeriodRefund{SubscriptionID: sub.ID, Start: p2.Start, End: p2.End, PaymentID: "ch_2", InvoiceID: "in_2",
+		Amount: 999, Refunded: 400, Currency: "usd"}
+
+	for name, bad := range map[string]func(r *db.PeriodRefund){
+		"NothingRefunded":    func(r *db.PeriodRefund) { r.Refunded = 0 },
+		"MoreThanPaid":       func(r *db.PeriodRefund) { r.Refunded = 1000 },
+		"NoPayment":          func(r *db.PeriodRefund) { r.PaymentID = "" },
+		"PeriodEndsBeforeIt": func(r *db.PeriodRefund) { r.End = r.Start },
+	} {
+		r := refund
+		bad(&r)
+		_, _, err := store.RefundSubscriptionPeriod(ctx, r)
+		require.Equal(t, lokiz.EINVALID, lokiz.ErrorCode(err), name)
+	}
+
+	before, _ := ledger(t, store, u.ID)
+	ref, clawed, err := store.RefundSubscriptionPeriod(ctx, refund)
+	require.NoError(t, err)
+	require.Equal(t, basic, clawed, "a partial refund takes the period's credits back in full")
+	require.Equal(t, basic, ref.CreditsGranted)
+	require.Equal(t, basic, ref.CreditsClawedBack)
+	// Again, and a further partial refund: only the amount grows.
+	_, clawed, err = store.RefundSubscriptionPeriod(ctx, refund)
+	require.NoError(t, err)
+	require.Zero(t, clawed)
+	refund.Refunded = 999
+	ref, clawed, err = store.RefundSubscriptionPeriod(ctx, refund)
+	require.NoError(t, err)
+	require.Zero(t, clawed)
+	require.EqualValues(t, 999, ref.RefundedAmount)
+	after, rows := ledger(t, store, u.ID)
+	require.Equal(t, before-basic, after)
+	require.Equal(t, 1, rows[lokiz.CreditAdjustment])
+	// Another charge for the same period is a conflict.
+	other := refund
+	other.PaymentID = "ch_other"
+	_, _, err = store.RefundSubscriptionPeriod(ctx, other)
+	require.Equal(t, lokiz.ECONFLICT, lokiz.ErrorCode(err))
+
+	// The subscription and the tier are left as they were.
+	live, err := store.SubscriptionLiveOfUser(ctx, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, lokiz.SubActive, live.Status)
+	tier, until := userTier(t, store, u.ID)
+	require.Equal(t, lokiz.TierBasic, tier)
+	require.Equal(t, p2.End, until.UTC())
+	auditClean(t, store)
+}

@@ -581,6 +581,61 @@ func (s *StripeProvider) Invoice(ctx context.Context, id string) (StripeInvoice,
 	return out, nil
 }
 
+// StripeCharge is a charge as the worker needs it to take a refunded
+// subscription payment's credits back.
+type StripeCharge struct {
+	ID string
+	// Paid is Stripe's status succeeded; Refunded is true once it is
+	// refunded in full, AmountRefunded counts partial refunds too.
+	Paid, Refunded         bool
+	Amount, AmountRefunded int64 // minor units
+	Currency               string
+	PaymentIntentID        string
+	// InvoiceID is the invoice the charge paid, found through Stripe's
+	// invoice payments (since API basil a charge no longer names its
+	// invoice); empty for a charge of no invoice (a package's).
+	InvoiceID string
+}
+
+// Charge reads a charge and the invoice it paid.
+func (s *StripeProvider) Charge(ctx context.Context, id string) (StripeCharge, error) {
+	if id == "" {
+		return StripeCharge{}, errors.New("payments: stripe charge id is empty")
+	}
+	ch, err := s.client.V1Charges.Retrieve(ctx, id, nil)
+	if err != nil {
+		return StripeCharge{}, stripeErr("retrieve charge", err)
+	}
+	out := StripeCharge{
+		ID:             ch.ID,
+		Paid:           ch.Status == stripe.ChargeStatusSucceeded,
+		Refunded:       ch.Refunded,
+		Amount:         ch.Amount,
+		AmountRefunded: ch.AmountRefunded,
+		Currency:       string(ch.Currency),
+	}
+	if ch.PaymentIntent == nil || ch.PaymentIntent.ID == "" {
+		return out, nil
+	}
+	out.PaymentIntentID = ch.PaymentIntent.ID
+	params := &stripe.InvoicePaymentListParams{Payment: &stripe.InvoicePaymentListPaymentParams{
+		Type: stripe.String(string(stripe.InvoicePaymentPaymentTypePaymentIntent)), PaymentIntent: stripe.String(out.PaymentIntentID),
+	}}
+	params.Limit = stripe.Int64(10)
+	for ip, err := range s.client.V1InvoicePayments.List(ctx, params) {
+		if err != nil {
+			return StripeCharge{}, stripeErr("list invoice payments", err)
+		}
+		if ip.Invoice == nil || ip.Invoice.ID == "" || ip.Payment == nil || ip.Payment.PaymentIntent == nil ||
+			ip.Payment.PaymentIntent.ID != out.PaymentIntentID {
+			continue
+		}
+		out.InvoiceID = ip.Invoice.ID
+		break
+	}
+	return out, nil
+}
+
 func invoiceSubscription(inv *stripe.Invoice) *stripe.InvoiceParentSubscriptionDetails {
 	if inv.Parent == nil {
 		return nil

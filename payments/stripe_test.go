@@ -540,3 +540,48 @@ func TestStripeConfig(t *testing.T) {
 	_, err = payments.NewStripe(bad)
 	require.Error(t, err)
 }
+
+func TestStripeCharge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("RenewalChargeNamesItsInvoice", func(t *testing.T) {
+		t.Parallel()
+		b := setupStripe(t)
+		b.overlay.Set("ch_renew", map[string]any{"status": "succeeded", "amount": 999, "amount_refunded": 300,
+			"refunded": false, "currency": "usd", "payment_intent": "pi_renew"})
+		// stripe-mock's invoice payment fixture (id obj_123) stands for the
+		// one Stripe lists for the PaymentIntent.
+		b.overlay.Set("obj_123", map[string]any{"object": "invoice_payment", "invoice": "in_renew",
+			"payment": map[string]any{"type": "payment_intent", "payment_intent": "pi_renew"}})
+		ch, err := b.provider.Charge(ctx, "ch_renew")
+		require.NoError(t, err)
+		require.Equal(t, payments.StripeCharge{ID: "ch_renew", Paid: true, Amount: 999, AmountRefunded: 300,
+			Currency: "usd", PaymentIntentID: "pi_renew", InvoiceID: "in_renew"}, ch)
+		req, ok := b.overlay.LastRequest("GET", "/v1/invoice_payments")
+		require.True(t, ok, "the invoice is found through Stripe's invoice payments")
+		require.Equal(t, "payment_intent", req.Form.Get("payment[type]"))
+		require.Equal(t, "pi_renew", req.Form.Get("payment[payment_intent]"))
+	})
+
+	t.Run("AnotherIntentsInvoicePaymentIsNotTaken", func(t *testing.T) {
+		t.Parallel()
+		b := setupStripe(t)
+		b.overlay.Set("ch_pkg", map[string]any{"status": "succeeded", "amount": 499, "amount_refunded": 499,
+			"refunded": true, "currency": "usd", "payment_intent": "pi_pkg"})
+		b.overlay.Set("obj_123", map[string]any{"invoice": "in_other",
+			"payment": map[string]any{"type": "payment_intent", "payment_intent": "pi_other"}})
+		ch, err := b.provider.Charge(ctx, "ch_pkg")
+		require.NoError(t, err)
+		require.True(t, ch.Refunded)
+		require.Empty(t, ch.InvoiceID)
+	})
+
+	t.Run("UnknownChargeIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		b := setupStripe(t)
+		b.overlay.Missing("ch_gone")
+		_, err := b.provider.Charge(ctx, "ch_gone")
+		require.ErrorIs(t, err, payments.ErrNotFound)
+	})
+}

@@ -17,6 +17,10 @@ const (
 	// grants a paid order's credits once, marks a failed one, claws back a
 	// refunded one.
 	TypePaymentFulfill = "payments:fulfill"
+	// TypeStripeChargeRefunded takes back what a refunded Stripe charge
+	// paid for when no package order of ours names it: a subscription's
+	// period (a renewal invoice, or the first period through its order).
+	TypeStripeChargeRefunded = "payments:charge_refunded"
 	// TypePaymentsReconcile asks the providers about orders still pending
 	// after a while, so a lost webhook delays a purchase, never loses it.
 	TypePaymentsReconcile = "payments:reconcile"
@@ -57,6 +61,35 @@ func NewPaymentFulfillTask(orderID uuid.UUID) *asynq.Task {
 func ParseOrderPayload(t *asynq.Task) (OrderPayload, error) {
 	var p OrderPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.OrderID == uuid.Nil {
+		return p, fmt.Errorf("parse %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
+	}
+	return p, nil
+}
+
+// ChargePayload names one Stripe charge (an immutable hint; the worker
+// reads it back).
+type ChargePayload struct {
+	ChargeID string `json:"charge_id"`
+}
+
+// NewStripeChargeRefundedTask settles the refund of one Stripe charge. The
+// TaskID, one per charge, makes a burst of duplicate webhooks one task; the
+// transaction it runs is idempotent too, so a later one (a further partial
+// refund) is safe.
+func NewStripeChargeRefundedTask(chargeID string) *asynq.Task {
+	payload, _ := json.Marshal(ChargePayload{ChargeID: chargeID}) // cannot fail
+	return asynq.NewTask(TypeStripeChargeRefunded, payload,
+		asynq.Queue(QueueCritical),
+		asynq.TaskID(TypeStripeChargeRefunded+":"+chargeID),
+		asynq.MaxRetry(12),
+		asynq.Timeout(PaymentTimeout),
+	)
+}
+
+// ParseChargePayload decodes a payments:charge_refunded task.
+func ParseChargePayload(t *asynq.Task) (ChargePayload, error) {
+	var p ChargePayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ChargeID == "" {
 		return p, fmt.Errorf("parse %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
 	}
 	return p, nil

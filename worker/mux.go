@@ -44,6 +44,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	}
 	if d.Billing != nil {
 		mux.Handle(tasks.TypePaymentFulfill, NewPaymentFulfillHandler(d.Billing))
+		mux.Handle(tasks.TypeStripeChargeRefunded, NewStripeChargeRefundedHandler(d.Billing))
 		mux.Handle(tasks.TypePaymentsReconcile, NewPaymentsReconcileHandler(d.Billing, d.Logger))
 	}
 	NewSubscriptionHandlers(subs, d.Logger).Register(mux)

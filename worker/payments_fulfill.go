@@ -32,6 +32,25 @@ func NewPaymentFulfillHandler(b *billing.Service) asynq.HandlerFunc {
 	}
 }
 
+// NewStripeChargeRefundedHandler handles payments:charge_refunded: a
+// refunded Stripe charge of a subscription is read back from Stripe and
+// its period's monthly credits taken back once, never below zero
+// (billing.Service.SettleStripeRefund). Provider errors are retried; a
+// refusal retrying cannot mend is archived at once.
+func NewStripeChargeRefundedHandler(b *billing.Service) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		p, err := tasks.ParseChargePayload(t)
+		if err != nil {
+			return err
+		}
+		err = b.SettleStripeRefund(ctx, p.ChargeID)
+		if errors.Is(err, billing.ErrPermanent) {
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+		return err
+	}
+}
+
 // NewPaymentsReconcileHandler handles payments:reconcile: every order still
 // pending or paid PAYMENTS_RECONCILE_AFTER after its creation gets its
 // payments:fulfill, so a lost webhook delays a purchase, never loses it.

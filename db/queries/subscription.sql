@@ -93,3 +93,24 @@ RETURNING *;
 -- (by an administrator).
 UPDATE users SET subscription_tier = 'free', subscription_expires_at = NULL, updated_at = now()
 WHERE id = @id AND subscription_tier <> 'free' AND subscription_expires_at IS NOT NULL;
+
+-- name: SubscriptionPeriodRefundGetForUpdate :one
+SELECT * FROM subscription_period_refunds
+WHERE subscription_id = @subscription_id AND period_start = @period_start FOR UPDATE;
+
+-- name: SubscriptionPeriodRefundInsert :one
+-- Only through Store.RefundSubscriptionPeriod.
+INSERT INTO subscription_period_refunds
+    (subscription_id, period_start, period_end, provider_payment_id, invoice_id, amount, refunded_amount,
+     currency, credits_granted, credits_clawed_back, refunded_at)
+VALUES (@subscription_id, @period_start, @period_end, @provider_payment_id, @invoice_id, @amount, @refunded_amount,
+        @currency, @credits_granted, @credits_clawed_back, @refunded_at)
+RETURNING *;
+
+-- name: SubscriptionPeriodRefundRaise :one
+-- A later refund of a refunded period: the refunded amount grows, nothing
+-- else changes.
+UPDATE subscription_period_refunds
+SET refunded_amount = greatest(refunded_amount, @refunded_amount), updated_at = now()
+WHERE subscription_id = @subscription_id AND period_start = @period_start
+RETURNING *;
