@@ -71,6 +71,10 @@ type Config struct {
 	// ViewAnonPerIP caps the anonymous views of one video counted from one
 	// client IP per day (default 3); signed-in viewers count once each.
 	ViewAnonPerIP int
+	// TrustedCountryHeader names a request header a trusted proxy in front
+	// of the api sets to the client's country (for example CF-IPCountry);
+	// "" (the default) reads none, and every view's country is unknown.
+	TrustedCountryHeader string
 	// ShareRateLimit caps share requests per caller (user, else client IP)
 	// per minute (default 30).
 	ShareRateLimit int

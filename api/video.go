@@ -619,12 +619,22 @@ func (s *Server) recordView(c *gin.Context) {
 	}
 	var watch int64
 	if req.WatchTimeMS != nil {
+		// One view watches the video at most once over: a longer report
+		// (a loop, a paused tab) counts as the whole video, so the average
+		// watch percentage stays within 100.
 		watch = *req.WatchTimeMS
+		if d := int64(math.Ceil(target.DurationSeconds * 1000)); d > 0 {
+			watch = min(watch, d)
+		}
+	}
+	var country string
+	if s.cfg.TrustedCountryHeader != "" {
+		country = c.GetHeader(s.cfg.TrustedCountryHeader)
 	}
 	ip := c.ClientIP()
 	counted, pending, err := s.views.Record(ctx, views.View{
 		VideoID: id, Viewer: s.views.ViewerID(viewer, ip, c.Request.UserAgent()), Source: req.Source, WatchTimeMS: watch,
-		Client: ip, Limit: s.cfg.ViewRateLimit, AnonPerIP: s.cfg.ViewAnonPerIP,
+		Country: country, Client: ip, Limit: s.cfg.ViewRateLimit, AnonPerIP: s.cfg.ViewAnonPerIP,
 	})
 	var limited *views.RateLimitedError
 	if errors.As(err, &limited) {
