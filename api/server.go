@@ -358,6 +358,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/videos/:video_id", auth, s.deleteVideo)
 	v1.POST("/videos/:video_id/complete", auth, s.completeVideo)
 	v1.POST("/videos/:video_id/view", optional, s.recordView) // rate limited inside the counting script
+	v1.GET("/videos/:video_id/stats", auth, s.getVideoStats)  // owner and admins (api/analytics.go)
 
 	// Social: likes, follows, blocks, reports, comments (reference §1.7-§1.9,
 	// §1.17; CONTRACT.md §2-§3).

@@ -44,12 +44,19 @@ type videoResponse struct {
 	GlitchCount     int32           `json:"glitch_count"`
 	ShareCount      int32           `json:"share_count"`
 	OriginalVideoID *uuid.UUID      `json:"original_video_id"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
+	// The AI label (issue 15 §3): a video made by an AI job says so, with
+	// the job's type and the video the job read (null for a template or
+	// music job, or when that video is gone).
+	AIGenerated   bool       `json:"ai_generated"`
+	AIJobType     *string    `json:"ai_job_type"`
+	SourceVideoID *uuid.UUID `json:"source_video_id"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // videoRows renders videos with their authors: one Redis call for the
-// unflushed views and one query for the hashtags, whatever the count.
+// unflushed views, one query for the hashtags and one for the AI jobs that
+// made them, whatever the count.
 func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db.User) ([]videoResponse, error) {
 	out := make([]videoResponse, len(vs))
 	if len(vs) == 0 {
@@ -68,6 +75,14 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 	for _, r := range tagRows {
 		tags[r.VideoID] = append(tags[r.VideoID], r.Name)
 	}
+	originRows, err := s.store.VideoAIOrigins(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	origins := make(map[uuid.UUID]db.VideoAIOriginsRow, len(originRows))
+	for _, r := range originRows {
+		origins[r.VideoID] = r
+	}
 	for i, v := range vs {
 		a := authors[i]
 		img := s.mediaURL(ctx, a.ProfileImageKey)
@@ -84,6 +99,9 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 			ViewCount: v.ViewCount + pending[v.ID], LikeCount: v.LikeCount, CommentCount: v.CommentCount,
 			GlitchCount: v.GlitchCount, ShareCount: v.ShareCount, OriginalVideoID: v.OriginalVideoID,
 			CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
+		}
+		if o, ok := origins[v.ID]; ok {
+			out[i].AIGenerated, out[i].AIJobType, out[i].SourceVideoID = true, &o.JobType, o.SourceVideoID
 		}
 	}
 	return out, nil
