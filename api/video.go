@@ -55,8 +55,8 @@ type videoResponse struct {
 }
 
 // videoRows renders videos with their authors: one Redis call for the
-// unflushed views, one query for the hashtags and one for the AI jobs that
-// made them, whatever the count.
+// unflushed views and one query for the hashtags and the AI jobs that made
+// them, whatever the count.
 func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db.User) ([]videoResponse, error) {
 	out := make([]videoResponse, len(vs))
 	if len(vs) == 0 {
@@ -67,26 +67,19 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 		ids[i] = v.ID
 	}
 	pending := s.pendingViews(ctx, ids)
-	tagRows, err := s.store.VideoHashtagNames(ctx, ids)
+	extraRows, err := s.store.VideoTagsAndOrigins(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	tags := map[uuid.UUID][]string{}
-	for _, r := range tagRows {
-		tags[r.VideoID] = append(tags[r.VideoID], r.Name)
-	}
-	originRows, err := s.store.VideoAIOrigins(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	origins := make(map[uuid.UUID]db.VideoAIOriginsRow, len(originRows))
-	for _, r := range originRows {
-		origins[r.VideoID] = r
+	extras := make(map[uuid.UUID]db.VideoTagsAndOriginsRow, len(extraRows))
+	for _, r := range extraRows {
+		extras[r.VideoID] = r
 	}
 	for i, v := range vs {
 		a := authors[i]
 		img := s.mediaURL(ctx, a.ProfileImageKey)
-		ht := tags[v.ID]
+		ex := extras[v.ID]
+		ht := ex.Hashtags
 		if ht == nil {
 			ht = []string{}
 		}
@@ -100,8 +93,8 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 			GlitchCount: v.GlitchCount, ShareCount: v.ShareCount, OriginalVideoID: v.OriginalVideoID,
 			CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
 		}
-		if o, ok := origins[v.ID]; ok {
-			out[i].AIGenerated, out[i].AIJobType, out[i].SourceVideoID = true, &o.JobType, o.SourceVideoID
+		if ex.AiJobType != nil {
+			out[i].AIGenerated, out[i].AIJobType, out[i].SourceVideoID = true, ex.AiJobType, ex.AiSourceVideoID
 		}
 	}
 	return out, nil

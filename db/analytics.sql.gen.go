@@ -171,40 +171,6 @@ func (q *Queries) UserVideoIDs(ctx context.Context, userID uuid.UUID) ([]uuid.UU
 	return items, nil
 }
 
-const videoAIOrigins = `-- name: VideoAIOrigins :many
-SELECT DISTINCT ON (j.video_id) j.video_id::uuid AS video_id, j.job_type, j.source_video_id
-FROM ai_jobs j
-WHERE j.video_id = ANY($1::uuid[])
-ORDER BY j.video_id, j.created_at
-`
-
-type VideoAIOriginsRow struct {
-	VideoID       uuid.UUID
-	JobType       string
-	SourceVideoID *uuid.UUID
-}
-
-// The AI job that made each of @video_ids, when one did (the AI label).
-func (q *Queries) VideoAIOrigins(ctx context.Context, videoIds []uuid.UUID) ([]VideoAIOriginsRow, error) {
-	rows, err := q.db.Query(ctx, videoAIOrigins, videoIds)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []VideoAIOriginsRow{}
-	for rows.Next() {
-		var i VideoAIOriginsRow
-		if err := rows.Scan(&i.VideoID, &i.JobType, &i.SourceVideoID); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const videoStatsTarget = `-- name: VideoStatsTarget :one
 SELECT v.id, v.user_id, v.duration_seconds, v.view_count, v.like_count, v.comment_count,
        video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $1::uuid) AS visible
@@ -244,6 +210,54 @@ func (q *Queries) VideoStatsTarget(ctx context.Context, arg VideoStatsTargetPara
 		&i.Visible,
 	)
 	return i, err
+}
+
+const videoTagsAndOrigins = `-- name: VideoTagsAndOrigins :many
+SELECT x.id::uuid AS video_id,
+       ARRAY(SELECT h.name FROM video_hashtags vh
+             CROSS JOIN LATERAL (SELECT t.name FROM hashtags t WHERE t.id = vh.hashtag_id LIMIT 1) h
+             WHERE vh.video_id = x.id ORDER BY h.name)::text[] AS hashtags,
+       j.job_type AS ai_job_type,
+       j.source_video_id AS ai_source_video_id
+FROM unnest($1::uuid[]) AS x(id)
+LEFT JOIN ai_jobs j ON j.video_id = x.id
+    AND NOT EXISTS (SELECT 1 FROM ai_jobs j2 WHERE j2.video_id = x.id AND (j2.created_at, j2.id) < (j.created_at, j.id))
+`
+
+type VideoTagsAndOriginsRow struct {
+	VideoID         uuid.UUID
+	Hashtags        []string
+	AiJobType       *string
+	AiSourceVideoID *uuid.UUID
+}
+
+// For each of @video_ids, in one statement: its hashtags (by name; each
+// name looked up by primary key, as VideoHashtagNames explains) and the AI
+// job that made it, when one did (the AI label: job type and the video the
+// job read). A video of no job has a NULL job type.
+func (q *Queries) VideoTagsAndOrigins(ctx context.Context, videoIds []uuid.UUID) ([]VideoTagsAndOriginsRow, error) {
+	rows, err := q.db.Query(ctx, videoTagsAndOrigins, videoIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []VideoTagsAndOriginsRow{}
+	for rows.Next() {
+		var i VideoTagsAndOriginsRow
+		if err := rows.Scan(
+			&i.VideoID,
+			&i.Hashtags,
+			&i.AiJobType,
+			&i.AiSourceVideoID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const viewCountriesAdd = `-- name: ViewCountriesAdd :exec

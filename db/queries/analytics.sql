@@ -51,12 +51,20 @@ ORDER BY views DESC, country;
 -- UserStats counts them.
 SELECT v.id FROM videos v WHERE v.user_id = @user_id AND v.deleted_at IS NULL ORDER BY v.id;
 
--- name: VideoAIOrigins :many
--- The AI job that made each of @video_ids, when one did (the AI label).
-SELECT DISTINCT ON (j.video_id) j.video_id::uuid AS video_id, j.job_type, j.source_video_id
-FROM ai_jobs j
-WHERE j.video_id = ANY(@video_ids::uuid[])
-ORDER BY j.video_id, j.created_at;
+-- name: VideoTagsAndOrigins :many
+-- For each of @video_ids, in one statement: its hashtags (by name; each
+-- name looked up by primary key, as VideoHashtagNames explains) and the AI
+-- job that made it, when one did (the AI label: job type and the video the
+-- job read). A video of no job has a NULL job type.
+SELECT x.id::uuid AS video_id,
+       ARRAY(SELECT h.name FROM video_hashtags vh
+             CROSS JOIN LATERAL (SELECT t.name FROM hashtags t WHERE t.id = vh.hashtag_id LIMIT 1) h
+             WHERE vh.video_id = x.id ORDER BY h.name)::text[] AS hashtags,
+       j.job_type AS ai_job_type,
+       j.source_video_id AS ai_source_video_id
+FROM unnest(@video_ids::uuid[]) AS x(id)
+LEFT JOIN ai_jobs j ON j.video_id = x.id
+    AND NOT EXISTS (SELECT 1 FROM ai_jobs j2 WHERE j2.video_id = x.id AND (j2.created_at, j2.id) < (j.created_at, j.id));
 
 -- name: ViewCountriesAdd :exec
 -- Adds a flush batch's per-day, per-country views; rows of videos deleted
