@@ -108,6 +108,16 @@ func TestVideoStatsSeries(t *testing.T) {
 		body: map[string]any{"source": "feed", "watch_time_ms": 4000}, headers: map[string]string{"X-Country": "kr"}})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	require.Equal(t, true, res.Body["counted"])
+	// A second viewer reports far more than the 10 s video: it counts as 10 s.
+	res = e.do(req{method: "POST", path: "/v1/videos/" + v + "/view", token: bTok,
+		body: map[string]any{"watch_time_ms": 86_000_000}, headers: map[string]string{"X-Country": "XX"}})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	pendingHash := e.rdb.HGetAll(ctx, "lokiz:{views}:pending").Val()
+	require.Equal(t, "14000", pendingHash["w:"+v+":"+day(0)], "4 s + 10 s (capped)")
+	require.Equal(t, "2", pendingHash["n:"+v+":"+day(0)])
+	require.Equal(t, "1", pendingHash["c:"+v+":"+day(0)+":KR"], "XX is no country")
+	_, hasXX := pendingHash["c:"+v+":"+day(0)+":XX"]
+	require.False(t, hasXX)
 
 	res = e.do(req{method: "GET", path: statsPath(v), token: ownerTok})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
@@ -139,8 +149,8 @@ func TestVideoStatsSeries(t *testing.T) {
 	}
 	require.Equal(t, day(-29), b["from"])
 	require.Equal(t, day(0), b["to"])
-	require.EqualValues(t, 13, b["total_views"], "12 flushed + 1 pending")
-	require.EqualValues(t, 1, b["pending_views"])
+	require.EqualValues(t, 14, b["total_views"], "12 flushed + 2 pending")
+	require.EqualValues(t, 2, b["pending_views"])
 	require.EqualValues(t, 1, b["total_likes"])
 	require.EqualValues(t, 2, b["total_comments"])
 	require.Equal(t, map[string]any{"feed": 3.0, "search": 1.0, "profile": 0.0, "share": 0.0, "external": 0.0, "other": 8.0},
