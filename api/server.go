@@ -71,6 +71,10 @@ type Config struct {
 	// ViewAnonPerIP caps the anonymous views of one video counted from one
 	// client IP per day (default 3); signed-in viewers count once each.
 	ViewAnonPerIP int
+	// TrustedCountryHeader names a request header a trusted proxy in front
+	// of the api sets to the client's country (for example CF-IPCountry);
+	// "" (the default) reads none, and every view's country is unknown.
+	TrustedCountryHeader string
 	// ShareRateLimit caps share requests per caller (user, else client IP)
 	// per minute (default 30).
 	ShareRateLimit int
@@ -354,6 +358,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/videos/:video_id", auth, s.deleteVideo)
 	v1.POST("/videos/:video_id/complete", auth, s.completeVideo)
 	v1.POST("/videos/:video_id/view", optional, s.recordView) // rate limited inside the counting script
+	v1.GET("/videos/:video_id/stats", auth, s.getVideoStats)  // owner and admins (api/analytics.go)
 
 	// Social: likes, follows, blocks, reports, comments (reference §1.7-§1.9,
 	// §1.17; CONTRACT.md §2-§3).

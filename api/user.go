@@ -358,19 +358,54 @@ type userStatsResponse struct {
 	TotalGlitchesReceived int64 `json:"total_glitches_received"`
 	CreditsUsed           int64 `json:"credits_used"`
 	CreditsRemaining      int64 `json:"credits_remaining"`
+	// PendingViews are views counted but not yet flushed; TotalViews
+	// includes them.
+	PendingViews int64  `json:"pending_views"`
+	From         string `json:"from"`
+	To           string `json:"to"`
+	// The by-day series of GET /v1/videos/{id}/stats, summed over the
+	// caller's videos (not deleted), and their flushed views by source.
+	dailySeries
+	TrafficSources trafficSources `json:"traffic_sources"`
 }
 
-// getMyStats is the caller's totals (missing-API analysis §9.1). Views
-// include those not yet flushed; credits used are spends net of refunds.
+// getMyStats is the caller's totals (missing-API analysis §9.1) and the
+// by-day series of their videos. Views include those not yet flushed (one
+// Redis call over the caller's videos); credits used are spends net of
+// refunds.
 func (s *Server) getMyStats(c *gin.Context) {
 	ctx := c.Request.Context()
-	st, err := s.store.UserStats(ctx, mustUser(c).ID)
+	me := mustUser(c).ID
+	st, err := s.store.UserStats(ctx, me)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	ids, err := s.store.UserVideoIDs(ctx, me)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var pending int64
+	for _, n := range s.pendingViews(ctx, ids) {
+		pending += n
+	}
+	series, first, last, err := s.series(ctx, ids)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	tot, err := s.store.StatsViewTotals(ctx, ids)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, userStatsResponse{
-		TotalVideos: st.TotalVideos, TotalViews: st.TotalViews, TotalLikes: st.TotalLikes, TotalComments: st.TotalComments,
+		PendingViews: pending, From: first.Format(time.DateOnly), To: last.Format(time.DateOnly),
+		dailySeries: series,
+		TrafficSources: trafficSources{Feed: tot.Feed, Search: tot.Search, Profile: tot.Profile,
+			Share: tot.Share, External: tot.External, Other: tot.Other},
+		TotalVideos: st.TotalVideos, TotalViews: st.TotalViews + pending, TotalLikes: st.TotalLikes, TotalComments: st.TotalComments,
 		TotalFollowers: st.TotalFollowers, TotalFollowing: st.TotalFollowing,
 		TotalGlitchesCreated: st.TotalGlitchesCreated, TotalGlitchesReceived: st.TotalGlitchesReceived,
 		CreditsUsed: st.CreditsSpent - st.CreditsRefunded, CreditsRemaining: st.CreditsRemaining,

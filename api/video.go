@@ -44,12 +44,19 @@ type videoResponse struct {
 	GlitchCount     int32           `json:"glitch_count"`
 	ShareCount      int32           `json:"share_count"`
 	OriginalVideoID *uuid.UUID      `json:"original_video_id"`
-	CreatedAt       time.Time       `json:"created_at"`
-	UpdatedAt       time.Time       `json:"updated_at"`
+	// The AI label (issue 15 §3): a video made by an AI job says so, with
+	// the job's type and the video the job read (null for a template or
+	// music job, or when that video is gone).
+	AIGenerated   bool       `json:"ai_generated"`
+	AIJobType     *string    `json:"ai_job_type"`
+	SourceVideoID *uuid.UUID `json:"source_video_id"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 // videoRows renders videos with their authors: one Redis call for the
-// unflushed views and one query for the hashtags, whatever the count.
+// unflushed views and one query for the hashtags and the AI jobs that made
+// them, whatever the count.
 func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db.User) ([]videoResponse, error) {
 	out := make([]videoResponse, len(vs))
 	if len(vs) == 0 {
@@ -60,18 +67,19 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 		ids[i] = v.ID
 	}
 	pending := s.pendingViews(ctx, ids)
-	tagRows, err := s.store.VideoHashtagNames(ctx, ids)
+	extraRows, err := s.store.VideoTagsAndOrigins(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	tags := map[uuid.UUID][]string{}
-	for _, r := range tagRows {
-		tags[r.VideoID] = append(tags[r.VideoID], r.Name)
+	extras := make(map[uuid.UUID]db.VideoTagsAndOriginsRow, len(extraRows))
+	for _, r := range extraRows {
+		extras[r.VideoID] = r
 	}
 	for i, v := range vs {
 		a := authors[i]
 		img := s.mediaURL(ctx, a.ProfileImageKey)
-		ht := tags[v.ID]
+		ex := extras[v.ID]
+		ht := ex.Hashtags
 		if ht == nil {
 			ht = []string{}
 		}
@@ -84,6 +92,9 @@ func (s *Server) videoResponses(ctx context.Context, vs []db.Video, authors []db
 			ViewCount: v.ViewCount + pending[v.ID], LikeCount: v.LikeCount, CommentCount: v.CommentCount,
 			GlitchCount: v.GlitchCount, ShareCount: v.ShareCount, OriginalVideoID: v.OriginalVideoID,
 			CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
+		}
+		if ex.AiJobType != nil {
+			out[i].AIGenerated, out[i].AIJobType, out[i].SourceVideoID = true, ex.AiJobType, ex.AiSourceVideoID
 		}
 	}
 	return out, nil
@@ -619,12 +630,22 @@ func (s *Server) recordView(c *gin.Context) {
 	}
 	var watch int64
 	if req.WatchTimeMS != nil {
+		// One view watches the video at most once over: a longer report
+		// (a loop, a paused tab) counts as the whole video, so the average
+		// watch percentage stays within 100.
 		watch = *req.WatchTimeMS
+		if d := int64(math.Ceil(target.DurationSeconds * 1000)); d > 0 {
+			watch = min(watch, d)
+		}
+	}
+	var country string
+	if s.cfg.TrustedCountryHeader != "" {
+		country = c.GetHeader(s.cfg.TrustedCountryHeader)
 	}
 	ip := c.ClientIP()
 	counted, pending, err := s.views.Record(ctx, views.View{
 		VideoID: id, Viewer: s.views.ViewerID(viewer, ip, c.Request.UserAgent()), Source: req.Source, WatchTimeMS: watch,
-		Client: ip, Limit: s.cfg.ViewRateLimit, AnonPerIP: s.cfg.ViewAnonPerIP,
+		Country: country, Client: ip, Limit: s.cfg.ViewRateLimit, AnonPerIP: s.cfg.ViewAnonPerIP,
 	})
 	var limited *views.RateLimitedError
 	if errors.As(err, &limited) {

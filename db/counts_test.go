@@ -49,6 +49,7 @@ func requireCountsTrue(t *testing.T, store *db.Store) {
 	}
 	require.NoError(t, rows.Err())
 	require.Empty(t, bad, "counters differ from a recount")
+	requireEngagementTrue(t, store)
 }
 
 // countsVideo inserts a completed public video of owner.

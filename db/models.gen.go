@@ -450,6 +450,20 @@ type Video struct {
 	AuthorActive bool
 }
 
+type VideoDailyCountry struct {
+	VideoID uuid.UUID
+	Day     time.Time
+	Country string
+	Views   int64
+}
+
+type VideoDailyEngagement struct {
+	VideoID  uuid.UUID
+	Day      time.Time
+	Likes    int64
+	Comments int64
+}
+
 type VideoDailyStat struct {
 	VideoID       uuid.UUID
 	Day           time.Time
@@ -461,6 +475,7 @@ type VideoDailyStat struct {
 	ViewsExternal int64
 	ViewsOther    int64
 	WatchTimeMs   int64
+	WatchViews    int64
 }
 
 type VideoGlitch struct {

@@ -1334,7 +1334,7 @@ func (q *Queries) VideoUpdate(ctx context.Context, arg VideoUpdateParams) (Video
 }
 
 const videoViewTarget = `-- name: VideoViewTarget :one
-SELECT v.user_id, v.view_count
+SELECT v.user_id, v.view_count, v.duration_seconds
 FROM videos v
 WHERE v.id = $1 AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
 `
@@ -1345,16 +1345,18 @@ type VideoViewTargetParams struct {
 }
 
 type VideoViewTargetRow struct {
-	UserID    uuid.UUID
-	ViewCount int64
+	UserID          uuid.UUID
+	ViewCount       int64
+	DurationSeconds float64
 }
 
 // What counting a view needs to know: whether the caller may see the video,
-// its owner, and the flushed count.
+// its owner, the flushed count and the duration (a reported watch time is
+// capped at it).
 func (q *Queries) VideoViewTarget(ctx context.Context, arg VideoViewTargetParams) (VideoViewTargetRow, error) {
 	row := q.db.QueryRow(ctx, videoViewTarget, arg.ID, arg.ViewerID)
 	var i VideoViewTargetRow
-	err := row.Scan(&i.UserID, &i.ViewCount)
+	err := row.Scan(&i.UserID, &i.ViewCount, &i.DurationSeconds)
 	return i, err
 }
 

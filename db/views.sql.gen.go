@@ -39,13 +39,14 @@ func (q *Queries) ViewBatchesPrune(ctx context.Context, before time.Time) (int64
 
 const viewDailyAdd = `-- name: ViewDailyAdd :exec
 INSERT INTO video_daily_stats AS s
-    (video_id, day, views, views_feed, views_search, views_profile, views_share, views_external, views_other, watch_time_ms)
-SELECT d.video_id, d.day, d.views, d.feed, d.search, d.profile, d.share, d.external, d.other, d.watch
+    (video_id, day, views, views_feed, views_search, views_profile, views_share, views_external, views_other, watch_time_ms, watch_views)
+SELECT d.video_id, d.day, d.views, d.feed, d.search, d.profile, d.share, d.external, d.other, d.watch, d.watch_views
 FROM (SELECT unnest($1::uuid[]) AS video_id, unnest($2::date[]) AS day,
              unnest($3::bigint[]) AS views, unnest($4::bigint[]) AS feed,
              unnest($5::bigint[]) AS search, unnest($6::bigint[]) AS profile,
              unnest($7::bigint[]) AS share, unnest($8::bigint[]) AS external,
-             unnest($9::bigint[]) AS other, unnest($10::bigint[]) AS watch) d
+             unnest($9::bigint[]) AS other, unnest($10::bigint[]) AS watch,
+             unnest($11::bigint[]) AS watch_views) d
 WHERE EXISTS (SELECT 1 FROM videos v WHERE v.id = d.video_id)
 ORDER BY d.video_id, d.day
 ON CONFLICT (video_id, day) DO UPDATE SET
@@ -56,20 +57,22 @@ ON CONFLICT (video_id, day) DO UPDATE SET
     views_share    = s.views_share + EXCLUDED.views_share,
     views_external = s.views_external + EXCLUDED.views_external,
     views_other    = s.views_other + EXCLUDED.views_other,
-    watch_time_ms  = s.watch_time_ms + EXCLUDED.watch_time_ms
+    watch_time_ms  = s.watch_time_ms + EXCLUDED.watch_time_ms,
+    watch_views    = s.watch_views + EXCLUDED.watch_views
 `
 
 type ViewDailyAddParams struct {
-	VideoIDs []uuid.UUID
-	Days     []time.Time
-	Views    []int64
-	Feed     []int64
-	Search   []int64
-	Profile  []int64
-	Share    []int64
-	External []int64
-	Other    []int64
-	Watch    []int64
+	VideoIDs   []uuid.UUID
+	Days       []time.Time
+	Views      []int64
+	Feed       []int64
+	Search     []int64
+	Profile    []int64
+	Share      []int64
+	External   []int64
+	Other      []int64
+	Watch      []int64
+	WatchViews []int64
 }
 
 // Adds a flush batch's per-day, per-source counts; rows of videos deleted
@@ -86,6 +89,7 @@ func (q *Queries) ViewDailyAdd(ctx context.Context, arg ViewDailyAddParams) erro
 		arg.External,
 		arg.Other,
 		arg.Watch,
+		arg.WatchViews,
 	)
 	return err
 }

@@ -111,7 +111,9 @@ func (c *Counter) clientHash(ip string) string {
 // ARGV[8] > 0, KEYS[5] counts the views of this video counted from the
 // viewer's IP in the window, and a view past ARGV[8] of them does not
 // count (nor mark the viewer as seen, so it may count once the IP's window
-// ends).
+// ends). A counted view with a watch time also counts as a view that
+// reported one (n:), and one with a country (ARGV[9], "" when unknown)
+// counts for that country (c:).
 var recordScript = redis.NewScript(`
 if tonumber(ARGV[6]) > 0 then
 	local hits = redis.call('INCR', KEYS[4])
@@ -136,6 +138,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 and (cap == 0 or tonumber(redis.call('GET'
 	local watch = tonumber(ARGV[5])
 	if watch > 0 then
 		redis.call('HINCRBY', KEYS[2], 'w:' .. ARGV[2] .. ':' .. ARGV[3], watch)
+		redis.call('HINCRBY', KEYS[2], 'n:' .. ARGV[2] .. ':' .. ARGV[3], 1)
+	end
+	if ARGV[9] ~= '' then
+		redis.call('HINCRBY', KEYS[2], 'c:' .. ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[9], 1)
 	end
 	counted = 1
 end
@@ -146,12 +152,26 @@ end
 return {counted, total, 0}
 `)
 
+// NormalizeCountry returns the upper-case two-letter country code in h, or
+// "" when h is not one or names no country: XX and the T1 (Tor) of common
+// proxies, and anything else than two ASCII letters.
+func NormalizeCountry(h string) string {
+	h = strings.ToUpper(strings.TrimSpace(h))
+	if len(h) != 2 || h[0] < 'A' || h[0] > 'Z' || h[1] < 'A' || h[1] > 'Z' || h == "XX" {
+		return ""
+	}
+	return h
+}
+
 // View is one view event.
 type View struct {
 	VideoID     uuid.UUID
 	Viewer      string // from ViewerID
 	Source      string // one of Sources, or "" (other)
 	WatchTimeMS int64
+	// Country is the viewer's ISO 3166-1 alpha-2 code from a trusted proxy
+	// header, or "" when unknown (see NormalizeCountry).
+	Country string
 	// Client and Limit rate-limit view requests: at most Limit per minute
 	// per Client (an IP). Limit 0 disables the limit.
 	Client string
@@ -190,7 +210,7 @@ func (c *Counter) Record(ctx context.Context, v View) (counted bool, pending int
 	res, err := recordScript.Run(ctx, c.rdb,
 		[]string{seenPrefix + v.VideoID.String() + ":" + v.Viewer, pendingKey, inflightKey, rateKey, anonKey},
 		c.dedupeWindow.Milliseconds(), v.VideoID.String(), day, source, max(v.WatchTimeMS, 0),
-		v.Limit, int64(60_000), capN,
+		v.Limit, int64(60_000), capN, NormalizeCountry(v.Country),
 	).Int64Slice()
 	if err != nil {
 		return false, 0, fmt.Errorf("record view: %w", err)
@@ -314,7 +334,13 @@ func (f *Flusher) apply(ctx context.Context, key string) (applied bool, views in
 			if err := q.VideoAddViews(ctx, db.VideoAddViewsParams{IDs: b.ids, Deltas: b.deltas}); err != nil {
 				return err
 			}
-			return q.ViewDailyAdd(ctx, b.daily)
+			if err := q.ViewDailyAdd(ctx, b.daily); err != nil {
+				return err
+			}
+			if len(b.countries.VideoIDs) == 0 {
+				return nil
+			}
+			return q.ViewCountriesAdd(ctx, b.countries)
 		})
 		if err != nil {
 			return false, 0, fmt.Errorf("apply view batch %s: %w", key, err)
@@ -341,9 +367,10 @@ func (f *Flusher) Prune(ctx context.Context, before time.Time) (int64, error) {
 }
 
 type batch struct {
-	ids    []uuid.UUID
-	deltas []int64
-	daily  db.ViewDailyAddParams
+	ids       []uuid.UUID
+	deltas    []int64
+	daily     db.ViewDailyAddParams
+	countries db.ViewCountriesAddParams
 }
 
 type dayKey struct {
@@ -352,18 +379,20 @@ type dayKey struct {
 }
 
 // parseBatch turns the hash fields (t:<video>, d:<video>:<day>:<source>,
-// w:<video>:<day>) into sorted parameter arrays.
+// w:<video>:<day>, n:<video>:<day>, c:<video>:<day>:<country>) into sorted
+// parameter arrays.
 func parseBatch(fields map[string]string) (batch, error) {
 	totals := map[uuid.UUID]int64{}
 	type dayCounts struct {
-		views, watch int64
-		bySource     map[string]int64
+		views, watch, watchViews int64
+		bySource                 map[string]int64
+		byCountry                map[string]int64
 	}
 	days := map[dayKey]*dayCounts{}
 	getDay := func(k dayKey) *dayCounts {
 		d := days[k]
 		if d == nil {
-			d = &dayCounts{bySource: map[string]int64{}}
+			d = &dayCounts{bySource: map[string]int64{}, byCountry: map[string]int64{}}
 			days[k] = d
 		}
 		return d
@@ -390,6 +419,10 @@ func parseBatch(fields map[string]string) (batch, error) {
 			d.bySource[parts[3]] += n
 		case parts[0] == "w" && len(parts) == 3:
 			getDay(dayKey{id, parts[2]}).watch += n
+		case parts[0] == "n" && len(parts) == 3:
+			getDay(dayKey{id, parts[2]}).watchViews += n
+		case parts[0] == "c" && len(parts) == 4 && NormalizeCountry(parts[3]) == parts[3]:
+			getDay(dayKey{id, parts[2]}).byCountry[parts[3]] += n
 		default:
 			return batch{}, errors.New("malformed field " + field)
 		}
@@ -429,6 +462,19 @@ func parseBatch(fields map[string]string) (batch, error) {
 		p.External = append(p.External, d.bySource["external"])
 		p.Other = append(p.Other, d.bySource["other"])
 		p.Watch = append(p.Watch, d.watch)
+		p.WatchViews = append(p.WatchViews, d.watchViews)
+		countries := make([]string, 0, len(d.byCountry))
+		for cc := range d.byCountry {
+			countries = append(countries, cc)
+		}
+		sort.Strings(countries)
+		for _, cc := range countries {
+			cp := &b.countries
+			cp.VideoIDs = append(cp.VideoIDs, k.video)
+			cp.Days = append(cp.Days, day)
+			cp.Countries = append(cp.Countries, cc)
+			cp.Views = append(cp.Views, d.byCountry[cc])
+		}
 	}
 	return b, nil
 }

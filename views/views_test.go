@@ -248,3 +248,42 @@ func TestAnonymousCapPerIP(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(3+1+5), pending)
 }
+
+// TestFlushCountriesAndWatchViews: a view that reports a watch time counts
+// as one that did (watch_views), and a view with a country counts for it;
+// views without one are left out of the countries (the api shows them as
+// unknown).
+func TestFlushCountriesAndWatchViews(t *testing.T) {
+	c, f, store, _ := setup(t)
+	ctx := context.Background()
+	video := newVideo(t, store)
+	for i, v := range []View{
+		{Viewer: "u:a", WatchTimeMS: 1000, Country: "kr"},
+		{Viewer: "u:b", WatchTimeMS: 3000, Country: "KR"},
+		{Viewer: "u:c", Country: "US"},
+		{Viewer: "u:d", Country: "XX"},
+		{Viewer: "u:e", Country: "not a country"},
+		{Viewer: "u:a", WatchTimeMS: 9000, Country: "JP"}, // a repeat: not counted at all
+	} {
+		v.VideoID = video
+		counted, _, err := c.Record(ctx, v)
+		require.NoError(t, err)
+		require.Equal(t, i < 5, counted, i)
+	}
+	_, err := f.Flush(ctx)
+	require.NoError(t, err)
+
+	var views, watch, watchViews int64
+	require.NoError(t, store.Pool().QueryRow(ctx, `SELECT views, watch_time_ms, watch_views
+		FROM video_daily_stats WHERE video_id = $1`, video).Scan(&views, &watch, &watchViews))
+	require.Equal(t, []int64{5, 4000, 2}, []int64{views, watch, watchViews})
+	rows, err := store.StatsCountries(ctx, []uuid.UUID{video})
+	require.NoError(t, err)
+	require.Equal(t, []db.StatsCountriesRow{{Country: "KR", Views: 2}, {Country: "US", Views: 1}}, rows)
+}
+
+func TestNormalizeCountry(t *testing.T) {
+	for in, want := range map[string]string{"kr": "KR", " US ": "US", "XX": "", "T1": "", "": "", "KOR": "", "1A": "", "é": ""} {
+		require.Equal(t, want, NormalizeCountry(in), in)
+	}
+}

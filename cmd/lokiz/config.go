@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +129,10 @@ type MediaConfig struct {
 	// ViewAnonPerIP (VIEW_ANON_PER_IP, default 3) is how many anonymous
 	// views of one video count from one client IP per day.
 	ViewAnonPerIP int
+	// TrustedCountryHeader (TRUSTED_COUNTRY_HEADER, default off) names the
+	// header a trusted proxy sets to the client's country code; set it only
+	// when every request passes through such a proxy, which overwrites it.
+	TrustedCountryHeader string
 	// ShareRateLimit (SHARE_RATE_LIMIT, default 30) caps share requests per
 	// user (anonymous: per IP) per minute.
 	ShareRateLimit int
@@ -455,6 +460,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Media.ReportRateLimit = p.intIn("REPORT_RATE_LIMIT", 30, 1, 100000)
 	c.Media.SearchRateLimit = p.intIn("SEARCH_RATE_LIMIT", 600, 1, 1000000)
 	c.Media.ViewAnonPerIP = p.intIn("VIEW_ANON_PER_IP", 3, 1, 1000000)
+	c.Media.TrustedCountryHeader = p.str("TRUSTED_COUNTRY_HEADER", "")
+	if h := c.Media.TrustedCountryHeader; h != "" && !headerNameRE.MatchString(h) {
+		p.fail("TRUSTED_COUNTRY_HEADER must be a header name (letters, digits and dashes)")
+	}
 	c.Media.ShareRateLimit = p.intIn("SHARE_RATE_LIMIT", 30, 1, 1000000)
 	c.Media.SearchHistoryRateLimit = p.intIn("SEARCH_HISTORY_RATE_LIMIT", 60, 1, 1000000)
 	c.Media.AutocompleteMinSearchers = p.intIn("AUTOCOMPLETE_MIN_SEARCHERS", 5, 1, 1000000)
@@ -545,6 +554,9 @@ type parser struct {
 	getenv func(string) string
 	errs   []string
 }
+
+// headerNameRE is what TRUSTED_COUNTRY_HEADER may be: an HTTP header name.
+var headerNameRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,100}$`)
 
 func (p *parser) fail(format string, args ...any) {
 	p.errs = append(p.errs, fmt.Sprintf(format, args...))

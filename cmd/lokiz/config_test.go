@@ -423,3 +423,17 @@ func TestRealtimeConfig(t *testing.T) {
 	require.Contains(t, err.Error(), "WS_MAX_PER_USER")
 	require.Contains(t, err.Error(), "WS_PING_INTERVAL")
 }
+
+// TestLoadConfigTrustedCountryHeader: off by default, a header name when
+// set, anything else refused.
+func TestLoadConfigTrustedCountryHeader(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.Media.TrustedCountryHeader)
+	c, err = LoadConfig(envMap(map[string]string{"TRUSTED_COUNTRY_HEADER": "CF-IPCountry"}))
+	require.NoError(t, err)
+	require.Equal(t, "CF-IPCountry", c.Media.TrustedCountryHeader)
+	_, err = LoadConfig(envMap(map[string]string{"TRUSTED_COUNTRY_HEADER": "CF IPCountry:"}))
+	require.ErrorContains(t, err, "TRUSTED_COUNTRY_HEADER")
+}

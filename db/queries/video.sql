@@ -19,8 +19,9 @@ WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_a
 
 -- name: VideoViewTarget :one
 -- What counting a view needs to know: whether the caller may see the video,
--- its owner, and the flushed count.
-SELECT v.user_id, v.view_count
+-- its owner, the flushed count and the duration (a reported watch time is
+-- capped at it).
+SELECT v.user_id, v.view_count, v.duration_seconds
 FROM videos v
 WHERE v.id = @id AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, sqlc.narg('viewer_id')::uuid);
 
