@@ -309,6 +309,20 @@ func (q *Queries) VideoGetForModeration(ctx context.Context, id uuid.UUID) (Vide
 	return i, err
 }
 
+const videoMediaWithheld = `-- name: VideoMediaWithheld :one
+SELECT (status = 'removed' OR NOT author_active)::bool FROM videos WHERE id = $1
+`
+
+// Whether a video's media must not be served: it was removed by a
+// moderator, or its author is banned. No row (an unknown id) is false:
+// the storage then answers for the object as it would anyway.
+func (q *Queries) VideoMediaWithheld(ctx context.Context, id uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, videoMediaWithheld, id)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const videoSetRemoved = `-- name: VideoSetRemoved :exec
 UPDATE videos SET status = $1, removed_at = $2, updated_at = now()
 WHERE id = $3

@@ -49,3 +49,9 @@ SELECT * FROM videos WHERE id = @id AND deleted_at IS NULL FOR NO KEY UPDATE;
 -- A removal (status removed, removed_at now) or a restore (completed, NULL).
 UPDATE videos SET status = @status, removed_at = sqlc.narg('removed_at'), updated_at = now()
 WHERE id = @id;
+
+-- name: VideoMediaWithheld :one
+-- Whether a video's media must not be served: it was removed by a
+-- moderator, or its author is banned. No row (an unknown id) is false:
+-- the storage then answers for the object as it would anyway.
+SELECT (status = 'removed' OR NOT author_active)::bool FROM videos WHERE id = @id;
