@@ -13,6 +13,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/notification"
 	"github.com/lokiz/lokiz/storage"
 )
 
@@ -135,8 +136,19 @@ type moderationStateResponse struct {
 	RemovedAt *time.Time `json:"removed_at"`
 }
 
-// removeVideo removes a video (admins only); restoreVideo reverses it.
-func (s *Server) removeVideo(c *gin.Context)  { s.moderateVideo(c, s.store.AdminRemoveVideo) }
+// removeVideo removes a video (admins only); the owner's notification is
+// pushed to their open sockets once the removal is committed.
+func (s *Server) removeVideo(c *gin.Context) {
+	s.moderateVideo(c, func(ctx context.Context, a db.Actor, id uuid.UUID, reason string) (db.Video, error) {
+		v, note, err := s.store.AdminRemoveVideo(ctx, a, id, reason)
+		if err == nil && note != nil {
+			s.pushNotification(c, v.UserID, *note)
+		}
+		return v, err
+	})
+}
+
+// restoreVideo reverses a removal (admins only).
 func (s *Server) restoreVideo(c *gin.Context) { s.moderateVideo(c, s.store.AdminRestoreVideo) }
 
 func (s *Server) moderateVideo(c *gin.Context, act func(context.Context, db.Actor, uuid.UUID, string) (db.Video, error)) {
@@ -156,6 +168,23 @@ func (s *Server) moderateVideo(c *gin.Context, act func(context.Context, db.Acto
 		return
 	}
 	c.JSON(http.StatusOK, moderationStateResponse{ID: v.ID, Status: v.Status, RemovedAt: v.RemovedAt})
+}
+
+// pushNotification sends a stored notification to its recipient's open
+// sockets. The row is the record; like the worker's push, this is at most
+// once, so a failure is logged, not answered.
+func (s *Server) pushNotification(c *gin.Context, recipient, id uuid.UUID) {
+	ctx := context.WithoutCancel(c.Request.Context())
+	v, err := s.store.NotificationGetForUser(ctx, db.NotificationGetForUserParams{ID: id, UserID: recipient})
+	if err == nil {
+		var counts db.NotificationCountsByUserRow
+		if counts, err = s.store.NotificationCountsByUser(ctx, recipient); err == nil {
+			err = notification.Publish(ctx, s.rdb, recipient, s.renderNotification(c, v), counts.Unread)
+		}
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "push notification", "error", err, "user_id", recipient, "notification_id", id)
+	}
 }
 
 type auditEntryResponse struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/notification"
 	"github.com/lokiz/lokiz/session"
 )
 
@@ -266,10 +267,21 @@ func TestRemoveVideoKillsItsMediaAndRestoreBringsItBack(t *testing.T) {
 		require.Equal(t, c.status, res.Status, "%s %v: %s", c.path, c.body, res.Raw)
 	}
 
+	sub := e.rdb.Subscribe(ctx, notification.Channel(uuid.MustParse(owner)))
+	defer sub.Close()
+	_, err := sub.Receive(ctx)
+	require.NoError(t, err)
 	res = e.do(req{method: "PATCH", path: "/v1/admin/videos/" + video + "/remove", token: adminToken, body: map[string]any{"reason": "copyright claim"}})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	require.Equal(t, "removed", res.Body["status"])
 	require.NotNil(t, res.Body["removed_at"])
+	select {
+	case msg := <-sub.Channel():
+		require.Contains(t, msg.Payload, "copyright claim", "the owner's open sockets get the notification")
+		require.Contains(t, msg.Payload, `"system"`)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the removal's notification was not pushed")
+	}
 
 	require.Equal(t, http.StatusNotFound, fetch(), "a URL handed out before the removal stops working")
 	res = e.do(req{method: "GET", path: "/v1/videos/" + video, token: viewerToken})
@@ -314,7 +326,7 @@ func TestAuditListFiltersAndPages(t *testing.T) {
 		_, _, err := e.store.AdminBanUser(ctx, actor, db.BanParams{UserID: uuid.MustParse(u), Reason: "r"})
 		require.NoError(t, err)
 	}
-	_, err := e.store.AdminRemoveVideo(ctx, actor, uuid.MustParse(videos[0]), "r")
+	_, _, err := e.store.AdminRemoveVideo(ctx, actor, uuid.MustParse(videos[0]), "r")
 	require.NoError(t, err)
 
 	var seen []string

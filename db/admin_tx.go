@@ -338,28 +338,34 @@ type videoModState struct {
 // removed_at (video_listed then hides it from every list, count and
 // search, and video_visible from everyone but its owner), the owner's
 // system notification carrying the reason, and the audit row, in one
-// transaction. A deleted or unknown video is not_found.
-func (s *Store) AdminRemoveVideo(ctx context.Context, a Actor, videoID uuid.UUID, reason string) (Video, error) {
-	v, err := s.moderateVideo(ctx, a, videoID, reason, true)
+// transaction. It returns the video and the notification's id, for the
+// push (nil only if the insert met an identical stored row). A deleted or
+// unknown video is not_found.
+func (s *Store) AdminRemoveVideo(ctx context.Context, a Actor, videoID uuid.UUID, reason string) (Video, *uuid.UUID, error) {
+	v, note, err := s.moderateVideo(ctx, a, videoID, reason, true)
 	if err != nil {
-		return Video{}, fmt.Errorf("remove video: %w", translate(err, "video"))
+		return Video{}, nil, fmt.Errorf("remove video: %w", translate(err, "video"))
 	}
-	return v, nil
+	return v, note, nil
 }
 
 // AdminRestoreVideo reverses a removal: the video is completed again, with
 // the audit row, in one transaction.
 func (s *Store) AdminRestoreVideo(ctx context.Context, a Actor, videoID uuid.UUID, reason string) (Video, error) {
-	v, err := s.moderateVideo(ctx, a, videoID, reason, false)
+	v, _, err := s.moderateVideo(ctx, a, videoID, reason, false)
 	if err != nil {
 		return Video{}, fmt.Errorf("restore video: %w", translate(err, "video"))
 	}
 	return v, nil
 }
 
-func (s *Store) moderateVideo(ctx context.Context, a Actor, videoID uuid.UUID, reason string, remove bool) (Video, error) {
-	var out Video
+func (s *Store) moderateVideo(ctx context.Context, a Actor, videoID uuid.UUID, reason string, remove bool) (Video, *uuid.UUID, error) {
+	var (
+		out  Video
+		note *uuid.UUID
+	)
 	err := s.InTx(ctx, func(q *Queries) error {
+		note = nil
 		v, err := q.VideoGetForModeration(ctx, videoID)
 		if err != nil {
 			return err
@@ -383,11 +389,13 @@ func (s *Store) moderateVideo(ctx context.Context, a Actor, videoID uuid.UUID, r
 		}
 		if remove {
 			msg := "Your video was removed by a moderator: " + reason
-			_, err := q.NotificationInsert(ctx, NotificationInsertParams{
+			id, err := q.NotificationInsert(ctx, NotificationInsertParams{
 				ID: NewID(), UserID: v.UserID, Type: NotificationSystem, VideoID: &v.ID, Message: &msg,
 			})
-			// ON CONFLICT DO NOTHING: the owner was told of an earlier removal.
-			if err != nil && !IsNotFound(err) {
+			switch {
+			case err == nil:
+				note = &id
+			case !IsNotFound(err): // no row: an identical notification is stored
 				return err
 			}
 		}
@@ -399,5 +407,5 @@ func (s *Store) moderateVideo(ctx context.Context, a Actor, videoID uuid.UUID, r
 			Before: before, After: videoModState{Status: out.Status, RemovedAt: out.RemovedAt},
 		})
 	})
-	return out, err
+	return out, note, err
 }

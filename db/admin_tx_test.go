@@ -179,18 +179,19 @@ func TestAdminRemoveAndRestoreVideo(t *testing.T) {
 	processing := dbtest.Video(t, store, dbtest.VideoOpts{Owner: owner.ID, Status: lokiz.VideoProcessing})
 	actor := db.Actor{AdminID: &admin.ID}
 
-	_, err := store.AdminRemoveVideo(ctx, actor, processing.ID, "x")
+	_, _, err := store.AdminRemoveVideo(ctx, actor, processing.ID, "x")
 	require.ErrorIs(t, err, db.ErrNotRemovable)
-	_, err = store.AdminRemoveVideo(ctx, actor, uuid.New(), "x")
+	_, _, err = store.AdminRemoveVideo(ctx, actor, uuid.New(), "x")
 	require.Equal(t, lokiz.ENOTFOUND, lokiz.ErrorCode(err))
 	_, err = store.AdminRestoreVideo(ctx, actor, v.ID, "x")
 	require.ErrorIs(t, err, db.ErrNotRemoved)
 
-	removed, err := store.AdminRemoveVideo(ctx, actor, v.ID, "copyright")
+	removed, note, err := store.AdminRemoveVideo(ctx, actor, v.ID, "copyright")
 	require.NoError(t, err)
 	require.Equal(t, lokiz.VideoRemoved, removed.Status)
+	require.NotNil(t, note, "the owner's notification")
 	require.NotNil(t, removed.RemovedAt)
-	_, err = store.AdminRemoveVideo(ctx, actor, v.ID, "x")
+	_, _, err = store.AdminRemoveVideo(ctx, actor, v.ID, "x")
 	require.ErrorIs(t, err, db.ErrAlreadyRemoved)
 
 	var msg string
@@ -207,4 +208,10 @@ func TestAdminRemoveAndRestoreVideo(t *testing.T) {
 	require.Equal(t, db.AuditVideoRestore, rows[0].Action)
 	require.Equal(t, db.AuditVideoRemove, rows[1].Action)
 	require.Equal(t, db.AuditTargetVideo, rows[1].TargetType)
+
+	// Removed again after the restore: a new removal, a new notification.
+	_, again, err := store.AdminRemoveVideo(ctx, actor, v.ID, "again")
+	require.NoError(t, err)
+	require.NotNil(t, again)
+	require.NotEqual(t, *note, *again)
 }
