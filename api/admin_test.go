@@ -16,6 +16,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/notification"
+	"github.com/lokiz/lokiz/realtime"
 	"github.com/lokiz/lokiz/session"
 )
 
@@ -359,4 +360,22 @@ func TestAuditListFiltersAndPages(t *testing.T) {
 		res := e.do(req{method: "GET", path: "/v1/admin/audit?" + q, token: adminToken})
 		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s: %s", q, res.Raw)
 	}
+}
+
+// TestBanClosesTheUsersSocketsAtOnce: through the realtime hub, a ban by
+// the admin route closes the banned user's open socket within seconds
+// (the revocation event, not the 30 s session re-check).
+func TestBanClosesTheUsersSocketsAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newWSEnv(t, realtime.Config{})
+	_, adminToken := e.adminToken(t)
+	token, id := e.register("ws_banned_by_admin")
+	ws := e.mustDial(token, "")
+	readMsg(t, ws, 5*time.Second) // caught_up
+
+	start := time.Now()
+	res := e.do(req{method: "PATCH", path: "/v1/admin/users/" + id + "/ban", token: adminToken, body: map[string]any{"reason": "abuse"}})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, realtime.StatusSessionEnded, readUntilClosed(t, ws, 5*time.Second))
+	require.Less(t, time.Since(start), 3*time.Second)
 }
