@@ -136,11 +136,46 @@ func (s *Server) login(c *gin.Context) {
 		s.writeError(c, errBadLogin)
 		return
 	}
+	if !u.IsActive && u.BannedAt != nil {
+		if u, err = s.liftEndedBan(ctx, u); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
 	if !u.IsActive {
-		s.writeError(c, &lokiz.Error{Code: lokiz.EFORBIDDEN, Message: "This account has been disabled", Reason: "account_disabled"})
+		s.writeError(c, inactiveError(u))
 		return
 	}
 	s.respondWithToken(c, http.StatusOK, u)
+}
+
+// liftEndedBan lifts u's timed ban when it has ended (the scheduler's
+// sweep does the same for everyone, every minute; this spares the user the
+// wait) and returns u as it is now.
+func (s *Server) liftEndedBan(ctx context.Context, u db.User) (db.User, error) {
+	if u.BannedUntil == nil || u.BannedUntil.After(time.Now()) {
+		return u, nil
+	}
+	if _, err := s.store.LiftExpiredBan(ctx, u.ID, time.Now()); err != nil {
+		return u, err
+	}
+	return s.store.UserByID(ctx, u.ID)
+}
+
+// inactiveError is why an inactive account may not sign in: banned (with
+// the end of the ban, when it has one) or otherwise disabled.
+func inactiveError(u db.User) error {
+	if u.BannedAt == nil {
+		return &lokiz.Error{Code: lokiz.EFORBIDDEN, Message: "This account has been disabled", Reason: "account_disabled"}
+	}
+	msg := "This account is banned"
+	if u.BannedUntil != nil {
+		msg += " until " + u.BannedUntil.UTC().Format(time.RFC3339)
+	}
+	if u.BanReason != nil {
+		msg += ": " + *u.BanReason
+	}
+	return &lokiz.Error{Code: lokiz.EFORBIDDEN, Message: msg, Reason: "account_banned"}
 }
 
 // findLoginUser looks the account up by email, or by username; a username

@@ -288,8 +288,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.StorageHandler != nil {
 		h := gin.WrapH(deps.StorageHandler)
-		r.GET("/storage/*key", h)
-		r.HEAD("/storage/*key", h)
+		get := s.withholdRemovedMedia(deps.StorageHandler) // api/admin.go
+		r.GET("/storage/*key", get)
+		r.HEAD("/storage/*key", get)
 		r.PUT("/storage/*key", h)
 	}
 
@@ -387,7 +388,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// Admin (issue 15): a session (not an API key) of a user whose role is
 	// admin; 401 signed out, 403 for anyone else (requireAdmin).
 	admin := v1.Group("/admin", session, s.requireAdmin)
-	_ = admin // each admin lane adds its routes here; this line goes when they land
+	admin.GET("/audit", s.listAudit)
+	admin.PATCH("/users/:id/ban", s.banUser)
+	admin.PATCH("/users/:id/unban", s.unbanUser)
+	admin.PATCH("/videos/:id/remove", s.removeVideo)
+	admin.PATCH("/videos/:id/restore", s.restoreVideo)
 	v1.POST("/comments/videos/:video_id", auth, s.commentQuota(), s.createComment)
 	v1.GET("/comments/videos/:video_id", optional, s.listComments)
 	v1.PATCH("/comments/:comment_id", auth, s.updateComment)

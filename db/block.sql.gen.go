@@ -107,7 +107,7 @@ func (q *Queries) BlocksCount(ctx context.Context, blockerID uuid.UUID) (int64, 
 }
 
 const blocksOf = `-- name: BlocksOf :many
-SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, b.id AS block_id, b.created_at AS blocked_at
+SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until, b.id AS block_id, b.created_at AS blocked_at
 FROM blocks b JOIN users u ON u.id = b.blocked_id
 WHERE b.blocker_id = $1
 ORDER BY b.created_at DESC, b.id DESC
@@ -154,6 +154,9 @@ func (q *Queries) BlocksOf(ctx context.Context, arg BlocksOfParams) ([]BlocksOfR
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.BlockID,
 			&i.BlockedAt,
 		); err != nil {

@@ -257,7 +257,7 @@ func (q *Queries) CommentWithVideoOwner(ctx context.Context, id uuid.UUID) (Comm
 }
 
 const commentsBatch = `-- name: CommentsBatch :many
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language,
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1::uuid) AS is_liked,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.following_id = c.user_id) AS is_following
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
@@ -314,6 +314,9 @@ func (q *Queries) CommentsBatch(ctx context.Context, arg CommentsBatchParams) ([
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.IsLiked,
 			&i.IsFollowing,
 		); err != nil {
@@ -328,7 +331,7 @@ func (q *Queries) CommentsBatch(ctx context.Context, arg CommentsBatchParams) ([
 }
 
 const commentsOfVideo = `-- name: CommentsOfVideo :many
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language,
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1::uuid) AS is_liked,
        count(*) OVER () AS total
 FROM comments c JOIN users u ON u.id = c.user_id
@@ -396,6 +399,9 @@ func (q *Queries) CommentsOfVideo(ctx context.Context, arg CommentsOfVideoParams
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.IsLiked,
 			&i.Total,
 		); err != nil {

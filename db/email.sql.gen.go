@@ -268,7 +268,7 @@ func (q *Queries) EmailTokensUseAllOfUser(ctx context.Context, arg EmailTokensUs
 }
 
 const userLockForEmail = `-- name: UserLockForEmail :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users WHERE id = $1 FOR UPDATE
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language, banned_at, ban_reason, banned_until FROM users WHERE id = $1 FOR UPDATE
 `
 
 // The user's row, locked: verification and its welcome grant serialize per
@@ -296,6 +296,9 @@ func (q *Queries) UserLockForEmail(ctx context.Context, id uuid.UUID) (User, err
 		&i.ErasedAt,
 		&i.EmailVerifiedAt,
 		&i.Language,
+		&i.BannedAt,
+		&i.BanReason,
+		&i.BannedUntil,
 	)
 	return i, err
 }

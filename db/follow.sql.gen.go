@@ -103,7 +103,7 @@ func (q *Queries) FollowRemove(ctx context.Context, arg FollowRemoveParams) (int
 }
 
 const followersOf = `-- name: FollowersOf :many
-SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, f.id AS follow_id, f.created_at AS followed_at,
+SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until, f.id AS follow_id, f.created_at AS followed_at,
        EXISTS (SELECT 1 FROM follows mine
                 WHERE mine.follower_id = $1::uuid AND mine.following_id = u.id) AS viewer_follows
 FROM follows f JOIN users u ON u.id = f.follower_id
@@ -163,6 +163,9 @@ func (q *Queries) FollowersOf(ctx context.Context, arg FollowersOfParams) ([]Fol
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.FollowID,
 			&i.FollowedAt,
 			&i.ViewerFollows,
@@ -178,7 +181,7 @@ func (q *Queries) FollowersOf(ctx context.Context, arg FollowersOfParams) ([]Fol
 }
 
 const followingOf = `-- name: FollowingOf :many
-SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, f.id AS follow_id, f.created_at AS followed_at,
+SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until, f.id AS follow_id, f.created_at AS followed_at,
        EXISTS (SELECT 1 FROM follows mine
                 WHERE mine.follower_id = $1::uuid AND mine.following_id = u.id) AS viewer_follows
 FROM follows f JOIN users u ON u.id = f.following_id
@@ -236,6 +239,9 @@ func (q *Queries) FollowingOf(ctx context.Context, arg FollowingOfParams) ([]Fol
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.FollowID,
 			&i.FollowedAt,
 			&i.ViewerFollows,

@@ -56,7 +56,7 @@ func (q *Queries) GlitchAncestors(ctx context.Context, arg GlitchAncestorsParams
 }
 
 const glitchChildren = `-- name: GlitchChildren :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, g.id AS edge_id, g.created_at AS glitched_at, g.glitch_type
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until, g.id AS edge_id, g.created_at AS glitched_at, g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
@@ -161,6 +161,9 @@ func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) 
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.EdgeID,
 			&i.GlitchedAt,
 			&i.GlitchType,
@@ -176,7 +179,7 @@ func (q *Queries) GlitchChildren(ctx context.Context, arg GlitchChildrenParams) 
 }
 
 const glitchChildrenPopular = `-- name: GlitchChildrenPopular :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, g.glitch_type
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until, g.glitch_type
 FROM video_glitches g
 JOIN videos v ON v.id = g.glitch_video_id
 JOIN users u ON u.id = v.user_id
@@ -277,6 +280,9 @@ func (q *Queries) GlitchChildrenPopular(ctx context.Context, arg GlitchChildrenP
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.GlitchType,
 		); err != nil {
 			return nil, err
@@ -303,7 +309,7 @@ WITH RECURSIVE down AS (
     WHERE down.depth < $4::int
       AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $3::uuid)
 )
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, d.parent_id, d.glitch_type, d.depth::int AS depth
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until, d.parent_id, d.glitch_type, d.depth::int AS depth
 FROM down d JOIN videos v ON v.id = d.id JOIN users u ON u.id = v.user_id
 ORDER BY d.depth, d.created_at, d.id
 LIMIT $1
@@ -399,6 +405,9 @@ func (q *Queries) GlitchDescendants(ctx context.Context, arg GlitchDescendantsPa
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.ParentID,
 			&i.GlitchType,
 			&i.Depth,

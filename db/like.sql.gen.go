@@ -136,7 +136,7 @@ func (q *Queries) LikeRemove(ctx context.Context, arg LikeRemoveParams) (LikeRem
 }
 
 const likedVideos = `-- name: LikedVideos :many
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, l.id AS like_id, l.created_at AS liked_at
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until, l.id AS like_id, l.created_at AS liked_at
 FROM likes l
 JOIN videos v ON v.id = l.video_id
 JOIN users u ON u.id = v.user_id
@@ -236,6 +236,9 @@ func (q *Queries) LikedVideos(ctx context.Context, arg LikedVideosParams) ([]Lik
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.LikeID,
 			&i.LikedAt,
 		); err != nil {

@@ -53,6 +53,20 @@ type APIKey struct {
 	RevokedAt  *time.Time
 }
 
+// one row per admin action, append-only (triggers admin_audit_log_no_change / _no_truncate, 00028)
+type AdminAuditLog struct {
+	ID         uuid.UUID
+	AdminID    *uuid.UUID
+	Action     string
+	TargetType string
+	TargetID   uuid.UUID
+	Reason     *string
+	Before     json.RawMessage
+	After      json.RawMessage
+	RequestID  *string
+	CreatedAt  time.Time
+}
+
 type Block struct {
 	ID        uuid.UUID
 	BlockerID uuid.UUID
@@ -403,6 +417,9 @@ type User struct {
 	ErasedAt              *time.Time
 	EmailVerifiedAt       *time.Time
 	Language              string
+	BannedAt              *time.Time
+	BanReason             *string
+	BannedUntil           *time.Time
 }
 
 type Video struct {

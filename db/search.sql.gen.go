@@ -367,7 +367,7 @@ WITH blocked AS (
     UNION
     SELECT blocker_id FROM blocks WHERE blocked_id = $1::uuid
 )
-SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language,
+SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.following_id = u.id) AS is_following
 FROM users u
 WHERE u.is_active
@@ -432,6 +432,9 @@ func (q *Queries) SearchUsers(ctx context.Context, arg SearchUsersParams) ([]Sea
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.IsFollowing,
 		); err != nil {
 			return nil, err
@@ -450,7 +453,7 @@ WITH blocked AS (
     UNION
     SELECT blocker_id FROM blocks WHERE blocked_id = $1::uuid
 )
-SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language,
+SELECT u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.following_id = u.id) AS is_following
 FROM users u
 WHERE u.is_active
@@ -513,6 +516,9 @@ func (q *Queries) SearchUsersShort(ctx context.Context, arg SearchUsersShortPara
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 			&i.IsFollowing,
 		); err != nil {
 			return nil, err
@@ -546,7 +552,7 @@ best AS (
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT $4
 )
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until
 FROM best JOIN videos v ON v.id = best.id JOIN users u ON u.id = v.user_id
 ORDER BY best.score DESC, v.created_at DESC, v.id
 `
@@ -646,6 +652,9 @@ func (q *Queries) SearchVideos(ctx context.Context, arg SearchVideosParams) ([]S
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -678,7 +687,7 @@ best AS (
     ORDER BY score DESC, h.created_at DESC, h.id
     LIMIT $3
 )
-SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language
+SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until
 FROM best JOIN videos v ON v.id = best.id JOIN users u ON u.id = v.user_id
 ORDER BY best.score DESC, v.created_at DESC, v.id
 `
@@ -767,6 +776,9 @@ func (q *Queries) SearchVideosShort(ctx context.Context, arg SearchVideosShortPa
 			&i.User.ErasedAt,
 			&i.User.EmailVerifiedAt,
 			&i.User.Language,
+			&i.User.BannedAt,
+			&i.User.BanReason,
+			&i.User.BannedUntil,
 		); err != nil {
 			return nil, err
 		}

@@ -119,7 +119,7 @@ func (q *Queries) UserBlockedEitherWay(ctx context.Context, arg UserBlockedEithe
 const userCreate = `-- name: UserCreate :one
 INSERT INTO users (id, username, email, hashed_password, display_name, credits, role)
 VALUES ($1, $2, $3, $4, $5, 0, $6)
-RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language, banned_at, ban_reason, banned_until
 `
 
 type UserCreateParams struct {
@@ -161,6 +161,9 @@ func (q *Queries) UserCreate(ctx context.Context, arg UserCreateParams) (User, e
 		&i.ErasedAt,
 		&i.EmailVerifiedAt,
 		&i.Language,
+		&i.BannedAt,
+		&i.BanReason,
+		&i.BannedUntil,
 	)
 	return i, err
 }
@@ -198,7 +201,7 @@ func (q *Queries) UserGetAuth(ctx context.Context, id uuid.UUID) (UserGetAuthRow
 }
 
 const userGetByEmail = `-- name: UserGetByEmail :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users WHERE email = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language, banned_at, ban_reason, banned_until FROM users WHERE email = $1
 `
 
 func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error) {
@@ -224,12 +227,15 @@ func (q *Queries) UserGetByEmail(ctx context.Context, email string) (User, error
 		&i.ErasedAt,
 		&i.EmailVerifiedAt,
 		&i.Language,
+		&i.BannedAt,
+		&i.BanReason,
+		&i.BannedUntil,
 	)
 	return i, err
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users WHERE id = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language, banned_at, ban_reason, banned_until FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -255,12 +261,15 @@ func (q *Queries) UserGetByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.ErasedAt,
 		&i.EmailVerifiedAt,
 		&i.Language,
+		&i.BannedAt,
+		&i.BanReason,
+		&i.BannedUntil,
 	)
 	return i, err
 }
 
 const userGetByUsername = `-- name: UserGetByUsername :one
-SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users WHERE username = $1
+SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language, banned_at, ban_reason, banned_until FROM users WHERE username = $1
 `
 
 func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User, error) {
@@ -286,6 +295,9 @@ func (q *Queries) UserGetByUsername(ctx context.Context, username string) (User,
 		&i.ErasedAt,
 		&i.EmailVerifiedAt,
 		&i.Language,
+		&i.BannedAt,
+		&i.BanReason,
+		&i.BannedUntil,
 	)
 	return i, err
 }
@@ -459,7 +471,7 @@ UPDATE users SET
     profile_image_key = CASE WHEN $5::bool THEN $6 ELSE profile_image_key END,
     updated_at        = now()
 WHERE id = $7
-RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language
+RETURNING id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language, banned_at, ban_reason, banned_until
 `
 
 type UserUpdateProfileParams struct {
@@ -505,6 +517,9 @@ func (q *Queries) UserUpdateProfile(ctx context.Context, arg UserUpdateProfilePa
 		&i.ErasedAt,
 		&i.EmailVerifiedAt,
 		&i.Language,
+		&i.BannedAt,
+		&i.BanReason,
+		&i.BannedUntil,
 	)
 	return i, err
 }

@@ -28,9 +28,21 @@ type RegisterUserParams struct {
 // row in the same transaction. A taken email or username is a conflict, also
 // when two registrations race (the unique index decides).
 func (s *Store) RegisterUser(ctx context.Context, p RegisterUserParams) (User, error) {
+	return s.registerUser(ctx, p, nil)
+}
+
+// registerUser is RegisterUser; then, when not nil, runs in the same
+// transaction with the new user (an admin's creation writes its audit row).
+func (s *Store) registerUser(ctx context.Context, p RegisterUserParams, then func(q *Queries, u User) error) (User, error) {
 	role := p.Role
 	if role == "" {
 		role = lokiz.RoleUser
+	}
+	runThen := func(q *Queries, u User) error {
+		if then == nil {
+			return nil
+		}
+		return then(q, u)
 	}
 	var user User
 	err := s.InTx(ctx, func(q *Queries) error {
@@ -54,7 +66,7 @@ func (s *Store) RegisterUser(ctx context.Context, p RegisterUserParams) (User, e
 		}
 		if p.WelcomeOnVerification {
 			user = u
-			return nil
+			return runThen(q, u)
 		}
 		tx, _, err := applyCredits(ctx, q, CreditChange{
 			UserID:         id,
@@ -68,8 +80,9 @@ func (s *Store) RegisterUser(ctx context.Context, p RegisterUserParams) (User, e
 		}
 		u.Credits = tx.BalanceAfter
 		user = u
-		return nil
+		return runThen(q, u)
 	})
+
 	if name, ok := IsUniqueViolation(err); ok {
 		switch name {
 		case "users_email_key":

@@ -48,5 +48,6 @@ func DefaultEntries(iv Intervals) []Entry {
 		{Name: tasks.TypeTrendingRecompute, Spec: "@every " + iv.Trending.String(), Task: tasks.NewTrendingRecomputeTask},
 		{Name: tasks.TypeSubscriptionsRenew, Spec: "*/15 * * * *", Task: tasks.NewSubscriptionsRenewTask},
 		{Name: tasks.TypeSubscriptionsExpire, Spec: "*/10 * * * *", Task: tasks.NewSubscriptionsExpireTask},
+		{Name: tasks.TypeBansExpire, Spec: "* * * * *", Task: tasks.NewBansExpireTask},
 	}
 }

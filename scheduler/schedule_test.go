@@ -34,6 +34,7 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "@every 5m0s", byName[tasks.TypeTrendingRecompute].Spec)
 	require.Equal(t, "*/15 * * * *", byName[tasks.TypeSubscriptionsRenew].Spec, "Toss billing keys due are charged every 15 minutes")
 	require.Equal(t, "*/10 * * * *", byName[tasks.TypeSubscriptionsExpire].Spec)
+	require.Equal(t, "* * * * *", byName[tasks.TypeBansExpire].Spec, "a timed ban ends within a minute of its end")
 }
 
 func TestNewRejectsBadEntries(t *testing.T) {

@@ -192,3 +192,20 @@ func keyFromReference(ref, prefix string) string {
 	}
 	return ""
 }
+
+// VideoIDOfKey returns the video a key belongs to when it is one of the
+// keys derived from a video's id (VideoKey, OriginalKey, ThumbnailKey), so
+// that a request for the object can be checked against the video's state
+// (a removed video's media is not served).
+func VideoIDOfKey(key string) (uuid.UUID, bool) {
+	prefix, name, ok := strings.Cut(key, "/")
+	if !ok || (prefix != prefixVideos && prefix != prefixOriginals && prefix != prefixThumbnails) || strings.Contains(name, "/") {
+		return uuid.Nil, false
+	}
+	base, _, _ := strings.Cut(name, ".")
+	id, err := uuid.Parse(base)
+	if err != nil || len(base) != 36 {
+		return uuid.Nil, false
+	}
+	return id, true
+}

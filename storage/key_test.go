@@ -132,3 +132,19 @@ func TestKeyLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.Regexp(t, `^uploads/.+\.mp4$`, up)
 }
+
+func TestVideoIDOfKey(t *testing.T) {
+	id := uuid.New()
+	for _, key := range []string{storage.VideoKey(id, ".mp4"), storage.OriginalKey(id, ".mov"), storage.ThumbnailKey(id)} {
+		got, ok := storage.VideoIDOfKey(key)
+		if !ok || got != id {
+			t.Fatalf("storage.VideoIDOfKey(%q) = %v, %v", key, got, ok)
+		}
+	}
+	for _, key := range []string{"images/" + id.String() + ".png", "videos/x.mp4", "videos/a/" + id.String() + ".mp4", "videos",
+		"frames/" + id.String() + "/01.jpg"} {
+		if _, ok := storage.VideoIDOfKey(key); ok {
+			t.Fatalf("storage.VideoIDOfKey(%q) matched", key)
+		}
+	}
+}

@@ -39,6 +39,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	}
 	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, subs, d.Logger))
 	mux.Handle(tasks.TypeAccountsReconcile, NewAccountsReconcileHandler(d.Store, d.Tasks, d.Logger))
+	mux.Handle(tasks.TypeBansExpire, NewBansExpireHandler(d.Store, d.Logger))
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
 	}

@@ -40,6 +40,7 @@ func init() {
 		{"migrate", "apply or list database migrations", "lokiz migrate up|status", runMigrate},
 		{"dev", "run migrations, then api, worker, scheduler and dashboard in one process", "lokiz dev", runDev},
 		{"seed", "create demo accounts and videos (idempotent) for local development", "lokiz seed [-password P]", runSeed},
+		{"admin", "create an admin, or grant or revoke the role (each change is audited)", adminUsage, runAdmin},
 		{"replicate-sim", "serve a Replicate-compatible simulator that makes real media with ffmpeg (development and tests)", "lokiz replicate-sim [-addr :8090]", runReplicateSim},
 	}
 }
