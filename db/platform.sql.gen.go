@@ -14,7 +14,7 @@ import (
 
 const adminUsers = `-- name: AdminUsers :many
 SELECT id, username, email, hashed_password, display_name, bio, credits, last_daily_credit_claim, is_active, role, subscription_tier, subscription_expires_at, created_at, updated_at, profile_image_key, deleted_at, erased_at, email_verified_at, language FROM users u
-WHERE ($1::text IS NULL OR u.username LIKE $1::text || '%' OR u.email LIKE $1::text || '%')
+WHERE ($1::text IS NULL OR u.username LIKE $1::text || '%' ESCAPE '\' OR u.email LIKE $1::text || '%' ESCAPE '\')
   AND ($2::text IS NULL
        OR ($2::text = 'active' AND u.deleted_at IS NULL AND u.is_active)
        OR ($2::text = 'banned' AND u.deleted_at IS NULL AND NOT u.is_active)
@@ -90,8 +90,8 @@ func (q *Queries) AdminUsers(ctx context.Context, arg AdminUsersParams) ([]User,
 
 const adminVideos = `-- name: AdminVideos :many
 SELECT v.id, v.user_id, v.title, v.caption, v.status, v.failure_reason, v.is_public, v.object_key, v.thumbnail_key, v.content_type, v.size_bytes, v.duration_seconds, v.width, v.height, v.view_count, v.like_count, v.comment_count, v.glitch_count, v.share_count, v.original_video_id, v.removed_at, v.deleted_at, v.created_at, v.updated_at, v.upload_key, v.upload_max_bytes, v.original_key, v.video_codec, v.audio_codec, v.container, v.bit_rate, v.frame_rate, v.transcoded, v.client_width, v.client_height, v.client_duration, v.processing_at, v.completed_at, v.author_active, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language FROM videos v JOIN users u ON u.id = v.user_id
-WHERE ($1::text IS NULL OR v.caption ILIKE '%' || $1::text || '%'
-       OR coalesce(v.title, '') ILIKE '%' || $1::text || '%')
+WHERE ($1::text IS NULL OR v.caption ILIKE '%' || $1::text || '%' ESCAPE '\'
+       OR coalesce(v.title, '') ILIKE '%' || $1::text || '%' ESCAPE '\')
   AND ($2::text IS NULL
        OR ($2::text = 'deleted' AND v.deleted_at IS NOT NULL)
        OR (v.status = $2::text AND v.deleted_at IS NULL))

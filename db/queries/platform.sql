@@ -74,7 +74,7 @@ SELECT * FROM platform_daily_stats WHERE day >= @first AND day <= @last ORDER BY
 -- caller).
 -- name: AdminUsers :many
 SELECT * FROM users u
-WHERE (sqlc.narg('q')::text IS NULL OR u.username LIKE sqlc.narg('q')::text || '%' OR u.email LIKE sqlc.narg('q')::text || '%')
+WHERE (sqlc.narg('q')::text IS NULL OR u.username LIKE sqlc.narg('q')::text || '%' ESCAPE '\' OR u.email LIKE sqlc.narg('q')::text || '%' ESCAPE '\')
   AND (sqlc.narg('status')::text IS NULL
        OR (sqlc.narg('status')::text = 'active' AND u.deleted_at IS NULL AND u.is_active)
        OR (sqlc.narg('status')::text = 'banned' AND u.deleted_at IS NULL AND NOT u.is_active)
@@ -92,8 +92,8 @@ LIMIT @lim;
 -- visibility rule does not apply here.
 -- name: AdminVideos :many
 SELECT sqlc.embed(v), sqlc.embed(u) FROM videos v JOIN users u ON u.id = v.user_id
-WHERE (sqlc.narg('q')::text IS NULL OR v.caption ILIKE '%' || sqlc.narg('q')::text || '%'
-       OR coalesce(v.title, '') ILIKE '%' || sqlc.narg('q')::text || '%')
+WHERE (sqlc.narg('q')::text IS NULL OR v.caption ILIKE '%' || sqlc.narg('q')::text || '%' ESCAPE '\'
+       OR coalesce(v.title, '') ILIKE '%' || sqlc.narg('q')::text || '%' ESCAPE '\')
   AND (sqlc.narg('status')::text IS NULL
        OR (sqlc.narg('status')::text = 'deleted' AND v.deleted_at IS NOT NULL)
        OR (v.status = sqlc.narg('status')::text AND v.deleted_at IS NULL))
