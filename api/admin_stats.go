@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -236,22 +235,17 @@ func (s *Server) aiJobStats(ctx context.Context, st *platformStats) error {
 func (s *Server) queueStats(st *platformStats) error {
 	queues, err := s.inspector.Queues()
 	if err != nil {
-		return fmt.Errorf("list asynq queues: %w", err)
+		return err
 	}
-	slices.Sort(queues)
 	st.Queues = []queueStats{}
 	for _, q := range queues {
-		info, err := s.inspector.GetQueueInfo(q)
-		if err != nil {
-			return fmt.Errorf("read asynq queue %s: %w", q, err)
-		}
 		st.Queues = append(st.Queues, queueStats{
-			Queue: q, Size: info.Size, Pending: info.Pending, Active: info.Active, Scheduled: info.Scheduled,
-			Retry: info.Retry, Archived: info.Archived, ProcessedToday: info.Processed, FailedToday: info.Failed,
-			LatencySeconds: info.Latency.Seconds(), Paused: info.Paused,
+			Queue: q.Queue, Size: q.Size, Pending: q.Pending, Active: q.Active, Scheduled: q.Scheduled,
+			Retry: q.Retry, Archived: q.Archived, ProcessedToday: q.ProcessedToday, FailedToday: q.FailedToday,
+			LatencySeconds: q.Latency.Seconds(), Paused: q.Paused,
 		})
-		st.QueueFailed += info.Failed
-		st.QueueArchived += info.Archived
+		st.QueueFailed += q.FailedToday
+		st.QueueArchived += q.Archived
 	}
 	return nil
 }

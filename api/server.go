@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -188,7 +187,7 @@ type Server struct {
 	// activity counts DAU/WAU/MAU; inspector reads the asynq queues for the
 	// admin stats, which statsCache holds for AdminStatsTTL.
 	activity   *activity.Tracker
-	inspector  *asynq.Inspector
+	inspector  *tasks.Inspector
 	statsCache statsCache
 	// afterSocketRegister, set by tests only, runs between a socket's
 	// registration and its catch-up read.
@@ -254,7 +253,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.activity = activity.New(activity.Config{Redis: deps.Redis, Store: deps.Store, Prefix: cfg.ActivityPrefix, Logger: s.log})
 	}
 	// The inspector shares the api's client and never closes it.
-	s.inspector = asynq.NewInspectorFromRedisClient(deps.Redis)
+	s.inspector = tasks.NewInspector(deps.Redis)
 	if s.trending == nil {
 		s.trending = trending.New(deps.Redis)
 	}
