@@ -125,6 +125,9 @@ type Config struct {
 	// requests (the benchmark's baseline); DAU, WAU and MAU then stay as
 	// they are.
 	ActivityDisabled bool
+	// ActivityDedup is how long a user counted by this process is not
+	// sent to Redis again (default activity.DefaultDedup, 5 minutes).
+	ActivityDedup time.Duration
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -250,7 +253,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.activity = deps.Activity
 	if s.activity == nil {
-		s.activity = activity.New(activity.Config{Redis: deps.Redis, Store: deps.Store, Prefix: cfg.ActivityPrefix, Logger: s.log})
+		s.activity = activity.New(activity.Config{Redis: deps.Redis, Store: deps.Store, Prefix: cfg.ActivityPrefix, Dedup: cfg.ActivityDedup, Logger: s.log})
 	}
 	// The inspector shares the api's client and never closes it.
 	s.inspector = tasks.NewInspector(deps.Redis)
