@@ -43,7 +43,7 @@ type creditTypeStats struct {
 }
 
 type aiTypeStats struct {
-	JobType     string           `json:"job_type"`
+	JobType     string           `json:"job_type,omitempty"`
 	Total       int64            `json:"total"`
 	ByStatus    map[string]int64 `json:"by_status"`
 	SuccessRate *float64         `json:"success_rate"`
