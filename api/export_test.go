@@ -19,3 +19,14 @@ func SetAfterSocketRegister(s *Server, f func()) {
 	}
 	s.afterSocketRegister.Store(&f)
 }
+
+// ActivityOf is the server's active-user tracker (tests wait for its
+// background adds).
+func ActivityOf(s *Server) interface{ Wait() } { return s.activity }
+
+// ResetAdminStatsCache drops the cached GET /v1/admin/stats answer.
+func ResetAdminStatsCache(s *Server) {
+	s.statsCache.mu.Lock()
+	s.statsCache.body = nil
+	s.statsCache.mu.Unlock()
+}

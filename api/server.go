@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/activity"
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/foryou"
@@ -117,6 +118,20 @@ type Config struct {
 	// requests per address, per hour (default 5); reset requests are also
 	// limited per IP by AuthRateLimit.
 	EmailRequestLimit int
+	// AdminStatsTTL is how long GET /v1/admin/stats answers from its
+	// in-process cache (ADMIN_STATS_CACHE_TTL, default 30 s).
+	AdminStatsTTL time.Duration
+	// ActivityPrefix starts the active-user keys in Redis (package
+	// activity); empty means activity.DefaultPrefix. The worker's must be
+	// the same.
+	ActivityPrefix string
+	// ActivityDisabled turns off active-user counting on authenticated
+	// requests (the benchmark's baseline); DAU, WAU and MAU then stay as
+	// they are.
+	ActivityDisabled bool
+	// ActivityDedup is how long a user counted by this process is not
+	// sent to Redis again (default activity.DefaultDedup, 5 minutes).
+	ActivityDedup time.Duration
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -156,6 +171,9 @@ type Deps struct {
 	// Realtime is the process's WebSocket hub (its Run must be running);
 	// without it WS /v1/notifications/ws answers 503.
 	Realtime *realtime.Hub
+	// Activity counts active users; nil builds one over Redis with
+	// Config.ActivityPrefix.
+	Activity *activity.Tracker
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -173,6 +191,11 @@ type Server struct {
 	subs     *billing.Subscriptions
 	limits   lokiz.TierLimits
 	hub      *realtime.Hub
+	// activity counts DAU/WAU/MAU; inspector reads the asynq queues for the
+	// admin stats, which statsCache holds for AdminStatsTTL.
+	activity   *activity.Tracker
+	inspector  *tasks.Inspector
+	statsCache statsCache
 	// afterSocketRegister, set by tests only, runs between a socket's
 	// registration and its catch-up read.
 	afterSocketRegister atomic.Pointer[func()]
@@ -207,6 +230,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.APIKeyMaxPerUser = cmp.Or(cfg.APIKeyMaxPerUser, defaultAPIKeyMaxPerUser)
 	cfg.PurchaseRateLimit = cmp.Or(cfg.PurchaseRateLimit, 10)
 	cfg.EmailRequestLimit = cmp.Or(cfg.EmailRequestLimit, 5)
+	cfg.AdminStatsTTL = cmp.Or(cfg.AdminStatsTTL, defaultAdminStatsTTL)
 	if deps.DevMail != nil && cfg.Env == "production" {
 		return nil, errors.New("api: the development mail box is never served in production")
 	}
@@ -231,6 +255,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		tokens:   tokenIssuer{key: []byte(cfg.SecretKey), ttl: cfg.TokenTTL, now: time.Now},
 		limiter:  rateLimiter{rdb: deps.Redis},
 	}
+	s.activity = deps.Activity
+	if s.activity == nil {
+		s.activity = activity.New(activity.Config{Redis: deps.Redis, Store: deps.Store, Prefix: cfg.ActivityPrefix, Dedup: cfg.ActivityDedup, Logger: s.log})
+	}
+	// The inspector shares the api's client and never closes it.
+	s.inspector = tasks.NewInspector(deps.Redis)
 	if s.trending == nil {
 		s.trending = trending.New(deps.Redis)
 	}
@@ -393,6 +423,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	admin.PATCH("/users/:id/unban", s.unbanUser)
 	admin.PATCH("/videos/:id/remove", s.removeVideo)
 	admin.PATCH("/videos/:id/restore", s.restoreVideo)
+	admin.GET("/stats", s.adminStats)
+	admin.GET("/users", s.adminUsers)
+	admin.GET("/videos", s.adminVideos)
 	v1.POST("/comments/videos/:video_id", auth, s.commentQuota(), s.createComment)
 	v1.GET("/comments/videos/:video_id", optional, s.listComments)
 	v1.PATCH("/comments/:comment_id", auth, s.updateComment)

@@ -133,7 +133,14 @@ func (s *Server) authenticate(c *gin.Context) (caller, error) {
 	if !ok || !strings.EqualFold(scheme, "bearer") || raw == "" {
 		return caller{}, lokiz.Errorf(lokiz.EUNAUTHORIZED, "Authorization header must be 'Bearer <token>'")
 	}
-	return s.authenticateBearer(c, raw)
+	u, err := s.authenticateBearer(c, raw)
+	if err == nil && !s.cfg.ActivityDisabled {
+		// The user is active today (DAU/WAU/MAU, package activity): a map
+		// lookup here, the Redis call at most once per user per few
+		// minutes and never in the request.
+		s.activity.Touch(u.ID)
+	}
+	return u, err
 }
 
 // authenticateBearer resolves a presented token, from the Authorization

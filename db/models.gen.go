@@ -288,6 +288,17 @@ type PaymentOrder struct {
 	UpdatedAt         time.Time
 }
 
+type PlatformDailyStat struct {
+	Day       time.Time
+	Dau       int64
+	Wau       int64
+	Mau       int64
+	NewUsers  int64
+	NewVideos int64
+	Hll       []byte
+	FlushedAt time.Time
+}
+
 type Preset struct {
 	ID             string
 	Kind           string

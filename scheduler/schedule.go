@@ -44,6 +44,7 @@ func DefaultEntries(iv Intervals) []Entry {
 		{Name: tasks.TypeFramesReconcile, Spec: "*/5 * * * *", Task: tasks.NewFramesReconcileTask},
 		{Name: tasks.TypeAccountsReconcile, Spec: "*/10 * * * *", Task: tasks.NewAccountsReconcileTask},
 		{Name: tasks.TypePaymentsReconcile, Spec: "*/5 * * * *", Task: tasks.NewPaymentsReconcileTask},
+		{Name: tasks.TypeStatsFlush, Spec: "7 * * * *", Task: tasks.NewStatsFlushTask},
 		{Name: tasks.TypeViewsFlush, Spec: "@every " + iv.ViewFlush.String(), Task: tasks.NewViewsFlushTask},
 		{Name: tasks.TypeTrendingRecompute, Spec: "@every " + iv.Trending.String(), Task: tasks.NewTrendingRecomputeTask},
 		{Name: tasks.TypeSubscriptionsRenew, Spec: "*/15 * * * *", Task: tasks.NewSubscriptionsRenewTask},

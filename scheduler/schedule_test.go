@@ -30,6 +30,7 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "*/5 * * * *", byName[tasks.TypeFramesReconcile].Spec)
 	require.Equal(t, "*/10 * * * *", byName[tasks.TypeAccountsReconcile].Spec)
 	require.Equal(t, "*/5 * * * *", byName[tasks.TypePaymentsReconcile].Spec, "a lost payment webhook is recovered within minutes")
+	require.Equal(t, "7 * * * *", byName[tasks.TypeStatsFlush].Spec, "active users reach Postgres hourly: a Redis loss costs at most an hour")
 	require.Equal(t, "@every 10s", byName[tasks.TypeViewsFlush].Spec)
 	require.Equal(t, "@every 5m0s", byName[tasks.TypeTrendingRecompute].Spec)
 	require.Equal(t, "*/15 * * * *", byName[tasks.TypeSubscriptionsRenew].Spec, "Toss billing keys due are charged every 15 minutes")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz/activity"
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
@@ -29,6 +30,10 @@ func NewMux(d Deps) *asynq.ServeMux {
 	purge := NewVideoPurgeHandler(d.Store, d.Storage, d.Logger)
 	mux.Handle(tasks.TypeVideoPurge, purge)
 	mux.Handle(tasks.TypeVideosPurge, purge)
+	if d.Redis != nil {
+		tracker := activity.New(activity.Config{Redis: d.Redis, Store: d.Store, Prefix: d.ActivityPrefix, Logger: d.Logger})
+		mux.Handle(tasks.TypeStatsFlush, NewStatsFlushHandler(tracker, nil, d.Logger))
+	}
 	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
 	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger).WithGroupWindow(d.NotificationGroupWindow))
 	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger))

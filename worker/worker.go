@@ -63,6 +63,9 @@ type Deps struct {
 	// Mailer sends the e-mail tasks; without it (no SMTP_HOST) they are
 	// dropped.
 	Mailer *mail.Mailer
+	// ActivityPrefix starts the active-user keys (package activity); empty
+	// means activity.DefaultPrefix. The api must use the same.
+	ActivityPrefix string
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

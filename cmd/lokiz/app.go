@@ -268,6 +268,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		SearchHistoryRateLimit:   a.cfg.Media.SearchHistoryRateLimit,
 		AutocompleteMinSearchers: a.cfg.Media.AutocompleteMinSearchers,
 		FeedCacheTTL:             a.cfg.Media.FeedCacheTTL,
+		AdminStatsTTL:            a.cfg.Media.AdminStatsTTL,
 		Quotas: api.Quotas{
 			AIJobsPerMinute: a.cfg.Quota.AIJobsPerMinute, AIJobsPerDay: a.cfg.Quota.AIJobsPerDay,
 			CapturesPerMinute: a.cfg.Quota.CapturesPerMinute, CapturesPerDay: a.cfg.Quota.CapturesPerDay,

@@ -123,6 +123,7 @@ type MediaConfig struct {
 	ViewFlushInterval time.Duration // VIEW_FLUSH_INTERVAL, default 10s
 	TrendingInterval  time.Duration // TRENDING_INTERVAL, default 5m
 	FeedCacheTTL      time.Duration // FEED_CACHE_TTL: anonymous first feed pages, default 5s, 0 turns it off
+	AdminStatsTTL     time.Duration // ADMIN_STATS_CACHE_TTL: GET /v1/admin/stats cache, default 30s, 1s to 10m
 	ViewRateLimit     int           // VIEW_RATE_LIMIT: view requests per IP per minute, default 300
 	ReportRateLimit   int           // REPORT_RATE_LIMIT: reports per IP per hour, default 30
 	SearchRateLimit   int           // SEARCH_RATE_LIMIT: searches per IP per minute, default 600
@@ -453,6 +454,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		p.fail("TRENDING_INTERVAL must be a whole number of seconds, at least 1s")
 	}
 	c.Media.FeedCacheTTL = p.durationOrOff("FEED_CACHE_TTL", 5*time.Second)
+	c.Media.AdminStatsTTL = p.duration("ADMIN_STATS_CACHE_TTL", 30*time.Second)
+	if c.Media.AdminStatsTTL < time.Second || c.Media.AdminStatsTTL > 10*time.Minute {
+		p.fail("ADMIN_STATS_CACHE_TTL must be from 1s to 10m")
+	}
 	if c.Media.FeedCacheTTL < 0 || c.Media.FeedCacheTTL > time.Minute {
 		p.fail("FEED_CACHE_TTL must be from 0 (off) to 1m")
 	}
