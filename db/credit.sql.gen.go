@@ -134,8 +134,9 @@ func (q *Queries) CreditTotals(ctx context.Context, userID uuid.UUID) (CreditTot
 
 const creditTransactionCreate = `-- name: CreditTransactionCreate :one
 INSERT INTO credit_transactions
-    (id, user_id, transaction_type, credits, balance_after, description, extra_data, idempotency_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    (id, user_id, transaction_type, credits, balance_after, description, extra_data, idempotency_key, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        clock_timestamp())
 RETURNING id, user_id, transaction_type, credits, balance_after, description, extra_data, idempotency_key, created_at
 `
 
@@ -150,6 +151,13 @@ type CreditTransactionCreateParams struct {
 	IdempotencyKey  string
 }
 
+// created_at is the time of the insert (clock_timestamp), not of the
+// transaction's start (now()): the row is written after the balance update
+// that locks the user's row, so two concurrent changes are dated in the
+// order they changed the balance, and the newest row by created_at is the
+// one whose balance_after is the balance. With now(), a transaction that
+// started first but waited for the lock was dated before the one it waited
+// for, and the history showed the two balances in the wrong order.
 func (q *Queries) CreditTransactionCreate(ctx context.Context, arg CreditTransactionCreateParams) (CreditTransaction, error) {
 	row := q.db.QueryRow(ctx, creditTransactionCreate,
 		arg.ID,

@@ -1,7 +1,15 @@
 -- name: CreditTransactionCreate :one
+-- created_at is the time of the insert (clock_timestamp), not of the
+-- transaction's start (now()): the row is written after the balance update
+-- that locks the user's row, so two concurrent changes are dated in the
+-- order they changed the balance, and the newest row by created_at is the
+-- one whose balance_after is the balance. With now(), a transaction that
+-- started first but waited for the lock was dated before the one it waited
+-- for, and the history showed the two balances in the wrong order.
 INSERT INTO credit_transactions
-    (id, user_id, transaction_type, credits, balance_after, description, extra_data, idempotency_key)
-VALUES (@id, @user_id, @transaction_type, @credits, @balance_after, @description, @extra_data, @idempotency_key)
+    (id, user_id, transaction_type, credits, balance_after, description, extra_data, idempotency_key, created_at)
+VALUES (@id, @user_id, @transaction_type, @credits, @balance_after, @description, @extra_data, @idempotency_key,
+        clock_timestamp())
 RETURNING *;
 
 -- name: CreditTransactionGetByKey :one
