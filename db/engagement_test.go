@@ -2,7 +2,6 @@ package db_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/db"
@@ -206,18 +204,8 @@ func TestDailyEngagementConcurrentLikes(t *testing.T) {
 func TestEngagementMigrationBackfills(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := sql.Open("pgx", dbtest.NewEmptyDB(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, conn, db.Migrations(), goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 28)
-	require.NoError(t, err)
-	exec := func(q string, args ...any) {
-		t.Helper()
-		_, err := conn.ExecContext(ctx, q, args...)
-		require.NoError(t, err)
-	}
+	conn, p, exec := migratedTo(t, 28)
+	var err error
 	const (
 		owner  = "01900000-0000-7000-8000-000000000001"
 		fan    = "01900000-0000-7000-8000-000000000002"

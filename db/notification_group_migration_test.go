@@ -2,15 +2,9 @@ package db_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // TestNotificationGroupMigration: 00024 turns each like, follow and glitch
@@ -20,19 +14,8 @@ import (
 func TestNotificationGroupMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := sql.Open("pgx", dbtest.NewEmptyDB(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, conn, db.Migrations(), goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 23)
-	require.NoError(t, err)
-
-	exec := func(q string, args ...any) {
-		t.Helper()
-		_, err := conn.ExecContext(ctx, q, args...)
-		require.NoError(t, err)
-	}
+	conn, p, exec := migratedTo(t, 23)
+	var err error
 	const (
 		owner   = "01900000-0000-7000-8000-000000000001"
 		a       = "01900000-0000-7000-8000-000000000002"

@@ -5,12 +5,7 @@ import (
 	"database/sql"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/db/dbtest"
 )
 
 // TestReportSnapshotMigration: 00015 gives the comment reports that exist
@@ -19,19 +14,8 @@ import (
 func TestReportSnapshotMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := sql.Open("pgx", dbtest.NewEmptyDB(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, conn, db.Migrations(), goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 14)
-	require.NoError(t, err)
-
-	exec := func(q string, args ...any) {
-		t.Helper()
-		_, err := conn.ExecContext(ctx, q, args...)
-		require.NoError(t, err)
-	}
+	conn, p, exec := migratedTo(t, 14)
+	var err error
 	const (
 		author   = "01900000-0000-7000-8000-000000000001"
 		reporter = "01900000-0000-7000-8000-000000000002"

@@ -2,13 +2,11 @@ package db_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/db"
@@ -129,13 +127,8 @@ func TestAuthorActiveUnderConcurrency(t *testing.T) {
 func TestVisibilityMigrationBackfills(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := sql.Open("pgx", dbtest.NewEmptyDB(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, conn, db.Migrations(), goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 19)
-	require.NoError(t, err)
+	conn, p, _ := migratedTo(t, 19)
+	var err error
 	active, banned := uuid.New(), uuid.New()
 	for i, u := range []uuid.UUID{active, banned} {
 		_, err = conn.ExecContext(ctx, `INSERT INTO users (id, username, email, hashed_password, is_active)
