@@ -13,6 +13,7 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/api"
+	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 )
 
@@ -165,7 +166,7 @@ func TestAPIKeyDiesWithTierAndBan(t *testing.T) {
 	other, otherToken := e.enterpriseUser(t, nil)
 	otherKey, _ := e.newAPIKey(t, otherToken, "banned")
 	require.Equal(t, http.StatusOK, e.do(req{method: "GET", path: "/v1/users/me", token: otherKey}).Status)
-	_, err := e.store.BanUser(context.Background(), other)
+	_, _, err := e.store.AdminBanUser(context.Background(), db.Actor{}, db.BanParams{UserID: other, Reason: "test"})
 	require.NoError(t, err)
 	requireKeyRefused(t, e.do(req{method: "GET", path: "/v1/users/me", token: otherKey}), "account_disabled")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/trending"
 )
@@ -94,7 +95,7 @@ func TestBannedAuthorsVideoIsGoneEverywhere(t *testing.T) {
 	}
 	require.Contains(t, trendingTags(), "qzmatrix")
 
-	_, err := e.store.BanUser(ctx, uuid.MustParse(author))
+	_, _, err := e.store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: uuid.MustParse(author), Reason: "test"})
 	require.NoError(t, err)
 
 	for _, r := range reads {

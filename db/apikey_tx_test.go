@@ -190,7 +190,7 @@ func TestAuthenticateAPIKey(t *testing.T) {
 
 	// A banned owner.
 	dbtest.SetSubscription(t, store, u.ID, lokiz.TierEnterprise, nil)
-	_, err = store.BanUser(ctx, u.ID)
+	_, _, err = store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: u.ID, Reason: "test"})
 	require.NoError(t, err)
 	_, err = store.AuthenticateAPIKey(ctx, k.LookupID, k.Hash, time.Now())
 	require.Equal(t, "account_disabled", reasonOf(err))

@@ -137,7 +137,7 @@ func TestGlitchCountIsWhatTheListShows(t *testing.T) {
 	require.NoError(t, err)
 	check(1, "public again")
 
-	_, err = store.BanUser(ctx, author.ID)
+	_, _, err = store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: author.ID, Reason: "test"})
 	require.NoError(t, err)
 	check(0, "author banned")
 	setActive(t, store, author.ID, true)
@@ -215,7 +215,7 @@ func TestLikesAndCommentsOfABannedUserStopCounting(t *testing.T) {
 	require.Equal(t, [2]int32{2, 3}, [2]int32{l, c})
 	require.EqualValues(t, 1, commentLikes())
 
-	_, err = store.BanUser(ctx, fan.ID)
+	_, _, err = store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: fan.ID, Reason: "test"})
 	require.NoError(t, err)
 	l, c = counts(v1)
 	require.Equal(t, [2]int32{1, 1}, [2]int32{l, c}, "banned: only the other user's like and comment count")
@@ -387,7 +387,7 @@ func TestTrendingCountsVisibleGlitches(t *testing.T) {
 	gb := countsGlitch(t, store, banned.ID, ofBanned)
 	_, err = store.UpdateVideo(ctx, db.VideoUpdateParams{ID: gb, UserID: banned.ID, IsPublic: ptr(true)})
 	require.NoError(t, err)
-	_, err = store.BanUser(ctx, banned.ID)
+	_, _, err = store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: banned.ID, Reason: "test"})
 	require.NoError(t, err)
 	// The same age for all, so that only the counts differ.
 	_, err = store.Pool().Exec(ctx, `UPDATE videos SET created_at = now() - interval '1 hour' WHERE user_id = $1`, owner.ID)

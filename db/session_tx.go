@@ -228,25 +228,3 @@ func (s *Store) DeleteAccount(ctx context.Context, userID uuid.UUID) (revoked []
 	}
 	return revoked, nil
 }
-
-// BanUser disables a user and ends every session of theirs in one
-// transaction (the admin ban). It returns the sessions it ended, for the
-// revocation event; a user that does not exist is not_found.
-func (s *Store) BanUser(ctx context.Context, userID uuid.UUID) (revoked []uuid.UUID, err error) {
-	err = s.InTx(ctx, func(q *Queries) error {
-		n, err := q.UserSetActive(ctx, UserSetActiveParams{ID: userID, IsActive: false})
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
-		}
-		reason := RevokeBan
-		revoked, err = q.SessionRevokeAllOfUser(ctx, SessionRevokeAllOfUserParams{UserID: userID, Reason: &reason})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ban user: %w", err)
-	}
-	return revoked, nil
-}

@@ -28,7 +28,7 @@ func TestBanUserRevokesSessions(t *testing.T) {
 	}
 	s1, s2, kept := open(banned, 1), open(banned, 2), open(other, 3)
 
-	revoked, err := store.BanUser(ctx, banned.ID)
+	_, revoked, err := store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: banned.ID, Reason: "test"})
 	require.NoError(t, err)
 	require.ElementsMatch(t, []uuid.UUID{s1.ID, s2.ID}, revoked)
 	for _, s := range []db.Session{s1, s2} {
@@ -41,6 +41,6 @@ func TestBanUserRevokesSessions(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, row.Revoked, "other users' sessions go on")
 
-	_, err = store.BanUser(ctx, uuid.New())
+	_, _, err = store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: uuid.New(), Reason: "test"})
 	require.Equal(t, lokiz.ENOTFOUND, lokiz.ErrorCode(err))
 }

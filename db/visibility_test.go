@@ -55,7 +55,7 @@ func TestVisibleFollowsTheAuthorsState(t *testing.T) {
 	require.True(t, visible(&viewer))
 	require.True(t, visible(nil))
 
-	_, err := store.BanUser(ctx, author)
+	_, _, err := store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: author, Reason: "test"})
 	require.NoError(t, err)
 	require.False(t, visible(&viewer))
 	require.False(t, visible(nil))

@@ -2,29 +2,23 @@ package mail
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 
 	"github.com/google/uuid"
+
+	"github.com/lokiz/lokiz/session"
 )
 
-// NewToken returns a single-use token for a mail link (32 random bytes,
-// base64url) and the SHA-256 under which it is stored. The token is 256
-// random bits, so a fast hash is enough.
-func NewToken() (token string, hash []byte) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, HashToken(token)
-}
+// NewToken returns a single-use token for a mail link and the hash under
+// which it is stored. It is made and hashed like a refresh token (256 random
+// bits, base64url, stored as their SHA-256): one recipe for every secret
+// token the server hands out.
+func NewToken() (token string, hash []byte) { return session.NewRefreshToken() }
 
 // HashToken is the stored form of a token.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+func HashToken(token string) []byte { return session.HashRefreshToken(token) }
 
 // unsubscribeDomain separates these signatures from every other use of the
 // secret key.

@@ -223,7 +223,7 @@ func TestEmailVerificationAndResetMails(t *testing.T) {
 	require.NotEmpty(t, msgs[1].LinkWith("/reset-password?token="))
 
 	banned := dbtest.CreateUser(t, b.store, dbtest.UserOpts{})
-	_, err = b.store.BanUser(ctx, banned.ID)
+	_, _, err = b.store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: banned.ID, Reason: "test"})
 	require.NoError(t, err)
 	require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewEmailPasswordResetTask(banned.Email, uuid.New())))
 	require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewEmailVerifyTask(banned.ID, uuid.New())))

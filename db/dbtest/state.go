@@ -102,7 +102,7 @@ func GlitchEdge(t testing.TB, store *db.Store, o GlitchEdgeOpts) {
 // alone.
 type UserChange struct {
 	// Active false is the flag a ban sets, without the session revocation
-	// of Store.BanUser: the state a request meets when a ban lands between
+	// of Store.AdminBanUser: the state a request meets when a ban lands between
 	// two of them.
 	Active                *bool
 	DisplayName           *string
