@@ -170,7 +170,7 @@ func (s *Server) platformStats(ctx context.Context, now time.Time) (platformStat
 	if err := s.aiJobStats(ctx, &st); err != nil {
 		return st, err
 	}
-	if err := s.queueStats(&st); err != nil {
+	if err := s.queueStats(ctx, &st); err != nil {
 		return st, err
 	}
 	if st.OpenReports, err = s.store.PlatformOpenReports(ctx); err != nil {
@@ -232,8 +232,8 @@ func (s *Server) aiJobStats(ctx context.Context, st *platformStats) error {
 
 // queueStats reads every asynq queue: its depth by state, and today's
 // processed and failed counts (asynq resets them daily, UTC).
-func (s *Server) queueStats(st *platformStats) error {
-	queues, err := s.inspector.Queues()
+func (s *Server) queueStats(ctx context.Context, st *platformStats) error {
+	queues, err := s.inspector.Queues(ctx)
 	if err != nil {
 		return err
 	}

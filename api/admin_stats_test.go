@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
@@ -103,6 +104,17 @@ func TestAdminStatsMatchSQL(t *testing.T) {
 	_, err = e.store.Pool().Exec(ctx, `UPDATE ai_jobs SET started_at = completed_at - interval '10 seconds'
 		WHERE status = 'completed' AND id = (SELECT id FROM ai_jobs WHERE status = 'completed' ORDER BY id LIMIT 1)`)
 	require.NoError(t, err)
+
+	// A queue holding the id of a retained task whose hash has expired,
+	// not yet swept by asynq's janitor: asynq's own queue reading fails on
+	// it (CI once answered 500 here), the stats must not.
+	q := "test_stats_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	require.NoError(t, e.rdb.SAdd(ctx, "asynq:queues", q).Err())
+	require.NoError(t, e.rdb.ZAdd(ctx, "asynq:{"+q+"}:completed", redis.Z{Score: 1, Member: "expired-task"}).Err())
+	t.Cleanup(func() {
+		e.rdb.SRem(context.Background(), "asynq:queues", q)
+		e.rdb.Del(context.Background(), "asynq:{"+q+"}:completed")
+	})
 
 	// An open report, from the api.
 	video := dbtest.Video(t, e.store, dbtest.VideoOpts{Owner: active[1]})
