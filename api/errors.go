@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -40,11 +41,23 @@ type errorResponse struct {
 	RequestID string             `json:"request_id,omitempty"`
 }
 
+// StatusClientClosedRequest is the status recorded for a request whose
+// client disconnected before the answer (nginx's 499).
+const StatusClientClosedRequest = 499
+
 // writeError answers err in the error shape and aborts the chain. Internal
 // errors are logged here, once, with the request id; clients see only
 // "internal error".
 func (s *Server) writeError(c *gin.Context, err error) {
 	code := lokiz.ErrorCode(err)
+	if code == lokiz.EINTERNAL && errors.Is(c.Request.Context().Err(), context.Canceled) {
+		// The client went away and the work it asked for was cut short:
+		// not a server error. Recorded as nginx's 499 in the access log (at
+		// INFO) and in lokiz_http_requests_total, never as a 500; nobody is
+		// left to read a body.
+		c.AbortWithStatus(StatusClientClosedRequest)
+		return
+	}
 	status, ok := statusByCode[code]
 	if !ok {
 		status, code = http.StatusInternalServerError, lokiz.EINTERNAL
