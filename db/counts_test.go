@@ -14,7 +14,8 @@ import (
 )
 
 // countsMismatchSQL lists every video and comment whose stored counters
-// differ from a recount of what the lists show (00019_true_counts.sql).
+// differ from a recount of what the lists show (00019_true_counts.sql; a
+// comment removed by a moderator is not shown, 00031).
 const countsMismatchSQL = `
 SELECT 'video ' || v.id::text || fmt
 FROM (
@@ -23,7 +24,8 @@ FROM (
            (x.like_count, x.comment_count, x.glitch_count) IS DISTINCT FROM (t.likes, t.comments, t.glitches) AS bad
     FROM videos x, LATERAL (SELECT
         (SELECT count(*) FROM likes l JOIN users u ON u.id = l.user_id WHERE l.video_id = x.id AND u.is_active)::int AS likes,
-        (SELECT count(*) FROM comments c JOIN users u ON u.id = c.user_id WHERE c.video_id = x.id AND u.is_active)::int AS comments,
+        (SELECT count(*) FROM comments c JOIN users u ON u.id = c.user_id WHERE c.video_id = x.id AND u.is_active
+           AND c.removed_at IS NULL)::int AS comments,
         (SELECT count(*) FROM video_glitches g JOIN videos gv ON gv.id = g.glitch_video_id JOIN users u ON u.id = gv.user_id
           WHERE g.original_video_id = x.id AND gv.status = 'completed' AND gv.is_public AND gv.deleted_at IS NULL
             AND u.is_active)::int AS glitches) t

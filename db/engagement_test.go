@@ -17,7 +17,8 @@ import (
 
 // engagementMismatchSQL lists every (video, UTC day) whose row in
 // video_daily_engagement differs from a direct count of the likes and
-// comments of active users made that day (00029_creator_analytics.sql).
+// comments of active users made that day (00029_creator_analytics.sql), a
+// comment removed by a moderator left out (00031).
 const engagementMismatchSQL = `
 WITH truth AS (
     SELECT x.video_id, x.day, sum(x.l)::bigint AS likes, sum(x.c)::bigint AS comments
@@ -25,7 +26,7 @@ WITH truth AS (
           FROM likes l JOIN users u ON u.id = l.user_id WHERE u.is_active
           UNION ALL
           SELECT cm.video_id, (cm.created_at AT TIME ZONE 'UTC')::date, 0, 1
-          FROM comments cm JOIN users u ON u.id = cm.user_id WHERE u.is_active) x
+          FROM comments cm JOIN users u ON u.id = cm.user_id WHERE u.is_active AND cm.removed_at IS NULL) x
     GROUP BY x.video_id, x.day
 )
 SELECT format('video %s day %s likes %s/%s comments %s/%s', coalesce(e.video_id, t.video_id), coalesce(e.day, t.day),

@@ -96,11 +96,11 @@ func (q *Queries) ReportClose(ctx context.Context, arg ReportCloseParams) (Repor
 const reportCreate = `-- name: ReportCreate :one
 INSERT INTO reports (id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, target_id, report_type, reason,
                      reported_comment_content, reported_comment_author_id)
-VALUES ($1, $2, $3, $4, $5,
-        COALESCE($3, $4, $5)::uuid,
+VALUES ($1, $2, $3::uuid, $4::uuid, $5::uuid,
+        COALESCE($3::uuid, $4::uuid, $5::uuid),
         $6, $7,
-        (SELECT c.content FROM comments c WHERE c.id = $5),
-        (SELECT c.user_id FROM comments c WHERE c.id = $5))
+        (SELECT c.content FROM comments c WHERE c.id = $5::uuid),
+        (SELECT c.user_id FROM comments c WHERE c.id = $5::uuid))
 ON CONFLICT (reporter_id, target_id) WHERE status IN ('pending', 'reviewing')
 DO NOTHING
 RETURNING id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at

@@ -5,11 +5,11 @@
 -- the comment.
 INSERT INTO reports (id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, target_id, report_type, reason,
                      reported_comment_content, reported_comment_author_id)
-VALUES (@id, @reporter_id, sqlc.narg('reported_user_id'), sqlc.narg('reported_video_id'), sqlc.narg('reported_comment_id'),
-        COALESCE(sqlc.narg('reported_user_id'), sqlc.narg('reported_video_id'), sqlc.narg('reported_comment_id'))::uuid,
+VALUES (@id, @reporter_id, sqlc.narg('reported_user_id')::uuid, sqlc.narg('reported_video_id')::uuid, sqlc.narg('reported_comment_id')::uuid,
+        COALESCE(sqlc.narg('reported_user_id')::uuid, sqlc.narg('reported_video_id')::uuid, sqlc.narg('reported_comment_id')::uuid),
         @report_type, sqlc.narg('reason'),
-        (SELECT c.content FROM comments c WHERE c.id = sqlc.narg('reported_comment_id')),
-        (SELECT c.user_id FROM comments c WHERE c.id = sqlc.narg('reported_comment_id')))
+        (SELECT c.content FROM comments c WHERE c.id = sqlc.narg('reported_comment_id')::uuid),
+        (SELECT c.user_id FROM comments c WHERE c.id = sqlc.narg('reported_comment_id')::uuid))
 ON CONFLICT (reporter_id, target_id) WHERE status IN ('pending', 'reviewing')
 DO NOTHING
 RETURNING *;
