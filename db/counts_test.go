@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -14,8 +15,7 @@ import (
 )
 
 // countsMismatchSQL lists every video and comment whose stored counters
-// differ from a recount of what the lists show (00019_true_counts.sql; a
-// comment removed by a moderator is not shown, 00031).
+// differ from a recount of what the lists show (00019_true_counts.sql).
 const countsMismatchSQL = `
 SELECT 'video ' || v.id::text || fmt
 FROM (
@@ -24,8 +24,7 @@ FROM (
            (x.like_count, x.comment_count, x.glitch_count) IS DISTINCT FROM (t.likes, t.comments, t.glitches) AS bad
     FROM videos x, LATERAL (SELECT
         (SELECT count(*) FROM likes l JOIN users u ON u.id = l.user_id WHERE l.video_id = x.id AND u.is_active)::int AS likes,
-        (SELECT count(*) FROM comments c JOIN users u ON u.id = c.user_id WHERE c.video_id = x.id AND u.is_active
-           AND c.removed_at IS NULL)::int AS comments,
+        (SELECT count(*) FROM comments c JOIN users u ON u.id = c.user_id WHERE c.video_id = x.id AND u.is_active)::int AS comments,
         (SELECT count(*) FROM video_glitches g JOIN videos gv ON gv.id = g.glitch_video_id JOIN users u ON u.id = gv.user_id
           WHERE g.original_video_id = x.id AND gv.status = 'completed' AND gv.is_public AND gv.deleted_at IS NULL
             AND u.is_active)::int AS glitches) t
@@ -36,9 +35,24 @@ FROM comments c, LATERAL (SELECT count(*)::int AS likes FROM comment_likes cl JO
                           WHERE cl.comment_id = c.id AND u.is_active) t
 WHERE c.like_count <> t.likes`
 
+// countsMismatchNowSQL is countsMismatchSQL for the current schema: a
+// comment removed by a moderator is not shown, so it does not count
+// (00031). The migration tests keep the older text for older schemas.
+var countsMismatchNowSQL = mustReplace(countsMismatchSQL,
+	"WHERE c.video_id = x.id AND u.is_active)::int AS comments",
+	"WHERE c.video_id = x.id AND u.is_active AND c.removed_at IS NULL)::int AS comments")
+
+// mustReplace replaces old, which must occur in s once.
+func mustReplace(s, old, repl string) string {
+	if strings.Count(s, old) != 1 {
+		panic("mustReplace: " + old + " does not occur once")
+	}
+	return strings.Replace(s, old, repl, 1)
+}
+
 func requireCountsTrue(t *testing.T, store *db.Store) {
 	t.Helper()
-	rows, err := store.Pool().Query(context.Background(), countsMismatchSQL)
+	rows, err := store.Pool().Query(context.Background(), countsMismatchNowSQL)
 	require.NoError(t, err)
 	var bad []string
 	for rows.Next() {

@@ -162,8 +162,11 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         r_video := NEW.video_id; r_user := NEW.user_id; r_day := (NEW.created_at AT TIME ZONE 'UTC')::date;
     ELSE
-        IF TG_TABLE_NAME = 'comments' AND OLD.removed_at IS NOT NULL THEN
-            RETURN NULL;
+        -- Nested: OLD of a like has no removed_at.
+        IF TG_TABLE_NAME = 'comments' THEN
+            IF OLD.removed_at IS NOT NULL THEN
+                RETURN NULL;
+            END IF;
         END IF;
         r_video := OLD.video_id; r_user := OLD.user_id; r_day := (OLD.created_at AT TIME ZONE 'UTC')::date;
     END IF;
