@@ -68,15 +68,36 @@ type reportResponse struct {
 	// they stay when the comment is deleted (reported_comment_id is then null).
 	ReportedCommentContent  *string    `json:"reported_comment_content"`
 	ReportedCommentAuthorID *uuid.UUID `json:"reported_comment_author_id"`
-	CreatedAt               time.Time  `json:"created_at"`
-	UpdatedAt               time.Time  `json:"updated_at"`
+	// Outcome is what the reporter may know of a decision: action_taken,
+	// no_action or no_violation (null while open); never the action itself
+	// nor the moderator's note.
+	Outcome    *string    `json:"outcome"`
+	ResolvedAt *time.Time `json:"resolved_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// reportOutcome is a decided report's outcome as its reporter sees it.
+func reportOutcome(r db.Report) *string {
+	var o string
+	switch {
+	case r.Status == db.ReportDismissed:
+		o = "no_violation"
+	case r.Status != db.ReportResolved:
+		return nil
+	case r.ResolutionAction == nil || *r.ResolutionAction == db.ActionNone:
+		o = "no_action"
+	default:
+		o = "action_taken"
+	}
+	return &o
 }
 
 func toReportResponse(r db.Report) reportResponse {
 	return reportResponse{ID: r.ID, ReporterID: r.ReporterID, ReportedUserID: r.ReportedUserID, ReportedVideoID: r.ReportedVideoID,
 		ReportedCommentID: r.ReportedCommentID, ReportType: r.ReportType, Reason: r.Reason, Status: r.Status,
 		ReportedCommentContent: r.ReportedCommentContent, ReportedCommentAuthorID: r.ReportedCommentAuthorID,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		Outcome: reportOutcome(r), ResolvedAt: utc(r.ResolvedAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 // reportVideo is POST /v1/videos/{video_id}/report: the body names only

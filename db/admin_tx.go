@@ -19,22 +19,30 @@ const (
 	AuditRoleRevoke   = "role.revoke"
 	AuditUserBan      = "user.ban"
 	AuditUserUnban    = "user.unban"
-	AuditVideoRemove  = "video.remove"
-	AuditVideoRestore = "video.restore"
+	AuditVideoRemove    = "video.remove"
+	AuditVideoRestore   = "video.restore"
+	AuditCommentRemove  = "comment.remove"
+	AuditCommentRestore = "comment.restore"
+	AuditReportReview   = "report.review"
+	AuditReportResolve  = "report.resolve"
+	AuditReportDismiss  = "report.dismiss"
 )
 
 // AuditActions are the actions the audit log holds.
 var AuditActions = []string{AuditAdminCreate, AuditRoleGrant, AuditRoleRevoke,
-	AuditUserBan, AuditUserUnban, AuditVideoRemove, AuditVideoRestore}
+	AuditUserBan, AuditUserUnban, AuditVideoRemove, AuditVideoRestore,
+	AuditCommentRemove, AuditCommentRestore, AuditReportReview, AuditReportResolve, AuditReportDismiss}
 
 // Audit target types (admin_audit_log.target_type).
 const (
-	AuditTargetUser  = "user"
-	AuditTargetVideo = "video"
+	AuditTargetUser    = "user"
+	AuditTargetVideo   = "video"
+	AuditTargetComment = "comment"
+	AuditTargetReport  = "report"
 )
 
 // AuditTargetTypes are the target types the log accepts (its CHECK).
-var AuditTargetTypes = []string{AuditTargetUser, AuditTargetVideo, "comment", "report"}
+var AuditTargetTypes = []string{AuditTargetUser, AuditTargetVideo, AuditTargetComment, AuditTargetReport}
 
 // Actor is who takes an admin action: AdminID is nil for the command line
 // (`lokiz admin ...`) and for the scheduler's lift of an expired ban.
@@ -175,60 +183,70 @@ type BanParams struct {
 // event. An admin cannot ban themselves nor another admin (the role is
 // revoked first, on the command line).
 func (s *Store) AdminBanUser(ctx context.Context, a Actor, p BanParams) (User, []uuid.UUID, error) {
-	if a.AdminID != nil && *a.AdminID == p.UserID {
-		return User{}, nil, ErrBanSelf
-	}
 	var (
 		user    User
 		revoked []uuid.UUID
 	)
 	err := s.InTx(ctx, func(q *Queries) error {
-		// UserSetActive first: it locks the user's videos, then the user's
-		// row, the order the videos' triggers need. The row read after it
-		// is locked by this transaction, so the checks below see the
-		// state the ban replaces; any failure rolls everything back.
-		n, err := q.UserSetActive(ctx, UserSetActiveParams{ID: p.UserID, IsActive: false})
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
-		}
-		u, err := q.UserGetByID(ctx, p.UserID)
-		if err != nil {
-			return err
-		}
-		switch {
-		case u.DeletedAt != nil:
-			return lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
-		case u.Role == lokiz.RoleAdmin:
-			return ErrBanAdmin
-		case u.BannedAt != nil:
-			return ErrAlreadyBanned
-		}
-		before := banStateOf(u)
-		before.IsActive = true // not deleted and not banned: it was active
-		now := time.Now()
-		reason := p.Reason
-		if err := q.UserSetBan(ctx, UserSetBanParams{ID: u.ID, BannedAt: &now, BanReason: &reason, BannedUntil: p.Until}); err != nil {
-			return err
-		}
-		rr := RevokeBan
-		if revoked, err = q.SessionRevokeAllOfUser(ctx, SessionRevokeAllOfUserParams{UserID: u.ID, Reason: &rr}); err != nil {
-			return err
-		}
-		if user, err = q.UserGetByID(ctx, u.ID); err != nil {
-			return err
-		}
-		return audit(ctx, q, a, AuditEntry{
-			Action: AuditUserBan, TargetType: AuditTargetUser, TargetID: u.ID, Reason: p.Reason,
-			Before: before, After: banStateOf(user),
-		})
+		var err error
+		user, revoked, err = banUserTx(ctx, q, a, p)
+		return err
 	})
 	if err != nil {
 		return User{}, nil, fmt.Errorf("ban user: %w", translate(err, "user"))
 	}
 	return user, revoked, nil
+}
+
+// banUserTx is AdminBanUser inside the caller's transaction (a report's
+// resolution bans through it too).
+func banUserTx(ctx context.Context, q *Queries, a Actor, p BanParams) (User, []uuid.UUID, error) {
+	if a.AdminID != nil && *a.AdminID == p.UserID {
+		return User{}, nil, ErrBanSelf
+	}
+	// UserSetActive first: it locks the user's videos, then the user's
+	// row, the order the videos' triggers need. The row read after it
+	// is locked by this transaction, so the checks below see the
+	// state the ban replaces; any failure rolls everything back.
+	n, err := q.UserSetActive(ctx, UserSetActiveParams{ID: p.UserID, IsActive: false})
+	if err != nil {
+		return User{}, nil, err
+	}
+	if n == 0 {
+		return User{}, nil, lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
+	}
+	u, err := q.UserGetByID(ctx, p.UserID)
+	if err != nil {
+		return User{}, nil, err
+	}
+	switch {
+	case u.DeletedAt != nil:
+		return User{}, nil, lokiz.Errorf(lokiz.ENOTFOUND, "User not found")
+	case u.Role == lokiz.RoleAdmin:
+		return User{}, nil, ErrBanAdmin
+	case u.BannedAt != nil:
+		return User{}, nil, ErrAlreadyBanned
+	}
+	before := banStateOf(u)
+	before.IsActive = true // not deleted and not banned: it was active
+	now := time.Now()
+	reason := p.Reason
+	if err := q.UserSetBan(ctx, UserSetBanParams{ID: u.ID, BannedAt: &now, BanReason: &reason, BannedUntil: p.Until}); err != nil {
+		return User{}, nil, err
+	}
+	rr := RevokeBan
+	revoked, err := q.SessionRevokeAllOfUser(ctx, SessionRevokeAllOfUserParams{UserID: u.ID, Reason: &rr})
+	if err != nil {
+		return User{}, nil, err
+	}
+	user, err := q.UserGetByID(ctx, u.ID)
+	if err != nil {
+		return User{}, nil, err
+	}
+	return user, revoked, audit(ctx, q, a, AuditEntry{
+		Action: AuditUserBan, TargetType: AuditTargetUser, TargetID: u.ID, Reason: p.Reason,
+		Before: before, After: banStateOf(user),
+	})
 }
 
 // AdminUnbanUser lifts a ban: is_active true (the user's content comes back
@@ -365,47 +383,68 @@ func (s *Store) moderateVideo(ctx context.Context, a Actor, videoID uuid.UUID, r
 		note *uuid.UUID
 	)
 	err := s.InTx(ctx, func(q *Queries) error {
-		note = nil
-		v, err := q.VideoGetForModeration(ctx, videoID)
-		if err != nil {
-			return err
-		}
-		before := videoModState{Status: v.Status, RemovedAt: v.RemovedAt}
-		action, status := AuditVideoRestore, lokiz.VideoCompleted
-		var removedAt *time.Time
-		switch {
-		case remove && v.Status == lokiz.VideoRemoved:
-			return ErrAlreadyRemoved
-		case remove && v.Status != lokiz.VideoCompleted:
-			return ErrNotRemovable
-		case !remove && v.Status != lokiz.VideoRemoved:
-			return ErrNotRemoved
-		case remove:
-			now := time.Now()
-			action, status, removedAt = AuditVideoRemove, lokiz.VideoRemoved, &now
-		}
-		if err := q.VideoSetRemoved(ctx, VideoSetRemovedParams{ID: v.ID, Status: status, RemovedAt: removedAt}); err != nil {
-			return err
-		}
-		if remove {
-			msg := "Your video was removed by a moderator: " + reason
-			id, err := q.NotificationInsert(ctx, NotificationInsertParams{
-				ID: NewID(), UserID: v.UserID, Type: NotificationSystem, VideoID: &v.ID, Message: &msg,
-			})
-			switch {
-			case err == nil:
-				note = &id
-			case !IsNotFound(err): // no row: an identical notification is stored
-				return err
-			}
-		}
-		if out, err = q.VideoGetByID(ctx, v.ID); err != nil {
-			return err
-		}
-		return audit(ctx, q, a, AuditEntry{
-			Action: action, TargetType: AuditTargetVideo, TargetID: v.ID, Reason: reason,
-			Before: before, After: videoModState{Status: out.Status, RemovedAt: out.RemovedAt},
-		})
+		var err error
+		out, note, err = moderateVideoTx(ctx, q, a, videoID, reason, remove)
+		return err
 	})
 	return out, note, err
+}
+
+// moderateVideoTx removes or restores a video inside the caller's
+// transaction (a report's resolution removes through it too); see
+// AdminRemoveVideo.
+func moderateVideoTx(ctx context.Context, q *Queries, a Actor, videoID uuid.UUID, reason string, remove bool) (Video, *uuid.UUID, error) {
+	v, err := q.VideoGetForModeration(ctx, videoID)
+	if err != nil {
+		return Video{}, nil, err
+	}
+	before := videoModState{Status: v.Status, RemovedAt: v.RemovedAt}
+	action, status := AuditVideoRestore, lokiz.VideoCompleted
+	var removedAt *time.Time
+	switch {
+	case remove && v.Status == lokiz.VideoRemoved:
+		return Video{}, nil, ErrAlreadyRemoved
+	case remove && v.Status != lokiz.VideoCompleted:
+		return Video{}, nil, ErrNotRemovable
+	case !remove && v.Status != lokiz.VideoRemoved:
+		return Video{}, nil, ErrNotRemoved
+	case remove:
+		now := time.Now()
+		action, status, removedAt = AuditVideoRemove, lokiz.VideoRemoved, &now
+	}
+	if err := q.VideoSetRemoved(ctx, VideoSetRemovedParams{ID: v.ID, Status: status, RemovedAt: removedAt}); err != nil {
+		return Video{}, nil, err
+	}
+	var note *uuid.UUID
+	if remove {
+		msg := "Your video was removed by a moderator: " + reason
+		if note, err = insertSystemNote(ctx, q, v.UserID, &v.ID, msg); err != nil {
+			return Video{}, nil, err
+		}
+	}
+	out, err := q.VideoGetByID(ctx, v.ID)
+	if err != nil {
+		return Video{}, nil, err
+	}
+	return out, note, audit(ctx, q, a, AuditEntry{
+		Action: action, TargetType: AuditTargetVideo, TargetID: v.ID, Reason: reason,
+		Before: before, After: videoModState{Status: out.Status, RemovedAt: out.RemovedAt},
+	})
+}
+
+// insertSystemNote stores a system notification for user in the caller's
+// transaction and returns its id, for the push once committed (nil only if
+// the insert met an identical stored row).
+func insertSystemNote(ctx context.Context, q *Queries, user uuid.UUID, video *uuid.UUID, msg string) (*uuid.UUID, error) {
+	id, err := q.NotificationInsert(ctx, NotificationInsertParams{
+		ID: NewID(), UserID: user, Type: NotificationSystem, VideoID: video, Message: &msg,
+	})
+	switch {
+	case err == nil:
+		return &id, nil
+	case IsNotFound(err): // no row: an identical notification is stored
+		return nil, nil
+	default:
+		return nil, err
+	}
 }

@@ -16,14 +16,14 @@ const commentCreate = `-- name: CommentCreate :one
 WITH ins AS (
     INSERT INTO comments (id, user_id, video_id, content)
     VALUES ($1::uuid, $2::uuid, $3::uuid, $4::text)
-    RETURNING id, user_id, video_id, content, like_count, created_at, updated_at
+    RETURNING id, user_id, video_id, content, like_count, created_at, updated_at, removed_at, removed_reason
 ), upd AS (
     UPDATE videos SET comment_count = comment_count + 1
     WHERE videos.id = $3::uuid
       AND user_counts($2::uuid)
     RETURNING videos.id
 )
-SELECT ins.id, ins.user_id, ins.video_id, ins.content, ins.like_count, ins.created_at, ins.updated_at FROM ins
+SELECT ins.id, ins.user_id, ins.video_id, ins.content, ins.like_count, ins.created_at, ins.updated_at, ins.removed_at, ins.removed_reason FROM ins
 `
 
 type CommentCreateParams struct {
@@ -34,13 +34,15 @@ type CommentCreateParams struct {
 }
 
 type CommentCreateRow struct {
-	ID        uuid.UUID
-	UserID    uuid.UUID
-	VideoID   uuid.UUID
-	Content   string
-	LikeCount int32
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	VideoID       uuid.UUID
+	Content       string
+	LikeCount     int32
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	RemovedAt     *time.Time
+	RemovedReason *string
 }
 
 // The comment and its video's counter, in one statement; an inactive
@@ -61,21 +63,23 @@ func (q *Queries) CommentCreate(ctx context.Context, arg CommentCreateParams) (C
 		&i.LikeCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RemovedAt,
+		&i.RemovedReason,
 	)
 	return i, err
 }
 
 const commentDelete = `-- name: CommentDelete :execrows
 WITH del AS (
-    DELETE FROM comments WHERE comments.id = $1::uuid RETURNING comments.video_id, comments.user_id
+    DELETE FROM comments WHERE comments.id = $1::uuid RETURNING comments.video_id, comments.user_id, comments.removed_at
 )
 UPDATE videos SET comment_count = greatest(comment_count - 1, 0)
-WHERE videos.id = (SELECT del.video_id FROM del)
+WHERE videos.id = (SELECT del.video_id FROM del WHERE del.removed_at IS NULL)
   AND user_counts((SELECT del.user_id FROM del))
 `
 
-// The comment and, when its author counts (is active), one off its video's
-// counter (greatest(): see LikeRemove).
+// The comment and, when it counts (its author is active and it is not
+// removed), one off its video's counter (greatest(): see LikeRemove).
 func (q *Queries) CommentDelete(ctx context.Context, id uuid.UUID) (int64, error) {
 	result, err := q.db.Exec(ctx, commentDelete, id)
 	if err != nil {
@@ -85,9 +89,9 @@ func (q *Queries) CommentDelete(ctx context.Context, id uuid.UUID) (int64, error
 }
 
 const commentForViewer = `-- name: CommentForViewer :one
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, v.user_id AS video_owner_id
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, c.removed_at, c.removed_reason, v.user_id AS video_owner_id
 FROM comments c JOIN videos v ON v.id = c.video_id
-WHERE c.id = $1
+WHERE c.id = $1 AND c.removed_at IS NULL
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $2::uuid)
   AND NOT blocked_between($2::uuid, c.user_id)
 `
@@ -102,8 +106,8 @@ type CommentForViewerRow struct {
 	VideoOwnerID uuid.UUID
 }
 
-// A comment the viewer may see: its video is visible to them, and neither
-// has blocked the other.
+// A comment the viewer may see: not removed by a moderator, its video is
+// visible to them, and neither has blocked the other.
 func (q *Queries) CommentForViewer(ctx context.Context, arg CommentForViewerParams) (CommentForViewerRow, error) {
 	row := q.db.QueryRow(ctx, commentForViewer, arg.ID, arg.ViewerID)
 	var i CommentForViewerRow
@@ -115,7 +119,31 @@ func (q *Queries) CommentForViewer(ctx context.Context, arg CommentForViewerPara
 		&i.Comment.LikeCount,
 		&i.Comment.CreatedAt,
 		&i.Comment.UpdatedAt,
+		&i.Comment.RemovedAt,
+		&i.Comment.RemovedReason,
 		&i.VideoOwnerID,
+	)
+	return i, err
+}
+
+const commentGetForModeration = `-- name: CommentGetForModeration :one
+SELECT id, user_id, video_id, content, like_count, created_at, updated_at, removed_at, removed_reason FROM comments WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// Locks a comment for a removal or restore.
+func (q *Queries) CommentGetForModeration(ctx context.Context, id uuid.UUID) (Comment, error) {
+	row := q.db.QueryRow(ctx, commentGetForModeration, id)
+	var i Comment
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.VideoID,
+		&i.Content,
+		&i.LikeCount,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.RemovedAt,
+		&i.RemovedReason,
 	)
 	return i, err
 }
@@ -199,10 +227,41 @@ func (q *Queries) CommentLikeRemove(ctx context.Context, arg CommentLikeRemovePa
 	return i, err
 }
 
+const commentSetRemoved = `-- name: CommentSetRemoved :one
+UPDATE comments SET removed_at = $1, removed_reason = $2
+WHERE id = $3
+RETURNING id, user_id, video_id, content, like_count, created_at, updated_at, removed_at, removed_reason
+`
+
+type CommentSetRemovedParams struct {
+	RemovedAt     *time.Time
+	RemovedReason *string
+	ID            uuid.UUID
+}
+
+// A removal (removed_at, reason) or a restore (both NULL); the counters
+// follow by trigger (00031_report_workflow.sql).
+func (q *Queries) CommentSetRemoved(ctx context.Context, arg CommentSetRemovedParams) (Comment, error) {
+	row := q.db.QueryRow(ctx, commentSetRemoved, arg.RemovedAt, arg.RemovedReason, arg.ID)
+	var i Comment
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.VideoID,
+		&i.Content,
+		&i.LikeCount,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.RemovedAt,
+		&i.RemovedReason,
+	)
+	return i, err
+}
+
 const commentUpdate = `-- name: CommentUpdate :one
 UPDATE comments SET content = $1, updated_at = now()
 WHERE id = $2 AND user_id = $3
-RETURNING id, user_id, video_id, content, like_count, created_at, updated_at
+RETURNING id, user_id, video_id, content, like_count, created_at, updated_at, removed_at, removed_reason
 `
 
 type CommentUpdateParams struct {
@@ -222,12 +281,14 @@ func (q *Queries) CommentUpdate(ctx context.Context, arg CommentUpdateParams) (C
 		&i.LikeCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RemovedAt,
+		&i.RemovedReason,
 	)
 	return i, err
 }
 
 const commentWithVideoOwner = `-- name: CommentWithVideoOwner :one
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, v.user_id AS video_owner_id
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, c.removed_at, c.removed_reason, v.user_id AS video_owner_id
 FROM comments c JOIN videos v ON v.id = c.video_id
 WHERE c.id = $1
 `
@@ -251,17 +312,19 @@ func (q *Queries) CommentWithVideoOwner(ctx context.Context, id uuid.UUID) (Comm
 		&i.Comment.LikeCount,
 		&i.Comment.CreatedAt,
 		&i.Comment.UpdatedAt,
+		&i.Comment.RemovedAt,
+		&i.Comment.RemovedReason,
 		&i.VideoOwnerID,
 	)
 	return i, err
 }
 
 const commentsBatch = `-- name: CommentsBatch :many
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, c.removed_at, c.removed_reason, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1::uuid) AS is_liked,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1::uuid AND f.following_id = c.user_id) AS is_following
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
-WHERE c.id = ANY($2::uuid[]) AND u.is_active
+WHERE c.id = ANY($2::uuid[]) AND u.is_active AND c.removed_at IS NULL
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, $1::uuid)
   AND NOT blocked_between($1::uuid, c.user_id)
 `
@@ -295,6 +358,8 @@ func (q *Queries) CommentsBatch(ctx context.Context, arg CommentsBatchParams) ([
 			&i.Comment.LikeCount,
 			&i.Comment.CreatedAt,
 			&i.Comment.UpdatedAt,
+			&i.Comment.RemovedAt,
+			&i.Comment.RemovedReason,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -331,11 +396,11 @@ func (q *Queries) CommentsBatch(ctx context.Context, arg CommentsBatchParams) ([
 }
 
 const commentsOfVideo = `-- name: CommentsOfVideo :many
-SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
+SELECT c.id, c.user_id, c.video_id, c.content, c.like_count, c.created_at, c.updated_at, c.removed_at, c.removed_reason, u.id, u.username, u.email, u.hashed_password, u.display_name, u.bio, u.credits, u.last_daily_credit_claim, u.is_active, u.role, u.subscription_tier, u.subscription_expires_at, u.created_at, u.updated_at, u.profile_image_key, u.deleted_at, u.erased_at, u.email_verified_at, u.language, u.banned_at, u.ban_reason, u.banned_until,
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = $1::uuid) AS is_liked,
        count(*) OVER () AS total
 FROM comments c JOIN users u ON u.id = c.user_id
-WHERE c.video_id = $2 AND u.is_active
+WHERE c.video_id = $2 AND u.is_active AND c.removed_at IS NULL
   AND NOT blocked_between($1::uuid, c.user_id)
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT $4 OFFSET $3
@@ -356,8 +421,8 @@ type CommentsOfVideoRow struct {
 }
 
 // A page of a video's comments, newest first, authors and the viewer's
-// like in the same query; comments across a block with the viewer and of
-// disabled authors are left out.
+// like in the same query; comments across a block with the viewer, of
+// disabled authors and removed by a moderator are left out.
 func (q *Queries) CommentsOfVideo(ctx context.Context, arg CommentsOfVideoParams) ([]CommentsOfVideoRow, error) {
 	rows, err := q.db.Query(ctx, commentsOfVideo,
 		arg.ViewerID,
@@ -380,6 +445,8 @@ func (q *Queries) CommentsOfVideo(ctx context.Context, arg CommentsOfVideoParams
 			&i.Comment.LikeCount,
 			&i.Comment.CreatedAt,
 			&i.Comment.UpdatedAt,
+			&i.Comment.RemovedAt,
+			&i.Comment.RemovedReason,
 			&i.User.ID,
 			&i.User.Username,
 			&i.User.Email,
@@ -413,4 +480,18 @@ func (q *Queries) CommentsOfVideo(ctx context.Context, arg CommentsOfVideoParams
 		return nil, err
 	}
 	return items, nil
+}
+
+const userCounts = `-- name: UserCounts :one
+SELECT user_counts($1::uuid)::bool
+`
+
+// user_counts(): whether the user's comments count, holding FOR SHARE on
+// the user's row until the transaction ends (taken before the comment's
+// lock, the order of a ban).
+func (q *Queries) UserCounts(ctx context.Context, userID uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, userCounts, userID)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
 }

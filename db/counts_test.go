@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -34,9 +35,24 @@ FROM comments c, LATERAL (SELECT count(*)::int AS likes FROM comment_likes cl JO
                           WHERE cl.comment_id = c.id AND u.is_active) t
 WHERE c.like_count <> t.likes`
 
+// countsMismatchNowSQL is countsMismatchSQL for the current schema: a
+// comment removed by a moderator is not shown, so it does not count
+// (00031). The migration tests keep the older text for older schemas.
+var countsMismatchNowSQL = mustReplace(countsMismatchSQL,
+	"WHERE c.video_id = x.id AND u.is_active)::int AS comments",
+	"WHERE c.video_id = x.id AND u.is_active AND c.removed_at IS NULL)::int AS comments")
+
+// mustReplace replaces old, which must occur in s once.
+func mustReplace(s, old, repl string) string {
+	if strings.Count(s, old) != 1 {
+		panic("mustReplace: " + old + " does not occur once")
+	}
+	return strings.Replace(s, old, repl, 1)
+}
+
 func requireCountsTrue(t *testing.T, store *db.Store) {
 	t.Helper()
-	rows, err := store.Pool().Query(context.Background(), countsMismatchSQL)
+	rows, err := store.Pool().Query(context.Background(), countsMismatchNowSQL)
 	require.NoError(t, err)
 	var bad []string
 	for rows.Next() {

@@ -82,13 +82,15 @@ type Bookmark struct {
 }
 
 type Comment struct {
-	ID        uuid.UUID
-	UserID    uuid.UUID
-	VideoID   uuid.UUID
-	Content   string
-	LikeCount int32
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	VideoID       uuid.UUID
+	Content       string
+	LikeCount     int32
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	RemovedAt     *time.Time
+	RemovedReason *string
 }
 
 type CommentLike struct {
@@ -333,6 +335,45 @@ type Report struct {
 	UpdatedAt               time.Time
 	ReportedCommentContent  *string
 	ReportedCommentAuthorID *uuid.UUID
+	TargetID                uuid.UUID
+	TargetKind              string
+	ReviewerID              *uuid.UUID
+	ResolutionAction        *string
+	ResolutionNote          *string
+	ReviewedAt              *time.Time
+	ResolvedAt              *time.Time
+}
+
+type ReportReview struct {
+	ID                      uuid.UUID
+	ReporterID              uuid.UUID
+	ReporterUsername        string
+	TargetKind              string
+	TargetID                uuid.UUID
+	ReportType              string
+	Reason                  *string
+	Status                  string
+	ReviewerID              *uuid.UUID
+	ResolutionAction        *string
+	ResolutionNote          *string
+	ReviewedAt              *time.Time
+	ResolvedAt              *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+	ReportedUserID          *uuid.UUID
+	UserUsername            *string
+	UserStatus              *string
+	ReportedVideoID         *uuid.UUID
+	VideoCaption            *string
+	VideoOwnerID            *uuid.UUID
+	VideoOwnerUsername      *string
+	VideoStatus             *string
+	ReportedCommentID       *uuid.UUID
+	ReportedCommentContent  *string
+	ReportedCommentAuthorID *uuid.UUID
+	CommentAuthorUsername   *string
+	CommentVideoID          *uuid.UUID
+	CommentState            *string
 }
 
 type SearchHistory struct {

@@ -7,20 +7,103 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
+const reportByID = `-- name: ReportByID :one
+SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at FROM reports WHERE id = $1
+`
+
+func (q *Queries) ReportByID(ctx context.Context, id uuid.UUID) (Report, error) {
+	row := q.db.QueryRow(ctx, reportByID, id)
+	var i Report
+	err := row.Scan(
+		&i.ID,
+		&i.ReporterID,
+		&i.ReportedUserID,
+		&i.ReportedVideoID,
+		&i.ReportedCommentID,
+		&i.ReportType,
+		&i.Reason,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ReportedCommentContent,
+		&i.ReportedCommentAuthorID,
+		&i.TargetID,
+		&i.TargetKind,
+		&i.ReviewerID,
+		&i.ResolutionAction,
+		&i.ResolutionNote,
+		&i.ReviewedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
+}
+
+const reportClose = `-- name: ReportClose :one
+UPDATE reports SET status = $1, resolution_action = $2, resolution_note = $3,
+                   reviewer_id = $4, reviewed_at = coalesce(reviewed_at, now()),
+                   resolved_at = now(), updated_at = now()
+WHERE id = $5
+RETURNING id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at
+`
+
+type ReportCloseParams struct {
+	Status     string
+	Action     *string
+	Note       *string
+	ReviewerID *uuid.UUID
+	ID         uuid.UUID
+}
+
+// A decision: resolved (with its action) or dismissed (action none).
+func (q *Queries) ReportClose(ctx context.Context, arg ReportCloseParams) (Report, error) {
+	row := q.db.QueryRow(ctx, reportClose,
+		arg.Status,
+		arg.Action,
+		arg.Note,
+		arg.ReviewerID,
+		arg.ID,
+	)
+	var i Report
+	err := row.Scan(
+		&i.ID,
+		&i.ReporterID,
+		&i.ReportedUserID,
+		&i.ReportedVideoID,
+		&i.ReportedCommentID,
+		&i.ReportType,
+		&i.Reason,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ReportedCommentContent,
+		&i.ReportedCommentAuthorID,
+		&i.TargetID,
+		&i.TargetKind,
+		&i.ReviewerID,
+		&i.ResolutionAction,
+		&i.ResolutionNote,
+		&i.ReviewedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
+}
+
 const reportCreate = `-- name: ReportCreate :one
-INSERT INTO reports (id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason,
+INSERT INTO reports (id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, target_id, report_type, reason,
                      reported_comment_content, reported_comment_author_id)
-VALUES ($1, $2, $3, $4, $5,
+VALUES ($1, $2, $3::uuid, $4::uuid, $5::uuid,
+        COALESCE($3::uuid, $4::uuid, $5::uuid),
         $6, $7,
-        (SELECT c.content FROM comments c WHERE c.id = $5),
-        (SELECT c.user_id FROM comments c WHERE c.id = $5))
-ON CONFLICT (reporter_id, COALESCE(reported_user_id, reported_video_id, reported_comment_id)) WHERE status = 'pending'
+        (SELECT c.content FROM comments c WHERE c.id = $5::uuid),
+        (SELECT c.user_id FROM comments c WHERE c.id = $5::uuid))
+ON CONFLICT (reporter_id, target_id) WHERE status IN ('pending', 'reviewing')
 DO NOTHING
-RETURNING id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id
+RETURNING id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at
 `
 
 type ReportCreateParams struct {
@@ -61,14 +144,20 @@ func (q *Queries) ReportCreate(ctx context.Context, arg ReportCreateParams) (Rep
 		&i.UpdatedAt,
 		&i.ReportedCommentContent,
 		&i.ReportedCommentAuthorID,
+		&i.TargetID,
+		&i.TargetKind,
+		&i.ReviewerID,
+		&i.ResolutionAction,
+		&i.ResolutionNote,
+		&i.ReviewedAt,
+		&i.ResolvedAt,
 	)
 	return i, err
 }
 
 const reportOpenByTarget = `-- name: ReportOpenByTarget :one
-SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id FROM reports
-WHERE reporter_id = $1 AND status = 'pending'
-  AND COALESCE(reported_user_id, reported_video_id, reported_comment_id) = $2::uuid
+SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at FROM reports
+WHERE reporter_id = $1 AND status IN ('pending', 'reviewing') AND target_id = $2::uuid
 `
 
 type ReportOpenByTargetParams struct {
@@ -92,12 +181,161 @@ func (q *Queries) ReportOpenByTarget(ctx context.Context, arg ReportOpenByTarget
 		&i.UpdatedAt,
 		&i.ReportedCommentContent,
 		&i.ReportedCommentAuthorID,
+		&i.TargetID,
+		&i.TargetKind,
+		&i.ReviewerID,
+		&i.ResolutionAction,
+		&i.ResolutionNote,
+		&i.ReviewedAt,
+		&i.ResolvedAt,
+	)
+	return i, err
+}
+
+const reportReviewByID = `-- name: ReportReviewByID :one
+SELECT rv.id, rv.reporter_id, rv.reporter_username, rv.target_kind, rv.target_id, rv.report_type, rv.reason, rv.status, rv.reviewer_id, rv.resolution_action, rv.resolution_note, rv.reviewed_at, rv.resolved_at, rv.created_at, rv.updated_at, rv.reported_user_id, rv.user_username, rv.user_status, rv.reported_video_id, rv.video_caption, rv.video_owner_id, rv.video_owner_username, rv.video_status, rv.reported_comment_id, rv.reported_comment_content, rv.reported_comment_author_id, rv.comment_author_username, rv.comment_video_id, rv.comment_state,
+       (SELECT count(*) FROM reports o WHERE o.target_id = rv.target_id AND o.status IN ('pending', 'reviewing'))::bigint AS open_for_target
+FROM report_reviews rv WHERE rv.id = $1
+`
+
+type ReportReviewByIDRow struct {
+	ReportReview  ReportReview
+	OpenForTarget int64
+}
+
+// A report as an admin reads it, with the open reports on its target now.
+func (q *Queries) ReportReviewByID(ctx context.Context, id uuid.UUID) (ReportReviewByIDRow, error) {
+	row := q.db.QueryRow(ctx, reportReviewByID, id)
+	var i ReportReviewByIDRow
+	err := row.Scan(
+		&i.ReportReview.ID,
+		&i.ReportReview.ReporterID,
+		&i.ReportReview.ReporterUsername,
+		&i.ReportReview.TargetKind,
+		&i.ReportReview.TargetID,
+		&i.ReportReview.ReportType,
+		&i.ReportReview.Reason,
+		&i.ReportReview.Status,
+		&i.ReportReview.ReviewerID,
+		&i.ReportReview.ResolutionAction,
+		&i.ReportReview.ResolutionNote,
+		&i.ReportReview.ReviewedAt,
+		&i.ReportReview.ResolvedAt,
+		&i.ReportReview.CreatedAt,
+		&i.ReportReview.UpdatedAt,
+		&i.ReportReview.ReportedUserID,
+		&i.ReportReview.UserUsername,
+		&i.ReportReview.UserStatus,
+		&i.ReportReview.ReportedVideoID,
+		&i.ReportReview.VideoCaption,
+		&i.ReportReview.VideoOwnerID,
+		&i.ReportReview.VideoOwnerUsername,
+		&i.ReportReview.VideoStatus,
+		&i.ReportReview.ReportedCommentID,
+		&i.ReportReview.ReportedCommentContent,
+		&i.ReportReview.ReportedCommentAuthorID,
+		&i.ReportReview.CommentAuthorUsername,
+		&i.ReportReview.CommentVideoID,
+		&i.ReportReview.CommentState,
+		&i.OpenForTarget,
+	)
+	return i, err
+}
+
+const reportReviewsByIDs = `-- name: ReportReviewsByIDs :many
+SELECT id, reporter_id, reporter_username, target_kind, target_id, report_type, reason, status, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at, created_at, updated_at, reported_user_id, user_username, user_status, reported_video_id, video_caption, video_owner_id, video_owner_username, video_status, reported_comment_id, reported_comment_content, reported_comment_author_id, comment_author_username, comment_video_id, comment_state FROM report_reviews WHERE id = ANY($1::uuid[])
+`
+
+func (q *Queries) ReportReviewsByIDs(ctx context.Context, ids []uuid.UUID) ([]ReportReview, error) {
+	rows, err := q.db.Query(ctx, reportReviewsByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportReview{}
+	for rows.Next() {
+		var i ReportReview
+		if err := rows.Scan(
+			&i.ID,
+			&i.ReporterID,
+			&i.ReporterUsername,
+			&i.TargetKind,
+			&i.TargetID,
+			&i.ReportType,
+			&i.Reason,
+			&i.Status,
+			&i.ReviewerID,
+			&i.ResolutionAction,
+			&i.ResolutionNote,
+			&i.ReviewedAt,
+			&i.ResolvedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ReportedUserID,
+			&i.UserUsername,
+			&i.UserStatus,
+			&i.ReportedVideoID,
+			&i.VideoCaption,
+			&i.VideoOwnerID,
+			&i.VideoOwnerUsername,
+			&i.VideoStatus,
+			&i.ReportedCommentID,
+			&i.ReportedCommentContent,
+			&i.ReportedCommentAuthorID,
+			&i.CommentAuthorUsername,
+			&i.CommentVideoID,
+			&i.CommentState,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportSetReviewing = `-- name: ReportSetReviewing :one
+UPDATE reports SET status = 'reviewing', reviewer_id = $1, reviewed_at = now(), updated_at = now()
+WHERE id = $2
+RETURNING id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at
+`
+
+type ReportSetReviewingParams struct {
+	ReviewerID *uuid.UUID
+	ID         uuid.UUID
+}
+
+func (q *Queries) ReportSetReviewing(ctx context.Context, arg ReportSetReviewingParams) (Report, error) {
+	row := q.db.QueryRow(ctx, reportSetReviewing, arg.ReviewerID, arg.ID)
+	var i Report
+	err := row.Scan(
+		&i.ID,
+		&i.ReporterID,
+		&i.ReportedUserID,
+		&i.ReportedVideoID,
+		&i.ReportedCommentID,
+		&i.ReportType,
+		&i.Reason,
+		&i.Status,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ReportedCommentContent,
+		&i.ReportedCommentAuthorID,
+		&i.TargetID,
+		&i.TargetKind,
+		&i.ReviewerID,
+		&i.ResolutionAction,
+		&i.ResolutionNote,
+		&i.ReviewedAt,
+		&i.ResolvedAt,
 	)
 	return i, err
 }
 
 const reportsByReporter = `-- name: ReportsByReporter :many
-SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id FROM reports WHERE reporter_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
+SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at FROM reports WHERE reporter_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2
 `
 
 type ReportsByReporterParams struct {
@@ -127,6 +365,13 @@ func (q *Queries) ReportsByReporter(ctx context.Context, arg ReportsByReporterPa
 			&i.UpdatedAt,
 			&i.ReportedCommentContent,
 			&i.ReportedCommentAuthorID,
+			&i.TargetID,
+			&i.TargetKind,
+			&i.ReviewerID,
+			&i.ResolutionAction,
+			&i.ResolutionNote,
+			&i.ReviewedAt,
+			&i.ResolvedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -147,4 +392,161 @@ func (q *Queries) ReportsCountByReporter(ctx context.Context, reporterID uuid.UU
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const reportsForReview = `-- name: ReportsForReview :many
+WITH snap AS (
+    SELECT coalesce($12::timestamptz, statement_timestamp()) AS as_of
+), per_target AS (
+    SELECT r.target_id,
+           count(*) FILTER (WHERE r.resolved_at IS NULL OR r.resolved_at > snap.as_of) AS open_n,
+           min(r.created_at) AS first_at
+    FROM reports r, snap
+    WHERE r.created_at <= snap.as_of
+    GROUP BY r.target_id
+)
+SELECT r.id, r.target_id, r.created_at, pt.open_n::bigint AS open_n, pt.first_at::timestamptz AS first_at, snap.as_of::timestamptz AS as_of
+FROM reports r JOIN per_target pt ON pt.target_id = r.target_id, snap
+WHERE r.created_at <= snap.as_of
+  AND ($1::text IS NULL OR r.status = $1)
+  AND ($2::text IS NULL OR r.report_type = $2)
+  AND ($3::text IS NULL OR r.target_kind = $3)
+  AND ($4::timestamptz IS NULL OR r.created_at >= $4)
+  AND ($5::timestamptz IS NULL OR r.created_at < $5)
+  AND ($6::bigint IS NULL
+       OR pt.open_n < $6
+       OR (pt.open_n = $6
+           AND (pt.first_at, r.target_id, r.created_at, r.id)
+               > ($7::timestamptz, $8::uuid,
+                  $9::timestamptz, $10::uuid)))
+ORDER BY pt.open_n DESC, pt.first_at, r.target_id, r.created_at, r.id
+LIMIT $11
+`
+
+type ReportsForReviewParams struct {
+	Status       *string
+	ReportType   *string
+	TargetKind   *string
+	Since        *time.Time
+	Until        *time.Time
+	CursorN      *int64
+	CursorFirst  *time.Time
+	CursorTarget *uuid.UUID
+	CursorAt     *time.Time
+	CursorID     *uuid.UUID
+	Lim          int32
+	AsOf         *time.Time
+}
+
+type ReportsForReviewRow struct {
+	ID        uuid.UUID
+	TargetID  uuid.UUID
+	CreatedAt time.Time
+	OpenN     int64
+	FirstAt   time.Time
+	AsOf      time.Time
+}
+
+// The review queue, worst first: targets by their open reports (most
+// first), then by their first report (oldest first), a target's reports
+// together, oldest first. Counted as of a snapshot time (the first page's
+// statement time, carried by the cursor): reports filed after it are left
+// out, and a report counts as open while it was filed by then and not
+// resolved or dismissed by then. So a report's sort key never changes
+// between pages, and the keyset (open_n, first_at, target_id, created_at,
+// id) neither skips nor repeats an item while reports are filed or
+// resolved. The status filter reads the current status.
+func (q *Queries) ReportsForReview(ctx context.Context, arg ReportsForReviewParams) ([]ReportsForReviewRow, error) {
+	rows, err := q.db.Query(ctx, reportsForReview,
+		arg.Status,
+		arg.ReportType,
+		arg.TargetKind,
+		arg.Since,
+		arg.Until,
+		arg.CursorN,
+		arg.CursorFirst,
+		arg.CursorTarget,
+		arg.CursorAt,
+		arg.CursorID,
+		arg.Lim,
+		arg.AsOf,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ReportsForReviewRow{}
+	for rows.Next() {
+		var i ReportsForReviewRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.TargetID,
+			&i.CreatedAt,
+			&i.OpenN,
+			&i.FirstAt,
+			&i.AsOf,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reportsLockOpenOfTarget = `-- name: ReportsLockOpenOfTarget :many
+SELECT id, reporter_id, reported_user_id, reported_video_id, reported_comment_id, report_type, reason, status, created_at, updated_at, reported_comment_content, reported_comment_author_id, target_id, target_kind, reviewer_id, resolution_action, resolution_note, reviewed_at, resolved_at FROM reports
+WHERE target_id = $1 AND (status IN ('pending', 'reviewing') OR id = $2)
+ORDER BY id
+FOR UPDATE
+`
+
+type ReportsLockOpenOfTargetParams struct {
+	TargetID uuid.UUID
+	ReportID uuid.UUID
+}
+
+// The open reports of a target and the report being decided, locked in id
+// order (two admins deciding two reports of one target queue instead of
+// deadlocking).
+func (q *Queries) ReportsLockOpenOfTarget(ctx context.Context, arg ReportsLockOpenOfTargetParams) ([]Report, error) {
+	rows, err := q.db.Query(ctx, reportsLockOpenOfTarget, arg.TargetID, arg.ReportID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Report{}
+	for rows.Next() {
+		var i Report
+		if err := rows.Scan(
+			&i.ID,
+			&i.ReporterID,
+			&i.ReportedUserID,
+			&i.ReportedVideoID,
+			&i.ReportedCommentID,
+			&i.ReportType,
+			&i.Reason,
+			&i.Status,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ReportedCommentContent,
+			&i.ReportedCommentAuthorID,
+			&i.TargetID,
+			&i.TargetKind,
+			&i.ReviewerID,
+			&i.ResolutionAction,
+			&i.ResolutionNote,
+			&i.ReviewedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

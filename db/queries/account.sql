@@ -111,10 +111,11 @@ SELECT (SELECT count(*) FROM del)::bigint AS erased, (SELECT count(*) FROM upd):
 -- Likes of and notifications about those comments go with them.
 WITH del AS (
     DELETE FROM comments WHERE id IN (SELECT c.id FROM comments c WHERE c.user_id = @user_id ORDER BY c.id LIMIT @lim)
-    RETURNING video_id
+    RETURNING video_id, removed_at
 ), upd AS (
+    -- Removed comments were taken out of the count when removed.
     UPDATE videos v SET comment_count = greatest(v.comment_count - per.n, 0)
-    FROM (SELECT video_id, count(*)::int AS n FROM del GROUP BY video_id) per
+    FROM (SELECT video_id, count(*)::int AS n FROM del WHERE removed_at IS NULL GROUP BY video_id) per
     WHERE v.id = per.video_id
       AND user_counts(@user_id::uuid)
     RETURNING v.id

@@ -14,11 +14,11 @@ WITH ins AS (
 SELECT ins.* FROM ins;
 
 -- name: CommentForViewer :one
--- A comment the viewer may see: its video is visible to them, and neither
--- has blocked the other.
+-- A comment the viewer may see: not removed by a moderator, its video is
+-- visible to them, and neither has blocked the other.
 SELECT sqlc.embed(c), v.user_id AS video_owner_id
 FROM comments c JOIN videos v ON v.id = c.video_id
-WHERE c.id = @id
+WHERE c.id = @id AND c.removed_at IS NULL
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, @viewer_id::uuid)
   AND NOT blocked_between(@viewer_id::uuid, c.user_id);
 
@@ -36,24 +36,24 @@ WHERE id = @id AND user_id = @user_id
 RETURNING *;
 
 -- name: CommentDelete :execrows
--- The comment and, when its author counts (is active), one off its video's
--- counter (greatest(): see LikeRemove).
+-- The comment and, when it counts (its author is active and it is not
+-- removed), one off its video's counter (greatest(): see LikeRemove).
 WITH del AS (
-    DELETE FROM comments WHERE comments.id = @id::uuid RETURNING comments.video_id, comments.user_id
+    DELETE FROM comments WHERE comments.id = @id::uuid RETURNING comments.video_id, comments.user_id, comments.removed_at
 )
 UPDATE videos SET comment_count = greatest(comment_count - 1, 0)
-WHERE videos.id = (SELECT del.video_id FROM del)
+WHERE videos.id = (SELECT del.video_id FROM del WHERE del.removed_at IS NULL)
   AND user_counts((SELECT del.user_id FROM del));
 
 -- name: CommentsOfVideo :many
 -- A page of a video's comments, newest first, authors and the viewer's
--- like in the same query; comments across a block with the viewer and of
--- disabled authors are left out.
+-- like in the same query; comments across a block with the viewer, of
+-- disabled authors and removed by a moderator are left out.
 SELECT sqlc.embed(c), sqlc.embed(u),
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = sqlc.narg('viewer_id')::uuid) AS is_liked,
        count(*) OVER () AS total
 FROM comments c JOIN users u ON u.id = c.user_id
-WHERE c.video_id = @video_id AND u.is_active
+WHERE c.video_id = @video_id AND u.is_active AND c.removed_at IS NULL
   AND NOT blocked_between(sqlc.narg('viewer_id')::uuid, c.user_id)
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT @lim OFFSET @off;
@@ -63,7 +63,7 @@ SELECT sqlc.embed(c), sqlc.embed(u),
        EXISTS (SELECT 1 FROM comment_likes cl WHERE cl.comment_id = c.id AND cl.user_id = @viewer_id::uuid) AS is_liked,
        EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = @viewer_id::uuid AND f.following_id = c.user_id) AS is_following
 FROM comments c JOIN users u ON u.id = c.user_id JOIN videos v ON v.id = c.video_id
-WHERE c.id = ANY(@ids::uuid[]) AND u.is_active
+WHERE c.id = ANY(@ids::uuid[]) AND u.is_active AND c.removed_at IS NULL
   AND video_visible(v.user_id, v.status, v.is_public, v.deleted_at, v.author_active, @viewer_id::uuid)
   AND NOT blocked_between(@viewer_id::uuid, c.user_id);
 
@@ -95,3 +95,20 @@ SELECT EXISTS (SELECT 1 FROM del) AS removed,
 
 -- name: CommentLikeCheck :one
 SELECT EXISTS (SELECT 1 FROM comment_likes WHERE user_id = @user_id AND comment_id = @comment_id);
+
+-- name: CommentGetForModeration :one
+-- Locks a comment for a removal or restore.
+SELECT * FROM comments WHERE id = @id FOR NO KEY UPDATE;
+
+-- name: UserCounts :one
+-- user_counts(): whether the user's comments count, holding FOR SHARE on
+-- the user's row until the transaction ends (taken before the comment's
+-- lock, the order of a ban).
+SELECT user_counts(@user_id::uuid)::bool;
+
+-- name: CommentSetRemoved :one
+-- A removal (removed_at, reason) or a restore (both NULL); the counters
+-- follow by trigger (00031_report_workflow.sql).
+UPDATE comments SET removed_at = sqlc.narg('removed_at'), removed_reason = sqlc.narg('removed_reason')
+WHERE id = @id
+RETURNING *;
