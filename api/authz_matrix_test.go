@@ -101,11 +101,11 @@ type matrixWorld struct {
 	// a block by one cell never hides the owner from another.
 	target account
 
-	publicVideo, privateVideo, removedVideo string
-	targetVideo, targetComment               string
+	publicVideo, privateVideo, removedVideo    string
+	targetVideo, targetComment                 string
 	draft, job, capture, comment, notification string
-	order, apiKey, apiKeySecret, history      string
-	packageID                                 string
+	order, apiKey, apiKeySecret, history       string
+	packageID                                  string
 	// ownerRefresh is the owner's refresh token from its sign-up: a
 	// secret, like the owner's e-mail, no answer to anyone else may hold.
 	ownerRefresh string
@@ -315,17 +315,17 @@ func matrixRows(w *matrixWorld) map[string]matrixRow {
 		"checkFollows": {build: withBody(static("/v1/follows/check-batch"), func(c *cell) any {
 			return map[string]any{"user_ids": []string{c.w.owner.id.String()}}
 		}), ok: []int{http.StatusOK}},
-		"blockUser":        {build: get(target("/v1/blocks/users/%s")), ok: created},
-		"unblockUser":      {build: get(target("/v1/blocks/users/%s")), ok: created},
-		"listBlocks":       {build: get(static("/v1/blocks")), ok: []int{http.StatusOK}},
-		"blockUserLegacy":  {build: withBody(static("/v1/moderation/block"), func(c *cell) any { return map[string]any{"blocked_user_id": c.w.target.id} }), ok: created},
+		"blockUser":         {build: get(target("/v1/blocks/users/%s")), ok: created},
+		"unblockUser":       {build: get(target("/v1/blocks/users/%s")), ok: created},
+		"listBlocks":        {build: get(static("/v1/blocks")), ok: []int{http.StatusOK}},
+		"blockUserLegacy":   {build: withBody(static("/v1/moderation/block"), func(c *cell) any { return map[string]any{"blocked_user_id": c.w.target.id} }), ok: created},
 		"unblockUserLegacy": {build: get(target("/v1/moderation/block/%s")), ok: created},
-		"listBlocksLegacy": {build: get(static("/v1/moderation/blocks")), ok: []int{http.StatusOK}},
-		"isBlocked":        {build: get(owner("/v1/moderation/is-blocked/%s")), ok: []int{http.StatusOK}},
-		"bookmark":         {build: get(pv("/v1/bookmarks/videos/%s")), ok: created},
-		"unbookmark":       {build: get(pv("/v1/bookmarks/videos/%s")), ok: created},
-		"checkBookmark":    {build: get(pv("/v1/bookmarks/videos/%s/check")), ok: []int{http.StatusOK}},
-		"listBookmarks":    {build: get(static("/v1/bookmarks")), ok: []int{http.StatusOK}},
+		"listBlocksLegacy":  {build: get(static("/v1/moderation/blocks")), ok: []int{http.StatusOK}},
+		"isBlocked":         {build: get(owner("/v1/moderation/is-blocked/%s")), ok: []int{http.StatusOK}},
+		"bookmark":          {build: get(pv("/v1/bookmarks/videos/%s")), ok: created},
+		"unbookmark":        {build: get(pv("/v1/bookmarks/videos/%s")), ok: created},
+		"checkBookmark":     {build: get(pv("/v1/bookmarks/videos/%s/check")), ok: []int{http.StatusOK}},
+		"listBookmarks":     {build: get(static("/v1/bookmarks")), ok: []int{http.StatusOK}},
 
 		// Comments.
 		"createComment": {build: withBody(pv("/v1/comments/videos/%s"), body(map[string]any{"content": "matrix"})), ok: created},
@@ -445,9 +445,9 @@ func matrixRows(w *matrixWorld) map[string]matrixRow {
 		}, ok: created},
 
 		// Admin routes, each on a target of its own.
-		"listAdminAudit": {build: get(static("/v1/admin/audit")), ok: []int{http.StatusOK}},
-		"adminStats":     {build: get(static("/v1/admin/stats")), ok: []int{http.StatusOK}},
-		"adminListUsers": {build: get(static("/v1/admin/users")), ok: []int{http.StatusOK}},
+		"listAdminAudit":  {build: get(static("/v1/admin/audit")), ok: []int{http.StatusOK}},
+		"adminStats":      {build: get(static("/v1/admin/stats")), ok: []int{http.StatusOK}},
+		"adminListUsers":  {build: get(static("/v1/admin/users")), ok: []int{http.StatusOK}},
 		"adminListVideos": {build: get(static("/v1/admin/videos")), ok: []int{http.StatusOK}},
 		"banUser": {build: func(c *cell) req {
 			return req{path: "/v1/admin/users/" + c.freshUser(lokiz.RoleUser).id.String() + "/ban", body: map[string]any{"reason": "matrix"}}
@@ -867,4 +867,3 @@ func checkCell(t *testing.T, c *cell, op specOperation, row matrixRow, ownerSecr
 		require.Empty(t, found, "private fields in an answer to %s: %s", c.who, where)
 	}
 }
-
