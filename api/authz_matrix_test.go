@@ -104,7 +104,7 @@ type matrixWorld struct {
 	publicVideo, privateVideo, removedVideo    string
 	targetVideo, targetComment                 string
 	draft, job, capture, comment, notification string
-	order, apiKey, apiKeySecret, history       string
+	order, apiKey, apiKeySecret                string
 	packageID                                  string
 	// ownerRefresh is the owner's refresh token from its sign-up: a
 	// secret, like the owner's e-mail, no answer to anyone else may hold.
@@ -160,7 +160,7 @@ type matrixRow struct {
 
 // matrixRows are the operations by operationId. Each row names the owner's
 // resources through w, read when the cell runs.
-func matrixRows(w *matrixWorld) map[string]matrixRow {
+func matrixRows() map[string]matrixRow {
 	get := func(p func(w *matrixWorld) string) func(c *cell) req {
 		return func(c *cell) req { return req{path: p(c.w)} }
 	}
@@ -183,7 +183,6 @@ func matrixRows(w *matrixWorld) map[string]matrixRow {
 	}
 	created := []int{http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent}
 	enterprise := map[string]string{idOther: "enterprise_required", idAdmin: "enterprise_required"}
-	_ = w
 	return map[string]matrixRow{
 		// Service routes, registration and the mailed-token routes: the
 		// header is not read.
@@ -695,7 +694,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	e, wsBase := newMatrixEnv(t)
 	w := newMatrixWorld(t, e, wsBase)
-	rows := matrixRows(w)
+	rows := matrixRows()
 
 	// The document and the matrix agree operation by operation.
 	var problems []string
