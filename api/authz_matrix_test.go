@@ -761,6 +761,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 			})
 		}
 	})
+	// The owner's private and removed videos, read by each identity: each
+	// is the owner's alone (CONTRACT.md §2: one's own video is always
+	// visible), and a removed one's media is withheld even from its owner.
+	t.Run("hidden videos", func(t *testing.T) {
+		ce := *e
+		ce.t = t
+		want := map[string]map[string]int{
+			w.privateVideo: {idAnonymous: 404, idOther: 404, idOwner: 200, idAdmin: 404, idBanned: 401, idRevoked: 401},
+			w.removedVideo: {idAnonymous: 404, idOther: 404, idOwner: 200, idAdmin: 404, idBanned: 401, idRevoked: 401},
+		}
+		for video, byWho := range want {
+			for _, who := range matrixIdentities {
+				res := ce.do(req{method: "GET", path: "/v1/videos/" + video, token: ids[who].token})
+				require.Equal(t, byWho[who], res.Status, "GET /v1/videos/%s as %s: %s", video, who, res.Raw)
+				if video == w.removedVideo && res.Status == http.StatusOK {
+					require.Equal(t, "removed", res.Body["status"], "%s", res.Raw)
+					media := strings.TrimPrefix(res.Body["video_url"].(string), e.config.PublicBaseURL)
+					got := ce.do(req{method: "GET", path: media, unspecified: true})
+					require.Equal(t, http.StatusNotFound, got.Status, "a removed video's signed media URL is withheld: %s", got.Raw)
+				}
+			}
+		}
+	})
 	if !t.Failed() {
 		t.Logf("authz matrix: %d operations × %d identities = %d cells, all passed (%s)",
 			len(ops), len(matrixIdentities), cells.Load(), time.Since(start).Round(time.Millisecond))
