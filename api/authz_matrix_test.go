@@ -156,6 +156,11 @@ type matrixRow struct {
 	// refusedTier: 403 with this reason is what an allowed caller gets
 	// without the tier the route needs (API keys are for enterprise users).
 	refusedTier map[string]string
+	// notOwner lists the statuses the other user and the admin must get on
+	// a user route whose request names the owner's private resource (in
+	// the body or the path): the route is theirs to call, the resource is
+	// not theirs to touch.
+	notOwner []int
 }
 
 // matrixRows are the operations by operationId. Each row names the owner's
@@ -379,7 +384,7 @@ func matrixRows() map[string]matrixRow {
 		// call, refused for a dev order before any provider is asked.
 		"tossConfirm": {build: withBody(static("/v1/payments/toss/confirm"), func(c *cell) any {
 			return map[string]any{"paymentKey": "pk_matrix", "orderId": c.w.order, "amount": 1}
-		})},
+		}), notOwner: []int{http.StatusNotFound}},
 		"subscribe":          {build: withBody(static("/v1/subscriptions/subscribe"), body(map[string]any{"plan": "pro", "provider": "toss"}))},
 		"tossBilling":        {build: withBody(static("/v1/subscriptions/toss/billing"), body(map[string]any{"authKey": "", "customerKey": "", "plan": "pro"}))},
 		"mySubscription":     {build: get(static("/v1/subscriptions/me")), ok: []int{http.StatusOK}},
@@ -399,16 +404,19 @@ func matrixRows() map[string]matrixRow {
 		}, ok: created},
 
 		// The studio and frames.
-		"studioTimeline": {build: get(pv("/v1/studio/videos/%s/timeline")), ok: []int{http.StatusOK}},
-		"studioPreview":  {build: get(pv("/v1/studio/videos/%s/preview?start_time=0&end_time=1"))},
+		// The owner's private video: the studio opens it for its owner only.
+		"studioTimeline": {build: func(c *cell) req { return req{path: "/v1/studio/videos/" + c.w.privateVideo + "/timeline"} },
+			ok: []int{http.StatusOK}, notOwner: []int{http.StatusNotFound}},
+		"studioPreview": {build: get(pv("/v1/studio/videos/%s/preview?start_time=0&end_time=1"))},
 		"studioSelectRange": {build: withBody(pv("/v1/studio/videos/%s/select-range"),
 			body(map[string]any{"start_time": 0, "end_time": 1}))},
+		// Frames of the owner's private video: its owner's to capture.
 		"captureFrames": {build: withBody(static("/v1/ai/capture-frames"), func(c *cell) any {
-			return map[string]any{"video_id": c.w.publicVideo, "timestamps": []float64{-1}}
-		})},
+			return map[string]any{"video_id": c.w.privateVideo, "timestamps": []float64{1}}
+		}), notOwner: []int{http.StatusNotFound}},
 		"captureFrame": {build: withBody(static("/v1/ai/capture-frame"), func(c *cell) any {
-			return map[string]any{"video_id": c.w.publicVideo, "timestamp": -1}
-		})},
+			return map[string]any{"video_id": c.w.privateVideo, "timestamp": 1}
+		}), notOwner: []int{http.StatusNotFound}},
 		"getCapture": {build: func(c *cell) req { return req{path: "/v1/ai/capture-frames/" + c.w.capture} }, ok: []int{http.StatusOK}},
 
 		// AI jobs: bodies that fail validation once the caller is through.
@@ -809,6 +817,10 @@ func checkCell(t *testing.T, c *cell, op specOperation, row matrixRow, ownerSecr
 	allowed := func() {
 		if want, ok := row.refusedTier[c.who]; ok && res.Status == http.StatusForbidden {
 			require.Equal(t, want, reason(res), where)
+			return
+		}
+		if len(row.notOwner) > 0 && (c.who == idOther || c.who == idAdmin) {
+			require.Contains(t, row.notOwner, res.Status, "the owner's resource is refused to someone else: %s", where)
 			return
 		}
 		if len(row.ok) > 0 {
