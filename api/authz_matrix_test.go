@@ -134,6 +134,21 @@ func (c *cell) freshUser(role string) account {
 // video makes a fresh public video of the owner.
 func (c *cell) video() string { return c.e.video(c.w.owner.id.String(), dbtest.VideoOpts{}) }
 
+// comment makes a fresh comment of the owner's on their public video.
+func (c *cell) comment() uuid.UUID {
+	return dbtest.Comment(c.t, c.e.store, dbtest.CommentOpts{Author: c.w.owner.id, Video: uuid.MustParse(c.w.publicVideo), Content: "matrix"})
+}
+
+// report files a fresh report of a fresh video of the owner's, by a fresh
+// user, and returns its id.
+func (c *cell) report() string {
+	v := uuid.MustParse(c.video())
+	r, _, err := c.e.store.FileReport(context.Background(), db.ReportFiling{ReporterID: c.freshUser(lokiz.RoleUser).id,
+		VideoID: &v, ReportType: "spam"})
+	require.NoError(c.t, err)
+	return r.ID.String()
+}
+
 func (c *cell) ownerDraft() (id, updatedAt string) {
 	res := c.e.do(req{method: "POST", path: "/v1/videos/draft", token: c.w.owner.token, body: map[string]any{"title": "matrix"}})
 	require.Equal(c.t, http.StatusCreated, res.Status, "%s", res.Raw)
@@ -467,6 +482,23 @@ func matrixRows() map[string]matrixRow {
 		}, ok: []int{http.StatusOK}},
 		"removeVideo": {build: func(c *cell) req {
 			return req{path: "/v1/admin/videos/" + c.video() + "/remove", body: map[string]any{"reason": "matrix"}}
+		}, ok: []int{http.StatusOK}},
+		"adminListReports":    {build: get(static("/v1/admin/reports")), ok: []int{http.StatusOK}},
+		"listReportsOriginal": {build: get(static("/v1/reports")), ok: []int{http.StatusOK}},
+		"adminGetReport": {build: func(c *cell) req {
+			return req{path: "/v1/admin/reports/" + c.report()}
+		}, ok: []int{http.StatusOK}},
+		"adminDecideReport": {build: func(c *cell) req {
+			return req{path: "/v1/admin/reports/" + c.report(), body: map[string]any{"status": "dismissed", "reason": "matrix"}}
+		}, ok: []int{http.StatusOK}},
+		"adminRemoveComment": {build: func(c *cell) req {
+			return req{path: "/v1/admin/comments/" + c.comment().String() + "/remove", body: map[string]any{"reason": "matrix"}}
+		}, ok: []int{http.StatusOK}},
+		"adminRestoreComment": {build: func(c *cell) req {
+			id := c.comment()
+			_, _, err := c.e.store.AdminRemoveComment(context.Background(), db.Actor{AdminID: &c.w.admin.id}, id, "matrix")
+			require.NoError(c.t, err)
+			return req{path: "/v1/admin/comments/" + id.String() + "/restore", body: map[string]any{"reason": "matrix"}}
 		}, ok: []int{http.StatusOK}},
 		"restoreVideo": {build: func(c *cell) req {
 			v := c.video()
