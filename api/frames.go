@@ -37,7 +37,8 @@ func (r *captureFramesRequest) validate() []lokiz.FieldError {
 		errs = append(errs, fieldErr("must be a UUID", "body", "video_id"))
 	}
 	r.videoID = id
-	if r.Timestamp != nil && r.Timestamps == nil {
+	single := r.Timestamp != nil && r.Timestamps == nil
+	if single {
 		r.Timestamps = []float64{*r.Timestamp}
 	}
 	switch n := len(r.Timestamps); {
@@ -48,7 +49,11 @@ func (r *captureFramesRequest) validate() []lokiz.FieldError {
 	}
 	for i, ts := range r.Timestamps {
 		if ts < 0 || math.IsNaN(ts) || math.IsInf(ts, 0) {
-			errs = append(errs, fieldErr("must be a time in seconds, 0 or more", "body", "timestamps", i))
+			if single { // the single-frame route's field
+				errs = append(errs, fieldErr("must be a time in seconds, 0 or more", "body", "timestamp"))
+			} else {
+				errs = append(errs, fieldErr("must be a time in seconds, 0 or more", "body", "timestamps", i))
+			}
 		}
 	}
 	return errs

@@ -53,4 +53,8 @@ func TestCaptureFramesWithoutWorker(t *testing.T) {
 		})
 	}
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(req{method: "POST", path: "/v1/ai/capture-frame", token: token, body: map[string]any{"video_id": id}}).Status)
+	// A bad single time is named by the field the client sent.
+	res = e.do(req{method: "POST", path: "/v1/ai/capture-frame", token: token, body: map[string]any{"video_id": id, "timestamp": -1}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Raw)
+	require.Equal(t, []any{"body", "timestamp"}, res.Body["errors"].([]any)[0].(map[string]any)["loc"], "%s", res.Raw)
 }
