@@ -50,8 +50,12 @@ func (s *Server) privateMediaURL(ctx context.Context, key *string) *string {
 
 // videoMediaURL renders a video's file or thumbnail: public URLs only for a
 // video everyone may see (completed, public, not deleted); private ones for
-// the rest, which only the owner is shown.
+// the rest, which only the owner is shown; none for a removed video, whose
+// media storage withholds (a URL that could only answer 404 helps nobody).
 func (s *Server) videoMediaURL(ctx context.Context, v db.Video, key *string) *string {
+	if v.Status == lokiz.VideoRemoved {
+		return nil
+	}
 	if v.Status == lokiz.VideoCompleted && v.IsPublic && v.DeletedAt == nil {
 		return s.mediaURL(ctx, key)
 	}
