@@ -214,6 +214,20 @@ func testListen(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
+// TestFreeAddrIsHeldUntilTaken: no other listener can take the port
+// freeAddr picked (the flake of a role failing with "address already in
+// use"); the role gets that very listener through testListen.
+func TestFreeAddrIsHeldUntilTaken(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	_, err := net.Listen("tcp", addr)
+	require.ErrorContains(t, err, "address already in use")
+	ln, err := testListen(addr)
+	require.NoError(t, err)
+	require.Equal(t, addr, ln.Addr().String())
+	require.NoError(t, ln.Close())
+}
+
 // releasedAddr returns a loopback address nothing listens on right now, for
 // a process that binds it itself (a listener cannot be handed to it):
 // another listener may take it before the process does, so its caller
