@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -83,10 +84,12 @@ func (h *VideoMediaHandler) syncUser(ctx context.Context, userID uuid.UUID, chan
 // otherwise. Objects already in place, and keys with no object (a video
 // without thumbnail yet, an upload the finalize moved), are left as they
 // are. A deleted or unknown video is left to the purge, which deletes the
-// objects in both places.
+// objects in both places; a video still uploading or processing to its
+// finalize, which writes the objects and then syncs them (a banned
+// author's video that completes is withheld at once).
 func (h *VideoMediaHandler) Sync(ctx context.Context, id uuid.UUID) error {
 	err := h.store.WithVideoMediaLock(ctx, id, func(v db.Video) error {
-		if v.DeletedAt != nil {
+		if v.DeletedAt != nil || v.Status == lokiz.VideoUploading || v.Status == lokiz.VideoProcessing {
 			return nil
 		}
 		withhold := v.MediaWithheld()
