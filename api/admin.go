@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
@@ -109,7 +108,7 @@ func (s *Server) banUser(c *gin.Context) {
 		return
 	}
 	s.publishRevoked(ctx, u.ID, revoked, db.RevokeBan)
-	s.syncMedia(ctx, tasks.NewUserMediaSyncTask(u.ID, u.UpdatedAt), "user_id", u.ID)
+	s.syncUserMedia(ctx, u)
 	c.JSON(http.StatusOK, banStateOf(u))
 }
 
@@ -130,7 +129,7 @@ func (s *Server) unbanUser(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	s.syncMedia(c.Request.Context(), tasks.NewUserMediaSyncTask(u.ID, u.UpdatedAt), "user_id", u.ID)
+	s.syncUserMedia(c.Request.Context(), u)
 	c.JSON(http.StatusOK, banStateOf(u))
 }
 
@@ -171,21 +170,27 @@ func (s *Server) moderateVideo(c *gin.Context, act func(context.Context, db.Acto
 		s.writeError(c, err)
 		return
 	}
-	s.syncMedia(c.Request.Context(), tasks.NewVideoMediaSyncTask(v.ID, v.UpdatedAt), "video_id", v.ID)
+	s.syncVideoMedia(c.Request.Context(), v)
 	c.JSON(http.StatusOK, moderationStateResponse{ID: v.ID, Status: v.Status, RemovedAt: v.RemovedAt})
 }
 
-// syncMedia enqueues the move of a video's objects (or of every video of a
-// user) to where its state now says, after a removal, restore, ban or lift
-// is committed: on S3, the bucket itself then refuses every URL issued for
-// a withheld object (worker/video_media.go). The local backend also
-// refuses them at once, by lookup (withholdRemovedMedia). The change is
-// committed and answered whatever happens here: a failed enqueue is logged
-// as an error, and the objects stay where they are until the next change
-// of the video or user.
-func (s *Server) syncMedia(ctx context.Context, task *asynq.Task, target string, id uuid.UUID) {
-	if err := s.tasks.Enqueue(ctx, task); err != nil {
-		s.log.ErrorContext(ctx, "media sync not enqueued", target, id, "error", err)
+// syncVideoMedia and syncUserMedia enqueue the move of a video's objects
+// (or of every video of a user) to where its state now says, after a
+// removal, restore, ban or lift is committed: on S3, the bucket itself then
+// refuses every URL issued for a withheld object (worker/video_media.go).
+// The local backend also refuses them at once, by lookup
+// (withholdRemovedMedia). The change is committed and answered whatever
+// happens here: a failed enqueue is logged as an error, and the objects
+// stay where they are until the next change of the video or user.
+func (s *Server) syncVideoMedia(ctx context.Context, v db.Video) {
+	if err := s.tasks.Enqueue(ctx, tasks.NewVideoMediaSyncTask(v.ID, v.UpdatedAt)); err != nil {
+		s.log.ErrorContext(ctx, "media sync not enqueued", "video_id", v.ID, "error", err)
+	}
+}
+
+func (s *Server) syncUserMedia(ctx context.Context, u db.User) {
+	if err := s.tasks.Enqueue(ctx, tasks.NewUserMediaSyncTask(u.ID, u.UpdatedAt)); err != nil {
+		s.log.ErrorContext(ctx, "media sync not enqueued", "user_id", u.ID, "error", err)
 	}
 }
 
@@ -293,7 +298,7 @@ func (s *Server) listAudit(c *gin.Context) {
 // object of a removed video, or of a banned author's video, is 404, so a
 // media URL handed out before the removal stops working at once. Only the
 // keys derived from a video's id are looked up (one primary-key read).
-// The video:media_sync that the change enqueues (syncMedia) then moves the
+// The video:media_sync that the change enqueues (syncVideoMedia, syncUserMedia) then moves the
 // objects themselves, as it does on S3, where no request passes here.
 func (s *Server) withholdRemovedMedia(next http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {

@@ -15,7 +15,6 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/session"
-	"github.com/lokiz/lokiz/tasks"
 )
 
 type registerRequest struct {
@@ -165,7 +164,7 @@ func (s *Server) liftEndedBan(ctx context.Context, u db.User) (db.User, error) {
 		return u, err
 	}
 	if lifted {
-		s.syncMedia(ctx, tasks.NewUserMediaSyncTask(u.ID, u.UpdatedAt), "user_id", u.ID)
+		s.syncUserMedia(ctx, u)
 	}
 	return u, nil
 }
