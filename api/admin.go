@@ -15,6 +15,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/notification"
 	"github.com/lokiz/lokiz/storage"
+	"github.com/lokiz/lokiz/tasks"
 )
 
 // requireAdmin guards /v1/admin/*. It runs after requireSession, which
@@ -107,6 +108,7 @@ func (s *Server) banUser(c *gin.Context) {
 		return
 	}
 	s.publishRevoked(ctx, u.ID, revoked, db.RevokeBan)
+	s.syncUserMedia(ctx, u)
 	c.JSON(http.StatusOK, banStateOf(u))
 }
 
@@ -127,6 +129,7 @@ func (s *Server) unbanUser(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.syncUserMedia(c.Request.Context(), u)
 	c.JSON(http.StatusOK, banStateOf(u))
 }
 
@@ -167,7 +170,28 @@ func (s *Server) moderateVideo(c *gin.Context, act func(context.Context, db.Acto
 		s.writeError(c, err)
 		return
 	}
+	s.syncVideoMedia(c.Request.Context(), v)
 	c.JSON(http.StatusOK, moderationStateResponse{ID: v.ID, Status: v.Status, RemovedAt: v.RemovedAt})
+}
+
+// syncVideoMedia and syncUserMedia enqueue the move of a video's objects
+// (or of every video of a user) to where its state now says, after a
+// removal, restore, ban or lift is committed: on S3, the bucket itself then
+// refuses every URL issued for a withheld object (worker/video_media.go).
+// The local backend also refuses them at once, by lookup
+// (withholdRemovedMedia). The change is committed and answered whatever
+// happens here: a failed enqueue is logged as an error, and the objects
+// stay where they are until the next change of the video or user.
+func (s *Server) syncVideoMedia(ctx context.Context, v db.Video) {
+	if err := s.tasks.Enqueue(ctx, tasks.NewVideoMediaSyncTask(v.ID, v.UpdatedAt)); err != nil {
+		s.log.ErrorContext(ctx, "media sync not enqueued", "video_id", v.ID, "error", err)
+	}
+}
+
+func (s *Server) syncUserMedia(ctx context.Context, u db.User) {
+	if err := s.tasks.Enqueue(ctx, tasks.NewUserMediaSyncTask(u.ID, u.UpdatedAt)); err != nil {
+		s.log.ErrorContext(ctx, "media sync not enqueued", "user_id", u.ID, "error", err)
+	}
 }
 
 // pushNotification sends a stored notification to its recipient's open
@@ -274,6 +298,8 @@ func (s *Server) listAudit(c *gin.Context) {
 // object of a removed video, or of a banned author's video, is 404, so a
 // media URL handed out before the removal stops working at once. Only the
 // keys derived from a video's id are looked up (one primary-key read).
+// The video:media_sync that the change enqueues (syncVideoMedia, syncUserMedia) then moves the
+// objects themselves, as it does on S3, where no request passes here.
 func (s *Server) withholdRemovedMedia(next http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {

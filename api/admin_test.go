@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
@@ -20,6 +22,7 @@ import (
 	"github.com/lokiz/lokiz/notification"
 	"github.com/lokiz/lokiz/realtime"
 	"github.com/lokiz/lokiz/session"
+	"github.com/lokiz/lokiz/tasks"
 )
 
 // adminToken makes an admin (as `lokiz admin create` does) and signs in.
@@ -261,6 +264,11 @@ func TestTimedBanEndsAtLogin(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, u.IsActive)
 	require.Nil(t, u.BannedAt)
+	// The lift at login moves the user's withheld media back (the worker's
+	// user:media_sync, keyed by the user and the change).
+	taskID := fmt.Sprintf("%s:%s:%d", tasks.TypeUserMediaSync, id, u.UpdatedAt.UnixNano())
+	_, err = asynq.NewInspectorFromRedisClient(e.rdb).GetTaskInfo(tasks.QueueDefault, taskID)
+	require.NoError(t, err, "user:media_sync enqueued")
 }
 
 // TestRemoveVideoKillsItsMediaAndRestoreBringsItBack: a media URL handed

@@ -156,10 +156,17 @@ func (s *Server) liftEndedBan(ctx context.Context, u db.User) (db.User, error) {
 	if u.BannedUntil == nil || u.BannedUntil.After(time.Now()) {
 		return u, nil
 	}
-	if _, err := s.store.LiftExpiredBan(ctx, u.ID, time.Now()); err != nil {
+	lifted, err := s.store.LiftExpiredBan(ctx, u.ID, time.Now())
+	if err != nil {
 		return u, err
 	}
-	return s.store.UserByID(ctx, u.ID)
+	if u, err = s.store.UserByID(ctx, u.ID); err != nil {
+		return u, err
+	}
+	if lifted {
+		s.syncUserMedia(ctx, u)
+	}
+	return u, nil
 }
 
 // inactiveError is why an inactive account may not sign in: banned (with

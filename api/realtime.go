@@ -110,6 +110,9 @@ func (s *Server) notificationSocket(c *gin.Context) {
 		s.log.WarnContext(ctx, "websocket upgrade failed", "error", err, "request_id", requestID(c))
 		return
 	}
+	// A user who only holds a socket is active too. The token may have
+	// come in the query, which authenticate (and its count) never saw.
+	s.touchActivity(me.ID)
 	// The socket runs on its own goroutine: the request's goroutine (and
 	// its stack, gin context and buffers) ends here, which keeps an idle
 	// socket's memory small; the access log records the handshake.

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lokiz/lokiz/activity"
 	"github.com/lokiz/lokiz/api"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
@@ -618,4 +619,36 @@ func TestNotificationSocketPingAndExpiry(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the socket outlived its token")
 	}
+}
+
+// TestNotificationSocketCountsActivity: a user who only opens the
+// notification socket, with the token in the query (no other request), is
+// counted as active today; a refused handshake counts no one.
+func TestNotificationSocketCountsActivity(t *testing.T) {
+	t.Parallel()
+	prefix := "test:" + uuid.NewString() + ":"
+	e := newWSEnv(t, realtime.Config{}, func(c *api.Config) {
+		c.ActivityPrefix = prefix
+		c.CORSOrigins = []string{"https://app.lokiz.test"}
+	})
+	token, _ := e.register("ws_only_socket")
+	refusedToken, _ := e.register("ws_refused_origin")
+	tracker := activity.New(activity.Config{Redis: e.rdb, Store: e.store, Prefix: prefix})
+	dau := func() int64 {
+		t.Helper()
+		api.ActivityOf(e.testEnv.srv).Wait()
+		counts, err := tracker.Counts(context.Background(), time.Now())
+		require.NoError(t, err)
+		return counts.DAU
+	}
+	require.Zero(t, dau(), "registering counts no one")
+
+	_, resp, err := e.dial("token="+refusedToken, http.Header{"Origin": {"https://evil.test"}})
+	require.Error(t, err)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Zero(t, dau(), "a refused handshake counts no one")
+
+	ws := e.mustDial(token, "")
+	require.Equal(t, "caught_up", readMsg(t, ws, 5*time.Second)["type"])
+	require.Equal(t, int64(1), dau(), "the socket's user is active today")
 }

@@ -327,6 +327,14 @@ func (s *Server) decideReport(c *gin.Context) {
 	if out.Banned != nil {
 		s.publishRevoked(ctx, *out.Banned, out.Revoked, db.RevokeBan)
 	}
+	// The removed or banned media leave the bucket, as after the admin
+	// routes' own removal and ban.
+	if out.RemovedVideo != nil {
+		s.syncVideoMedia(ctx, *out.RemovedVideo)
+	}
+	if out.BannedUser != nil {
+		s.syncUserMedia(ctx, *out.BannedUser)
+	}
 	closed := make([]uuid.UUID, len(out.Closed))
 	for i, r := range out.Closed {
 		closed[i] = r.ID

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz"
@@ -17,6 +19,7 @@ import (
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
 	"github.com/lokiz/lokiz/notification"
+	"github.com/lokiz/lokiz/tasks"
 )
 
 // fileReport files a report through the api and returns its id.
@@ -258,6 +261,12 @@ func TestDecideReportThroughTheAPI(t *testing.T) {
 		t.Fatal("the removal's notification was not pushed")
 	}
 	require.Equal(t, http.StatusNotFound, e.do(req{method: "GET", path: "/v1/videos/" + video, token: viewerToken}).Status)
+	// The removed media leave the bucket, as after the admin route's removal.
+	removed, err := e.store.VideoGetByID(context.Background(), uuid.MustParse(video))
+	require.NoError(t, err)
+	_, err = asynq.NewInspectorFromRedisClient(e.rdb).GetTaskInfo(tasks.QueueDefault,
+		fmt.Sprintf("%s:%s:%d", tasks.TypeVideoMediaSync, video, removed.UpdatedAt.UnixNano()))
+	require.NoError(t, err, "video:media_sync enqueued")
 	res = patch(second, map[string]any{"status": "dismissed", "reason": "late"})
 	require.Equal(t, http.StatusConflict, res.Status)
 	require.Equal(t, "report_closed", reason(res))
@@ -296,6 +305,11 @@ func TestDecideReportThroughTheAPI(t *testing.T) {
 	res = patch(userReport, map[string]any{"status": "resolved", "action": "ban_user", "reason": "spam ring"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	require.Equal(t, "banned", res.Body["report"].(map[string]any)["user"].(map[string]any)["status"])
+	bannedUser, err := e.store.UserByID(context.Background(), uuid.MustParse(badID))
+	require.NoError(t, err)
+	_, err = asynq.NewInspectorFromRedisClient(e.rdb).GetTaskInfo(tasks.QueueDefault,
+		fmt.Sprintf("%s:%s:%d", tasks.TypeUserMediaSync, badID, bannedUser.UpdatedAt.UnixNano()))
+	require.NoError(t, err, "user:media_sync enqueued")
 	res = e.do(req{method: "POST", path: "/v1/auth/login", body: map[string]any{"username": "dr_baduser", "password": "password-dr_baduser"}})
 	require.Equal(t, http.StatusForbidden, res.Status, "%s", res.Raw)
 	require.Equal(t, "account_banned", reason(res))

@@ -134,13 +134,21 @@ func (s *Server) authenticate(c *gin.Context) (caller, error) {
 		return caller{}, lokiz.Errorf(lokiz.EUNAUTHORIZED, "Authorization header must be 'Bearer <token>'")
 	}
 	u, err := s.authenticateBearer(c, raw)
-	if err == nil && !s.cfg.ActivityDisabled {
-		// The user is active today (DAU/WAU/MAU, package activity): a map
-		// lookup here, the Redis call at most once per user per few
-		// minutes and never in the request.
-		s.activity.Touch(u.ID)
+	if err == nil {
+		s.touchActivity(u.ID)
 	}
 	return u, err
+}
+
+// touchActivity counts user as active today (DAU/WAU/MAU, package
+// activity): a map lookup here, the Redis call at most once per user per
+// few minutes and never in the request. Every authenticated request counts
+// (authenticate), and so does an opened notification socket, whose token
+// may come in the query (notificationSocket).
+func (s *Server) touchActivity(user uuid.UUID) {
+	if !s.cfg.ActivityDisabled {
+		s.activity.Touch(user)
+	}
 }
 
 // authenticateBearer resolves a presented token, from the Authorization

@@ -309,6 +309,52 @@ func (q *Queries) VideoGetForModeration(ctx context.Context, id uuid.UUID) (Vide
 	return i, err
 }
 
+const videoIDsOfUser = `-- name: VideoIDsOfUser :many
+SELECT id FROM videos
+WHERE user_id = $1 AND deleted_at IS NULL AND id > $2
+ORDER BY id
+LIMIT $3
+`
+
+type VideoIDsOfUserParams struct {
+	UserID uuid.UUID
+	After  uuid.UUID
+	Lim    int32
+}
+
+// A user's videos (deleted ones aside) in id order, the page after @after,
+// for the moves of a banned or unbanned author's media.
+func (q *Queries) VideoIDsOfUser(ctx context.Context, arg VideoIDsOfUserParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, videoIDsOfUser, arg.UserID, arg.After, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const videoMediaLock = `-- name: VideoMediaLock :exec
+SELECT pg_advisory_xact_lock(hashtextextended('video-media:' || $1::uuid, 0))
+`
+
+// Serializes the moves of one video's objects (Store.WithVideoMediaLock): a
+// transaction-scoped advisory lock keyed by the video.
+func (q *Queries) VideoMediaLock(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, videoMediaLock, id)
+	return err
+}
+
 const videoMediaWithheld = `-- name: VideoMediaWithheld :one
 SELECT (status = 'removed' OR NOT author_active)::bool FROM videos WHERE id = $1
 `

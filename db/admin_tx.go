@@ -448,3 +448,30 @@ func insertSystemNote(ctx context.Context, q *Queries, user uuid.UUID, video *uu
 		return nil, err
 	}
 }
+
+// WithVideoMediaLock calls fn with video id as it is now, while no other
+// WithVideoMediaLock of the same video runs (a transaction-scoped advisory
+// lock), so the moves of one video's objects, which follow the video's
+// state (worker/video_media.go), run one at a time and each after reading
+// that state. No row is locked: a removal, restore or ban committed while
+// fn runs is not blocked, and its own task runs after this one. A video
+// that does not exist is not_found.
+func (s *Store) WithVideoMediaLock(ctx context.Context, id uuid.UUID, fn func(v Video) error) error {
+	return s.InTx(ctx, func(q *Queries) error {
+		if err := q.VideoMediaLock(ctx, id); err != nil {
+			return fmt.Errorf("lock media of video %s: %w", id, err)
+		}
+		v, err := q.VideoGetByID(ctx, id)
+		if err != nil {
+			return fmt.Errorf("load video %s: %w", id, translate(err, "video"))
+		}
+		return fn(v)
+	})
+}
+
+// MediaWithheld reports whether v's media must not be served: v was
+// removed by a moderator, or its author is banned (VideoMediaWithheld in
+// SQL, for the local storage handler's lookup).
+func (v Video) MediaWithheld() bool {
+	return v.Status == lokiz.VideoRemoved || !v.AuthorActive
+}

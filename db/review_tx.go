@@ -186,6 +186,10 @@ type ReportDecided struct {
 	// it ended (for the revocation event).
 	Banned  *uuid.UUID
 	Revoked []uuid.UUID
+	// BannedUser and RemovedVideo are the rows a ban_user or remove_video
+	// resolution changed, as committed (for the media sync to follow).
+	BannedUser   *User
+	RemovedVideo *Video
 }
 
 // auditReport is a report's state as the audit log records it.
@@ -295,6 +299,7 @@ func takeAction(ctx context.Context, q *Queries, a Actor, r Report, d ReportDeci
 			return err
 		}
 		out.Pushes = append(out.Pushes, pushOf(v.UserID, note)...)
+		out.RemovedVideo = &v
 		return nil
 	case ActionRemoveComment:
 		if r.TargetKind != TargetComment {
@@ -332,7 +337,7 @@ func takeAction(ctx context.Context, q *Queries, a Actor, r Report, d ReportDeci
 		if err != nil {
 			return err
 		}
-		out.Banned, out.Revoked = &u.ID, revoked
+		out.Banned, out.Revoked, out.BannedUser = &u.ID, revoked, &u
 		return nil
 	default:
 		return lokiz.Errorf(lokiz.EINVALID, "unknown action %q", d.Action)

@@ -289,6 +289,74 @@ var contractCases = []struct {
 			require.NotContains(t, string(body), "clip")
 		}
 	}},
+	{"MoveWithholdsURLsUntilMovedBack", func(t *testing.T, b *backend) {
+		// A URL issued before a move stops serving the object, and serves
+		// it again once the object is moved back (a removed video's media,
+		// then its restore).
+		key := newKey(t, "videos", "video/mp4")
+		withheld := storage.WithheldKey(key)
+		data := randomBytes(t, 2000)
+		putBytes(t, b.store, key, data, "video/mp4")
+		u, err := b.store.URL(t.Context(), key, time.Hour)
+		require.NoError(t, err)
+		s, err := b.store.SignedURL(t.Context(), key, time.Hour)
+		require.NoError(t, err)
+
+		require.NoError(t, b.store.Move(t.Context(), key, withheld))
+		requireNotFound(t, b.store, key)
+		require.Equal(t, data, readAll(t, b.store, withheld))
+		info, err := b.store.Stat(t.Context(), withheld)
+		require.NoError(t, err)
+		require.Equal(t, "video/mp4", info.ContentType)
+		for _, raw := range []string{u, s} {
+			resp, body := get(t, raw)
+			require.Equal(t, http.StatusNotFound, resp.StatusCode)
+			require.NotContains(t, string(body), string(data))
+		}
+
+		require.NoError(t, b.store.Move(t.Context(), withheld, key))
+		requireNotFound(t, b.store, withheld)
+		for _, raw := range []string{u, s} {
+			resp, body := get(t, raw)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, data, body)
+		}
+	}},
+	{"MoveIsReRunnable", func(t *testing.T, b *backend) {
+		key := newKey(t, "thumbnails", "image/jpeg")
+		dst := storage.WithheldKey(key)
+		putBytes(t, b.store, key, []byte("thumb"), "image/jpeg")
+		require.NoError(t, b.store.Move(t.Context(), key, dst))
+		// A retry after the move: nothing under src, the object under dst.
+		require.NoError(t, b.store.Move(t.Context(), key, dst))
+		require.Equal(t, []byte("thumb"), readAll(t, b.store, dst))
+		requireNotFound(t, b.store, key)
+
+		// A crash between the copy and the delete left both: the rerun
+		// finishes the move.
+		putBytes(t, b.store, key, []byte("thumb"), "image/jpeg")
+		require.NoError(t, b.store.Move(t.Context(), key, dst))
+		requireNotFound(t, b.store, key)
+		require.Equal(t, []byte("thumb"), readAll(t, b.store, dst))
+	}},
+	{"MoveOfNothingIsNotFound", func(t *testing.T, b *backend) {
+		key := newKey(t, "videos", "video/mp4")
+		require.ErrorIs(t, b.store.Move(t.Context(), key, storage.WithheldKey(key)), storage.ErrNotFound)
+	}},
+	{"MoveRefusesBadKeys", func(t *testing.T, b *backend) {
+		key := newKey(t, "videos", "video/mp4")
+		putBytes(t, b.store, key, []byte("clip"), "video/mp4")
+		for _, tc := range []struct{ src, dst string }{
+			{key, "withheld/clip.jpg"},         // another extension
+			{key, key},                         // onto itself
+			{key, "../" + key},                 // not a key
+			{"Videos/A.mp4", "withheld/a.mp4"}, // not a key
+		} {
+			err := b.store.Move(t.Context(), tc.src, tc.dst)
+			require.Equal(t, lokiz.EINVALID, lokiz.ErrorCode(err), "%+v", tc)
+		}
+		require.Equal(t, []byte("clip"), readAll(t, b.store, key))
+	}},
 	{"DownloadRange", func(t *testing.T, b *backend) {
 		key := newKey(t, "videos", "video/mp4")
 		putBytes(t, b.store, key, []byte("0123456789"), "video/mp4")

@@ -31,6 +31,15 @@
 // writes to a temp file in the same directory and renames it into place, and
 // S3 only stores complete requests.
 //
+// # Withheld objects
+//
+// Move puts an object under another key and removes the first: the worker
+// moves a removed video's objects (a banned author's) under WithheldKey, so
+// that every URL issued for them answers 404, presigned or public, and back
+// when the video is restored. On S3 it is a server-side copy, then a
+// delete; locally a rename. Either way it can be run again after a crash
+// or a retry until the object is where it belongs.
+//
 // # Errors
 //
 // ErrNotFound, ErrInvalidKey and ErrUnsupportedContentType are *lokiz.Error

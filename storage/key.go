@@ -103,6 +103,7 @@ const (
 	prefixThumbnails = "thumbnails" // a video's thumbnail
 	prefixFrames     = "frames"     // frames captured from a video
 	prefixAI         = "ai"         // an AI job's files
+	prefixWithheld   = "withheld"   // objects of a removed video or a banned author's, out of reach of their URLs
 )
 
 // NewUploadKey returns a fresh key for a video upload of contentType.
@@ -132,6 +133,14 @@ func OriginalKey(id uuid.UUID, ext string) string {
 // the id alone, so it can be found (and deleted) even when no row names it.
 func ThumbnailKey(id uuid.UUID) string {
 	return prefixThumbnails + "/" + id.String() + ".jpg"
+}
+
+// WithheldKey is where the object under key is kept while its video's
+// media is withheld (the video removed, or its author banned): no URL ever
+// issued names it, so every URL of key answers 404 until the object is
+// moved back (Store.Move both ways).
+func WithheldKey(key string) string {
+	return prefixWithheld + "/" + key
 }
 
 // FrameKey is where frame i of capture captureID is stored.

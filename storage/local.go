@@ -233,6 +233,37 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Move implements Store with a rename, atomic on one filesystem: readers
+// see the object under src or under dst, never both missing.
+func (l *Local) Move(ctx context.Context, src, dst string) error {
+	if err := checkMove(src, dst); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	from, to := filepath.FromSlash(src), filepath.FromSlash(dst)
+	if fi, err := l.root.Lstat(from); err != nil || !fi.Mode().IsRegular() {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("move %q: %w", src, err)
+		}
+		// No object under src: moved already, or never stored.
+		if _, err := l.Stat(ctx, dst); err != nil {
+			return fmt.Errorf("move %q: %w", src, err)
+		}
+		return nil
+	}
+	if dir := filepath.Dir(to); dir != "." {
+		if err := l.root.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("move %q: %w", src, err)
+		}
+	}
+	if err := l.root.Rename(from, to); err != nil {
+		return fmt.Errorf("move %q to %q: %w", src, dst, err)
+	}
+	return nil
+}
+
 // fileError maps "no such file" (also "a parent is a file") to ErrNotFound.
 func (l *Local) fileError(op, key string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {

@@ -233,6 +233,32 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Move implements Store: CopyObject (server side, no bytes pass through
+// here; one copy takes objects up to 5 GiB, which is MaxPutBytes), then
+// DeleteObject. A crash between the two leaves both objects, and the rerun
+// copies again (the same bytes) and deletes.
+func (s *S3) Move(ctx context.Context, src, dst string) error {
+	if err := checkMove(src, dst); err != nil {
+		return err
+	}
+	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:     aws.String(s.bucket),
+		Key:        aws.String(dst),
+		CopySource: aws.String(s.bucket + "/" + src), // keys need no escaping
+	})
+	if err != nil {
+		if err = s3Error("move", src, err); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		// No object under src: moved already, or never stored.
+		if _, err := s.Stat(ctx, dst); err != nil {
+			return fmt.Errorf("move %q: %w", src, err)
+		}
+		return nil
+	}
+	return s.Delete(ctx, src)
+}
+
 // s3Error maps a missing object to ErrNotFound. HEAD responses have no body,
 // so there the code is the bare "NotFound"; GET says "NoSuchKey". A missing
 // bucket is NoSuchBucket and stays an internal error (except on HEAD, where

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,6 +66,17 @@ type Store interface {
 	// Delete removes the object. Deleting a missing object is not an error,
 	// so a retried task can delete again.
 	Delete(ctx context.Context, key string) error
+
+	// Move puts the object stored under src under dst (replacing any object
+	// there) and removes src; URLs of src stop working. Both keys must carry
+	// the same extension (an object's content type is fixed by its key).
+	// It is re-runnable: the object is written under dst before src is
+	// removed (S3 copies, then deletes; the local backend renames), so a
+	// crash leaves the object under src, under both, or under dst, and a
+	// rerun finishes the move. When src is missing but dst exists, the move
+	// already happened and Move returns nil; when neither exists, it returns
+	// ErrNotFound.
+	Move(ctx context.Context, src, dst string) error
 }
 
 // Upload is a presigned upload: everything a client needs to send an object
@@ -211,6 +223,21 @@ func checkPut(key, contentType string) error {
 	}
 	if ct := ContentTypeFor(key); ct == "" || ct != contentType {
 		return fmt.Errorf("%w: %q for key %q", ErrUnsupportedContentType, contentType, key)
+	}
+	return nil
+}
+
+// checkMove validates the keys of a Move: both valid, with the same
+// extension.
+func checkMove(src, dst string) error {
+	if err := ValidateKey(src); err != nil {
+		return err
+	}
+	if err := ValidateKey(dst); err != nil {
+		return err
+	}
+	if path.Ext(src) != path.Ext(dst) || src == dst {
+		return lokiz.Errorf(lokiz.EINVALID, "cannot move %q to %q: the keys must differ and carry the same extension", src, dst)
 	}
 	return nil
 }

@@ -137,3 +137,72 @@ func NewVideosPurgeTask() *asynq.Task {
 	return asynq.NewTask(TypeVideosPurge, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
 }
+
+// Withholding task types (a removed video's media, a banned author's).
+const (
+	// TypeVideoMediaSync moves one video's objects to where the video's
+	// current state says: under storage.WithheldKey while it is removed or
+	// its author banned, so every URL issued for them answers 404 at the
+	// bucket, and back under their own keys otherwise. A removal, a
+	// restore, a ban and its lift enqueue it; it reads the state when it
+	// runs, whatever the change that enqueued it.
+	TypeVideoMediaSync = "video:media_sync"
+	// TypeUserMediaSync enqueues a video:media_sync for every video of one
+	// user, page by page: a ban or its lift.
+	TypeUserMediaSync = "user:media_sync"
+)
+
+// MediaSyncPayload names one video (video:media_sync) or one user
+// (user:media_sync), and the change that asks for the sync: the time of
+// the removal, restore, ban or lift, in Unix nanoseconds.
+type MediaSyncPayload struct {
+	VideoID uuid.UUID `json:"video_id,omitzero"`
+	UserID  uuid.UUID `json:"user_id,omitzero"`
+	Change  int64     `json:"change"`
+}
+
+// The TaskIDs are per target and per change: a second enqueue of the same
+// change (a retried fan-out, a repeated call) is a no-op, but the restore
+// that follows a removal is not mistaken for it. With an id per target
+// alone, the restore's enqueue would be dropped while the removal's task
+// is still running, after it read the state, and the media would stay
+// withheld. Two tasks of one video are serialized by the worker
+// (db.Store.WithVideoMediaLock).
+
+// NewVideoMediaSyncTask syncs one video's objects with its state after the
+// change at changedAt. It goes to the default queue, like a purge: media
+// must stop being served within seconds.
+func NewVideoMediaSyncTask(videoID uuid.UUID, changedAt time.Time) *asynq.Task {
+	change := changedAt.UnixNano()
+	payload, _ := json.Marshal(MediaSyncPayload{VideoID: videoID, Change: change}) // cannot fail
+	return asynq.NewTask(TypeVideoMediaSync, payload,
+		asynq.Queue(QueueDefault),
+		asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeVideoMediaSync, videoID, change)),
+		asynq.MaxRetry(10),
+		asynq.Timeout(5*time.Minute),
+	)
+}
+
+// NewUserMediaSyncTask syncs the objects of every video of one user after
+// the ban or lift at changedAt.
+func NewUserMediaSyncTask(userID uuid.UUID, changedAt time.Time) *asynq.Task {
+	change := changedAt.UnixNano()
+	payload, _ := json.Marshal(MediaSyncPayload{UserID: userID, Change: change}) // cannot fail
+	return asynq.NewTask(TypeUserMediaSync, payload,
+		asynq.Queue(QueueDefault),
+		asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeUserMediaSync, userID, change)),
+		asynq.MaxRetry(10),
+		asynq.Timeout(5*time.Minute),
+	)
+}
+
+// ParseMediaSyncPayload decodes a video:media_sync or user:media_sync task.
+func ParseMediaSyncPayload(t *asynq.Task) (MediaSyncPayload, error) {
+	var p MediaSyncPayload
+	err := json.Unmarshal(t.Payload(), &p)
+	if err != nil || (t.Type() == TypeVideoMediaSync && p.VideoID == uuid.Nil) ||
+		(t.Type() == TypeUserMediaSync && p.UserID == uuid.Nil) {
+		return p, fmt.Errorf("parse %s payload %q: %w", t.Type(), t.Payload(), asynq.SkipRetry)
+	}
+	return p, nil
+}

@@ -75,7 +75,15 @@ func (h *AccountEraseHandler) ProcessTask(ctx context.Context, t *asynq.Task) er
 			return fmt.Errorf("list videos: %w", err)
 		}
 		for _, v := range batch {
-			if err := h.deleteObjects(ctx, v.ObjectKey, v.ThumbnailKey, v.OriginalKey, v.UploadKey); err != nil {
+			keys := []*string{v.ObjectKey, v.ThumbnailKey, v.OriginalKey, v.UploadKey}
+			for _, k := range keys[:4] {
+				// A banned author's objects were moved to their withheld
+				// place (video:media_sync).
+				if k != nil && storage.ValidateKey(*k) == nil {
+					keys = append(keys, ptr(storage.WithheldKey(*k)))
+				}
+			}
+			if err := h.deleteObjects(ctx, keys...); err != nil {
 				return err
 			}
 			if _, err := h.store.EraseVideo(ctx, db.EraseVideoParams{ID: v.ID, UserID: uid}); err != nil {

@@ -20,7 +20,8 @@ func TestBansExpireLiftsEndedBans(t *testing.T) {
 	ctx := context.Background()
 	store := dbtest.NewStore(t)
 	logger, logs := newLogger()
-	mux := NewMux(Deps{Store: store, Logger: logger})
+	rec := &taskLog{}
+	mux := NewMux(Deps{Store: store, Logger: logger, Tasks: tasks.NewClient(rec)})
 	admin := dbtest.CreateUser(t, store, dbtest.UserOpts{Role: lokiz.RoleAdmin})
 	actor := db.Actor{AdminID: &admin.ID}
 	ban := func(until *time.Time) db.User {
@@ -48,7 +49,14 @@ func TestBansExpireLiftsEndedBans(t *testing.T) {
 	require.Equal(t, db.AuditUserUnban, rows[0].Action)
 	require.Nil(t, rows[0].AdminID)
 	require.Len(t, logs.Lines(t, "expired bans lifted"), 1)
+	// The lifted user's media comes back (worker/video_media.go).
+	synced := rec.take(tasks.TypeUserMediaSync)
+	require.Len(t, synced, 1)
+	p, err := tasks.ParseMediaSyncPayload(synced[0])
+	require.NoError(t, err)
+	require.Equal(t, ended.ID, p.UserID)
 
 	require.NoError(t, mux.ProcessTask(ctx, tasks.NewBansExpireTask()), "a second run finds nothing")
 	require.Len(t, logs.Lines(t, "expired bans lifted"), 1)
+	require.Empty(t, rec.take(tasks.TypeUserMediaSync))
 }

@@ -30,6 +30,9 @@ func NewMux(d Deps) *asynq.ServeMux {
 	purge := NewVideoPurgeHandler(d.Store, d.Storage, d.Logger)
 	mux.Handle(tasks.TypeVideoPurge, purge)
 	mux.Handle(tasks.TypeVideosPurge, purge)
+	mediaSync := NewVideoMediaHandler(d.Store, d.Storage, d.Tasks)
+	mux.Handle(tasks.TypeVideoMediaSync, mediaSync)
+	mux.Handle(tasks.TypeUserMediaSync, mediaSync)
 	if d.Redis != nil {
 		tracker := activity.New(activity.Config{Redis: d.Redis, Store: d.Store, Prefix: d.ActivityPrefix, Logger: d.Logger})
 		mux.Handle(tasks.TypeStatsFlush, NewStatsFlushHandler(tracker, nil, d.Logger))
@@ -44,7 +47,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	}
 	mux.Handle(tasks.TypeAccountErase, NewAccountEraseHandler(d.Store, d.Storage, subs, d.Logger))
 	mux.Handle(tasks.TypeAccountsReconcile, NewAccountsReconcileHandler(d.Store, d.Tasks, d.Logger))
-	mux.Handle(tasks.TypeBansExpire, NewBansExpireHandler(d.Store, d.Logger))
+	mux.Handle(tasks.TypeBansExpire, NewBansExpireHandler(d.Store, d.Tasks, d.Logger))
 	if d.Replicate != nil {
 		NewAIHandler(d).Register(mux)
 	}

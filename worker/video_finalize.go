@@ -186,6 +186,15 @@ func (h *VideoFinalizeHandler) finalize(ctx context.Context, v db.Video) error {
 	}
 	h.log.InfoContext(ctx, "video finalized", "video_id", done.ID, "duration", probe.Duration,
 		"width", probe.Width, "height", probe.Height, "transcoded", transcoded)
+	// The author was banned while the video processed: the ban's
+	// video:media_sync left it to this finalize (worker/video_media.go).
+	// A retry would find the video completed and stop, so a failure here
+	// is logged, not returned.
+	if done.MediaWithheld() {
+		if err := NewVideoMediaHandler(h.store, h.storage, nil).Sync(ctx, done.ID); err != nil {
+			h.log.ErrorContext(ctx, "media of a banned author's new video left in place", "video_id", done.ID, "error", err)
+		}
+	}
 	return nil
 }
 

@@ -127,6 +127,29 @@ func TestVideoFinalize(t *testing.T) {
 		require.ErrorIs(t, err, storage.ErrNotFound, "the upload is removed once the video is final")
 	})
 
+	t.Run("BannedAuthorsVideoIsWithheldWhenItCompletes", func(t *testing.T) {
+		t.Parallel()
+		b := newFinalizeBundle(t, MediaConfig{MaxDuration: time.Minute})
+		src := mediatest.Video(t, mediatest.VideoOptions{Duration: 1, Width: 160, Height: 120, FastStart: true})
+		id := b.upload(t, readFile(t, src), "video/mp4", "banned while processing")
+		// The ban's video:media_sync runs while the video processes and
+		// leaves it to the finalize.
+		_, _, err := b.store.AdminBanUser(ctx, db.Actor{}, db.BanParams{UserID: b.user.ID, Reason: "spam"})
+		require.NoError(t, err)
+		require.NoError(t, NewVideoMediaHandler(b.store, b.storage, nil).Sync(ctx, id))
+
+		require.NoError(t, b.h.ProcessTask(ctx, tasks.NewVideoFinalizeTask(id)))
+		v, err := b.store.VideoGetByID(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, "completed", v.Status)
+		for _, key := range []string{*v.ObjectKey, *v.ThumbnailKey} {
+			_, err := b.storage.Stat(ctx, key)
+			require.ErrorIs(t, err, storage.ErrNotFound, "withheld at once: %s", key)
+			_, err = b.storage.Stat(ctx, storage.WithheldKey(key))
+			require.NoError(t, err, key)
+		}
+	})
+
 	t.Run("DoubleDeliveryAtOnce", func(t *testing.T) {
 		t.Parallel()
 		b := newFinalizeBundle(t, MediaConfig{MaxDuration: time.Minute})

@@ -69,16 +69,25 @@ func (h *VideoPurgeHandler) sweep(ctx context.Context) error {
 // upload, thumbnail, the frames captured from it and, for an AI result, the
 // job's further output files) and clears the row's keys.
 // A video that is not deleted (or no longer exists) is left alone.
+//
+// It runs under the video's media lock (db.Store.WithVideoMediaLock), so a
+// video:media_sync that moves the objects (to or from their withheld
+// place, which the purge deletes too) is never halfway through.
 func (h *VideoPurgeHandler) Purge(ctx context.Context, id uuid.UUID) error {
-	v, err := h.store.VideoGetByID(ctx, id)
+	err := h.store.WithVideoMediaLock(ctx, id, func(v db.Video) error {
+		if v.DeletedAt == nil {
+			return nil
+		}
+		return h.purge(ctx, v)
+	})
 	if db.IsNotFound(err) {
 		return nil
-	} else if err != nil {
-		return fmt.Errorf("load video %s: %w", id, err)
 	}
-	if v.DeletedAt == nil {
-		return nil
-	}
+	return err
+}
+
+func (h *VideoPurgeHandler) purge(ctx context.Context, v db.Video) error {
+	id := v.ID
 	frames, err := h.store.FrameKeysOfVideo(ctx, id)
 	if err != nil {
 		return fmt.Errorf("list frames of video %s: %w", id, err)
@@ -88,9 +97,14 @@ func (h *VideoPurgeHandler) Purge(ctx context.Context, id uuid.UUID) error {
 		return fmt.Errorf("list AI files of video %s: %w", id, err)
 	}
 	frames = append(frames, files...)
-	// The thumbnail key is derived from the id, so it is deleted even when
-	// the row lost it (an AI job's response renders it from the id).
-	keys := []*string{v.ObjectKey, v.ThumbnailKey, v.OriginalKey, v.UploadKey, ptr(storage.ThumbnailKey(id))}
+	// videoMediaKeys has the thumbnail key derived from the id, so it is
+	// deleted even when the row lost it (an AI job's response renders it
+	// from the id).
+	var keys []*string
+	for _, k := range videoMediaKeys(v) {
+		// Where a sync moved it while the video was withheld, too.
+		keys = append(keys, &k, ptr(storage.WithheldKey(k)))
+	}
 	for i := range frames {
 		keys = append(keys, &frames[i])
 	}

@@ -43,7 +43,9 @@ import (
 
 // app holds the connections one process shares between its roles.
 type app struct {
-	cfg     Config
+	cfg Config
+	// listen opens the HTTP servers' listeners (environment.Listen).
+	listen  func(addr string) (net.Listener, error)
 	log     *slog.Logger
 	pool    *pgxpool.Pool
 	store   *db.Store
@@ -92,7 +94,7 @@ func loadApp(env *environment, role string) (*app, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &app{cfg: cfg, log: log, catalog: catalog.Models, tierLimits: catalog.TierLimits, apiMetrics: reg}, nil
+	return &app{cfg: cfg, log: log, catalog: catalog.Models, tierLimits: catalog.TierLimits, apiMetrics: reg, listen: env.Listen}, nil
 }
 
 // outputPolicy is where the worker may download AI outputs from: the
@@ -367,7 +369,7 @@ func (a *app) serveDashboard(ctx context.Context, ready chan<- string, apiMetric
 // serveHTTP listens on addr and serves h until ctx ends. When ready is not
 // nil it receives the bound address once the listener is open.
 func (a *app) serveHTTP(ctx context.Context, name, addr string, h http.Handler, drain func(), ready chan<- string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := a.listen(addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}

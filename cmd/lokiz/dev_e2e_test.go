@@ -43,7 +43,7 @@ func runRoleForTest(t *testing.T, vars map[string]string, role string, logs *tes
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs}, []string{role})
+		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs, listen: testListen}, []string{role})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -51,6 +52,21 @@ type environment struct {
 	getenv func(string) string
 	stdout io.Writer
 	stderr io.Writer
+	// listen opens the TCP listeners of the HTTP servers (api, metrics,
+	// dashboard, replicate-sim) on the configured address; nil means
+	// net.Listen. Tests set it to hand over listeners they bound already,
+	// so that no other listener of the process (the dev role's SMTP
+	// capture or Toss simulator, a parallel test) can take the port
+	// between choosing it and serving on it.
+	listen func(addr string) (net.Listener, error)
+}
+
+// Listen opens a TCP listener on addr through env.listen, or net.Listen.
+func (env *environment) Listen(addr string) (net.Listener, error) {
+	if env.listen != nil {
+		return env.listen(addr)
+	}
+	return net.Listen("tcp", addr)
 }
 
 func main() {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,8 +181,59 @@ func TestRefusesPendingMigrations(t *testing.T) {
 	require.Equal(t, 3, strings.Count(out, "exists   video"), out)
 }
 
-// freeAddr returns a loopback address nothing listens on right now.
+// heldListeners are the listeners freeAddr bound, by address, until a role
+// run in this process takes one over (testListen).
+var heldListeners sync.Map
+
+// freeAddr binds a loopback listener on a port the kernel picks and returns
+// its address. The listener stays open until a role run in this process
+// with listen: testListen (runRoleForTest does) takes it over, or the test
+// ends: nothing else can take the port in between, such as the dev role's
+// own ephemeral listeners (SMTP capture, Toss simulator) or a parallel
+// test's. For a role in another process, use releasedAddr.
 func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	heldListeners.Store(addr, ln)
+	t.Cleanup(func() {
+		if ln, ok := heldListeners.LoadAndDelete(addr); ok {
+			_ = ln.(net.Listener).Close()
+		}
+	})
+	return addr
+}
+
+// testListen is environment.listen in tests: the listener freeAddr holds
+// for addr, else a new one.
+func testListen(addr string) (net.Listener, error) {
+	if ln, ok := heldListeners.LoadAndDelete(addr); ok {
+		return ln.(net.Listener), nil
+	}
+	return net.Listen("tcp", addr)
+}
+
+// TestFreeAddrIsHeldUntilTaken: no other listener can take the port
+// freeAddr picked (the flake of a role failing with "address already in
+// use"); the role gets that very listener through testListen.
+func TestFreeAddrIsHeldUntilTaken(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	_, err := net.Listen("tcp", addr)
+	require.ErrorContains(t, err, "address already in use")
+	ln, err := testListen(addr)
+	require.NoError(t, err)
+	require.Equal(t, addr, ln.Addr().String())
+	require.NoError(t, ln.Close())
+}
+
+// releasedAddr returns a loopback address nothing listens on right now, for
+// a process that binds it itself (a listener cannot be handed to it):
+// another listener may take it before the process does, so its caller
+// retries with a new address when the process reports the address in use
+// (startAPIProcess).
+func releasedAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -207,6 +259,7 @@ func TestDevEndToEnd(t *testing.T) {
 		}),
 		stdout: io.Discard,
 		stderr: logs,
+		listen: testListen,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -330,7 +383,7 @@ func TestReplicateSimCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	env := &environment{getenv: envMap(map[string]string{"REPLICATE_API_TOKEN": "sim-token"}), stdout: io.Discard, stderr: io.Discard}
+	env := &environment{getenv: envMap(map[string]string{"REPLICATE_API_TOKEN": "sim-token"}), stdout: io.Discard, stderr: io.Discard, listen: testListen}
 	go func() { done <- run(ctx, env, []string{"replicate-sim", "-addr", addr}) }()
 
 	client, err := replicate.New(replicate.Config{BaseURL: "http://" + addr + "/v1", Token: "sim-token"})

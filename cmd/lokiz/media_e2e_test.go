@@ -183,6 +183,46 @@ func runJourney(t *testing.T, vars map[string]string, dbURL string) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, thumb, got, "the avatar is the image that was checked")
 
+	// Moderation: the URLs issued before a removal answer 404 once the
+	// worker moved the objects (on S3, at the bucket itself; locally the
+	// api also refuses them at once), and work again after the restore.
+	// The same for the author's ban and its lift.
+	status, mod := call("POST", "/v1/auth/register", "", map[string]any{"username": "journey_mod", "email": "mod@example.com", "password": "moderator-pass"}, nil)
+	require.Equal(t, http.StatusCreated, status, "%v", mod)
+	modToken := mod["access_token"].(string)
+	_, err = conn.Exec(context.Background(), "UPDATE users SET role = 'admin' WHERE username = 'journey_mod'")
+	require.NoError(t, err)
+	media := []string{v["video_url"].(string), v["thumbnail_url"].(string)}
+	requireMedia := func(served bool, when string) {
+		t.Helper()
+		for _, u := range media {
+			require.Eventually(t, func() bool {
+				code, _, _ := get(u)
+				if served {
+					return code == http.StatusOK
+				}
+				return code == http.StatusNotFound || code == http.StatusForbidden
+			}, 30*time.Second, 100*time.Millisecond, "%s: %s served=%v never; logs:\n%s", when, u, !served, logs)
+		}
+	}
+	reason := map[string]any{"reason": "journey"}
+	status, res = call("PATCH", "/v1/admin/videos/"+videoID+"/remove", modToken, reason, nil)
+	require.Equal(t, http.StatusOK, status, "%v", res)
+	requireMedia(false, "after the removal")
+	status, res = call("PATCH", "/v1/admin/videos/"+videoID+"/restore", modToken, reason, nil)
+	require.Equal(t, http.StatusOK, status, "%v", res)
+	requireMedia(true, "after the restore")
+	ownerID := reg["user"].(map[string]any)["id"].(string)
+	status, res = call("PATCH", "/v1/admin/users/"+ownerID+"/ban", modToken, reason, nil)
+	require.Equal(t, http.StatusOK, status, "%v", res)
+	requireMedia(false, "after the ban")
+	status, res = call("PATCH", "/v1/admin/users/"+ownerID+"/unban", modToken, reason, nil)
+	require.Equal(t, http.StatusOK, status, "%v", res)
+	requireMedia(true, "after the lift")
+	status, res = call("POST", "/v1/auth/login", "", map[string]any{"username": "journey", "password": "journey-pass"}, nil)
+	require.Equal(t, http.StatusOK, status, "the ban ended the owner's sessions: %v", res)
+	token = res["access_token"].(string)
+
 	// Deleting the video: within a minute, the URLs issued before answer
 	// 404 (the objects are gone), whoever holds them.
 	status, res = call("DELETE", "/v1/videos/"+videoID, token, nil, nil)

@@ -415,8 +415,12 @@ func runReplicateSim(ctx context.Context, env *environment, args []string) error
 		return err
 	}
 	log := newLogger(cfg, env.stderr).With("component", "replicate-sim")
+	ln, err := env.Listen(*addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
 	log.Info("listening", "addr", *addr)
-	return sim.ListenAndServe(ctx, *addr, sim.Options{
+	return sim.Serve(ctx, ln, sim.Options{
 		Token:         env.getenv("REPLICATE_API_TOKEN"),
 		WebhookSecret: env.getenv("REPLICATE_WEBHOOK_SECRET"),
 		Logger:        log,

@@ -211,9 +211,8 @@ func socketJourney(t *testing.T, c *devClient, pool *pgxpool.Pool) {
 // receives the notification of a like sent to api B; stopping api A closes
 // its socket with 1001 going away.
 func crossReplicaJourney(t *testing.T, c *devClient, vars map[string]string, pool *pgxpool.Pool) {
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	apiA := startAPIProcess(t, vars, addrA)
-	startAPIProcess(t, vars, addrB)
+	apiA, addrA := startAPIProcess(t, vars)
+	_, addrB := startAPIProcess(t, vars)
 	b := &devClient{t: t, base: "http://" + addrB, client: c.client, logs: c.logs}
 	ownerToken, owner := b.register("owner_xr")
 	fanToken, _ := b.register("fan_xr")
@@ -231,40 +230,60 @@ func crossReplicaJourney(t *testing.T, c *devClient, vars map[string]string, poo
 	require.Equal(t, websocket.StatusGoingAway, socketCloseStatus(t, ws), "a stopping api says going away")
 }
 
-// startAPIProcess runs `lokiz api` (the built binary) on addr against the
-// journey's database and Redis until the test ends.
-func startAPIProcess(t *testing.T, vars map[string]string, addr string) *exec.Cmd {
+// startAPIProcess runs the built binary's `lokiz api` on a loopback
+// address of its own until the test ends, and returns it with that address
+// once it is ready. The process binds the address itself, so another
+// listener may take it first (releasedAddr): then the start is retried on
+// a new address.
+func startAPIProcess(t *testing.T, vars map[string]string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(binPath, "api")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LOKIZ_ENV=development", "HTTP_ADDR=" + addr,
-		"PUBLIC_BASE_URL=http://" + addr, "LOG_LEVEL=warn"}
-	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BCRYPT_COST", "STORAGE_DIR", "AUTH_RATE_LIMIT"} {
-		cmd.Env = append(cmd.Env, k+"="+vars[k])
+	for range 3 {
+		addr := releasedAddr(t)
+		cmd := exec.Command(binPath, "api")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LOKIZ_ENV=development", "HTTP_ADDR=" + addr,
+			"PUBLIC_BASE_URL=http://" + addr, "LOG_LEVEL=warn"}
+		for _, k := range []string{"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BCRYPT_COST", "STORAGE_DIR", "AUTH_RATE_LIMIT"} {
+			cmd.Env = append(cmd.Env, k+"="+vars[k])
+		}
+		out := &testkit.LogBuffer{} // safe to read while the process writes
+		cmd.Stdout, cmd.Stderr = out, out
+		require.NoError(t, cmd.Start())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var exited bool
+		var exitErr error
+		require.Eventually(t, func() bool {
+			select {
+			case exitErr = <-done:
+				exited = true
+				return true
+			default:
+			}
+			resp, err := http.Get("http://" + addr + "/ready")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}, 30*time.Second, 100*time.Millisecond, "lokiz api never became ready: %s", out)
+		if exited {
+			require.Contains(t, out.String(), "address already in use", "lokiz api exited at start (%v): %s", exitErr, out)
+			continue // the port was taken before the process bound it
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-done:
+				require.NoError(t, err, "lokiz api exits cleanly; output:\n%s", out.String())
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Errorf("lokiz api did not stop; output:\n%s", out.String())
+			}
+		})
+		return cmd, addr
 	}
-	out := &testkit.LogBuffer{} // safe to read while the process writes
-	cmd.Stdout, cmd.Stderr = out, out
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			require.NoError(t, err, "lokiz api exits cleanly; output:\n%s", out.String())
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("lokiz api did not stop; output:\n%s", out.String())
-		}
-	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 100*time.Millisecond, "lokiz api never became ready: %s", out)
-	return cmd
+	t.Fatal("lokiz api: its address was taken three times")
+	return nil, ""
 }
 
 // dialSocket opens the notification socket of base (http://host) with the

@@ -55,3 +55,16 @@ WHERE id = @id;
 -- moderator, or its author is banned. No row (an unknown id) is false:
 -- the storage then answers for the object as it would anyway.
 SELECT (status = 'removed' OR NOT author_active)::bool FROM videos WHERE id = @id;
+
+-- name: VideoMediaLock :exec
+-- Serializes the moves of one video's objects (Store.WithVideoMediaLock): a
+-- transaction-scoped advisory lock keyed by the video.
+SELECT pg_advisory_xact_lock(hashtextextended('video-media:' || @id::uuid, 0));
+
+-- name: VideoIDsOfUser :many
+-- A user's videos (deleted ones aside) in id order, the page after @after,
+-- for the moves of a banned or unbanned author's media.
+SELECT id FROM videos
+WHERE user_id = @user_id AND deleted_at IS NULL AND id > @after
+ORDER BY id
+LIMIT @lim;
