@@ -25,6 +25,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -467,6 +468,28 @@ func FuzzQueryParams(f *testing.F) {
 			requireValidationError(t, err, "query")
 		} else if ok && (size < 1 || size > maxPageSize || cur.Offset < 0) {
 			t.Fatalf("parseSnapshotPage(%q) = %d, %+v", rawQuery, size, cur)
+		}
+
+		// searchQuery: 1–100 characters of valid UTF-8 after trimming.
+		if sq, err := searchQuery(c); err != nil {
+			requireValidationError(t, err, "query")
+		} else if sq == "" || sq != strings.TrimSpace(sq) || !utf8.ValidString(sq) || utf8.RuneCountInString(sq) > maxQueryRunes {
+			t.Fatalf("searchQuery(%q) = %q", rawQuery, sq)
+		}
+
+		// feedAlgorithm: a known algorithm; following only for a caller
+		// (there is none here: 401).
+		if alg, err := feedAlgorithm(c, "latest", false); err != nil {
+			var le *lokiz.Error
+			if errors.As(err, &le) && le.Code == lokiz.EUNAUTHORIZED {
+				if q.Get("algorithm") != "following" {
+					t.Fatalf("feedAlgorithm(%q): 401 for %q", rawQuery, q.Get("algorithm"))
+				}
+			} else {
+				requireValidationError(t, err, "query")
+			}
+		} else if !feedAlgorithms[alg] || alg == "following" {
+			t.Fatalf("feedAlgorithm(%q) = %q without a caller", rawQuery, alg)
 		}
 
 		// pathUUID: a canonical id, stable when sent back.
