@@ -116,7 +116,7 @@ func FuzzTossWebhook(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, sent string) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/webhooks/toss?token="+url.QueryEscape(sent), nil)
 		r.Header.Set(payments.TossWebhookTokenHeader, token) // forged: must be ignored
-		ev, err := c.ParseWebhook(payments.TossWebhookHeader(r), body)
+		_, err := c.ParseWebhook(payments.TossWebhookHeader(r), body)
 		if sent != token {
 			if !errors.Is(err, payments.ErrBadSignature) {
 				t.Fatalf("token %q accepted (%v)", sent, err)
@@ -126,7 +126,7 @@ func FuzzTossWebhook(f *testing.F) {
 		}
 
 		ok := httptest.NewRequest(http.MethodPost, "/v1/webhooks/toss?token="+token, nil)
-		ev, err = c.ParseWebhook(payments.TossWebhookHeader(ok), body)
+		ev, err := c.ParseWebhook(payments.TossWebhookHeader(ok), body)
 		direct, derr := payments.ParseTossWebhook(body)
 		if (err == nil) != (derr == nil) || !reflect.DeepEqual(ev, direct) {
 			t.Fatalf("ParseWebhook = %+v, %v; ParseTossWebhook = %+v, %v", ev, err, direct, derr)
