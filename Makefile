@@ -10,7 +10,7 @@ endif
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test services build vet lint sqlc sqlc-check bench clean
+.PHONY: run test services build vet lint sqlc sqlc-check bench fuzz clean
 
 ## run: make sure Postgres, Redis and ffmpeg are there, then start every role in one process
 run: services build
@@ -47,6 +47,12 @@ sqlc-check:
 ## bench: the benchmarks, 5 runs each (results and how to read them: docs/benchmarks.md)
 bench: services
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out
+
+## fuzz: every fuzz target (found by scripts/fuzz.sh), FUZZTIME each, one after another
+# (docs/reliability.md, "Fuzzing"). `make fuzz FUZZTIME=30s FUZZPARALLEL=1`.
+FUZZTIME ?= 5m
+fuzz:
+	FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) ./scripts/fuzz.sh
 
 clean:
 	rm -rf bin

@@ -224,15 +224,11 @@ type auditEntryResponse struct {
 	CreatedAt  time.Time       `json:"created_at"`
 }
 
-// listAudit pages the audit log, newest first (admins only), filtered by
-// admin_id, action, target_type, target_id and a [from, to) time range.
-func (s *Server) listAudit(c *gin.Context) {
-	p, err := parsePage(c)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	params := db.AuditListParams{CursorAt: p.cursorAt(), CursorID: p.cursorID(), Lim: int32(p.Size + 1)}
+// auditFilter reads the audit log's filters: admin_id and target_id
+// (UUIDs), action and target_type (known words), and the time range [from,
+// to) (RFC 3339, to after from).
+func auditFilter(c *gin.Context) (db.AuditListParams, []lokiz.FieldError) {
+	var params db.AuditListParams
 	var errs []lokiz.FieldError
 	uuidParam := func(name string) *uuid.UUID {
 		raw := c.Query(name)
@@ -276,6 +272,19 @@ func (s *Server) listAudit(c *gin.Context) {
 	if params.FromAt != nil && params.ToAt != nil && !params.ToAt.After(*params.FromAt) {
 		errs = append(errs, fieldErr("must be after from", "query", "to"))
 	}
+	return params, errs
+}
+
+// listAudit pages the audit log, newest first (admins only), filtered by
+// admin_id, action, target_type, target_id and a [from, to) time range.
+func (s *Server) listAudit(c *gin.Context) {
+	p, err := parsePage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	params, errs := auditFilter(c)
+	params.CursorAt, params.CursorID, params.Lim = p.cursorAt(), p.cursorID(), int32(p.Size+1)
 	if len(errs) > 0 {
 		s.writeError(c, lokiz.ValidationError(errs...))
 		return

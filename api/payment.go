@@ -36,6 +36,17 @@ type purchaseRequest struct {
 	Provider  string `json:"provider"`
 }
 
+func (r *purchaseRequest) validate() []lokiz.FieldError {
+	var errs []lokiz.FieldError
+	if r.PackageID == "" {
+		errs = append(errs, fieldErr("is required", "body", "package_id"))
+	}
+	if r.Provider == "" {
+		errs = append(errs, fieldErr("is required", "body", "provider"))
+	}
+	return errs
+}
+
 type purchaseResponse struct {
 	OrderID   uuid.UUID `json:"order_id"`
 	Status    string    `json:"status"`
@@ -64,17 +75,6 @@ func (s *Server) purchaseCredits(c *gin.Context) {
 	var in purchaseRequest
 	if err := bindJSON(c, &in); err != nil {
 		s.writeError(c, err)
-		return
-	}
-	var errs []lokiz.FieldError
-	if in.PackageID == "" {
-		errs = append(errs, fieldErr("is required", "body", "package_id"))
-	}
-	if in.Provider == "" {
-		errs = append(errs, fieldErr("is required", "body", "provider"))
-	}
-	if len(errs) > 0 {
-		s.writeError(c, lokiz.ValidationError(errs...))
 		return
 	}
 	me := mustUser(c)
@@ -146,6 +146,23 @@ type tossConfirmRequest struct {
 	PaymentKey string `json:"paymentKey"`
 	OrderID    string `json:"orderId"`
 	Amount     int64  `json:"amount"`
+	orderID    uuid.UUID
+}
+
+func (r *tossConfirmRequest) validate() []lokiz.FieldError {
+	var errs []lokiz.FieldError
+	if r.PaymentKey == "" || len(r.PaymentKey) > 200 {
+		errs = append(errs, fieldErr("is required (at most 200 characters)", "body", "paymentKey"))
+	}
+	id, err := uuid.Parse(r.OrderID)
+	if err != nil {
+		errs = append(errs, fieldErr("must be the order's id", "body", "orderId"))
+	}
+	r.orderID = id
+	if r.Amount <= 0 {
+		errs = append(errs, fieldErr("must be positive", "body", "amount"))
+	}
+	return errs
 }
 
 // tossConfirm is POST /v1/payments/toss/confirm, called by the client with
@@ -161,22 +178,7 @@ func (s *Server) tossConfirm(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var errs []lokiz.FieldError
-	if in.PaymentKey == "" || len(in.PaymentKey) > 200 {
-		errs = append(errs, fieldErr("is required (at most 200 characters)", "body", "paymentKey"))
-	}
-	orderID, perr := uuid.Parse(in.OrderID)
-	if perr != nil {
-		errs = append(errs, fieldErr("must be the order's id", "body", "orderId"))
-	}
-	if in.Amount <= 0 {
-		errs = append(errs, fieldErr("must be positive", "body", "amount"))
-	}
-	if len(errs) > 0 {
-		s.writeError(c, lokiz.ValidationError(errs...))
-		return
-	}
-	o, err := b.ConfirmToss(c.Request.Context(), mustUser(c).ID, billing.TossConfirm{PaymentKey: in.PaymentKey, OrderID: orderID, Amount: in.Amount})
+	o, err := b.ConfirmToss(c.Request.Context(), mustUser(c).ID, billing.TossConfirm{PaymentKey: in.PaymentKey, OrderID: in.orderID, Amount: in.Amount})
 	if err != nil {
 		s.writeError(c, err)
 		return

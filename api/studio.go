@@ -114,6 +114,13 @@ func (s *Server) studioPreview(c *gin.Context) {
 		"frames":      frames, "frame_times": times, "status": status})
 }
 
+// selectRangeRequest is the JSON form of select-range's times; the checks
+// need the video's duration, so they are in the handler.
+type selectRangeRequest struct {
+	StartTime *float64 `json:"start_time"`
+	EndTime   *float64 `json:"end_time"`
+}
+
 // studioSelectRange validates a segment for the AI tools (at most 10 s).
 // The times come as query parameters (the original) or a JSON body (the
 // frontend).
@@ -123,10 +130,7 @@ func (s *Server) studioSelectRange(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var body struct {
-		StartTime *float64 `json:"start_time"`
-		EndTime   *float64 `json:"end_time"`
-	}
+	var body selectRangeRequest
 	if c.Request.ContentLength > 0 {
 		if err := bindJSON(c, &body); err != nil {
 			s.writeError(c, err)

@@ -133,19 +133,36 @@ func cleanValue(v reflect.Value, loc []any, kind lokiz.TextKind, errs *[]lokiz.F
 			cleanValue(v.Index(i), append(append([]any{}, loc...), i), kind, errs)
 		}
 	case reflect.Map:
-		iter := v.MapRange()
-		for iter.Next() {
-			key := iter.Key()
-			elemLoc := append(append([]any{}, loc...), key.Interface())
-			if key.Kind() == reflect.String {
-				if _, ok := cleanString(key.String(), elemLoc, lokiz.TextLine, errs); !ok {
-					continue
-				}
-			}
+		// Keys are one line, and cleaned like values: a key sent in
+		// another normalization form is stored in NFC. The entries are
+		// read first, as the map changes under its keys.
+		type entry struct{ key, val reflect.Value }
+		entries := make([]entry, 0, v.Len())
+		for iter := v.MapRange(); iter.Next(); {
 			val := reflect.New(v.Type().Elem()).Elem()
 			val.Set(iter.Value())
-			cleanValue(val, elemLoc, kind, errs)
-			v.SetMapIndex(key, val)
+			entries = append(entries, entry{iter.Key(), val})
+		}
+		for _, e := range entries {
+			elemLoc := append(append([]any{}, loc...), e.key.Interface())
+			key := e.key
+			if key.Kind() == reflect.String {
+				clean, ok := cleanString(key.String(), elemLoc, lokiz.TextLine, errs)
+				if !ok {
+					continue
+				}
+				if clean != key.String() {
+					if v.MapIndex(reflect.ValueOf(clean).Convert(key.Type())).IsValid() {
+						*errs = append(*errs, lokiz.FieldError{Loc: elemLoc, Msg: "must not repeat another key in another spelling"})
+						continue
+					}
+					v.SetMapIndex(key, reflect.Value{})
+					key = reflect.New(key.Type()).Elem()
+					key.SetString(clean)
+				}
+			}
+			cleanValue(e.val, elemLoc, kind, errs)
+			v.SetMapIndex(key, e.val)
 		}
 	}
 }

@@ -128,21 +128,27 @@ func probe(ctx context.Context, path string) (probeResult, error) {
 	if err != nil {
 		return res, err
 	}
+	return res, parseProbe(&res, out, head, layout)
+}
+
+// parseProbe fills res from ffprobe's JSON output (and the file's first
+// bytes and box layout) and refuses what is not a playable video.
+func parseProbe(res *probeResult, out, head []byte, layout mp4Layout) error {
 	var pj probeJSON
 	if err := json.Unmarshal(out, &pj); err != nil {
-		return res, fmt.Errorf("probe: decode ffprobe output: %w", err)
+		return fmt.Errorf("probe: decode ffprobe output: %w", err)
 	}
-	fillInfo(&res, pj, head, layout)
+	fillInfo(res, pj, head, layout)
 
 	switch {
 	case !res.HasVideo:
-		return res, notVideo("the file has no video track", nil)
+		return notVideo("the file has no video track", nil)
 	case res.Width <= 0 || res.Height <= 0:
-		return res, notVideo("the video track has no picture size", nil)
+		return notVideo("the video track has no picture size", nil)
 	case !(res.Duration > 0): // also catches NaN
-		return res, notVideo("the video has no duration", nil)
+		return notVideo("the video has no duration", nil)
 	}
-	return res, nil
+	return nil
 }
 
 // sniff reads the first bytes of the file and, for ISO-BMFF files, the order
@@ -245,7 +251,8 @@ func fillInfo(res *probeResult, pj probeJSON, head []byte, layout mp4Layout) {
 	res.Duration = parseFloat(pj.Format.Duration)
 	res.BitRate, _ = strconv.ParseInt(pj.Format.BitRate, 10, 64)
 	res.Container = containerName(pj.Format.FormatName, head, layout)
-	if layout.hasFtyp || strings.HasPrefix(pj.Format.FormatName, "mov,") {
+	switch res.Container {
+	case "mp4", "mov", "3gp":
 		res.FastStart = layout.fastStart
 	}
 
@@ -294,11 +301,13 @@ func rotationOf(list []sideData, tag string) int {
 }
 
 // normalizeRotation maps any angle to the nearest of 0, 90, 180 and 270.
+// The angle is first reduced to (-360, 360): a huge one would overflow int
+// and come out as some other number of degrees.
 func normalizeRotation(deg float64) int {
 	if math.IsNaN(deg) || math.IsInf(deg, 0) {
 		return 0
 	}
-	r := int(math.Round(deg/90)) * 90
+	r := int(math.Round(math.Mod(deg, 360)/90)) * 90
 	return ((r % 360) + 360) % 360
 }
 
@@ -332,26 +341,35 @@ func parseFloat(s string) float64 {
 	return v
 }
 
-// parseRate parses a rational such as "30000/1001", giving 0 for "0/0".
+// parseRate parses a rational such as "30000/1001", giving 0 (unknown) for
+// "0/0", a negative rate and one too large to represent.
 func parseRate(s string) float64 {
 	num, den, ok := strings.Cut(s, "/")
 	if !ok {
-		return parseFloat(s)
+		return max(parseFloat(s), 0)
 	}
 	n, d := parseFloat(num), parseFloat(den)
 	if d == 0 {
 		return 0
 	}
-	return n / d
+	return finiteOrZero(max(n/d, 0))
 }
 
-// parseClock parses "HH:MM:SS.fraction" as written in Matroska DURATION tags.
+// parseClock parses "HH:MM:SS.fraction" as written in Matroska DURATION
+// tags, giving 0 for what is not a finite time.
 func parseClock(s string) float64 {
 	parts := strings.Split(s, ":")
 	if len(parts) != 3 {
 		return 0
 	}
-	return parseFloat(parts[0])*3600 + parseFloat(parts[1])*60 + parseFloat(parts[2])
+	return finiteOrZero(parseFloat(parts[0])*3600 + parseFloat(parts[1])*60 + parseFloat(parts[2]))
+}
+
+func finiteOrZero(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 // NeedsTranscode reports whether a video must be converted before browsers

@@ -167,25 +167,32 @@ func (l *Local) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // verify checks a request's signature and expiry. It returns the expiry and,
 // for PUT, the signed size limit; msg is empty when the request may proceed.
 // Malformed parameters read as a bad signature: the client learns nothing
-// about which part was wrong.
+// about which part was wrong. Each signed parameter must appear once, in
+// the one spelling sign makes (decimal numbers without sign or leading
+// zeros, unpadded base64url with zero trailing bits): a URL is accepted
+// only as it was issued, never in an altered spelling of the same values.
 func (l *Local) verify(method, key string, q url.Values) (expires int64, maxBytes int64, msg string) {
 	const badSig = "invalid signature"
-	expires, err := strconv.ParseInt(q.Get(paramExpires), 10, 64)
-	if err != nil {
+	expires, ok := canonicalInt(q, paramExpires)
+	if !ok {
 		return 0, 0, badSig
 	}
 	var contentType string
 	if method == http.MethodPut {
-		contentType = q.Get(paramContentType)
-		if contentType != ContentTypeFor(key) {
+		contentType, ok = single(q, paramContentType)
+		if !ok || contentType != ContentTypeFor(key) {
 			return 0, 0, badSig
 		}
-		if maxBytes, err = strconv.ParseInt(q.Get(paramMaxBytes), 10, 64); err != nil || checkSize(maxBytes) != nil {
+		if maxBytes, ok = canonicalInt(q, paramMaxBytes); !ok || checkSize(maxBytes) != nil {
 			return 0, 0, badSig
 		}
 	}
-	got, err := base64.RawURLEncoding.DecodeString(q.Get(paramSignature))
-	if err != nil {
+	sig, ok := single(q, paramSignature)
+	if !ok {
+		return 0, 0, badSig
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || base64.RawURLEncoding.EncodeToString(got) != sig {
 		return 0, 0, badSig
 	}
 	want, _ := base64.RawURLEncoding.DecodeString(l.sign(method, key, expires, contentType, maxBytes))
@@ -196,6 +203,27 @@ func (l *Local) verify(method, key string, q url.Values) (expires int64, maxByte
 		return 0, 0, "URL has expired"
 	}
 	return expires, maxBytes, ""
+}
+
+// single returns the value of a parameter given exactly once.
+func single(q url.Values, name string) (string, bool) {
+	if v := q[name]; len(v) == 1 {
+		return v[0], true
+	}
+	return "", false
+}
+
+// canonicalInt reads a parameter given once, as strconv.FormatInt writes it.
+func canonicalInt(q url.Values, name string) (int64, bool) {
+	s, ok := single(q, name)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != s {
+		return 0, false
+	}
+	return n, true
 }
 
 func (l *Local) serveUpload(w http.ResponseWriter, r *http.Request, key string) {
