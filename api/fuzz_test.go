@@ -88,6 +88,7 @@ var bodyCases = func() []bodyCase {
 		bodyOf[completeVideoRequest]("completeVideoRequest"),
 		bodyOf[updateVideoRequest]("updateVideoRequest"),
 		bodyOf[viewRequest]("viewRequest"),
+		bodyOf[reportDecisionRequest]("reportDecisionRequest"),
 	}
 	// aiRequest: one case per job route, with that route's validator.
 	for _, job := range slices.Sorted(func(yield func(string) bool) {
@@ -304,6 +305,13 @@ func FuzzCursor(f *testing.F) {
 				t.Fatalf("rank cursor %q decodes to %v, whose encoding %q decodes to %v, %v", s, c, canon, back, ok)
 			}
 		}
+		if c, ok := decodeReviewCursor(s); ok {
+			canon := c.encode()
+			back, ok := decodeReviewCursor(canon)
+			if !ok || !sameReviewCursor(back, c) || back.encode() != canon {
+				t.Fatalf("review cursor %q decodes to %v, whose encoding %q decodes to %v, %v", s, c, canon, back, ok)
+			}
+		}
 		if c, ok := decodeTrendCursor(s); ok {
 			if c.Offset < 0 || c.Snapshot == "" {
 				t.Fatalf("trend cursor %q decodes to %v", s, c)
@@ -337,6 +345,12 @@ func FuzzCursorEncode(f *testing.F) {
 		rc := rankCursor{Rank: rank, ID: id}
 		if back, ok := decodeRankCursor(rc.encode()); !ok || back != rc {
 			t.Fatalf("rank cursor %v → %q → %v, %v", rc, rc.encode(), back, ok)
+		}
+		if y := at.UTC().Year(); y >= 1 && y <= 9999 {
+			rv := reviewCursor{AsOf: at, Open: rank, FirstAt: at.Add(-time.Second), Target: id, At: at, ID: id}
+			if back, ok := decodeReviewCursor(rv.encode()); !ok || !sameReviewCursor(back, rv) {
+				t.Fatalf("review cursor %v → %q → %v, %v", rv, rv.encode(), back, ok)
+			}
 		}
 		if snap != "" && !strings.Contains(snap, "|") && offset >= 0 {
 			tc := trendCursor{Snapshot: snap, Offset: offset}
@@ -686,4 +700,10 @@ func exprString(e ast.Expr) string {
 		return e.Name
 	}
 	return fmt.Sprintf("%T", e)
+}
+
+// sameReviewCursor compares two review-queue cursors, times by instant.
+func sameReviewCursor(a, b reviewCursor) bool {
+	return a.AsOf.Equal(b.AsOf) && a.Open == b.Open && a.FirstAt.Equal(b.FirstAt) && a.Target == b.Target &&
+		a.At.Equal(b.At) && a.ID == b.ID
 }
