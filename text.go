@@ -69,8 +69,19 @@ func CleanText(s string, kind TextKind) (clean, problem string) {
 		}
 		prev = r
 	}
-	return norm.NFC.String(s), ""
+	clean = norm.NFC.String(s)
+	if kind == TextName && strings.ContainsRune(clean, cgj) {
+		// Normalizing breaks a run of more than 30 combining marks with a
+		// combining grapheme joiner (Unicode's stream-safe format), an
+		// invisible character a name refuses: the name would be accepted
+		// once and refused when sent back. Such a run is no name anyway.
+		return "", "must not contain more than 30 combining marks in a row"
+	}
+	return clean, ""
 }
+
+// cgj is the combining grapheme joiner.
+const cgj = 0x034f
 
 const zwj = 0x200d
 
@@ -83,7 +94,7 @@ func invisible(r rune) bool {
 	switch {
 	case r >= 0x200b && r <= 0x200f, // ZWSP, ZWNJ, ZWJ, LRM, RLM
 		r >= 0x2060 && r <= 0x2064, // word joiner, invisible operators
-		r == 0xfeff, r == 0x00ad, r == 0x180e, r == 0x034f, r == 0x061c,
+		r == 0xfeff, r == 0x00ad, r == 0x180e, r == cgj, r == 0x061c,
 		r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0, // Hangul fillers
 		r >= 0xe0000 && r <= 0xe007f: // tags
 		return true

@@ -1,6 +1,7 @@
 package lokiz_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/lokiz/lokiz"
@@ -60,6 +61,14 @@ func TestCleanText(t *testing.T) {
 		{"ZWJAtEndName", "\U0001f468\u200d", name, "", false},
 		{"ArabicName", "مريم", name, "مريم", true},
 		{"InvalidUTF8", "a\xffb", multi, "", false},
+		// Normalizing puts a combining grapheme joiner into a run of more
+		// than 30 combining marks (found by FuzzCleanText): a name refuses
+		// the run, since it would refuse its own cleaned form; other text
+		// keeps the joiner, and cleaning it again changes nothing.
+		{"ThirtyCombiningName", "a" + strings.Repeat("\u0301", 30), name, "\u00e1" + strings.Repeat("\u0301", 29), true},
+		{"ThirtyOneCombiningName", "a" + strings.Repeat("\u0301", 31), name, "", false},
+		{"ThirtyOneCombiningLine", "a" + strings.Repeat("\u0301", 31), line, "\u00e1" + strings.Repeat("\u0301", 29) + "\u034f\u0301", true},
+		{"ThirtyOneCombiningLineAgain", "\u00e1" + strings.Repeat("\u0301", 29) + "\u034f\u0301", line, "\u00e1" + strings.Repeat("\u0301", 29) + "\u034f\u0301", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,11 +14,11 @@ import (
 
 // Audit actions (admin_audit_log.action).
 const (
-	AuditAdminCreate  = "admin.create"
-	AuditRoleGrant    = "role.grant"
-	AuditRoleRevoke   = "role.revoke"
-	AuditUserBan      = "user.ban"
-	AuditUserUnban    = "user.unban"
+	AuditAdminCreate    = "admin.create"
+	AuditRoleGrant      = "role.grant"
+	AuditRoleRevoke     = "role.revoke"
+	AuditUserBan        = "user.ban"
+	AuditUserUnban      = "user.unban"
 	AuditVideoRemove    = "video.remove"
 	AuditVideoRestore   = "video.restore"
 	AuditCommentRemove  = "comment.remove"
