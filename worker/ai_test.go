@@ -651,6 +651,25 @@ func TestAIReconcileResumesLostTasks(t *testing.T) {
 	require.Empty(t, b.log.take(tasks.TypeAIRun))
 }
 
+// TestAIReconcileStuckAfter: AI_STUCK_AFTER shortens the reconciler's
+// patience; a job untouched for less is left alone.
+func TestAIReconcileStuckAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newAIBundle(t, sim.Options{})
+	b.newJob(t, lokiz.JobMusic, "lost run", nil)
+	logger, _ := newLogger()
+	rh := NewAIReconcileHandler(b.store, tasks.NewClient(b.log), logger).WithStuckAfter(10 * time.Second)
+	rh.now = func() time.Time { return time.Now().Add(5 * time.Second) }
+	require.NoError(t, rh.ProcessTask(ctx, tasks.NewAIReconcileTask()))
+	require.Empty(t, b.log.take(tasks.TypeAIRun), "untouched for 5s of 10s: left alone")
+	rh.now = func() time.Time { return time.Now().Add(11 * time.Second) }
+	require.NoError(t, rh.ProcessTask(ctx, tasks.NewAIReconcileTask()))
+	require.Len(t, b.log.take(tasks.TypeAIRun), 1, "untouched for 11s of 10s: resumed")
+	require.Same(t, rh, rh.WithStuckAfter(0), "zero keeps the patience")
+	require.Equal(t, 10*time.Second, rh.after)
+}
+
 // driveScheduled runs what is scheduled for open jobs until id ends.
 func (b *aiBundle) driveScheduled(t *testing.T, id uuid.UUID) db.AIJob {
 	t.Helper()

@@ -86,6 +86,7 @@ type harness struct {
 	errors5xx []serverError
 	counts    map[string]int
 	ops       atomic.Int64
+	repStorm  atomic.Int32
 	netErrs   atomic.Int64
 
 	users      []*account
@@ -95,6 +96,11 @@ type harness struct {
 	countedBy    map[string]int
 	quietCounted map[string]int
 }
+
+const (
+	stormThrottle = 1
+	stormSlow     = 2
+)
 
 type account struct {
 	id, token string
@@ -128,7 +134,23 @@ func newHarness(t *testing.T, seed int64) *harness {
 	// The simulators are real local HTTP servers in this process.
 	h.rep = sim.New(sim.Options{Latency: sim.Latency{Starting: 100 * time.Millisecond, Processing: 1500 * time.Millisecond,
 		Slow: 8 * time.Second}, RetryAfter: time.Second})
-	repSrv := httptest.NewServer(h.rep.Handler())
+	// The simulator's API behind a switch for storms: every request 429
+	// (Retry-After 1s), or every request 5 s late.
+	repSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			switch h.repStorm.Load() {
+			case stormThrottle:
+				w.Header().Set("Retry-After", "1")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = io.WriteString(w, `{"title":"Request was throttled","status":429,"detail":"chaos storm"}`)
+				return
+			case stormSlow:
+				time.Sleep(5 * time.Second)
+			}
+		}
+		h.rep.Handler().ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() { repSrv.Close(); _ = h.rep.Close() })
 
 	bal := &balancer{}
@@ -461,9 +483,26 @@ func (h *harness) restart(r *role) {
 	}
 }
 
-func (h *harness) injectOne() {
-	switch h.intn(9) {
-	case 0, 1, 2:
+// faultKinds are the faults; the run injects each once, in a random order,
+// then draws them at random (worker kills and api kills more often).
+var faultKinds = []string{"worker_kill", "redis_restart", "pg_restart", "api_kill", "scheduler_kill", "sim_faults"}
+
+func (h *harness) nextFault(n int) string {
+	if n < len(faultKinds) {
+		h.rngMu.Lock()
+		if n == 0 {
+			h.rng.Shuffle(len(faultKinds), func(i, j int) { faultKinds[i], faultKinds[j] = faultKinds[j], faultKinds[i] })
+		}
+		h.rngMu.Unlock()
+		return faultKinds[n]
+	}
+	return []string{"worker_kill", "worker_kill", "worker_kill", "redis_restart", "pg_restart", "api_kill", "api_kill",
+		"scheduler_kill", "sim_faults"}[h.intn(9)]
+}
+
+func (h *harness) injectOne(kind string) {
+	switch kind {
+	case "worker_kill":
 		w := h.workers[h.intn(len(h.workers))]
 		typ := h.activeOf(15*time.Second, tasks.TypeVideoFinalize, tasks.TypeAIRun, tasks.TypeAIFinalize, tasks.TypePaymentFulfill, tasks.TypeAIPoll)
 		end := h.beginFault("worker_kill")
@@ -472,7 +511,7 @@ func (h *harness) injectOne() {
 		time.Sleep(time.Duration(500+h.intn(3000)) * time.Millisecond)
 		h.restart(w)
 		end()
-	case 3:
+	case "redis_restart":
 		end := h.beginFault("redis_restart")
 		h.t.Logf("chaos: restart redis")
 		h.redis.kill()
@@ -480,7 +519,7 @@ func (h *harness) injectOne() {
 		h.redis.start(h.t)
 		time.Sleep(3 * time.Second) // clients reconnect
 		end()
-	case 4:
+	case "pg_restart":
 		end := h.beginFault("pg_restart")
 		h.t.Logf("chaos: restart postgres")
 		require.NoError(h.t, h.pg.stop())
@@ -488,7 +527,7 @@ func (h *harness) injectOne() {
 		h.pg.start(h.t)
 		time.Sleep(3 * time.Second) // pools reconnect
 		end()
-	case 5, 6:
+	case "api_kill":
 		a := h.apis[h.intn(len(h.apis))]
 		end := h.beginFault("api_kill")
 		h.t.Logf("chaos: SIGKILL %s", a.name)
@@ -496,7 +535,7 @@ func (h *harness) injectOne() {
 		time.Sleep(time.Duration(500+h.intn(2000)) * time.Millisecond)
 		h.restart(a)
 		end()
-	case 7:
+	case "scheduler_kill":
 		s := h.scheds[h.intn(len(h.scheds))]
 		end := h.beginFault("scheduler_kill")
 		h.t.Logf("chaos: SIGKILL %s", s.name)
@@ -507,10 +546,13 @@ func (h *harness) injectOne() {
 	default:
 		end := h.beginFault("sim_faults")
 		f := []tosssim.Faults{{Duplicate: 2}, {Delay: 2 * time.Second}, {Drop: true}}[h.intn(3)]
-		h.t.Logf("chaos: toss webhooks %+v", f)
+		storm := int32(1 + h.intn(2))
+		h.t.Logf("chaos: toss webhooks %+v, replicate storm %d", f, storm)
 		h.toss.SetFaults(f)
+		h.repStorm.Store(storm)
 		time.Sleep(time.Duration(3000+h.intn(5000)) * time.Millisecond)
 		h.toss.SetFaults(tosssim.Faults{})
+		h.repStorm.Store(0)
 		end()
 	}
 }
@@ -545,13 +587,13 @@ func (h *harness) run(duration time.Duration) {
 	faultsDone := make(chan struct{})
 	go func() {
 		defer close(faultsDone)
-		for {
+		for n := 0; ; n++ {
 			select {
 			case <-stop:
 				return
 			case <-time.After(time.Duration(2000+h.intn(4000)) * time.Millisecond):
 			}
-			h.injectOne()
+			h.injectOne(h.nextFault(n))
 		}
 	}()
 	time.Sleep(duration)
