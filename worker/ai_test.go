@@ -451,6 +451,33 @@ func TestAIRunCrashRecovery(t *testing.T) {
 		require.Len(t, b.sim.Predictions(), before, "no second prediction")
 	})
 
+	// Found by the chaos suite: text-only inputs are not unique, so a retry
+	// adopted the prediction of another job with the same prompt, its store
+	// hit ai_jobs_prediction_key, and the job never started.
+	t.Run("SamePromptAsAnotherJob", func(t *testing.T) {
+		first := b.newJob(t, lokiz.JobMusic, "lofi beat", nil)
+		require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIRunTask(first.ID, tasks.QueueAI)))
+		first = b.job(t, first.ID)
+		require.NotNil(t, first.PredictionID)
+
+		// The second job with the same prompt recorded its request and died
+		// before sending it.
+		second := b.newJob(t, lokiz.JobMusic, "lofi beat", nil)
+		spec, err := b.h.spec(ctx, second, b.h.catalog[second.JobType])
+		require.NoError(t, err)
+		raw, _ := json.Marshal(spec.Input)
+		n, err := b.store.AIJobRecordRequest(ctx, db.AIJobRecordRequestParams{ID: second.ID, Request: raw})
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+
+		require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIRunTask(second.ID, tasks.QueueAI)), "the retry starts")
+		got := b.job(t, second.ID)
+		require.NotNil(t, got.PredictionID)
+		require.NotEqual(t, *first.PredictionID, *got.PredictionID, "not the other job's prediction")
+		require.Equal(t, lokiz.JobCompleted, b.drive(t, second.ID).Status)
+		require.Equal(t, lokiz.JobCompleted, b.drive(t, first.ID).Status)
+	})
+
 	t.Run("AfterTheOutputIsStored", func(t *testing.T) {
 		job := b.newJob(t, lokiz.JobGlitchReplace, "crash later", nil)
 		require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIRunTask(job.ID, tasks.QueueAI)))
