@@ -1,8 +1,8 @@
 package main
 
 import (
-	"maps"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"

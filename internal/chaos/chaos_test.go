@@ -89,10 +89,10 @@ type harness struct {
 	repStorm  atomic.Int32
 	netErrs   atomic.Int64
 
-	users      []*account
-	videos     []string // ids of uploads the driver completed
-	jobs       []string
-	confirmed  []string // payment orders whose confirm answered 200
+	users        []*account
+	videos       []string // ids of uploads the driver completed
+	jobs         []string
+	confirmed    []string // payment orders whose confirm answered 200
 	countedBy    map[string]int
 	quietCounted map[string]int
 }
@@ -166,7 +166,7 @@ func newHarness(t *testing.T, seed int64) *harness {
 		"DATABASE_URL": h.pg.url("lokiz"), "REDIS_URL": h.redis.url(), "PUBLIC_BASE_URL": h.public,
 		"SECRET_KEY": strings.Repeat("c", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "4",
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": filepath.Join(dir, "storage"),
-		"DB_MAX_CONNS": "10",
+		"DB_MAX_CONNS":        "10",
 		"REPLICATE_API_TOKEN": "chaos", "REPLICATE_BASE_URL": repSrv.URL + "/v1", "REPLICATE_WEBHOOK_SECRET": h.rep.WebhookSecret(),
 		"AI_POLL_MIN": "300ms", "AI_POLL_MAX": "2s",
 		"TOSS_SECRET_KEY": h.toss.SecretKey(), "TOSS_CLIENT_KEY": h.toss.ClientKey(), "TOSS_API_BASE": h.toss.URL(),
@@ -433,11 +433,11 @@ func (h *harness) social(u *account) {
 func (h *harness) step() {
 	u := h.pickUser()
 	switch n := h.intn(100); {
-	case n < 6:
+	case n < 4:
 		h.upload(u)
-	case n < 26:
+	case n < 14:
 		h.aiJob(u)
-	case n < 36:
+	case n < 22:
 		h.purchase(u)
 	default:
 		h.social(u)
@@ -580,7 +580,9 @@ func (h *harness) run(duration time.Duration) {
 				default:
 				}
 				h.step()
-				time.Sleep(time.Duration(20+h.intn(80)) * time.Millisecond)
+				// A user's think time: two cores run the whole deployment,
+				// and the mix must stay within what it can finish.
+				time.Sleep(time.Duration(150+h.intn(250)) * time.Millisecond)
 			}
 		}()
 	}
@@ -608,7 +610,7 @@ func (h *harness) run(duration time.Duration) {
 	conn := h.db()
 	defer conn.Close(context.Background())
 	// The reconcilers finish the work the faults interrupted (bounded).
-	settled := h.settle(conn, 3*time.Minute)
+	settled := h.settle(conn, min(max(2*time.Minute, duration/2), 5*time.Minute))
 	// A quiet round of views: exactly these reach Postgres.
 	viewsViolations := h.quietViews(conn)
 
