@@ -36,10 +36,10 @@ import (
 // piece at random points. Then it stops the faults, lets the reconcilers
 // finish, and checks the invariants (docs/reliability.md, "Chaos").
 //
-// CHAOS_DURATION (default 60s) is how long traffic and faults last; `make
+// CHAOS_DURATION (default 45s, the subset `make test` runs) is how long traffic and faults last; `make
 // chaos` runs it for minutes.
 func TestChaos(t *testing.T) {
-	duration := 60 * time.Second
+	duration := 45 * time.Second
 	if raw := os.Getenv("CHAOS_DURATION"); raw != "" {
 		d, err := time.ParseDuration(raw)
 		require.NoError(t, err, "CHAOS_DURATION")
