@@ -815,8 +815,7 @@ func (h *harness) serverErrorsOutsideFaults() []string {
 				end = time.Now()
 			}
 			if apiFaults[f.kind] && !e.at.Before(f.start) && !e.at.After(end.Add(grace)) {
-				explained = f.kind
-				break
+				explained = f.kind // the latest window that covers it
 			}
 		}
 		byOp[fmt.Sprintf("%s %d during=%q", e.op, e.status, explained)]++
