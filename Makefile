@@ -10,7 +10,7 @@ endif
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test services build vet lint sqlc sqlc-check bench fuzz clean
+.PHONY: run test services build vet lint sqlc sqlc-check bench fuzz chaos clean
 
 ## run: make sure Postgres, Redis and ffmpeg are there, then start every role in one process
 run: services build
@@ -53,6 +53,11 @@ bench: services
 FUZZTIME ?= 5m
 fuzz:
 	FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) ./scripts/fuzz.sh
+
+## chaos: the chaos suite for CHAOS_DURATION (default 8m): real processes, kills and restarts, invariants (docs/reliability.md)
+CHAOS_DURATION ?= 8m
+chaos:
+	CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -timeout 60m -run '^TestChaos$$' -v ./internal/chaos/
 
 clean:
 	rm -rf bin

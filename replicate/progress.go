@@ -31,11 +31,14 @@ func (p Prediction) Progress() int {
 }
 
 // FindByInput returns the newest prediction created at or after since whose
-// input equals input (compared as JSON values), from the first page of the
-// account's predictions. It is how a worker that died between sending a
-// create and storing its answer finds that prediction instead of making a
-// second one: the input it sent carries signed URLs unique to that attempt.
-func (c *Client) FindByInput(ctx context.Context, input map[string]any, since time.Time) (Prediction, bool, error) {
+// input equals input (compared as JSON values) and that taken does not
+// claim, from the first page of the account's predictions. It is how a
+// worker that died between sending a create and storing its answer finds
+// that prediction instead of making a second one. An input with signed URLs
+// is unique to its attempt, but a text-only one (a music prompt) is not:
+// two jobs with the same prompt send the same input, so taken (nil: none
+// is) must skip the predictions another job already owns.
+func (c *Client) FindByInput(ctx context.Context, input map[string]any, since time.Time, taken func(id string) (bool, error)) (Prediction, bool, error) {
 	want, err := normalize(input)
 	if err != nil {
 		return Prediction{}, false, err
@@ -51,9 +54,19 @@ func (c *Client) FindByInput(ctx context.Context, input map[string]any, since ti
 			continue // clocks differ a little; a minute of slack is plenty
 		}
 		got, err := normalize(map[string]any(p.Input))
-		if err == nil && reflect.DeepEqual(got, want) {
-			return fromAPI(p), true, nil
+		if err != nil || !reflect.DeepEqual(got, want) {
+			continue
 		}
+		if taken != nil {
+			owned, err := taken(p.ID)
+			if err != nil {
+				return Prediction{}, false, err
+			}
+			if owned {
+				continue
+			}
+		}
+		return fromAPI(p), true, nil
 	}
 	return Prediction{}, false, nil
 }

@@ -31,19 +31,29 @@ type Intervals struct {
 	// Trending is how often the trending ranking is recomputed
 	// (TRENDING_INTERVAL); a whole number of seconds.
 	Trending time.Duration
+	// Reconcile, when not zero, runs the reconcilers (videos, ai, frames,
+	// payments) "@every" this period instead of their cron minutes
+	// (RECONCILE_INTERVAL); a whole number of seconds.
+	Reconcile time.Duration
 }
 
 // DefaultEntries returns the cron table that the scheduler process runs.
 // Adding a periodic task or a reconciler is adding one line here.
 func DefaultEntries(iv Intervals) []Entry {
+	reconcile := func(cron string) string {
+		if iv.Reconcile > 0 {
+			return "@every " + iv.Reconcile.String()
+		}
+		return cron
+	}
 	return []Entry{
 		{Name: tasks.TypeCreditsAudit, Spec: "0 * * * *", Task: tasks.NewCreditsAuditTask},
-		{Name: tasks.TypeVideosReconcile, Spec: "*/5 * * * *", Task: tasks.NewVideosReconcileTask},
+		{Name: tasks.TypeVideosReconcile, Spec: reconcile("*/5 * * * *"), Task: tasks.NewVideosReconcileTask},
 		{Name: tasks.TypeVideosPurge, Spec: "* * * * *", Task: tasks.NewVideosPurgeTask},
-		{Name: tasks.TypeAIReconcile, Spec: "* * * * *", Task: tasks.NewAIReconcileTask},
-		{Name: tasks.TypeFramesReconcile, Spec: "*/5 * * * *", Task: tasks.NewFramesReconcileTask},
+		{Name: tasks.TypeAIReconcile, Spec: reconcile("* * * * *"), Task: tasks.NewAIReconcileTask},
+		{Name: tasks.TypeFramesReconcile, Spec: reconcile("*/5 * * * *"), Task: tasks.NewFramesReconcileTask},
 		{Name: tasks.TypeAccountsReconcile, Spec: "*/10 * * * *", Task: tasks.NewAccountsReconcileTask},
-		{Name: tasks.TypePaymentsReconcile, Spec: "*/5 * * * *", Task: tasks.NewPaymentsReconcileTask},
+		{Name: tasks.TypePaymentsReconcile, Spec: reconcile("*/5 * * * *"), Task: tasks.NewPaymentsReconcileTask},
 		{Name: tasks.TypeStatsFlush, Spec: "7 * * * *", Task: tasks.NewStatsFlushTask},
 		{Name: tasks.TypeViewsFlush, Spec: "@every " + iv.ViewFlush.String(), Task: tasks.NewViewsFlushTask},
 		{Name: tasks.TypeTrendingRecompute, Spec: "@every " + iv.Trending.String(), Task: tasks.NewTrendingRecomputeTask},

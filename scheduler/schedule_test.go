@@ -38,6 +38,25 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "* * * * *", byName[tasks.TypeBansExpire].Spec, "a timed ban ends within a minute of its end")
 }
 
+// TestDefaultEntriesReconcileInterval: RECONCILE_INTERVAL moves the four
+// reconcilers to "@every", and nothing else.
+func TestDefaultEntriesReconcileInterval(t *testing.T) {
+	t.Parallel()
+	base := DefaultEntries(Intervals{ViewFlush: 10 * time.Second, Trending: 5 * time.Minute})
+	fast := DefaultEntries(Intervals{ViewFlush: 10 * time.Second, Trending: 5 * time.Minute, Reconcile: 5 * time.Second})
+	require.Len(t, fast, len(base))
+	reconcilers := map[string]bool{tasks.TypeVideosReconcile: true, tasks.TypeAIReconcile: true,
+		tasks.TypeFramesReconcile: true, tasks.TypePaymentsReconcile: true}
+	for i, e := range fast {
+		require.Equal(t, base[i].Name, e.Name)
+		if reconcilers[e.Name] {
+			require.Equal(t, "@every 5s", e.Spec, e.Name)
+		} else {
+			require.Equal(t, base[i].Spec, e.Spec, e.Name)
+		}
+	}
+}
+
 func TestNewRejectsBadEntries(t *testing.T) {
 	t.Parallel()
 

@@ -215,7 +215,15 @@ func (h *AIHandler) Run(ctx context.Context, jobID uuid.UUID) error {
 	if len(job.Request) > 0 && job.RequestAt != nil {
 		var sent map[string]any
 		if err := json.Unmarshal(job.Request, &sent); err == nil {
-			p, found, err := h.rep.FindByInput(ctx, sent, *job.RequestAt)
+			p, found, err := h.rep.FindByInput(ctx, sent, *job.RequestAt, func(id string) (bool, error) {
+				other, err := h.store.AIJobGetByPrediction(ctx, &id)
+				if db.IsNotFound(err) {
+					return false, nil
+				} else if err != nil {
+					return false, fmt.Errorf("owner of prediction %s: %w", id, err)
+				}
+				return other.ID != job.ID, nil
+			})
 			if err != nil {
 				return err
 			}

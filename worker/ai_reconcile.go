@@ -35,17 +35,26 @@ type AIReconcileHandler struct {
 	tasks *tasks.Client
 	log   *slog.Logger
 	now   func() time.Time
+	after time.Duration
 }
 
 // NewAIReconcileHandler returns the handler.
 func NewAIReconcileHandler(store *db.Store, tc *tasks.Client, logger *slog.Logger) *AIReconcileHandler {
-	return &AIReconcileHandler{store: store, tasks: tc, log: logger, now: time.Now}
+	return &AIReconcileHandler{store: store, tasks: tc, log: logger, now: time.Now, after: AIStuckAfter}
+}
+
+// WithStuckAfter replaces AIStuckAfter (AI_STUCK_AFTER); zero keeps it.
+func (h *AIReconcileHandler) WithStuckAfter(d time.Duration) *AIReconcileHandler {
+	if d > 0 {
+		h.after = d
+	}
+	return h
 }
 
 // ProcessTask implements asynq.Handler.
 func (h *AIReconcileHandler) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 	now := h.now()
-	stuck, err := h.store.AIJobsStuck(ctx, db.AIJobsStuckParams{Before: now.Add(-AIStuckAfter), Lim: reconcileMax})
+	stuck, err := h.store.AIJobsStuck(ctx, db.AIJobsStuckParams{Before: now.Add(-h.after), Lim: reconcileMax})
 	if err != nil {
 		return fmt.Errorf("list stuck ai jobs: %w", err)
 	}

@@ -451,6 +451,33 @@ func TestAIRunCrashRecovery(t *testing.T) {
 		require.Len(t, b.sim.Predictions(), before, "no second prediction")
 	})
 
+	// Found by the chaos suite: text-only inputs are not unique, so a retry
+	// adopted the prediction of another job with the same prompt, its store
+	// hit ai_jobs_prediction_key, and the job never started.
+	t.Run("SamePromptAsAnotherJob", func(t *testing.T) {
+		first := b.newJob(t, lokiz.JobMusic, "lofi beat", nil)
+		require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIRunTask(first.ID, tasks.QueueAI)))
+		first = b.job(t, first.ID)
+		require.NotNil(t, first.PredictionID)
+
+		// The second job with the same prompt recorded its request and died
+		// before sending it.
+		second := b.newJob(t, lokiz.JobMusic, "lofi beat", nil)
+		spec, err := b.h.spec(ctx, second, b.h.catalog[second.JobType])
+		require.NoError(t, err)
+		raw, _ := json.Marshal(spec.Input)
+		n, err := b.store.AIJobRecordRequest(ctx, db.AIJobRecordRequestParams{ID: second.ID, Request: raw})
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+
+		require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIRunTask(second.ID, tasks.QueueAI)), "the retry starts")
+		got := b.job(t, second.ID)
+		require.NotNil(t, got.PredictionID)
+		require.NotEqual(t, *first.PredictionID, *got.PredictionID, "not the other job's prediction")
+		require.Equal(t, lokiz.JobCompleted, b.drive(t, second.ID).Status)
+		require.Equal(t, lokiz.JobCompleted, b.drive(t, first.ID).Status)
+	})
+
 	t.Run("AfterTheOutputIsStored", func(t *testing.T) {
 		job := b.newJob(t, lokiz.JobGlitchReplace, "crash later", nil)
 		require.NoError(t, b.mux.ProcessTask(ctx, tasks.NewAIRunTask(job.ID, tasks.QueueAI)))
@@ -649,6 +676,25 @@ func TestAIReconcileResumesLostTasks(t *testing.T) {
 	rh.now = time.Now
 	require.NoError(t, rh.ProcessTask(ctx, tasks.NewAIReconcileTask()))
 	require.Empty(t, b.log.take(tasks.TypeAIRun))
+}
+
+// TestAIReconcileStuckAfter: AI_STUCK_AFTER shortens the reconciler's
+// patience; a job untouched for less is left alone.
+func TestAIReconcileStuckAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newAIBundle(t, sim.Options{})
+	b.newJob(t, lokiz.JobMusic, "lost run", nil)
+	logger, _ := newLogger()
+	rh := NewAIReconcileHandler(b.store, tasks.NewClient(b.log), logger).WithStuckAfter(10 * time.Second)
+	rh.now = func() time.Time { return time.Now().Add(5 * time.Second) }
+	require.NoError(t, rh.ProcessTask(ctx, tasks.NewAIReconcileTask()))
+	require.Empty(t, b.log.take(tasks.TypeAIRun), "untouched for 5s of 10s: left alone")
+	rh.now = func() time.Time { return time.Now().Add(11 * time.Second) }
+	require.NoError(t, rh.ProcessTask(ctx, tasks.NewAIReconcileTask()))
+	require.Len(t, b.log.take(tasks.TypeAIRun), 1, "untouched for 11s of 10s: resumed")
+	require.Same(t, rh, rh.WithStuckAfter(0), "zero keeps the patience")
+	require.Equal(t, 10*time.Second, rh.after)
 }
 
 // driveScheduled runs what is scheduled for open jobs until id ends.

@@ -26,7 +26,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	mux.Handle(tasks.TypeFramesCapture, NewFramesCaptureHandler(d.Store, d.Storage, d.Media, d.Logger))
 	mux.Handle(tasks.TypeTrendingRecompute, NewTrendingHandler(d.Store, trending.New(d.Redis), d.Logger))
 	mux.Handle(tasks.TypeForYouRefresh, NewForYouHandler(foryou.New(d.Store, d.Redis, trending.New(d.Redis)), d.Logger))
-	mux.Handle(tasks.TypeVideosReconcile, NewVideosReconcileHandler(d.Store, d.Storage, d.Tasks, d.Logger))
+	mux.Handle(tasks.TypeVideosReconcile, NewVideosReconcileHandler(d.Store, d.Storage, d.Tasks, d.Logger).WithStuckAfter(d.VideoStuckAfter))
 	purge := NewVideoPurgeHandler(d.Store, d.Storage, d.Logger)
 	mux.Handle(tasks.TypeVideoPurge, purge)
 	mux.Handle(tasks.TypeVideosPurge, purge)
@@ -39,7 +39,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	}
 	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
 	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger).WithGroupWindow(d.NotificationGroupWindow))
-	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger))
+	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger).WithStuckAfter(d.AIStuckAfter))
 	mux.Handle(tasks.TypeFramesReconcile, NewFramesReconcileHandler(d.Store, d.Storage, d.Tasks, d.Media.FrameMaxAge, d.Logger))
 	subs := &billing.Subscriptions{Store: d.Store} // no provider: nothing to renew or sync, expiry still runs
 	if d.Billing != nil {

@@ -30,17 +30,26 @@ type VideosReconcileHandler struct {
 	tasks   *tasks.Client
 	log     *slog.Logger
 	now     func() time.Time
+	after   time.Duration
 }
 
 // NewVideosReconcileHandler returns the handler.
 func NewVideosReconcileHandler(store *db.Store, st storage.Store, tc *tasks.Client, logger *slog.Logger) *VideosReconcileHandler {
-	return &VideosReconcileHandler{store: store, storage: st, tasks: tc, log: logger, now: time.Now}
+	return &VideosReconcileHandler{store: store, storage: st, tasks: tc, log: logger, now: time.Now, after: StuckAfter}
+}
+
+// WithStuckAfter replaces StuckAfter (VIDEO_STUCK_AFTER); zero keeps it.
+func (h *VideosReconcileHandler) WithStuckAfter(d time.Duration) *VideosReconcileHandler {
+	if d > 0 {
+		h.after = d
+	}
+	return h
 }
 
 // ProcessTask implements asynq.Handler.
 func (h *VideosReconcileHandler) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 	now := h.now()
-	stuck, err := h.store.VideoStuckProcessing(ctx, db.VideoStuckProcessingParams{Before: ptr(now.Add(-StuckAfter)), Lim: reconcileMax})
+	stuck, err := h.store.VideoStuckProcessing(ctx, db.VideoStuckProcessingParams{Before: ptr(now.Add(-h.after)), Lim: reconcileMax})
 	if err != nil {
 		return fmt.Errorf("list stuck videos: %w", err)
 	}

@@ -79,3 +79,32 @@ func TestVideosReconcile(t *testing.T) {
 	// A second run finds nothing new to do and fails on nothing.
 	require.NoError(t, h.ProcessTask(ctx, tasks.NewVideosReconcileTask()))
 }
+
+// TestVideosReconcileStuckAfter: VIDEO_STUCK_AFTER shortens the patience;
+// a finalize younger than it is left alone.
+func TestVideosReconcileStuckAfter(t *testing.T) {
+	t.Parallel()
+	store := dbtest.NewStore(t)
+	rdb := newRedis(t)
+	st, err := storage.NewLocal(storage.LocalConfig{Dir: t.TempDir(), BaseURL: "http://localhost:8000", SecretKey: "k"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	qc := asynq.NewClientFromRedisClient(rdb)
+	t.Cleanup(func() { _ = qc.Close() })
+	logger, _ := newLogger()
+	h := NewVideosReconcileHandler(store, st, tasks.NewClient(qc), logger).WithStuckAfter(30 * time.Second)
+	user := dbtest.CreateUser(t, store, dbtest.UserOpts{})
+	insert := func(age time.Duration) string {
+		at := time.Now().Add(-age)
+		return dbtest.Video(t, store, dbtest.VideoOpts{Owner: user.ID, Status: "processing", NoMedia: true,
+			UploadKey: "uploads/" + age.String() + ".mp4", CreatedAt: at, ProcessingAt: at}).ID.String()
+	}
+	stuck, fresh := insert(time.Minute), insert(10*time.Second)
+	require.NoError(t, h.ProcessTask(context.Background(), tasks.NewVideosReconcileTask()))
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	t.Cleanup(func() { _ = insp.DeleteTask(tasks.QueueMedia, "video:finalize:"+stuck) })
+	_, err = insp.GetTaskInfo(tasks.QueueMedia, "video:finalize:"+stuck)
+	require.NoError(t, err, "processing for a minute, past 30s: enqueued again")
+	_, err = insp.GetTaskInfo(tasks.QueueMedia, "video:finalize:"+fresh)
+	require.Error(t, err, "processing for 10s: left alone")
+}

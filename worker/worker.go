@@ -66,6 +66,11 @@ type Deps struct {
 	// ActivityPrefix starts the active-user keys (package activity); empty
 	// means activity.DefaultPrefix. The api must use the same.
 	ActivityPrefix string
+	// VideoStuckAfter and AIStuckAfter are the reconcilers' patience
+	// (VIDEO_STUCK_AFTER, AI_STUCK_AFTER); zero means StuckAfter and
+	// AIStuckAfter.
+	VideoStuckAfter time.Duration
+	AIStuckAfter    time.Duration
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

@@ -429,6 +429,8 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
 		NotificationGroupWindow: a.cfg.Worker.NotificationGroupWindow,
+		VideoStuckAfter:         a.cfg.Worker.VideoStuckAfter,
+		AIStuckAfter:            a.cfg.Worker.AIStuckAfter,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
@@ -464,7 +466,8 @@ func (a *app) devMailHandler() http.Handler {
 // runSchedulerRole runs the periodic-task scheduler until ctx ends.
 func (a *app) runSchedulerRole(ctx context.Context) error {
 	s, err := scheduler.New(a.rdb, a.log, scheduler.DefaultEntries(scheduler.Intervals{
-		ViewFlush: a.cfg.Media.ViewFlushInterval, Trending: a.cfg.Media.TrendingInterval}))
+		ViewFlush: a.cfg.Media.ViewFlushInterval, Trending: a.cfg.Media.TrendingInterval,
+		Reconcile: a.cfg.Worker.ReconcileInterval}))
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
+	"github.com/lokiz/lokiz/worker"
 )
 
 // Config is everything the processes read from the environment. LoadConfig
@@ -279,6 +280,16 @@ type WorkerConfig struct {
 	// long after its first event a grouped notification (likes of a video,
 	// follows, glitches of a video) still takes new actors while unread.
 	NotificationGroupWindow time.Duration
+	// VideoStuckAfter (VIDEO_STUCK_AFTER, default 20m) is how long a video
+	// may stay processing before videos:reconcile enqueues its finalize
+	// again; AIStuckAfter (AI_STUCK_AFTER, default 2m) is how long an open
+	// AI job may go untouched before ai:reconcile resumes it.
+	VideoStuckAfter time.Duration
+	AIStuckAfter    time.Duration
+	// ReconcileInterval (RECONCILE_INTERVAL, unset by default) runs the
+	// reconcilers (videos, ai, frames, payments) "@every" this period
+	// instead of their cron minutes; the chaos suite sets it to seconds.
+	ReconcileInterval time.Duration
 }
 
 // DashboardConfig configures `lokiz dashboard`.
@@ -406,6 +417,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	c.Worker.Concurrency = p.intIn("WORKER_CONCURRENCY", 10, 1, 1000)
 	c.Worker.NotificationGroupWindow = p.duration("NOTIFICATION_GROUP_WINDOW", db.DefaultNotificationGroupWindow)
+	c.Worker.VideoStuckAfter = p.duration("VIDEO_STUCK_AFTER", worker.StuckAfter)
+	c.Worker.AIStuckAfter = p.duration("AI_STUCK_AFTER", worker.AIStuckAfter)
+	if c.Worker.VideoStuckAfter < time.Second || c.Worker.AIStuckAfter < time.Second {
+		p.fail("VIDEO_STUCK_AFTER and AI_STUCK_AFTER must be at least 1s")
+	}
+	c.Worker.ReconcileInterval = p.durationOrOff("RECONCILE_INTERVAL", 0)
+	if c.Worker.ReconcileInterval != 0 && (c.Worker.ReconcileInterval < time.Second || c.Worker.ReconcileInterval%time.Second != 0) {
+		p.fail("RECONCILE_INTERVAL must be a whole number of seconds, at least 1s")
+	}
 
 	c.Dash.Addr = p.str("DASHBOARD_ADDR", ":8081")
 	c.Dash.User = p.str("DASHBOARD_USER", "admin")

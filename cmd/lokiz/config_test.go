@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -436,4 +437,30 @@ func TestLoadConfigTrustedCountryHeader(t *testing.T) {
 	require.Equal(t, "CF-IPCountry", c.Media.TrustedCountryHeader)
 	_, err = LoadConfig(envMap(map[string]string{"TRUSTED_COUNTRY_HEADER": "CF IPCountry:"}))
 	require.ErrorContains(t, err, "TRUSTED_COUNTRY_HEADER")
+}
+
+// TestLoadConfigReconcileKnobs: the reconcilers keep their production
+// timing unless told otherwise (the chaos suite shortens it), and a period
+// the cron library would round is refused.
+func TestLoadConfigReconcileKnobs(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"LOKIZ_ENV": "development", "DATABASE_URL": "postgres://db/x", "REDIS_URL": "redis://r:6379"}
+	c, err := LoadConfig(envMap(base))
+	require.NoError(t, err)
+	require.Equal(t, 20*time.Minute, c.Worker.VideoStuckAfter)
+	require.Equal(t, 2*time.Minute, c.Worker.AIStuckAfter)
+	require.Zero(t, c.Worker.ReconcileInterval, "the cron table by default")
+
+	set := maps.Clone(base)
+	set["VIDEO_STUCK_AFTER"], set["AI_STUCK_AFTER"], set["RECONCILE_INTERVAL"] = "20s", "15s", "5s"
+	c, err = LoadConfig(envMap(set))
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{20 * time.Second, 15 * time.Second, 5 * time.Second},
+		[]time.Duration{c.Worker.VideoStuckAfter, c.Worker.AIStuckAfter, c.Worker.ReconcileInterval})
+
+	bad := maps.Clone(base)
+	bad["VIDEO_STUCK_AFTER"], bad["RECONCILE_INTERVAL"] = "500ms", "1500ms"
+	_, err = LoadConfig(envMap(bad))
+	require.ErrorContains(t, err, "VIDEO_STUCK_AFTER and AI_STUCK_AFTER must be at least 1s")
+	require.ErrorContains(t, err, "RECONCILE_INTERVAL must be a whole number of seconds")
 }
