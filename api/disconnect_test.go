@@ -8,7 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lokiz/lokiz/db"
 )
 
 // A client that goes away mid-request is not a server error: the request
@@ -48,4 +52,25 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	}
 	require.Len(t, lines, 3, "%s", body)
 	require.NotContains(t, string(body), `status="500"`)
+}
+
+// PostgreSQL out of reach (down, restarting) is a 503 with Retry-After
+// and a warning, not a 500 at ERROR (the chaos suite saw 500s while its
+// PostgreSQL restarted).
+func TestDatabaseDownIs503(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/lokiz?connect_timeout=2&sslmode=disable")
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	e := newEnvWithStore(t, db.NewStore(pool))
+	for _, path := range []string{"/v1/videos/", "/v1/users/" + uuid.NewString(), "/v1/search/users?q=mina"} {
+		res := e.do(req{method: "GET", path: path, unspecified: true})
+		require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s: %s", path, res.Raw)
+		require.Equal(t, "unavailable", res.Body["code"], "%s", res.Raw)
+		require.Equal(t, "dependency_unavailable", reason(res))
+		require.Equal(t, "2", res.Header.Get("Retry-After"))
+		require.NotContains(t, string(res.Raw), "127.0.0.1", "no internals leak")
+	}
+	require.NotContains(t, e.logs.String(), `"level":"ERROR"`)
+	require.Positive(t, e.logs.Count("dependency unavailable"))
 }

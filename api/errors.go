@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/lokiz/lokiz"
+	"github.com/lokiz/lokiz/db"
 )
 
 // statusByCode is the one table from error code to HTTP status.
@@ -58,6 +61,16 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		c.AbortWithStatus(StatusClientClosedRequest)
 		return
 	}
+	if code == lokiz.EINTERNAL && dependencyDown(err) {
+		// PostgreSQL or Redis is down or restarting: 503 with a short
+		// Retry-After, logged as a warning (the dependency's own alerts
+		// page), not a 500 that blames the request or the code.
+		s.log.WarnContext(c.Request.Context(), "dependency unavailable",
+			slog.String("request_id", requestID(c)), slog.String("route", c.FullPath()), slog.Any("error", err))
+		err = &lokiz.Error{Code: lokiz.EUNAVAILABLE, RetryAfter: 2, Reason: "dependency_unavailable",
+			Message: "The service is briefly unavailable; try again in a moment"}
+		code = lokiz.EUNAVAILABLE
+	}
 	status, ok := statusByCode[code]
 	if !ok {
 		status, code = http.StatusInternalServerError, lokiz.EINTERNAL
@@ -91,4 +104,16 @@ func fieldErr(msg string, loc ...any) lokiz.FieldError {
 // rule.
 func oneOf(allowed []string) string {
 	return "must be one of " + strings.Join(allowed, ", ")
+}
+
+// dependencyDown reports whether err is PostgreSQL or Redis being out of
+// reach: a connection refused, reset or closed, or a server that does not
+// take work (db.IsUnavailable).
+func dependencyDown(err error) bool {
+	if db.IsUnavailable(err) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, net.ErrClosed)
 }

@@ -96,8 +96,14 @@ func (s *Server) accessLog(c *gin.Context) {
 			attrs = append(attrs, slog.String("api_key_id", u.APIKeyID.String()))
 		}
 	}
+	// A 503 is an answer we chose (a dependency down, a feature off, a
+	// full server), logged where it was decided: a warning here. Other 5xx
+	// are errors.
 	level := slog.LevelInfo
-	if c.Writer.Status() >= 500 {
+	switch st := c.Writer.Status(); {
+	case st == http.StatusServiceUnavailable:
+		level = slog.LevelWarn
+	case st >= 500:
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(c.Request.Context(), level, "http request", attrs...)

@@ -3,6 +3,7 @@ package db
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,6 +35,25 @@ func IsCheckViolation(err error) (string, bool) {
 		return pgErr.ConstraintName, true
 	}
 	return "", false
+}
+
+// IsUnavailable reports whether err says PostgreSQL cannot be reached or
+// does not take work right now: a refused or failed connection, a
+// connection lost mid-statement, a server starting up, shutting down or
+// recovering from a crash. That is a moment's outage of a dependency, not a
+// fault of the request or of our code.
+func IsUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01-57P03: admin shutdown,
+		// crash shutdown, cannot connect now (starting up, recovering).
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	return false
 }
 
 // IsNotFound reports whether err means "no such row".

@@ -25,10 +25,23 @@ import (
 // The chaos run owns its Redis and PostgreSQL: it kills and restarts them,
 // so it never touches the shared servers other tests use.
 
-const (
-	pgBin       = "/usr/lib/postgresql/15/bin"
-	redisServer = "/usr/bin/redis-server"
-)
+const redisServer = "/usr/bin/redis-server"
+
+// pgBin is the newest Debian PostgreSQL server's tools (initdb, pg_ctl):
+// /usr/lib/postgresql/<major>/bin, whichever major the machine has.
+var pgBin = func() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	best, bestMajor := "/usr/lib/postgresql/15/bin", -1
+	for _, d := range dirs {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		if err == nil && major > bestMajor {
+			if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+				best, bestMajor = d, major
+			}
+		}
+	}
+	return best
+}()
 
 // freePort returns a loopback port nothing listens on right now.
 func freePort(t *testing.T) int {
