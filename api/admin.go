@@ -242,18 +242,6 @@ func auditFilter(c *gin.Context) (db.AuditListParams, []lokiz.FieldError) {
 		}
 		return &id
 	}
-	timeParam := func(name string) *time.Time {
-		raw := c.Query(name)
-		if raw == "" {
-			return nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, raw)
-		if err != nil {
-			errs = append(errs, fieldErr("must be an RFC 3339 time", "query", name))
-			return nil
-		}
-		return &t
-	}
 	wordParam := func(name string, allowed []string) *string {
 		raw := c.Query(name)
 		if raw == "" {
@@ -266,7 +254,7 @@ func auditFilter(c *gin.Context) (db.AuditListParams, []lokiz.FieldError) {
 		return &raw
 	}
 	params.AdminID, params.TargetID = uuidParam("admin_id"), uuidParam("target_id")
-	params.FromAt, params.ToAt = timeParam("from"), timeParam("to")
+	params.FromAt, params.ToAt = timeParam(c, "from", &errs), timeParam(c, "to", &errs)
 	params.Action = wordParam("action", db.AuditActions)
 	params.TargetType = wordParam("target_type", db.AuditTargetTypes)
 	if params.FromAt != nil && params.ToAt != nil && !params.ToAt.After(*params.FromAt) {

@@ -270,6 +270,21 @@ func enumParam(c *gin.Context, name string, allowed []string, errs *[]lokiz.Fiel
 	return &v
 }
 
+// timeParam reads an optional RFC 3339 time from the query, adding a
+// field error to errs when it is not one.
+func timeParam(c *gin.Context, name string, errs *[]lokiz.FieldError) *time.Time {
+	raw := c.Query(name)
+	if raw == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		*errs = append(*errs, fieldErr("must be an RFC 3339 time", "query", name))
+		return nil
+	}
+	return &t
+}
+
 // adminUser is a user as an admin sees it: state included.
 type adminUser struct {
 	ID                    uuid.UUID  `json:"id"`

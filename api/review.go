@@ -161,19 +161,7 @@ func (s *Server) listReviewReports(c *gin.Context) {
 	params.Status = enumParam(c, "status", db.ReportStatuses, &errs)
 	params.ReportType = enumParam(c, "report_type", lokiz.ReportTypes, &errs)
 	params.TargetKind = enumParam(c, "target", db.ReportTargetKinds, &errs)
-	timeParam := func(name string) *time.Time {
-		raw := c.Query(name)
-		if raw == "" {
-			return nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, raw)
-		if err != nil {
-			errs = append(errs, fieldErr("must be an RFC 3339 time", "query", name))
-			return nil
-		}
-		return &t
-	}
-	params.Since, params.Until = timeParam("since"), timeParam("until")
+	params.Since, params.Until = timeParam(c, "since", &errs), timeParam(c, "until", &errs)
 	if params.Since != nil && params.Until != nil && !params.Until.After(*params.Since) {
 		errs = append(errs, fieldErr("must be after since", "query", "until"))
 	}
