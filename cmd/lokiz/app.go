@@ -134,7 +134,8 @@ func (a *app) replicateClient() (*replicate.Client, error) {
 		a.log.Warn("REPLICATE_API_TOKEN is not set: AI jobs are refused and no AI task runs")
 		return nil, nil
 	}
-	return replicate.New(replicate.Config{BaseURL: a.cfg.AI.ReplicateBaseURL, Token: a.cfg.AI.ReplicateToken})
+	return replicate.New(replicate.Config{BaseURL: a.cfg.AI.ReplicateBaseURL, Token: a.cfg.AI.ReplicateToken,
+		HTTPClient: &http.Client{Timeout: a.cfg.AI.Timeout}})
 }
 
 // webhookURL is where predictions report, or "" to poll only.

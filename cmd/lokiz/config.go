@@ -165,6 +165,10 @@ type AIConfig struct {
 	// PollMin and PollMax (AI_POLL_MIN, default 2s; AI_POLL_MAX, default
 	// 30s) bound the backoff of the polls that back webhooks up.
 	PollMin, PollMax time.Duration
+	// Timeout (REPLICATE_TIMEOUT, default 60s, at least 1s) bounds each
+	// request to Replicate's API: a request unanswered that long is given
+	// up and retried by its task.
+	Timeout time.Duration
 	// OutputHosts (AI_OUTPUT_HOSTS, comma separated, default Replicate's
 	// delivery hosts) are the only hosts outputs are downloaded from, over
 	// https, and never from an internal address.
@@ -517,6 +521,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.AI.PollMin < 100*time.Millisecond || c.AI.PollMax < c.AI.PollMin {
 		p.fail("AI_POLL_MIN must be at least 100ms and AI_POLL_MAX at least AI_POLL_MIN")
 	}
+	c.AI.Timeout = p.duration("REPLICATE_TIMEOUT", 60*time.Second)
+	if c.AI.Timeout < time.Second {
+		p.fail("REPLICATE_TIMEOUT must be at least 1s")
+	}
 
 	c.Payments = p.paymentsConfig(prod, c.HTTP)
 	c.Email = p.emailConfig(prod)
@@ -658,8 +666,8 @@ func (p *parser) paymentsConfig(prod bool, h HTTPConfig) PaymentsConfig {
 		}
 	}
 	c.PendingAfter = p.duration("PAYMENTS_RECONCILE_AFTER", 10*time.Minute)
-	if c.PendingAfter < time.Minute {
-		p.fail("PAYMENTS_RECONCILE_AFTER must be at least 1m")
+	if c.PendingAfter < 10*time.Second {
+		p.fail("PAYMENTS_RECONCILE_AFTER must be at least 10s")
 	}
 	return c
 }
