@@ -246,7 +246,7 @@ func (h *harness) beginFault(kind string) func() {
 // 5xx is recorded with its time. A connection error (the replica was
 // killed, or restarting) answers status 0.
 func (h *harness) call(api *role, method, path, token string, body any) (int, map[string]any) {
-	return h.callURL(api.name+" "+method+" "+routeOf(path), method, "http://"+api.addr+path, token, body)
+	return h.callURL(api.name+" "+method+" "+routeOf(path), method, "http://"+api.address()+path, token, body)
 }
 
 func (h *harness) callURL(op, method, u, token string, body any) (int, map[string]any) {
