@@ -432,6 +432,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		NotificationGroupWindow: a.cfg.Worker.NotificationGroupWindow,
 		VideoStuckAfter:         a.cfg.Worker.VideoStuckAfter,
 		AIStuckAfter:            a.cfg.Worker.AIStuckAfter,
+		FramesStuckAfter:        a.cfg.Worker.FramesStuckAfter,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,

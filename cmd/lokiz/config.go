@@ -290,6 +290,10 @@ type WorkerConfig struct {
 	// AI job may go untouched before ai:reconcile resumes it.
 	VideoStuckAfter time.Duration
 	AIStuckAfter    time.Duration
+	// FramesStuckAfter (FRAMES_STUCK_AFTER, default 15m) is how long a
+	// frame capture may stay pending before frames:reconcile enqueues it
+	// again.
+	FramesStuckAfter time.Duration
 	// ReconcileInterval (RECONCILE_INTERVAL, unset by default) runs the
 	// reconcilers (videos, ai, frames, payments) "@every" this period
 	// instead of their cron minutes; the chaos suite sets it to seconds.
@@ -425,6 +429,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Worker.AIStuckAfter = p.duration("AI_STUCK_AFTER", worker.AIStuckAfter)
 	if c.Worker.VideoStuckAfter < time.Second || c.Worker.AIStuckAfter < time.Second {
 		p.fail("VIDEO_STUCK_AFTER and AI_STUCK_AFTER must be at least 1s")
+	}
+	c.Worker.FramesStuckAfter = p.duration("FRAMES_STUCK_AFTER", worker.FramesStuckAfter)
+	if c.Worker.FramesStuckAfter < time.Second {
+		p.fail("FRAMES_STUCK_AFTER must be at least 1s")
 	}
 	c.Worker.ReconcileInterval = p.durationOrOff("RECONCILE_INTERVAL", 0)
 	if c.Worker.ReconcileInterval != 0 && (c.Worker.ReconcileInterval < time.Second || c.Worker.ReconcileInterval%time.Second != 0) {

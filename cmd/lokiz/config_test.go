@@ -455,18 +455,20 @@ func TestLoadConfigReconcileKnobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 20*time.Minute, c.Worker.VideoStuckAfter)
 	require.Equal(t, 2*time.Minute, c.Worker.AIStuckAfter)
+	require.Equal(t, 15*time.Minute, c.Worker.FramesStuckAfter)
 	require.Zero(t, c.Worker.ReconcileInterval, "the cron table by default")
 
 	set := maps.Clone(base)
-	set["VIDEO_STUCK_AFTER"], set["AI_STUCK_AFTER"], set["RECONCILE_INTERVAL"] = "20s", "15s", "5s"
+	set["VIDEO_STUCK_AFTER"], set["AI_STUCK_AFTER"], set["RECONCILE_INTERVAL"], set["FRAMES_STUCK_AFTER"] = "20s", "15s", "5s", "10s"
 	c, err = LoadConfig(envMap(set))
 	require.NoError(t, err)
-	require.Equal(t, []time.Duration{20 * time.Second, 15 * time.Second, 5 * time.Second},
-		[]time.Duration{c.Worker.VideoStuckAfter, c.Worker.AIStuckAfter, c.Worker.ReconcileInterval})
+	require.Equal(t, []time.Duration{20 * time.Second, 15 * time.Second, 5 * time.Second, 10 * time.Second},
+		[]time.Duration{c.Worker.VideoStuckAfter, c.Worker.AIStuckAfter, c.Worker.ReconcileInterval, c.Worker.FramesStuckAfter})
 
 	bad := maps.Clone(base)
-	bad["VIDEO_STUCK_AFTER"], bad["RECONCILE_INTERVAL"] = "500ms", "1500ms"
+	bad["VIDEO_STUCK_AFTER"], bad["RECONCILE_INTERVAL"], bad["FRAMES_STUCK_AFTER"] = "500ms", "1500ms", "100ms"
 	_, err = LoadConfig(envMap(bad))
 	require.ErrorContains(t, err, "VIDEO_STUCK_AFTER and AI_STUCK_AFTER must be at least 1s")
+	require.ErrorContains(t, err, "FRAMES_STUCK_AFTER must be at least 1s")
 	require.ErrorContains(t, err, "RECONCILE_INTERVAL must be a whole number of seconds")
 }
