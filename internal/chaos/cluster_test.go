@@ -85,7 +85,9 @@ type postgres struct {
 	port           int
 }
 
-func startPostgres(t *testing.T) *postgres { return startPostgresOn(t, func() int { return freePort(t) }) }
+func startPostgres(t *testing.T) *postgres {
+	return startPostgresOn(t, func() int { return freePort(t) })
+}
 
 // startPostgresOn initializes the cluster and starts it on a port from
 // pick, on another one when that port is taken.
