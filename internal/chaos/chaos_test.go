@@ -385,7 +385,15 @@ func (h *harness) upload(u *account) {
 var aiFaults = []string{"", "", "", " [sim:dup-webhook]", " [sim:no-webhook]", " [sim:429x3]", " [sim:fail]", " [sim:slow]", " [sim:hang]"}
 
 func (h *harness) aiJob(u *account) {
-	prompt := "chaos beat" + aiFaults[h.intn(len(aiFaults))]
+	fault := aiFaults[h.intn(len(aiFaults))]
+	prompt := "chaos beat" + fault
+	if fault == " [sim:hang]" {
+		// The simulator holds the first create of a prompt only: each such
+		// job's first create times out, and its retry must find the
+		// prediction by its input. (The other prompts are shared by many
+		// jobs, as two users asking for the same music.)
+		prompt = fmt.Sprintf("chaos beat %d%s", h.ops.Load(), fault)
+	}
 	status, job := h.call(h.api(), "POST", "/v1/ai/music", u.token, map[string]any{"prompt": prompt, "duration": 2})
 	if status != http.StatusAccepted {
 		return

@@ -125,7 +125,8 @@ func (h *harness) stripePurchase(u *account) {
 	if mode == "abandoned" {
 		return
 	}
-	pi := "pi_" + strings.ReplaceAll(orderID, "-", "")[:20]
+	hex := strings.ReplaceAll(orderID, "-", "") // the whole id: UUIDv7s of one millisecond share their start
+	pi := "pi_" + hex
 	h.stripe.Set(sess, map[string]any{
 		"status": "complete", "payment_status": "paid", "mode": "payment", "amount_total": int64(amount), "currency": "usd",
 		"client_reference_id": orderID, "subscription": nil,
@@ -135,7 +136,7 @@ func (h *harness) stripePurchase(u *account) {
 	h.stripe.Set("ch_"+pi[3:], map[string]any{"amount": int64(amount), "amount_refunded": 0})
 
 	event := func(typ string) []byte {
-		return paymenttest.StripeEventJSON(h.t, "evt_"+strings.ReplaceAll(orderID, "-", "")[:16]+"_"+typ[len("checkout.session."):],
+		return paymenttest.StripeEventJSON(h.t, "evt_"+hex+"_"+typ[len("checkout.session."):],
 			typ, map[string]any{"id": sess, "object": "checkout.session", "client_reference_id": orderID, "mode": "payment",
 				"payment_status": "paid", "status": "complete"})
 	}

@@ -71,8 +71,9 @@
 //	[sim:no-webhook]   no webhook is sent
 //	[sim:dup-webhook]  every webhook is delivered twice, with the same webhook-id
 //	[sim:429xN]        the first N create requests with this prompt get 429 with Retry-After
-//	[sim:hang]         the prediction is created and runs, but the create's answer is held
-//	                   until the client gives up (its time-out) or Options.HangLimit passes
+//	[sim:hang]         the first create with this prompt: the prediction is created and runs,
+//	                   but the answer is held until the client gives up (its time-out) or
+//	                   Options.HangLimit passes; later creates with the prompt are answered
 //
 // Server.Stall makes every /v1 request that arrives while it is on hang
 // before anything is done: the request waits until the client gives up (and

@@ -21,9 +21,11 @@ type Faults struct {
 	// Throttle answers the first Throttle create requests with a given
 	// prompt with 429 Too Many Requests and a Retry-After header.
 	Throttle int
-	// Hang creates the prediction (it runs as any other) but holds the
-	// create's answer until the client gives up waiting (its time-out) or
-	// Options.HangLimit passes: the client never learns the prediction's id.
+	// Hang, on the first create request with a given prompt, creates the
+	// prediction (it runs as any other) but holds the answer until the
+	// client gives up waiting (its time-out) or Options.HangLimit passes:
+	// the client never learns the prediction's id. Later creates with that
+	// prompt are answered at once, as after a passing network fault.
 	Hang bool
 }
 

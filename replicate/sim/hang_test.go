@@ -27,9 +27,9 @@ func impatient(t *testing.T, b *testBundle, timeout time.Duration) *replicate.Cl
 	return c
 }
 
-// TestHangFault: a "[sim:hang]" create times out at the client, but the
-// prediction exists and runs to the end, so the client can only find it by
-// its input.
+// TestHangFault: the first "[sim:hang]" create of a prompt times out at
+// the client, but the prediction exists and runs to the end, so the client
+// can only find it by its input; the next create is answered.
 func TestHangFault(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sim.Options{})
@@ -41,6 +41,14 @@ func TestHangFault(t *testing.T) {
 
 	preds := b.sim.Predictions()
 	require.Len(t, preds, 1, "the prediction was created all the same")
+	found, ok, err := c.FindByInput(t.Context(), musicSpec("a hanging beat [sim:hang]").Input, start, nil)
+	require.NoError(t, err)
+	require.True(t, ok, "the retry finds it by its input")
+	require.Equal(t, preds[0].ID, found.ID)
+	// The time-out was a passing one: the next create with the prompt is answered.
+	again, err := c.Create(t.Context(), musicSpec("a hanging beat [sim:hang]"))
+	require.NoError(t, err)
+	require.NotEqual(t, preds[0].ID, again.ID)
 	got := b.waitTerminal(t, preds[0].ID)
 	require.Equal(t, "succeeded", string(got.Status))
 

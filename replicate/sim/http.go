@@ -157,6 +157,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, model string) {
 			fmt.Sprintf("Request was throttled. Expected available in %d second.", secs))
 		return
 	}
+	hang := faults.Hang && !s.hung[prompt]
+	if hang {
+		s.hung[prompt] = true
+	}
 	s.mu.Unlock()
 
 	p := &prediction{
@@ -219,7 +223,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, model string) {
 		}
 		t.Stop()
 	}
-	if faults.Hang {
+	if hang {
 		// The prediction runs; its creator never hears of it.
 		t := time.NewTimer(s.opts.HangLimit)
 		select {

@@ -79,8 +79,9 @@ type Server struct {
 
 	mu        sync.Mutex
 	preds     map[string]*prediction
-	order     []string       // ids, oldest first
-	throttled map[string]int // create requests answered 429, by prompt
+	order     []string        // ids, oldest first
+	throttled map[string]int  // create requests answered 429, by prompt
+	hung      map[string]bool // prompts whose first create was held (Faults.Hang)
 	closed    bool
 	stall     chan struct{} // non-nil while Stall is on; closed when it ends
 }
@@ -133,6 +134,7 @@ func New(opts Options) *Server {
 		cancel:    cancel,
 		preds:     map[string]*prediction{},
 		throttled: map[string]int{},
+		hung:      map[string]bool{},
 	}
 	s.handler = s.routes()
 	return s
