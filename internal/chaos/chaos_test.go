@@ -698,7 +698,9 @@ func (h *harness) run(duration time.Duration) {
 	conn := h.db()
 	defer conn.Close(context.Background())
 	// The reconcilers finish the work the faults interrupted (bounded).
+	settleStart := time.Now()
 	settled := h.settle(conn, min(max(2*time.Minute, duration/2), 5*time.Minute))
+	t.Logf("chaos: settled=%v in %s", settled, time.Since(settleStart).Round(time.Second))
 	// A quiet round of views: exactly these reach Postgres.
 	viewsViolations := h.quietViews(conn)
 
