@@ -744,18 +744,25 @@ func (h *harness) db() *pgx.Conn {
 // fulfilled, and no order waits paid.
 func (h *harness) settle(conn *pgx.Conn, within time.Duration) bool {
 	deadline := time.Now().Add(within)
+	lastLog := time.Now()
 	for time.Now().Before(deadline) {
-		var open int
+		var ai, videos, frames, paid, confirmed int
 		err := conn.QueryRow(context.Background(), `SELECT
-			(SELECT count(*) FROM ai_jobs WHERE status NOT IN ('completed', 'failed', 'canceled')) +
-			(SELECT count(*) FROM videos WHERE status = 'processing') +
-			(SELECT count(*) FROM frame_captures WHERE status = 'pending') +
-			(SELECT count(*) FROM payment_orders WHERE status = 'paid') +
-			(SELECT count(*) FROM payment_orders WHERE id = ANY($1::uuid[]) AND status <> 'fulfilled')`, h.confirmed).Scan(&open)
+			(SELECT count(*) FROM ai_jobs WHERE status NOT IN ('completed', 'failed', 'canceled')),
+			(SELECT count(*) FROM videos WHERE status = 'processing'),
+			(SELECT count(*) FROM frame_captures WHERE status = 'pending'),
+			(SELECT count(*) FROM payment_orders WHERE status = 'paid'),
+			(SELECT count(*) FROM payment_orders WHERE id = ANY($1::uuid[]) AND status <> 'fulfilled')`, h.confirmed).Scan(
+			&ai, &videos, &frames, &paid, &confirmed)
 		require.NoError(h.t, err)
 		stripeOpen, err := h.stripeOpen(context.Background(), conn)
 		require.NoError(h.t, err)
-		if open+stripeOpen == 0 {
+		if time.Since(lastLog) >= 20*time.Second {
+			h.t.Logf("chaos: settling: open ai jobs %d, processing videos %d, pending captures %d, paid orders %d, confirmed toss orders not fulfilled %d, paid stripe orders not fulfilled %d",
+				ai, videos, frames, paid, confirmed, stripeOpen)
+			lastLog = time.Now()
+		}
+		if ai+videos+frames+paid+confirmed+stripeOpen == 0 {
 			return true
 		}
 		time.Sleep(time.Second)
