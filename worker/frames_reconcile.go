@@ -39,6 +39,7 @@ type FramesReconcileHandler struct {
 	storage storage.Store
 	tasks   *tasks.Client
 	maxAge  time.Duration
+	after   time.Duration // FramesStuckAfter unless WithStuckAfter
 	log     *slog.Logger
 	now     func() time.Time
 	// queue overrides the captures' queue (tests run their own).
@@ -51,13 +52,24 @@ func NewFramesReconcileHandler(store *db.Store, st storage.Store, tc *tasks.Clie
 	if maxAge <= 0 {
 		maxAge = DefaultFrameMaxAge
 	}
-	return &FramesReconcileHandler{store: store, storage: st, tasks: tc, maxAge: maxAge, log: logger, now: time.Now}
+	return &FramesReconcileHandler{store: store, storage: st, tasks: tc, maxAge: maxAge, after: FramesStuckAfter, log: logger, now: time.Now}
+}
+
+// WithStuckAfter replaces FramesStuckAfter (FRAMES_STUCK_AFTER); zero
+// keeps it. Shorter than a capture task's life (about 12 minutes), a
+// capture whose task is still retrying may be enqueued again: the second
+// task captures the same frames, and the first to finish completes it.
+func (h *FramesReconcileHandler) WithStuckAfter(d time.Duration) *FramesReconcileHandler {
+	if d > 0 {
+		h.after = d
+	}
+	return h
 }
 
 // ProcessTask implements asynq.Handler.
 func (h *FramesReconcileHandler) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 	now := h.now()
-	stuck, err := h.store.FrameCapturesStuck(ctx, db.FrameCapturesStuckParams{Before: ptr(now.Add(-FramesStuckAfter)), Lim: reconcileMax})
+	stuck, err := h.store.FrameCapturesStuck(ctx, db.FrameCapturesStuckParams{Before: ptr(now.Add(-h.after)), Lim: reconcileMax})
 	if err != nil {
 		return fmt.Errorf("list stuck frame captures: %w", err)
 	}

@@ -114,6 +114,21 @@ func TestFramesReconcile(t *testing.T) {
 		require.NoError(t, err)
 	})
 
+	// FRAMES_STUCK_AFTER shortens the wait: a capture pending 1 minute is
+	// enqueued again with a 30 s patience, not with the default.
+	t.Run("WithStuckAfter", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id := capture(t, b, "pending", time.Minute, 1)
+		require.NoError(t, b.h.ProcessTask(ctx, tasks.NewFramesReconcileTask()))
+		_, err := b.insp.GetTaskInfo(b.queue, "frames:capture:"+id.String()+":r1")
+		require.Error(t, err, "within the default 15 minutes")
+		b.h.WithStuckAfter(30 * time.Second)
+		require.NoError(t, b.h.ProcessTask(ctx, tasks.NewFramesReconcileTask()))
+		_, err = b.insp.GetTaskInfo(b.queue, "frames:capture:"+id.String()+":r1")
+		require.NoError(t, err, "past the shorter patience")
+	})
+
 	// Past the bound, a capture that still does not finish is failed with a
 	// readable reason instead of staying pending for ever.
 	t.Run("GivesUpAfterTheBound", func(t *testing.T) {

@@ -71,6 +71,9 @@ type Deps struct {
 	// AIStuckAfter.
 	VideoStuckAfter time.Duration
 	AIStuckAfter    time.Duration
+	// FramesStuckAfter (FRAMES_STUCK_AFTER) is frames:reconcile's patience;
+	// zero means FramesStuckAfter.
+	FramesStuckAfter time.Duration
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

@@ -134,7 +134,8 @@ func (a *app) replicateClient() (*replicate.Client, error) {
 		a.log.Warn("REPLICATE_API_TOKEN is not set: AI jobs are refused and no AI task runs")
 		return nil, nil
 	}
-	return replicate.New(replicate.Config{BaseURL: a.cfg.AI.ReplicateBaseURL, Token: a.cfg.AI.ReplicateToken})
+	return replicate.New(replicate.Config{BaseURL: a.cfg.AI.ReplicateBaseURL, Token: a.cfg.AI.ReplicateToken,
+		HTTPClient: &http.Client{Timeout: a.cfg.AI.Timeout}})
 }
 
 // webhookURL is where predictions report, or "" to poll only.
@@ -431,6 +432,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		NotificationGroupWindow: a.cfg.Worker.NotificationGroupWindow,
 		VideoStuckAfter:         a.cfg.Worker.VideoStuckAfter,
 		AIStuckAfter:            a.cfg.Worker.AIStuckAfter,
+		FramesStuckAfter:        a.cfg.Worker.FramesStuckAfter,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,

@@ -165,6 +165,10 @@ type AIConfig struct {
 	// PollMin and PollMax (AI_POLL_MIN, default 2s; AI_POLL_MAX, default
 	// 30s) bound the backoff of the polls that back webhooks up.
 	PollMin, PollMax time.Duration
+	// Timeout (REPLICATE_TIMEOUT, default 60s, at least 1s) bounds each
+	// request to Replicate's API: a request unanswered that long is given
+	// up and retried by its task.
+	Timeout time.Duration
 	// OutputHosts (AI_OUTPUT_HOSTS, comma separated, default Replicate's
 	// delivery hosts) are the only hosts outputs are downloaded from, over
 	// https, and never from an internal address.
@@ -286,6 +290,10 @@ type WorkerConfig struct {
 	// AI job may go untouched before ai:reconcile resumes it.
 	VideoStuckAfter time.Duration
 	AIStuckAfter    time.Duration
+	// FramesStuckAfter (FRAMES_STUCK_AFTER, default 15m) is how long a
+	// frame capture may stay pending before frames:reconcile enqueues it
+	// again.
+	FramesStuckAfter time.Duration
 	// ReconcileInterval (RECONCILE_INTERVAL, unset by default) runs the
 	// reconcilers (videos, ai, frames, payments) "@every" this period
 	// instead of their cron minutes; the chaos suite sets it to seconds.
@@ -422,6 +430,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Worker.VideoStuckAfter < time.Second || c.Worker.AIStuckAfter < time.Second {
 		p.fail("VIDEO_STUCK_AFTER and AI_STUCK_AFTER must be at least 1s")
 	}
+	c.Worker.FramesStuckAfter = p.duration("FRAMES_STUCK_AFTER", worker.FramesStuckAfter)
+	if c.Worker.FramesStuckAfter < time.Second {
+		p.fail("FRAMES_STUCK_AFTER must be at least 1s")
+	}
 	c.Worker.ReconcileInterval = p.durationOrOff("RECONCILE_INTERVAL", 0)
 	if c.Worker.ReconcileInterval != 0 && (c.Worker.ReconcileInterval < time.Second || c.Worker.ReconcileInterval%time.Second != 0) {
 		p.fail("RECONCILE_INTERVAL must be a whole number of seconds, at least 1s")
@@ -516,6 +528,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.AI.PollMax = p.duration("AI_POLL_MAX", 30*time.Second)
 	if c.AI.PollMin < 100*time.Millisecond || c.AI.PollMax < c.AI.PollMin {
 		p.fail("AI_POLL_MIN must be at least 100ms and AI_POLL_MAX at least AI_POLL_MIN")
+	}
+	c.AI.Timeout = p.duration("REPLICATE_TIMEOUT", 60*time.Second)
+	if c.AI.Timeout < time.Second {
+		p.fail("REPLICATE_TIMEOUT must be at least 1s")
 	}
 
 	c.Payments = p.paymentsConfig(prod, c.HTTP)
@@ -658,8 +674,8 @@ func (p *parser) paymentsConfig(prod bool, h HTTPConfig) PaymentsConfig {
 		}
 	}
 	c.PendingAfter = p.duration("PAYMENTS_RECONCILE_AFTER", 10*time.Minute)
-	if c.PendingAfter < time.Minute {
-		p.fail("PAYMENTS_RECONCILE_AFTER must be at least 1m")
+	if c.PendingAfter < 10*time.Second {
+		p.fail("PAYMENTS_RECONCILE_AFTER must be at least 10s")
 	}
 	return c
 }

@@ -41,6 +41,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Empty(t, c.AI.ReplicateToken, "no token: AI is off (dev starts the simulator)")
 	require.Equal(t, 2*time.Second, c.AI.PollMin)
 	require.Equal(t, 30*time.Second, c.AI.PollMax)
+	require.Equal(t, 60*time.Second, c.AI.Timeout)
 	require.Len(t, c.Auth.SecretKey, 64, "development generates a key")
 	require.Len(t, c.Warnings, 2, "generated SECRET_KEY and default dashboard password are announced")
 }
@@ -105,16 +106,17 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		"REPLICATE_BASE_URL":       "ftp://x",
 		"REPLICATE_WEBHOOK_SECRET": "plain",
 		"AI_POLL_MIN":              "10ms",
+		"REPLICATE_TIMEOUT":        "500ms",
 
 		"NOTIFICATION_GROUP_WINDOW": "-1h",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
 		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL",
-		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "NOTIFICATION_GROUP_WINDOW"} {
+		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "REPLICATE_TIMEOUT", "NOTIFICATION_GROUP_WINDOW"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Equal(t, 16, strings.Count(err.Error(), "\n  - "), err.Error())
+	require.Equal(t, 17, strings.Count(err.Error(), "\n  - "), err.Error())
 }
 
 func TestLoadConfigShortSecretInProduction(t *testing.T) {
@@ -382,6 +384,10 @@ func TestLoadConfigPayments(t *testing.T) {
 	_, ok = c.Payments.Toss()
 	require.True(t, ok)
 	require.Equal(t, 10*time.Minute, c.Payments.PendingAfter)
+	quick, err := LoadConfig(envMap(map[string]string{"PAYMENTS_RECONCILE_AFTER": "10s", "REPLICATE_TIMEOUT": "1s"}))
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, quick.Payments.PendingAfter, "the floor is 10s (the chaos suite's fast recovery)")
+	require.Equal(t, time.Second, quick.AI.Timeout)
 
 	off, err := LoadConfig(envMap(map[string]string{}))
 	require.NoError(t, err)
@@ -449,18 +455,20 @@ func TestLoadConfigReconcileKnobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 20*time.Minute, c.Worker.VideoStuckAfter)
 	require.Equal(t, 2*time.Minute, c.Worker.AIStuckAfter)
+	require.Equal(t, 15*time.Minute, c.Worker.FramesStuckAfter)
 	require.Zero(t, c.Worker.ReconcileInterval, "the cron table by default")
 
 	set := maps.Clone(base)
-	set["VIDEO_STUCK_AFTER"], set["AI_STUCK_AFTER"], set["RECONCILE_INTERVAL"] = "20s", "15s", "5s"
+	set["VIDEO_STUCK_AFTER"], set["AI_STUCK_AFTER"], set["RECONCILE_INTERVAL"], set["FRAMES_STUCK_AFTER"] = "20s", "15s", "5s", "10s"
 	c, err = LoadConfig(envMap(set))
 	require.NoError(t, err)
-	require.Equal(t, []time.Duration{20 * time.Second, 15 * time.Second, 5 * time.Second},
-		[]time.Duration{c.Worker.VideoStuckAfter, c.Worker.AIStuckAfter, c.Worker.ReconcileInterval})
+	require.Equal(t, []time.Duration{20 * time.Second, 15 * time.Second, 5 * time.Second, 10 * time.Second},
+		[]time.Duration{c.Worker.VideoStuckAfter, c.Worker.AIStuckAfter, c.Worker.ReconcileInterval, c.Worker.FramesStuckAfter})
 
 	bad := maps.Clone(base)
-	bad["VIDEO_STUCK_AFTER"], bad["RECONCILE_INTERVAL"] = "500ms", "1500ms"
+	bad["VIDEO_STUCK_AFTER"], bad["RECONCILE_INTERVAL"], bad["FRAMES_STUCK_AFTER"] = "500ms", "1500ms", "100ms"
 	_, err = LoadConfig(envMap(bad))
 	require.ErrorContains(t, err, "VIDEO_STUCK_AFTER and AI_STUCK_AFTER must be at least 1s")
+	require.ErrorContains(t, err, "FRAMES_STUCK_AFTER must be at least 1s")
 	require.ErrorContains(t, err, "RECONCILE_INTERVAL must be a whole number of seconds")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/media/mediatest"
+	"github.com/lokiz/lokiz/payments/paymenttest"
 	"github.com/lokiz/lokiz/payments/tosssim"
 	"github.com/lokiz/lokiz/replicate/sim"
 	"github.com/lokiz/lokiz/tasks"
@@ -76,6 +79,7 @@ type harness struct {
 	all     []*role
 	rep     *sim.Server
 	toss    *tosssim.Server
+	stripe  *paymenttest.StripeOverlay
 	public  string
 	client  *http.Client
 	video   []byte
@@ -95,11 +99,18 @@ type harness struct {
 	confirmed    []string // payment orders whose confirm answered 200
 	countedBy    map[string]int
 	quietCounted map[string]int
+
+	stripePaid      []string // Stripe orders the driver paid (whatever their webhooks)
+	stripeAbandoned []string // Stripe orders never paid
+	stripeCounts    map[string]int
+	captures        []string    // frame captures answered 200 or 202
+	frameAnswers    map[int]int // capture answers by status
+	bg              sync.WaitGroup
 }
 
 const (
 	stormThrottle = 1
-	stormSlow     = 2
+	stormStall    = 2
 )
 
 type account struct {
@@ -110,6 +121,7 @@ func newHarness(t *testing.T, seed int64) *harness {
 	h := &harness{
 		t: t, rng: rand.New(rand.NewPCG(uint64(seed), 0)), openFault: map[string]int{}, counts: map[string]int{},
 		client: &http.Client{Timeout: 30 * time.Second}, countedBy: map[string]int{}, quietCounted: map[string]int{},
+		stripeCounts: map[string]int{}, frameAnswers: map[int]int{},
 	}
 	h.pg = startPostgres(t)
 	h.redis = startRedis(t)
@@ -133,21 +145,17 @@ func newHarness(t *testing.T, seed int64) *harness {
 
 	// The simulators are real local HTTP servers in this process.
 	h.rep = sim.New(sim.Options{Latency: sim.Latency{Starting: 100 * time.Millisecond, Processing: 1500 * time.Millisecond,
-		Slow: 8 * time.Second}, RetryAfter: time.Second})
-	// The simulator's API behind a switch for storms: every request 429
-	// (Retry-After 1s), or every request 5 s late.
+		Slow: 8 * time.Second}, RetryAfter: time.Second, HangLimit: 30 * time.Second})
+	// The simulator's API behind a switch for 429 storms: every request 429
+	// (Retry-After 1s). The other storm is the simulator's own Stall: every
+	// request held past the workers' REPLICATE_TIMEOUT.
 	repSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			switch h.repStorm.Load() {
-			case stormThrottle:
-				w.Header().Set("Retry-After", "1")
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusTooManyRequests)
-				_, _ = io.WriteString(w, `{"title":"Request was throttled","status":429,"detail":"chaos storm"}`)
-				return
-			case stormSlow:
-				time.Sleep(5 * time.Second)
-			}
+		if strings.HasPrefix(r.URL.Path, "/v1/") && h.repStorm.Load() == stormThrottle {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"title":"Request was throttled","status":429,"detail":"chaos storm"}`)
+			return
 		}
 		h.rep.Handler().ServeHTTP(w, r)
 	}))
@@ -160,6 +168,8 @@ func newHarness(t *testing.T, seed int64) *harness {
 		WebhookRetries: 3, WebhookRetryDelay: 500 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = h.toss.Close() })
+	var stripeBase string
+	h.stripe, stripeBase = startStripe(t, h)
 
 	vars := map[string]string{
 		"PATH": os.Getenv("PATH"), "LOKIZ_ENV": "development",
@@ -171,8 +181,14 @@ func newHarness(t *testing.T, seed int64) *harness {
 		"AI_POLL_MIN": "300ms", "AI_POLL_MAX": "2s",
 		"TOSS_SECRET_KEY": h.toss.SecretKey(), "TOSS_CLIENT_KEY": h.toss.ClientKey(), "TOSS_API_BASE": h.toss.URL(),
 		"TOSS_WEBHOOK_TOKEN": tossToken,
+		"STRIPE_SECRET_KEY":  paymenttest.StripeTestKey, "STRIPE_WEBHOOK_SECRET": paymenttest.StripeWebhookSecret,
+		"STRIPE_API_BASE": stripeBase,
+		// A Replicate request unanswered for 3 s is given up (the stall
+		// storm and [sim:hang] hold them longer).
+		"REPLICATE_TIMEOUT": "3s",
 		// Recovery within the run: reconcilers every 5 s, short patience.
-		"RECONCILE_INTERVAL": "5s", "VIDEO_STUCK_AFTER": "20s", "AI_STUCK_AFTER": "15s", "PAYMENTS_RECONCILE_AFTER": "1m",
+		"RECONCILE_INTERVAL": "5s", "VIDEO_STUCK_AFTER": "20s", "AI_STUCK_AFTER": "15s", "PAYMENTS_RECONCILE_AFTER": "15s",
+		"FRAMES_STUCK_AFTER":  "20s",
 		"VIEW_FLUSH_INTERVAL": "2s",
 		// The driver is one client on loopback: the per-IP and per-user
 		// limits would answer 429 to most of the mix.
@@ -180,7 +196,8 @@ func newHarness(t *testing.T, seed int64) *harness {
 		"QUOTA_AI_JOBS_PER_MINUTE": "100000", "QUOTA_AI_JOBS_PER_DAY": "1000000",
 		"QUOTA_UPLOADS_PER_MINUTE": "100000", "QUOTA_UPLOADS_PER_DAY": "1000000",
 		"QUOTA_COMMENTS_PER_MINUTE": "100000", "QUOTA_COMMENTS_PER_DAY": "1000000",
-		"QUOTA_UPLOAD_BYTES_PER_DAY": "100000000000",
+		"QUOTA_UPLOAD_BYTES_PER_DAY":      "100000000000",
+		"QUOTA_FRAME_CAPTURES_PER_MINUTE": "100000", "QUOTA_FRAME_CAPTURES_PER_DAY": "1000000",
 	}
 	env := func(extra map[string]string) []string {
 		var e []string
@@ -213,7 +230,7 @@ func newHarness(t *testing.T, seed int64) *harness {
 	}
 	bal.apis = h.apis
 	for _, r := range h.all {
-		require.NoError(t, r.start(), "%s: %s", r.name, r.tail())
+		h.restart(r)
 	}
 	t.Cleanup(func() {
 		for _, r := range h.all {
@@ -246,7 +263,7 @@ func (h *harness) beginFault(kind string) func() {
 // 5xx is recorded with its time. A connection error (the replica was
 // killed, or restarting) answers status 0.
 func (h *harness) call(api *role, method, path, token string, body any) (int, map[string]any) {
-	return h.callURL(api.name+" "+method+" "+routeOf(path), method, "http://"+api.addr+path, token, body)
+	return h.callURL(api.name+" "+method+" "+routeOf(path), method, "http://"+api.address()+path, token, body)
 }
 
 func (h *harness) callURL(op, method, u, token string, body any) (int, map[string]any) {
@@ -262,6 +279,18 @@ func (h *harness) callURL(op, method, u, token string, body any) (int, map[strin
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return h.do(op, req)
+}
+
+// send is do for a caller that needs only the status.
+func (h *harness) send(op string, req *http.Request) int {
+	status, _ := h.do(op, req)
+	return status
+}
+
+// do sends req and decodes a JSON answer; a 5xx is recorded with its time,
+// a connection error answers 0.
+func (h *harness) do(op string, req *http.Request) (int, map[string]any) {
 	h.ops.Add(1)
 	resp, err := h.client.Do(req)
 	if err != nil {
@@ -353,10 +382,18 @@ func (h *harness) upload(u *account) {
 	}
 }
 
-var aiFaults = []string{"", "", "", " [sim:dup-webhook]", " [sim:no-webhook]", " [sim:429x3]", " [sim:fail]", " [sim:slow]"}
+var aiFaults = []string{"", "", "", " [sim:dup-webhook]", " [sim:no-webhook]", " [sim:429x3]", " [sim:fail]", " [sim:slow]", " [sim:hang]"}
 
 func (h *harness) aiJob(u *account) {
-	prompt := "chaos beat" + aiFaults[h.intn(len(aiFaults))]
+	fault := aiFaults[h.intn(len(aiFaults))]
+	prompt := "chaos beat" + fault
+	if fault == " [sim:hang]" {
+		// The simulator holds the first create of a prompt only: each such
+		// job's first create times out, and its retry must find the
+		// prediction by its input. (The other prompts are shared by many
+		// jobs, as two users asking for the same music.)
+		prompt = fmt.Sprintf("chaos beat %d%s", h.ops.Load(), fault)
+	}
 	status, job := h.call(h.api(), "POST", "/v1/ai/music", u.token, map[string]any{"prompt": prompt, "duration": 2})
 	if status != http.StatusAccepted {
 		return
@@ -437,8 +474,12 @@ func (h *harness) step() {
 		h.upload(u)
 	case n < 14:
 		h.aiJob(u)
-	case n < 22:
+	case n < 19:
 		h.purchase(u)
+	case n < 24:
+		h.stripePurchase(u)
+	case n < 28:
+		h.captureFrames(u)
 	default:
 		h.social(u)
 	}
@@ -471,7 +512,8 @@ func (h *harness) activeOf(within time.Duration, types ...string) string {
 	return ""
 }
 
-// restart brings r back; a role that cannot start fails the run.
+// restart brings r back; a role that cannot start fails the run. An api
+// whose port was taken moves to another one (the balancer follows).
 func (h *harness) restart(r *role) {
 	for attempt := 0; ; attempt++ {
 		err := r.start()
@@ -480,24 +522,30 @@ func (h *harness) restart(r *role) {
 		}
 		require.Less(h.t, attempt, 3, "%s does not come back: %v\n%s", r.name, err, r.tail())
 		r.kill()
+		if errors.Is(err, errPortTaken) {
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(h.t))
+			h.t.Logf("chaos: %v; %s moves to %s", err, r.name, addr)
+			r.moveTo(addr)
+		}
 	}
 }
 
 // faultKinds are the faults; the run injects each once, in a random order,
 // then draws them at random (worker kills and api kills more often).
-var faultKinds = []string{"worker_kill", "redis_restart", "pg_restart", "api_kill", "scheduler_kill", "sim_faults"}
+var faultKinds = []string{"worker_kill", "fulfill_kill", "redis_restart", "pg_restart", "api_kill", "scheduler_kill", "sim_faults", "toss_hold"}
 
-func (h *harness) nextFault(n int) string {
-	if n < len(faultKinds) {
-		h.rngMu.Lock()
-		if n == 0 {
-			h.rng.Shuffle(len(faultKinds), func(i, j int) { faultKinds[i], faultKinds[j] = faultKinds[j], faultKinds[i] })
-		}
-		h.rngMu.Unlock()
-		return faultKinds[n]
-	}
-	return []string{"worker_kill", "worker_kill", "worker_kill", "redis_restart", "pg_restart", "api_kill", "api_kill",
-		"scheduler_kill", "sim_faults"}[h.intn(9)]
+// firstRound is the order of the first round of faults, each kind once.
+func (h *harness) firstRound() []string {
+	order := slices.Clone(faultKinds)
+	h.rngMu.Lock()
+	h.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	h.rngMu.Unlock()
+	return order
+}
+
+func (h *harness) nextFault() string {
+	return []string{"worker_kill", "worker_kill", "worker_kill", "fulfill_kill", "redis_restart", "pg_restart", "api_kill", "api_kill",
+		"scheduler_kill", "sim_faults", "toss_hold"}[h.intn(11)]
 }
 
 func (h *harness) injectOne(kind string) {
@@ -510,6 +558,30 @@ func (h *harness) injectOne(kind string) {
 		w.kill()
 		time.Sleep(time.Duration(500+h.intn(3000)) * time.Millisecond)
 		h.restart(w)
+		end()
+	case "fulfill_kill":
+		// Both workers: the one running the payments:fulfill dies in it
+		// whichever it is.
+		typ := h.activeOf(15*time.Second, tasks.TypePaymentFulfill)
+		end := h.beginFault("fulfill_kill")
+		h.t.Logf("chaos: SIGKILL every worker (active: %q)", typ)
+		for _, w := range h.workers {
+			w.kill()
+		}
+		time.Sleep(time.Duration(500+h.intn(2500)) * time.Millisecond)
+		for _, w := range h.workers {
+			h.restart(w)
+		}
+		end()
+	case "toss_hold":
+		// Toss's webhooks held, then sent newest first (and sometimes twice).
+		end := h.beginFault("toss_hold")
+		f := tosssim.Faults{Hold: true, Duplicate: h.intn(2)}
+		h.toss.SetFaults(f)
+		time.Sleep(time.Duration(3000+h.intn(4000)) * time.Millisecond)
+		h.toss.SetFaults(tosssim.Faults{})
+		n := h.toss.FlushWebhooks(true)
+		h.t.Logf("chaos: toss webhooks %+v: %d released newest first", f, n)
 		end()
 	case "redis_restart":
 		end := h.beginFault("redis_restart")
@@ -547,11 +619,16 @@ func (h *harness) injectOne(kind string) {
 		end := h.beginFault("sim_faults")
 		f := []tosssim.Faults{{Duplicate: 2}, {Delay: 2 * time.Second}, {Drop: true}}[h.intn(3)]
 		storm := int32(1 + h.intn(2))
-		h.t.Logf("chaos: toss webhooks %+v, replicate storm %d", f, storm)
+		h.t.Logf("chaos: toss webhooks %+v, replicate storm %d (1: 429s, 2: stall past the client's time-out)", f, storm)
 		h.toss.SetFaults(f)
-		h.repStorm.Store(storm)
+		if storm == stormStall {
+			h.rep.Stall(true)
+		} else {
+			h.repStorm.Store(storm)
+		}
 		time.Sleep(time.Duration(3000+h.intn(5000)) * time.Millisecond)
 		h.toss.SetFaults(tosssim.Faults{})
+		h.rep.Stall(false)
 		h.repStorm.Store(0)
 		end()
 	}
@@ -586,22 +663,33 @@ func (h *harness) run(duration time.Duration) {
 			}
 		}()
 	}
+	// The first round injects each kind once, 1–2 s apart, however short
+	// the run; the traffic lasts at least until it is over. Then one fault
+	// every 2–6 s, drawn at random.
 	faultsDone := make(chan struct{})
+	firstDone := make(chan struct{})
 	go func() {
 		defer close(faultsDone)
-		for n := 0; ; n++ {
+		for _, kind := range h.firstRound() {
+			time.Sleep(time.Duration(1000+h.intn(1000)) * time.Millisecond)
+			h.injectOne(kind)
+		}
+		close(firstDone)
+		for {
 			select {
 			case <-stop:
 				return
 			case <-time.After(time.Duration(2000+h.intn(4000)) * time.Millisecond):
 			}
-			h.injectOne(h.nextFault(n))
+			h.injectOne(h.nextFault())
 		}
 	}()
 	time.Sleep(duration)
+	<-firstDone
 	close(stop)
 	wg.Wait()
 	<-faultsDone
+	h.bg.Wait() // webhook deliveries still under way
 	for _, r := range h.all {
 		require.True(t, r.up.Load(), "%s is up at the end", r.name)
 	}
@@ -610,7 +698,9 @@ func (h *harness) run(duration time.Duration) {
 	conn := h.db()
 	defer conn.Close(context.Background())
 	// The reconcilers finish the work the faults interrupted (bounded).
+	settleStart := time.Now()
 	settled := h.settle(conn, min(max(2*time.Minute, duration/2), 5*time.Minute))
+	t.Logf("chaos: settled=%v in %s", settled, time.Since(settleStart).Round(time.Second))
 	// A quiet round of views: exactly these reach Postgres.
 	viewsViolations := h.quietViews(conn)
 
@@ -620,12 +710,19 @@ func (h *harness) run(duration time.Duration) {
 	nFaults := len(h.faults)
 	c := h.counts
 	h.mu.Unlock()
-	line := fmt.Sprintf("chaos: faults=%d (worker_kill=%d redis_restart=%d pg_restart=%d api_kill=%d scheduler_kill=%d sim_faults=%d) operations=%d violations=%d",
-		nFaults, c["worker_kill"], c["redis_restart"], c["pg_restart"], c["api_kill"], c["scheduler_kill"], c["sim_faults"], h.ops.Load(), len(violations))
+	kinds := make([]string, 0, len(faultKinds))
+	for _, k := range faultKinds {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, c[k]))
+	}
+	line := fmt.Sprintf("chaos: faults=%d (%s) operations=%d violations=%d", nFaults, strings.Join(kinds, " "), h.ops.Load(), len(violations))
 	fmt.Println(line)
 	t.Log(line)
-	t.Logf("chaos: duration %s, connection errors (killed replica or restart) %d, jobs %d, uploads %d, confirmed orders %d",
-		time.Since(start).Round(time.Second), h.netErrs.Load(), len(h.jobs), len(h.videos), len(h.confirmed))
+	h.mu.Lock()
+	t.Logf("chaos: duration %s, connection errors (killed replica or restart) %d, jobs %d, uploads %d, confirmed toss orders %d, "+
+		"stripe orders paid %d abandoned %d (%s), frame captures accepted %d (answers %v)",
+		time.Since(start).Round(time.Second), h.netErrs.Load(), len(h.jobs), len(h.videos), len(h.confirmed),
+		len(h.stripePaid), len(h.stripeAbandoned), h.stripeSummaryLocked(), len(h.captures), h.frameAnswers)
+	h.mu.Unlock()
 	for _, v := range violations {
 		t.Errorf("violation: %s", v)
 	}
@@ -642,19 +739,30 @@ func (h *harness) db() *pgx.Conn {
 	return conn
 }
 
-// settle waits until every AI job and completed upload is terminal, no
-// confirmed order is short of fulfilled, and no order waits paid.
+// settle waits until every AI job, completed upload and frame capture is
+// terminal, no confirmed Toss order or paid Stripe order is short of
+// fulfilled, and no order waits paid.
 func (h *harness) settle(conn *pgx.Conn, within time.Duration) bool {
 	deadline := time.Now().Add(within)
+	lastLog := time.Now()
 	for time.Now().Before(deadline) {
-		var open int
+		var ai, videos, frames, paid, confirmed int
 		err := conn.QueryRow(context.Background(), `SELECT
-			(SELECT count(*) FROM ai_jobs WHERE status NOT IN ('completed', 'failed', 'canceled')) +
-			(SELECT count(*) FROM videos WHERE status = 'processing') +
-			(SELECT count(*) FROM payment_orders WHERE status = 'paid') +
-			(SELECT count(*) FROM payment_orders WHERE id = ANY($1::uuid[]) AND status <> 'fulfilled')`, h.confirmed).Scan(&open)
+			(SELECT count(*) FROM ai_jobs WHERE status NOT IN ('completed', 'failed', 'canceled')),
+			(SELECT count(*) FROM videos WHERE status = 'processing'),
+			(SELECT count(*) FROM frame_captures WHERE status = 'pending'),
+			(SELECT count(*) FROM payment_orders WHERE status = 'paid'),
+			(SELECT count(*) FROM payment_orders WHERE id = ANY($1::uuid[]) AND status <> 'fulfilled')`, h.confirmed).Scan(
+			&ai, &videos, &frames, &paid, &confirmed)
 		require.NoError(h.t, err)
-		if open == 0 {
+		stripeOpen, err := h.stripeOpen(context.Background(), conn)
+		require.NoError(h.t, err)
+		if time.Since(lastLog) >= 20*time.Second {
+			h.t.Logf("chaos: settling: open ai jobs %d, processing videos %d, pending captures %d, paid orders %d, confirmed toss orders not fulfilled %d, paid stripe orders not fulfilled %d",
+				ai, videos, frames, paid, confirmed, stripeOpen)
+			lastLog = time.Now()
+		}
+		if ai+videos+frames+paid+confirmed+stripeOpen == 0 {
 			return true
 		}
 		time.Sleep(time.Second)
@@ -755,6 +863,9 @@ func (h *harness) check(conn *pgx.Conn, settled bool) []string {
 		`SELECT id, status FROM payment_orders WHERE status = 'paid'`)...)
 	v = append(v, h.queryViolations(conn, "payment order confirmed (200) but not fulfilled",
 		`SELECT id, status FROM payment_orders WHERE id = ANY($1::uuid[]) AND status <> 'fulfilled'`, h.confirmed)...)
+	v = append(v, h.stripeInvariants(conn)...)
+	v = append(v, h.ordersFulfilledOnce(conn)...)
+	v = append(v, h.frameInvariants(conn)...)
 	v = append(v, h.queryViolations(conn, "purchase credits differ from the fulfilled orders' credits (user, granted, fulfilled)",
 		`SELECT u.id,
 		        (SELECT COALESCE(sum(credits), 0) FROM credit_transactions WHERE user_id = u.id AND transaction_type = 'purchase') AS granted,

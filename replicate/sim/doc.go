@@ -71,4 +71,14 @@
 //	[sim:no-webhook]   no webhook is sent
 //	[sim:dup-webhook]  every webhook is delivered twice, with the same webhook-id
 //	[sim:429xN]        the first N create requests with this prompt get 429 with Retry-After
+//	[sim:hang]         the first create with this prompt: the prediction is created and runs,
+//	                   but the answer is held until the client gives up (its time-out) or
+//	                   Options.HangLimit passes; later creates with the prompt are answered
+//
+// Server.Stall makes every /v1 request that arrives while it is on hang
+// before anything is done: the request waits until the client gives up (and
+// then has no effect), or until the stall is over or Options.HangLimit has
+// passed, and is then served. With a client time-out shorter than the
+// stall, that is a real time-out from the client's side: a connection that
+// accepted the request and never answered.
 package sim

@@ -21,6 +21,12 @@ type Faults struct {
 	// Throttle answers the first Throttle create requests with a given
 	// prompt with 429 Too Many Requests and a Retry-After header.
 	Throttle int
+	// Hang, on the first create request with a given prompt, creates the
+	// prediction (it runs as any other) but holds the answer until the
+	// client gives up waiting (its time-out) or Options.HangLimit passes:
+	// the client never learns the prediction's id. Later creates with that
+	// prompt are answered at once, as after a passing network fault.
+	Hang bool
 }
 
 var faultToken = regexp.MustCompile(`\[sim:([a-z-]+)\]`)
@@ -41,6 +47,8 @@ func ParseFaults(prompt string) Faults {
 			f.NoWebhook = true
 		case "dup-webhook":
 			f.DupWebhook = true
+		case "hang":
+			f.Hang = true
 		}
 	}
 	for _, m := range throttleToken.FindAllStringSubmatch(prompt, -1) {
@@ -61,5 +69,6 @@ func (f Faults) merge(g Faults) Faults {
 		NoWebhook:  f.NoWebhook || g.NoWebhook,
 		DupWebhook: f.DupWebhook || g.DupWebhook,
 		Throttle:   max(f.Throttle, g.Throttle),
+		Hang:       f.Hang || g.Hang,
 	}
 }

@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -34,7 +36,7 @@ func (s *Server) routes() http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", s.authorize(api))
+	mux.Handle("/v1/", s.stalled(s.authorize(api)))
 	mux.HandleFunc("GET /files/{id}/{name}", s.serveFile)
 	return s.open(mux)
 }
@@ -50,6 +52,24 @@ func (s *Server) open(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// stalled holds each request while Stall is on; a request whose client
+// gave up meanwhile is not handled.
+func (s *Server) stalled(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The body is read first: only then does the server watch the
+		// connection and cancel the request's context when the client leaves.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, "Invalid body", err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if s.hold(r) {
+			next.ServeHTTP(w, r)
+		}
 	})
 }
 
@@ -137,6 +157,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, model string) {
 			fmt.Sprintf("Request was throttled. Expected available in %d second.", secs))
 		return
 	}
+	hang := faults.Hang && !s.hung[prompt]
+	if hang {
+		s.hung[prompt] = true
+	}
 	s.mu.Unlock()
 
 	p := &prediction{
@@ -195,6 +219,16 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, model string) {
 		case <-p.done:
 		case <-t.C:
 		case <-r.Context().Done():
+		case <-s.ctx.Done():
+		}
+		t.Stop()
+	}
+	if hang {
+		// The prediction runs; its creator never hears of it.
+		t := time.NewTimer(s.opts.HangLimit)
+		select {
+		case <-r.Context().Done():
+		case <-t.C:
 		case <-s.ctx.Done():
 		}
 		t.Stop()

@@ -60,6 +60,9 @@ type Options struct {
 	RetryAfter time.Duration
 	// Faults are applied to every prediction, on top of the prompt's tokens.
 	Faults Faults
+	// HangLimit bounds how long a "[sim:hang]" create or a stalled request
+	// (Stall) is held when its client never gives up. Defaults to 2m.
+	HangLimit time.Duration
 	// Logger receives one line per state change and per failed webhook.
 	// Defaults to discarding.
 	Logger *slog.Logger
@@ -76,9 +79,11 @@ type Server struct {
 
 	mu        sync.Mutex
 	preds     map[string]*prediction
-	order     []string       // ids, oldest first
-	throttled map[string]int // create requests answered 429, by prompt
+	order     []string        // ids, oldest first
+	throttled map[string]int  // create requests answered 429, by prompt
+	hung      map[string]bool // prompts whose first create was held (Faults.Hang)
 	closed    bool
+	stall     chan struct{} // non-nil while Stall is on; closed when it ends
 }
 
 // New returns a Server with opts, defaults filled in. Call Close when done.
@@ -115,6 +120,9 @@ func New(opts Options) *Server {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
 	}
+	if opts.HangLimit <= 0 {
+		opts.HangLimit = 2 * time.Minute
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -126,6 +134,7 @@ func New(opts Options) *Server {
 		cancel:    cancel,
 		preds:     map[string]*prediction{},
 		throttled: map[string]int{},
+		hung:      map[string]bool{},
 	}
 	s.handler = s.routes()
 	return s
@@ -136,6 +145,45 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // WebhookSecret returns the "whsec_…" secret webhooks are signed with.
 func (s *Server) WebhookSecret() string { return s.opts.WebhookSecret }
+
+// Stall turns the stall on or off. While it is on, every /v1 request that
+// arrives is held before it is handled: a request whose client gives up
+// meanwhile (a time-out, a canceled context) is dropped without effect;
+// one still waiting when the stall is turned off or Options.HangLimit has
+// passed is then served as usual.
+func (s *Server) Stall(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case on && s.stall == nil:
+		s.stall = make(chan struct{})
+	case !on && s.stall != nil:
+		close(s.stall)
+		s.stall = nil
+	}
+}
+
+// hold waits while the server is stalled; false when the client gave up
+// (or the server closed) meanwhile.
+func (s *Server) hold(r *http.Request) bool {
+	s.mu.Lock()
+	stall := s.stall
+	s.mu.Unlock()
+	if stall == nil {
+		return true
+	}
+	t := time.NewTimer(s.opts.HangLimit)
+	defer t.Stop()
+	select {
+	case <-stall:
+	case <-t.C:
+	case <-r.Context().Done():
+		return false
+	case <-s.ctx.Done():
+		return false
+	}
+	return true
+}
 
 // Close stops every running prediction (killing its ffmpeg) and webhook
 // delivery and waits for them. Requests after Close answer 503.

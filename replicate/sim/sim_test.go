@@ -305,6 +305,7 @@ func TestParseFaults(t *testing.T) {
 		{"x [sim:slow] y [sim:dup-webhook]", sim.Faults{Slow: true, DupWebhook: true}},
 		{"[sim:429x3][sim:no-webhook][sim:abort]", sim.Faults{Throttle: 3, NoWebhook: true, Abort: true}},
 		{"[sim:unknown]", sim.Faults{}},
+		{"late [sim:hang]", sim.Faults{Hang: true}},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, sim.ParseFaults(tt.prompt), tt.prompt)
