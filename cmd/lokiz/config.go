@@ -31,9 +31,11 @@ const (
 	// migrations, psql and a second api replica's first connections.
 	defaultDBMaxConns = 20
 	// defaultDBPoolWait: a listing answers in a few milliseconds, so a
-	// request that found no connection in half a second is behind a queue
-	// it is better to shed.
-	defaultDBPoolWait = 500 * time.Millisecond
+	// request that found no connection in a second is behind a queue it is
+	// better to shed; shorter waits shed more than they save on a busy
+	// machine (docs/benchmarks.md: 500ms let 1% of 2,000 clients through,
+	// 1s 5%, 2s 31%).
+	defaultDBPoolWait = time.Second
 	// defaultRedisPoolSize and defaultRedisPoolTimeout: Redis serves one
 	// client's commands in microseconds; 100 sockets keep rate limits and
 	// counters off the critical path, and a second's wait is the most a
@@ -85,7 +87,7 @@ type DBConfig struct {
 	MaxConns         int32         // DB_MAX_CONNS, default 20 per process
 	StatementTimeout time.Duration // DB_STATEMENT_TIMEOUT, default 30s
 	// PoolWait bounds a request's wait for a free connection when all
-	// MaxConns are busy (DB_POOL_WAIT_TIMEOUT, default 500ms); past it the
+	// MaxConns are busy (DB_POOL_WAIT_TIMEOUT, default 1s); past it the
 	// api answers 503 overloaded with Retry-After.
 	PoolWait time.Duration
 }

@@ -472,7 +472,7 @@ func TestLoadConfigPoolLimits(t *testing.T) {
 	c, err := LoadConfig(envMap(nil))
 	require.NoError(t, err)
 	require.EqualValues(t, 20, c.DB.MaxConns)
-	require.Equal(t, 500*time.Millisecond, c.DB.PoolWait)
+	require.Equal(t, time.Second, c.DB.PoolWait)
 	require.Equal(t, 100, c.Redis.PoolSize)
 	require.Equal(t, time.Second, c.Redis.PoolTimeout)
 
