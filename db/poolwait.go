@@ -37,10 +37,10 @@ func IsPoolBusy(err error) bool {
 // AcquireTracer hook hands Acquire the context it returns from
 // TraceAcquireStart, so the limiter returns one with the wait's deadline,
 // whose Err is ErrPoolBusy when that deadline (not the caller's) expired,
-// and cancels it in TraceAcquireEnd. Only the wait for a connection is
-// bounded: the statement itself runs under the caller's context. A new
-// connection is dialled under the pool's own context (puddle detaches the
-// constructor), so a wait that gives up does not abort the dial.
+// and cancels it in TraceAcquireEnd. Only the wait for a connection of a
+// full pool (MaxConns open) is bounded: with room for another connection
+// the acquire dials under the caller's context alone, and the statement
+// itself always runs under the caller's context.
 type acquireLimiter struct {
 	wait     time.Duration
 	timeouts atomic.Int64
@@ -75,7 +75,16 @@ func (c *waitCtx) Err() error {
 	return err
 }
 
-func (l *acquireLimiter) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+func (l *acquireLimiter) TraceAcquireStart(ctx context.Context, pool *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	if st := pool.Stat(); st.TotalConns() < st.MaxConns() {
+		// Room for another connection: this acquire takes an idle one or
+		// dials a new one, and a slow dial (a database starting, a busy
+		// machine) is not overload; a dial that fails is an outage
+		// (IsUnavailable). Only a full pool bounds the wait. Another
+		// acquire may take the room first; this one then waits for a
+		// release as it would have without the limiter.
+		return ctx
+	}
 	tctx, cancel := context.WithTimeoutCause(ctx, l.wait, ErrPoolBusy)
 	return &waitCtx{Context: tctx, cancel: cancel}
 }

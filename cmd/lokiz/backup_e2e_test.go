@@ -36,7 +36,7 @@ func TestBackupAndRestore(t *testing.T) {
 			"DATABASE_URL": dbURL, "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:6379/%d", redisIndex),
 			"HTTP_ADDR": addr, "DASHBOARD_ADDR": freeAddr(t), "PUBLIC_BASE_URL": "http://" + addr,
 			"SECRET_KEY": secret, "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
-			"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "STORAGE_DIR": dir,
+			"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "STORAGE_DIR": dir, "LOKIZ_ENV": "development",
 		}
 	}
 	origDB, origDir := dbtest.NewEmptyDB(t), t.TempDir()
@@ -61,7 +61,8 @@ func TestBackupAndRestore(t *testing.T) {
 		}
 		before = snapshot(t, c, users[0].token, users[1].token, users[0].id, users[1].id, video)
 		require.EqualValues(t, 1, before["video"]["like_count"])
-		require.NotEmpty(t, before["history:"+users[0].id]["items"], "the ledger has rows")
+		require.NotEmpty(t, before["history:"+users[0].id]["transactions"], "the ledger has rows")
+		require.Positive(t, before["balance:"+users[0].id]["balance"], "%v", before["balance:"+users[0].id])
 		media = c.download(before["video"]["video_url"].(string))
 	}) // `lokiz dev` stops here
 	require.False(t, t.Failed())
