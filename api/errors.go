@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
@@ -61,6 +62,21 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		c.AbortWithStatus(StatusClientClosedRequest)
 		return
 	}
+	if code == lokiz.EINTERNAL && overloaded(err) {
+		// Every PostgreSQL (or Redis) connection of this process stayed busy
+		// for the whole pool wait (DB_POOL_WAIT_TIMEOUT,
+		// REDIS_POOL_TIMEOUT): shed the request at once with a short
+		// Retry-After instead of queueing it without limit. Expected under
+		// load, so a warning and a counter, not an error.
+		s.log.WarnContext(c.Request.Context(), "overloaded: no connection free",
+			slog.String("request_id", requestID(c)), slog.String("route", c.FullPath()), slog.Any("error", err))
+		if s.overloads != nil {
+			s.overloads.WithLabelValues(overloadedDependency(err)).Inc()
+		}
+		err = &lokiz.Error{Code: lokiz.EUNAVAILABLE, RetryAfter: 1, Reason: "overloaded",
+			Message: "The service is busy; try again in a moment"}
+		code = lokiz.EUNAVAILABLE
+	}
 	if code == lokiz.EINTERNAL && dependencyDown(err) {
 		// PostgreSQL or Redis is down or restarting: 503 with a short
 		// Retry-After, logged as a warning (the dependency's own alerts
@@ -104,6 +120,22 @@ func fieldErr(msg string, loc ...any) lokiz.FieldError {
 // rule.
 func oneOf(allowed []string) string {
 	return "must be one of " + strings.Join(allowed, ", ")
+}
+
+// overloaded reports whether err is a connection pool that had no free
+// connection within its wait: PostgreSQL's (db.ErrPoolBusy) or Redis's
+// (redis.ErrPoolTimeout).
+func overloaded(err error) bool {
+	return db.IsPoolBusy(err) || errors.Is(err, redis.ErrPoolTimeout)
+}
+
+// overloadedDependency names the pool behind an overloaded error, the label
+// of lokiz_http_overloaded_total.
+func overloadedDependency(err error) string {
+	if db.IsPoolBusy(err) {
+		return "postgres"
+	}
+	return "redis"
 }
 
 // dependencyDown reports whether err is PostgreSQL or Redis being out of

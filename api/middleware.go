@@ -111,8 +111,9 @@ func (s *Server) accessLog(c *gin.Context) {
 
 // httpMetrics holds the api's Prometheus instruments.
 type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	overloads *prometheus.CounterVec
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -126,11 +127,18 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 			Help:    "Time to serve an HTTP request, by method, route template and status.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route", "status"}),
+		overloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lokiz_http_overloaded_total",
+			Help: "Requests shed with 503 overloaded because a connection pool (postgres or redis) had no free connection within its wait.",
+		}, []string{"dependency"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.overloads} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register http metrics: %w", err)
 		}
+	}
+	for _, dep := range []string{"postgres", "redis"} {
+		m.overloads.WithLabelValues(dep) // exported at 0 before the first shed request
 	}
 	return m, nil
 }

@@ -204,6 +204,7 @@ type Server struct {
 	limiter             rateLimiter
 	engine              *gin.Engine
 	metrics             http.Handler
+	overloads           *prometheus.CounterVec // lokiz_http_overloaded_total, by dependency
 	draining            atomic.Bool
 }
 
@@ -293,6 +294,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.overloads = metrics.overloads
 	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 
 	gin.SetMode(gin.ReleaseMode)

@@ -16,6 +16,10 @@ type PoolOptions struct {
 	MaxConns int32
 	// StatementTimeout is the server-side backstop for any one statement; 0 disables it.
 	StatementTimeout time.Duration
+	// AcquireTimeout bounds how long a statement waits for a free
+	// connection when all MaxConns are busy; past it the statement fails
+	// with ErrPoolBusy. 0 waits as long as the caller's context.
+	AcquireTimeout time.Duration
 }
 
 // Open connects a pool to url and pings it.
@@ -31,6 +35,9 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if opts.AcquireTimeout > 0 {
+		cfg.ConnConfig.Tracer = &acquireLimiter{wait: opts.AcquireTimeout}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)

@@ -9,6 +9,9 @@
 // the normal case and not an error. Retention keeps a completed run's id
 // reserved long after the slowest replica could still try it.
 //
-// The Scheduler sends no heartbeat, so asynqmon's Schedulers page stays
-// empty; the enqueued runs show in their queues as usual (see New).
+// asynq's own scheduler heartbeat is off, because it reads the options that
+// each tick rewrites; the Scheduler writes the same Redis records itself
+// every few seconds from its own state, so asynqmon's Schedulers page (and
+// asynq.Inspector.SchedulerEntries) lists each replica's cron table with
+// the next and previous enqueue times (see heartbeat.go).
 package scheduler

@@ -16,7 +16,8 @@ import (
 	"github.com/lokiz/lokiz/tasks"
 )
 
-// noHeartbeat keeps asynq's Scheduler heartbeat from ever running.
+// noHeartbeat keeps asynq's Scheduler heartbeat from ever running: the
+// Scheduler writes the same records itself (heartbeat.go).
 const noHeartbeat = 100 * 365 * 24 * time.Hour
 
 // minRetention is the floor of the time a run's TaskID stays reserved; it
@@ -27,10 +28,18 @@ const minRetention = time.Minute
 // number of Schedulers may run on one Redis: each tick is enqueued once.
 type Scheduler struct {
 	sched  *asynq.Scheduler
+	rdb    redis.UniversalClient
 	logger *slog.Logger
 	// entries is keyed by the task registered for each entry, the pointer
 	// asynq hands back to PreEnqueueFunc. Written only by New.
 	entries map[*asynq.Task]*entry
+	// ordered are the entries in the table's order, for the heartbeat.
+	ordered []*entry
+	hb      *heartbeat
+	started time.Time // set by Run before the first tick
+	// beatEvery is how often the entries are published for asynqmon
+	// (heartbeatInterval; tests shorten it).
+	beatEvery time.Duration
 
 	// mu is locked in preEnqueue and unlocked in postEnqueue, which asynq
 	// calls in that order around each enqueue. asynq keeps one opts slice per
@@ -43,8 +52,17 @@ type Scheduler struct {
 
 type entry struct {
 	name      string
+	spec      string
+	sched     cron.Schedule
 	every     time.Duration // > 0 for "@every" specs
 	retention time.Duration
+
+	// What the heartbeat shows: asynq's id for the entry, the task, and
+	// the registered options besides the TaskID.
+	asynqID  string
+	taskType string
+	payload  []byte
+	taskOpts []string
 }
 
 type pendingRun struct {
@@ -56,10 +74,14 @@ type pendingRun struct {
 // closes. It returns an error when an entry is invalid: an empty or
 // duplicate name, a spec that does not parse, a nil Task.
 //
-// The Scheduler sends no heartbeat, so asynqmon does not list its entries:
-// asynq's heartbeat reads the options that each tick rewrites.
+// asynq's own heartbeat, which publishes the entries to asynqmon, stays off:
+// it reads the options that each tick rewrites. The Scheduler writes the
+// same records itself while it runs (heartbeat.go), so asynqmon's
+// Schedulers page and asynq.Inspector.SchedulerEntries list the table with
+// each entry's next run, once per replica.
 func New(rdb redis.UniversalClient, logger *slog.Logger, entries []Entry) (*Scheduler, error) {
-	s := &Scheduler{logger: logger, entries: make(map[*asynq.Task]*entry, len(entries))}
+	s := &Scheduler{rdb: rdb, logger: logger, entries: make(map[*asynq.Task]*entry, len(entries)),
+		hb: newHeartbeat(), beatEvery: heartbeatInterval}
 	s.sched = asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{
 		Logger:          sharedClientLogger{tasks.NewAsynqLogger(logger)},
 		LogLevel:        asynq.DebugLevel, // the slog handler's level is the one filter
@@ -97,9 +119,12 @@ func New(rdb redis.UniversalClient, logger *slog.Logger, entries []Entry) (*Sche
 			return nil, fmt.Errorf("scheduler: entry %q: Task returns a task another entry uses", e.Name)
 		}
 		s.entries[task] = ent
+		s.ordered = append(s.ordered, ent)
+		ent.taskType, ent.payload = task.Type(), task.Payload()
+		ent.taskOpts = []string{asynq.Retention(ent.retention).String()}
 		// Index 0 is the TaskID that preEnqueue replaces on every tick; the
 		// placeholder would only ever be enqueued once, never duplicated.
-		_, err = s.sched.Register(e.Spec, task,
+		ent.asynqID, err = s.sched.Register(e.Spec, task,
 			asynq.TaskID(e.Name+":unscheduled"),
 			asynq.Retention(ent.retention),
 		)
@@ -117,12 +142,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.sched.Ping(); err != nil {
 		return fmt.Errorf("scheduler: reach redis: %w", err)
 	}
+	s.started = time.Now()
 	// Start, not asynq's Run, which traps signals; signals belong to cmd.
 	if err := s.sched.Start(); err != nil {
 		return fmt.Errorf("scheduler: start: %w", err)
 	}
+	hbCtx, stopHB := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go s.runHeartbeat(hbCtx, hbDone)
 	<-ctx.Done()
 	s.sched.Shutdown()
+	stopHB()
+	<-hbDone
 	return nil
 }
 
@@ -135,7 +166,9 @@ func (s *Scheduler) preEnqueue(task *asynq.Task, opts []asynq.Option) {
 		s.pending = pendingRun{entry: task.Type()}
 		return
 	}
-	s.pending = pendingRun{entry: e.name, taskID: tickTaskID(e.name, tickOf(e.every, time.Now()))}
+	now := time.Now()
+	s.hb.ran(e, now)
+	s.pending = pendingRun{entry: e.name, taskID: tickTaskID(e.name, tickOf(e.every, now))}
 	opts[0] = asynq.TaskID(s.pending.taskID)
 }
 
@@ -161,7 +194,7 @@ func parseEntry(e Entry, now time.Time) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: entry %q: spec %q: %w", e.Name, e.Spec, err)
 	}
-	ent := &entry{name: e.Name}
+	ent := &entry{name: e.Name, spec: e.Spec, sched: sched}
 	var period time.Duration
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
 		ent.every = every.Delay // already rounded to whole seconds, as it fires

@@ -149,7 +149,8 @@ func (a *app) webhookURL() string {
 // connect opens Postgres and Redis. With requireSchema, it refuses to go on
 // when the database is behind the binary's migrations.
 func (a *app) connect(ctx context.Context, requireSchema bool) error {
-	pool, err := db.Open(ctx, a.cfg.DB.URL, db.PoolOptions{MaxConns: a.cfg.DB.MaxConns, StatementTimeout: a.cfg.DB.StatementTimeout})
+	pool, err := db.Open(ctx, a.cfg.DB.URL, db.PoolOptions{MaxConns: a.cfg.DB.MaxConns,
+		StatementTimeout: a.cfg.DB.StatementTimeout, AcquireTimeout: a.cfg.DB.PoolWait})
 	if err != nil {
 		return fmt.Errorf("connect to Postgres (DATABASE_URL): %w", err)
 	}
@@ -168,6 +169,7 @@ func (a *app) connect(ctx context.Context, requireSchema bool) error {
 		a.close()
 		return fmt.Errorf("parse REDIS_URL: %w", err)
 	}
+	opts.PoolSize, opts.PoolTimeout = a.cfg.Redis.PoolSize, a.cfg.Redis.PoolTimeout
 	a.rdb = redis.NewClient(opts)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		a.close()
@@ -228,6 +230,9 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		Help: "Notification WebSockets this api process holds.",
 	}, func() float64 { return float64(hub.Len()) })); err != nil {
 		return fmt.Errorf("register realtime metrics: %w", err)
+	}
+	if err := registerPoolMetrics(a.apiMetrics, a.pool); err != nil {
+		return err
 	}
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	hubDone := make(chan error, 1)
@@ -374,12 +379,22 @@ func (a *app) serveHTTP(ctx context.Context, name, addr string, h http.Handler, 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	// The limits every HTTP server of the process applies (documented in
+	// docs/benchmarks.md): a client gets 10s to send its headers (slow
+	// loris), a minute for the whole request and for the answer (uploads
+	// and media go through presigned storage URLs or stream within it),
+	// two minutes idle between keep-alive requests, and 64 KiB of headers.
+	// Connections beyond what the handlers can serve wait in the kernel's
+	// accept queue and in Go's scheduler, not in an error: what bounds the
+	// work is the database and Redis pools' wait (DB_POOL_WAIT_TIMEOUT,
+	// REDIS_POOL_TIMEOUT), which sheds with 503 overloaded.
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	a.log.Info("listening", "component", name, "addr", ln.Addr().String())
@@ -517,4 +532,28 @@ func (a *app) billingService(tc *tasks.Client) (*billing.Service, error) {
 	return billing.New(a.store, tc, a.providers, billing.Config{
 		CustomerKeySecret: a.cfg.Auth.SecretKey, PendingAfter: a.cfg.Payments.PendingAfter,
 	}, a.log)
+}
+
+// registerPoolMetrics exports the PostgreSQL pool's use: connections in use
+// against the cap, and the acquires that gave up after DB_POOL_WAIT_TIMEOUT.
+func registerPoolMetrics(reg prometheus.Registerer, pool *pgxpool.Pool) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lokiz_db_pool_acquired_conns",
+			Help: "PostgreSQL connections of this process's pool in use.",
+		}, func() float64 { return float64(pool.Stat().AcquiredConns()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lokiz_db_pool_max_conns",
+			Help: "The cap of this process's PostgreSQL pool (DB_MAX_CONNS).",
+		}, func() float64 { return float64(pool.Stat().MaxConns()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lokiz_db_pool_wait_timeouts_total",
+			Help: "Statements that found no free PostgreSQL connection within DB_POOL_WAIT_TIMEOUT.",
+		}, func() float64 { return float64(db.PoolWaitTimeouts(pool)) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register pool metrics: %w", err)
+		}
+	}
+	return nil
 }

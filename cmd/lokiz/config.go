@@ -22,6 +22,28 @@ import (
 	"github.com/lokiz/lokiz/worker"
 )
 
+// Connection pool defaults, sized in docs/benchmarks.md: 2,000 concurrent
+// clients on one api process queue on these pools for at most the wait and
+// are then shed with 503 overloaded, instead of waiting without limit.
+const (
+	// defaultDBMaxConns: PostgreSQL's default max_connections is 100; four
+	// processes (api, worker, scheduler, dashboard) at 20 leave room for
+	// migrations, psql and a second api replica's first connections.
+	defaultDBMaxConns = 20
+	// defaultDBPoolWait: a listing answers in a few milliseconds, so a
+	// request that found no connection in a second is behind a queue it is
+	// better to shed; shorter waits shed more than they save on a busy
+	// machine (docs/benchmarks.md: 500ms let 1% of 2,000 clients through,
+	// 1s 5%, 2s 31%).
+	defaultDBPoolWait = time.Second
+	// defaultRedisPoolSize and defaultRedisPoolTimeout: Redis serves one
+	// client's commands in microseconds; 100 sockets keep rate limits and
+	// counters off the critical path, and a second's wait is the most a
+	// request spends queueing for one.
+	defaultRedisPoolSize    = 100
+	defaultRedisPoolTimeout = time.Second
+)
+
 // Config is everything the processes read from the environment. LoadConfig
 // parses and checks it all before any connection is opened, and reports every
 // problem at once.
@@ -62,13 +84,23 @@ type LogConfig struct {
 // DBConfig configures Postgres.
 type DBConfig struct {
 	URL              string        // DATABASE_URL
-	MaxConns         int32         // DB_MAX_CONNS, 0 = pgx default
+	MaxConns         int32         // DB_MAX_CONNS, default 20 per process
 	StatementTimeout time.Duration // DB_STATEMENT_TIMEOUT, default 30s
+	// PoolWait bounds a request's wait for a free connection when all
+	// MaxConns are busy (DB_POOL_WAIT_TIMEOUT, default 1s); past it the
+	// api answers 503 overloaded with Retry-After.
+	PoolWait time.Duration
 }
 
 // RedisConfig configures Redis.
 type RedisConfig struct {
 	URL string // REDIS_URL
+	// PoolSize is the client's connections per process (REDIS_POOL_SIZE,
+	// default 100).
+	PoolSize int
+	// PoolTimeout bounds the wait for a free connection (REDIS_POOL_TIMEOUT,
+	// default 1s); past it the api answers 503 overloaded.
+	PoolTimeout time.Duration
 }
 
 // HTTPConfig configures the api's listener and edge behaviour.
@@ -358,14 +390,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	} else if u, err := url.Parse(c.DB.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		p.fail("DATABASE_URL must be a postgres:// URL")
 	}
-	c.DB.MaxConns = int32(p.intIn("DB_MAX_CONNS", 0, 0, 1000))
+	c.DB.MaxConns = int32(p.intIn("DB_MAX_CONNS", defaultDBMaxConns, 1, 1000))
 	c.DB.StatementTimeout = p.duration("DB_STATEMENT_TIMEOUT", 30*time.Second)
+	c.DB.PoolWait = p.duration("DB_POOL_WAIT_TIMEOUT", defaultDBPoolWait)
+	if c.DB.PoolWait > time.Minute {
+		p.fail("DB_POOL_WAIT_TIMEOUT must be at most 1m, not %s", c.DB.PoolWait)
+	}
 
 	c.Redis.URL = p.secret("REDIS_URL", devRedis)
 	if c.Redis.URL == "" {
 		p.fail("REDIS_URL is required in production")
 	} else if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		p.fail("REDIS_URL must be a redis:// or rediss:// URL")
+	}
+	c.Redis.PoolSize = p.intIn("REDIS_POOL_SIZE", defaultRedisPoolSize, 1, 10000)
+	c.Redis.PoolTimeout = p.duration("REDIS_POOL_TIMEOUT", defaultRedisPoolTimeout)
+	if c.Redis.PoolTimeout > time.Minute {
+		p.fail("REDIS_POOL_TIMEOUT must be at most 1m, not %s", c.Redis.PoolTimeout)
 	}
 
 	c.HTTP.Addr = p.str("HTTP_ADDR", ":8000")

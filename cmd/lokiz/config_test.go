@@ -472,3 +472,33 @@ func TestLoadConfigReconcileKnobs(t *testing.T) {
 	require.ErrorContains(t, err, "FRAMES_STUCK_AFTER must be at least 1s")
 	require.ErrorContains(t, err, "RECONCILE_INTERVAL must be a whole number of seconds")
 }
+
+// The pool limits that turn overload into 503s: defaults sized in
+// docs/benchmarks.md, overridable, and refused out of range.
+func TestLoadConfigPoolLimits(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.EqualValues(t, 20, c.DB.MaxConns)
+	require.Equal(t, time.Second, c.DB.PoolWait)
+	require.Equal(t, 100, c.Redis.PoolSize)
+	require.Equal(t, time.Second, c.Redis.PoolTimeout)
+
+	c, err = LoadConfig(envMap(map[string]string{
+		"DB_MAX_CONNS": "40", "DB_POOL_WAIT_TIMEOUT": "250ms", "REDIS_POOL_SIZE": "300", "REDIS_POOL_TIMEOUT": "2s",
+	}))
+	require.NoError(t, err)
+	require.EqualValues(t, 40, c.DB.MaxConns)
+	require.Equal(t, 250*time.Millisecond, c.DB.PoolWait)
+	require.Equal(t, 300, c.Redis.PoolSize)
+	require.Equal(t, 2*time.Second, c.Redis.PoolTimeout)
+
+	_, err = LoadConfig(envMap(map[string]string{
+		"DB_MAX_CONNS": "0", "DB_POOL_WAIT_TIMEOUT": "5m", "REDIS_POOL_SIZE": "none", "REDIS_POOL_TIMEOUT": "0s",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{"DB_MAX_CONNS", "DB_POOL_WAIT_TIMEOUT", "REDIS_POOL_SIZE", "REDIS_POOL_TIMEOUT"} {
+		require.Contains(t, err.Error(), want)
+	}
+	require.Equal(t, 4, strings.Count(err.Error(), "\n  - "), err.Error())
+}
