@@ -246,7 +246,7 @@ func aiVideo(t *testing.T, e *testEnv, owner uuid.UUID, jobType string, source *
 		typ := "animate"
 		c.SourceVideoID, c.GlitchType = source, &typ
 	}
-	done, err := e.store.CompleteAIJob(ctx, c)
+	done, _, err := e.store.CompleteAIJob(ctx, c)
 	require.NoError(t, err)
 	require.True(t, done)
 	return v.ID

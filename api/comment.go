@@ -12,7 +12,6 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/tasks"
 )
 
 // commentResponse is the reference's CommentResponse plus like_count and
@@ -71,12 +70,12 @@ func (s *Server) createComment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	cm, err := s.store.CommentCreate(ctx, db.CommentCreateParams{ID: db.NewID(), UserID: me.ID, VideoID: id, Content: req.Content})
+	cm, owed, err := s.store.CreateComment(ctx, db.CommentCreateParams{ID: db.NewID(), UserID: me.ID, VideoID: id, Content: req.Content}, target.UserID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyComment, RecipientID: target.UserID, ActorID: &me.ID, VideoID: &id, CommentID: &cm.ID})
+	s.notify(ctx, owed)
 	c.JSON(http.StatusCreated, s.commentResponse(ctx, db.Comment(cm), me, false))
 }
 
@@ -255,16 +254,15 @@ func (s *Server) likeComment(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	me := mustUser(c).ID
-	res, err := s.store.CommentLikeAdd(ctx, db.CommentLikeAddParams{ID: db.NewID(), UserID: me, CommentID: row.Comment.ID})
+	res, owed, err := s.store.LikeComment(ctx, me, row.Comment.ID, row.Comment.UserID, row.Comment.VideoID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
+	s.notify(ctx, owed)
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
-		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyCommentLike, RecipientID: row.Comment.UserID, ActorID: &me,
-			VideoID: &row.Comment.VideoID, CommentID: &row.Comment.ID})
 	}
 	c.JSON(status, commentLikeResponse{CommentID: row.Comment.ID, LikeCount: res.LikeCount, IsLiked: true})
 }

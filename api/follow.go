@@ -10,7 +10,6 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/tasks"
 )
 
 func (s *Server) basicUser(ctx context.Context, u db.User) lokiz.UserBasic {
@@ -53,11 +52,12 @@ func (s *Server) follow(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	created, err := s.store.FollowAdd(ctx, db.FollowAddParams{ID: db.NewID(), FollowerID: me.ID, FollowingID: target.ID})
+	created, owed, err := s.store.Follow(ctx, me.ID, target.ID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
+	s.notify(ctx, owed)
 	f, err := s.store.FollowGet(ctx, db.FollowGetParams{FollowerID: me.ID, FollowingID: target.ID})
 	if err != nil {
 		s.writeError(c, err)
@@ -66,7 +66,6 @@ func (s *Server) follow(c *gin.Context) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyFollow, RecipientID: target.ID, ActorID: &me.ID})
 	}
 	c.JSON(status, followResponse{ID: f.ID, Follower: s.basicUser(ctx, me), Following: s.basicUser(ctx, target),
 		CreatedAt: f.CreatedAt.UTC(), IsFollowing: true})

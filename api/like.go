@@ -9,7 +9,6 @@ import (
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
-	"github.com/lokiz/lokiz/tasks"
 )
 
 type likeResponse struct {
@@ -45,14 +44,12 @@ func (s *Server) likeVideo(c *gin.Context) {
 		return
 	}
 	me := mustUser(c).ID
-	res, err := s.store.LikeAdd(ctx, db.LikeAddParams{ID: db.NewID(), UserID: me, VideoID: id})
+	res, owed, err := s.store.LikeVideo(ctx, me, id, target.UserID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if res.Created {
-		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyLike, RecipientID: target.UserID, ActorID: &me, VideoID: &id})
-	}
+	s.notify(ctx, owed)
 	like, err := s.store.LikeGet(ctx, db.LikeGetParams{UserID: me, VideoID: id})
 	if err != nil {
 		s.writeError(c, err)

@@ -3,18 +3,14 @@ package api
 import (
 	"context"
 
-	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/notification"
 )
 
-// notify enqueues a notification after the action committed. A failed
-// enqueue loses only the notification, never the action, so it is logged
-// and the request succeeds. The worker skips self-actions, blocks, disabled
-// settings and facts undone in the meantime.
-func (s *Server) notify(ctx context.Context, p tasks.NotifyPayload) {
-	if p.ActorID != nil && *p.ActorID == p.RecipientID {
-		return // nobody is told about their own action
-	}
-	if err := s.tasks.EnqueueNotify(ctx, p); err != nil {
-		s.log.WarnContext(ctx, "notification not enqueued", "type", p.Type, "error", err)
-	}
+// notify enqueues the delivery of the notifications an action owes, after
+// its transaction committed them to the outbox (notification.Send). A
+// failed enqueue delays the notification, never loses it or the action:
+// the outbox drain enqueues it later, so the request succeeds.
+func (s *Server) notify(ctx context.Context, rows []db.NotificationOutbox) {
+	notification.Send(ctx, s.tasks, s.log, rows)
 }

@@ -105,8 +105,19 @@ type AIJobEnding struct {
 // so of a completion, a failure and a cancel racing, exactly one wins, and
 // the refund exists exactly when the job ended failed or canceled.
 func (s *Store) EndAIJob(ctx context.Context, e AIJobEnding) (job AIJob, ended bool, err error) {
+	job, ended, _, err = s.EndAIJobNotifying(ctx, e, nil)
+	return job, ended, err
+}
+
+// EndAIJobNotifying is EndAIJob that, when it ends the job and message is
+// not nil, also owes the job's owner an ai_job notification whose text is
+// message(the ended job), in the same transaction (its outbox row,
+// migration 00032): the caller enqueues the delivery of notify after the
+// commit.
+func (s *Store) EndAIJobNotifying(ctx context.Context, e AIJobEnding, message func(AIJob) string) (job AIJob, ended bool, notify []NotificationOutbox, err error) {
 	err = s.InTx(ctx, func(q *Queries) error {
 		var err error
+		notify = nil
 		job, err = q.AIJobEnd(ctx, AIJobEndParams{
 			ID: e.ID, Status: e.Status, ErrorMessage: nonEmpty(e.ErrorMessage), EndedReason: nonEmpty(e.Reason),
 			PredictionStatus: nonEmpty(e.PredictionStatus), CanceledByUser: e.CanceledByUser,
@@ -117,6 +128,14 @@ func (s *Store) EndAIJob(ctx context.Context, e AIJobEnding) (job AIJob, ended b
 			return fmt.Errorf("end ai job: %w", err)
 		}
 		ended = true
+		if message != nil {
+			msg := message(job)
+			if notify, err = appendOutbox(ctx, q, notify, NewNotification{
+				Type: NotificationAIJob, RecipientID: job.UserID, AIJobID: &job.ID, Message: &msg,
+			}); err != nil {
+				return err
+			}
+		}
 		if job.CreditsUsed == 0 {
 			return nil
 		}
@@ -130,13 +149,13 @@ func (s *Store) EndAIJob(ctx context.Context, e AIJobEnding) (job AIJob, ended b
 		return err
 	})
 	if err != nil {
-		return AIJob{}, false, err
+		return AIJob{}, false, nil, err
 	}
 	if !ended {
 		job, err = s.AIJobGet(ctx, e.ID)
-		return job, false, translate(err, "AI job")
+		return job, false, nil, translate(err, "AI job")
 	}
-	return job, true, nil
+	return job, true, notify, nil
 }
 
 // AIJobCompletion completes a processing job.
@@ -152,13 +171,22 @@ type AIJobCompletion struct {
 	VideoID       *uuid.UUID
 	SourceVideoID *uuid.UUID
 	GlitchType    *string
+	// Notify, when not "", is the message of the ai_job notification the
+	// completion owes the job's owner; with it, a glitch (SourceVideoID and
+	// GlitchType set) of someone else's live video also owes that video's
+	// owner a glitch notification. Both are outbox rows written with the
+	// completion (migration 00032). "" owes nothing.
+	Notify string
 }
 
 // CompleteAIJob marks the job completed and records its glitch edge in one
-// transaction. completed is false, and nothing changes, when the job was no
+// transaction, with the outbox rows of the notifications it owes (see
+// AIJobCompletion.Notify): the caller enqueues their delivery after the
+// commit. completed is false, and nothing changes, when the job was no
 // longer processing (canceled or failed meanwhile).
-func (s *Store) CompleteAIJob(ctx context.Context, c AIJobCompletion) (completed bool, err error) {
+func (s *Store) CompleteAIJob(ctx context.Context, c AIJobCompletion) (completed bool, notify []NotificationOutbox, err error) {
 	err = s.InTx(ctx, func(q *Queries) error {
+		completed, notify = false, nil
 		n, err := q.AIJobComplete(ctx, AIJobCompleteParams{
 			ID: c.ID, OutputData: c.OutputData, OutputKey: nonEmpty(c.OutputKey), VideoID: c.VideoID,
 		})
@@ -166,15 +194,44 @@ func (s *Store) CompleteAIJob(ctx context.Context, c AIJobCompletion) (completed
 			return err
 		}
 		completed = true
-		if c.VideoID == nil || c.SourceVideoID == nil || c.GlitchType == nil {
+		if c.VideoID != nil && c.SourceVideoID != nil && c.GlitchType != nil {
+			if _, err := q.GlitchEdgeCreate(ctx, GlitchEdgeCreateParams{
+				ID: NewID(), OriginalVideoID: *c.SourceVideoID, GlitchVideoID: *c.VideoID, GlitchType: *c.GlitchType,
+			}); err != nil {
+				return err
+			}
+		}
+		if c.Notify == "" {
 			return nil
 		}
-		_, err = q.GlitchEdgeCreate(ctx, GlitchEdgeCreateParams{
-			ID: NewID(), OriginalVideoID: *c.SourceVideoID, GlitchVideoID: *c.VideoID, GlitchType: *c.GlitchType,
+		job, err := q.AIJobGet(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if notify, err = appendOutbox(ctx, q, notify, NewNotification{
+			Type: NotificationAIJob, RecipientID: job.UserID, AIJobID: &job.ID, Message: &c.Notify,
+		}); err != nil {
+			return err
+		}
+		if c.SourceVideoID == nil || c.GlitchType == nil {
+			return nil
+		}
+		src, err := q.VideoGetByID(ctx, *c.SourceVideoID)
+		if IsNotFound(err) || (err == nil && src.DeletedAt != nil) {
+			return nil // the source is gone: nobody to tell
+		} else if err != nil {
+			return err
+		}
+		// appendOutbox owes nothing for glitching your own video.
+		notify, err = appendOutbox(ctx, q, notify, NewNotification{
+			Type: NotificationGlitch, RecipientID: src.UserID, ActorID: &job.UserID, VideoID: &src.ID, AIJobID: &job.ID,
 		})
 		return err
 	})
-	return completed, err
+	if err != nil {
+		return false, nil, err
+	}
+	return completed, notify, nil
 }
 
 func nonEmpty(s string) *string {

@@ -214,7 +214,7 @@ func TestCompleteAIJob(t *testing.T) {
 	require.NoError(t, err)
 
 	// A pending job is not completed: only a processing one is.
-	done, err := store.CompleteAIJob(ctx, db.AIJobCompletion{ID: job.ID, OutputData: json.RawMessage(`{}`)})
+	done, _, err := store.CompleteAIJob(ctx, db.AIJobCompletion{ID: job.ID, OutputData: json.RawMessage(`{}`)})
 	require.NoError(t, err)
 	require.False(t, done)
 
@@ -225,7 +225,7 @@ func TestCompleteAIJob(t *testing.T) {
 		ID: job.ID, OutputData: json.RawMessage(`{"ok":true}`), OutputKey: "ai/out.mp4",
 		VideoID: &result.ID, SourceVideoID: &source.ID, GlitchType: &glitch,
 	}
-	done, err = store.CompleteAIJob(ctx, completion)
+	done, _, err = store.CompleteAIJob(ctx, completion)
 	require.NoError(t, err)
 	require.True(t, done)
 	got, err := store.AIJobGet(ctx, job.ID)
@@ -235,7 +235,7 @@ func TestCompleteAIJob(t *testing.T) {
 	require.NotNil(t, got.CompletedAt)
 
 	// A second completion changes nothing: one edge, one count.
-	done, err = store.CompleteAIJob(ctx, completion)
+	done, _, err = store.CompleteAIJob(ctx, completion)
 	require.NoError(t, err)
 	require.False(t, done)
 	var edges int
@@ -269,7 +269,7 @@ func TestCancelAIJobRacingCompletion(t *testing.T) {
 		var completed, canceled bool
 		var cErr, eErr error
 		wg.Go(func() {
-			completed, cErr = store.CompleteAIJob(ctx, db.AIJobCompletion{ID: job.ID, OutputData: json.RawMessage(`{}`)})
+			completed, _, cErr = store.CompleteAIJob(ctx, db.AIJobCompletion{ID: job.ID, OutputData: json.RawMessage(`{}`)})
 		})
 		wg.Go(func() {
 			_, canceled, eErr = store.EndAIJob(ctx, db.AIJobEnding{ID: job.ID, Status: lokiz.JobCanceled, CanceledByUser: true})

@@ -89,7 +89,7 @@ func countsGlitch(t *testing.T, store *db.Store, author, source uuid.UUID) uuid.
 		VALUES ($1, $2, 'completed', false, $3, now())`, id, author, source)
 	require.NoError(t, err)
 	typ := "animate"
-	done, err := store.CompleteAIJob(ctx, db.AIJobCompletion{ID: id, VideoID: &id, SourceVideoID: &source, GlitchType: &typ})
+	done, _, err := store.CompleteAIJob(ctx, db.AIJobCompletion{ID: id, VideoID: &id, SourceVideoID: &source, GlitchType: &typ})
 	require.NoError(t, err)
 	require.True(t, done)
 	return id

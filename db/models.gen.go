@@ -226,6 +226,20 @@ type NotificationActor struct {
 	ActedAt        time.Time
 }
 
+type NotificationOutbox struct {
+	ID            uuid.UUID
+	Type          string
+	RecipientID   uuid.UUID
+	ActorID       *uuid.UUID
+	VideoID       *uuid.UUID
+	CommentID     *uuid.UUID
+	AIJobID       *uuid.UUID
+	Message       *string
+	CreatedAt     time.Time
+	Attempts      int32
+	NextAttemptAt time.Time
+}
+
 type NotificationSetting struct {
 	UserID    uuid.UUID
 	Likes     bool

@@ -66,6 +66,10 @@ type NewNotification struct {
 	// actors (likes, follows, glitches); zero means
 	// DefaultNotificationGroupWindow.
 	GroupWindow time.Duration
+	// OutboxID, when set, is the outbox row this delivery settles
+	// (migration 00032): DeliverNotification deletes it in the transaction
+	// that stores the notification, or that finds it must store nothing.
+	OutboxID *uuid.UUID
 }
 
 // NotificationDelivery is the outcome of DeliverNotification.
@@ -101,8 +105,17 @@ type NotificationDelivery struct {
 // group, or one older than n.GroupWindow, a new group is opened. Any other
 // type is a row of its own. Delivering the same fact or event twice changes
 // nothing the second time: it returns the notification with Inserted false.
+//
+// With n.OutboxID set, the outbox row is deleted in the same transaction,
+// whatever the outcome but an error: "delivered" and "no longer owed"
+// commit together.
 func (s *Store) DeliverNotification(ctx context.Context, n NewNotification) (NotificationDelivery, error) {
 	if n.ActorID != nil && *n.ActorID == n.RecipientID {
+		if n.OutboxID != nil {
+			if err := s.DropNotificationOutbox(ctx, *n.OutboxID); err != nil {
+				return NotificationDelivery{}, err
+			}
+		}
 		return NotificationDelivery{Skip: NotificationSkipSelf}, nil
 	}
 	if NotificationGrouped(n.Type) && n.ActorID == nil {
@@ -127,6 +140,13 @@ func (s *Store) DeliverNotification(ctx context.Context, n NewNotification) (Not
 			out.Skip = NotificationSkipDisabled
 		case !check.FactExists:
 			out.Skip = NotificationSkipGone
+		}
+		if n.OutboxID != nil {
+			// Locks the row: a drain claiming it skips it, and a repeat of
+			// this delivery waits for this one.
+			if _, err := q.NotificationOutboxDelete(ctx, *n.OutboxID); err != nil {
+				return err
+			}
 		}
 		if out.Skip != "" {
 			return nil

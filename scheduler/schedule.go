@@ -32,7 +32,8 @@ type Intervals struct {
 	// (TRENDING_INTERVAL); a whole number of seconds.
 	Trending time.Duration
 	// Reconcile, when not zero, runs the reconcilers (videos, ai, frames,
-	// payments) "@every" this period instead of their cron minutes
+	// payments, the notification outbox drain) "@every" this period
+	// instead of their cron minutes
 	// (RECONCILE_INTERVAL); a whole number of seconds.
 	Reconcile time.Duration
 }
@@ -60,5 +61,6 @@ func DefaultEntries(iv Intervals) []Entry {
 		{Name: tasks.TypeSubscriptionsRenew, Spec: "*/15 * * * *", Task: tasks.NewSubscriptionsRenewTask},
 		{Name: tasks.TypeSubscriptionsExpire, Spec: "*/10 * * * *", Task: tasks.NewSubscriptionsExpireTask},
 		{Name: tasks.TypeBansExpire, Spec: "* * * * *", Task: tasks.NewBansExpireTask},
+		{Name: tasks.TypeNotifyOutbox, Spec: reconcile("* * * * *"), Task: tasks.NewNotifyOutboxTask},
 	}
 }

@@ -36,17 +36,19 @@ func TestDefaultEntries(t *testing.T) {
 	require.Equal(t, "*/15 * * * *", byName[tasks.TypeSubscriptionsRenew].Spec, "Toss billing keys due are charged every 15 minutes")
 	require.Equal(t, "*/10 * * * *", byName[tasks.TypeSubscriptionsExpire].Spec)
 	require.Equal(t, "* * * * *", byName[tasks.TypeBansExpire].Spec, "a timed ban ends within a minute of its end")
+	require.Equal(t, "* * * * *", byName[tasks.TypeNotifyOutbox].Spec, "a notification whose task was lost is enqueued again within a minute or two")
 }
 
-// TestDefaultEntriesReconcileInterval: RECONCILE_INTERVAL moves the four
-// reconcilers to "@every", and nothing else.
+// TestDefaultEntriesReconcileInterval: RECONCILE_INTERVAL moves the
+// reconcilers (and the notification outbox drain) to "@every", and nothing
+// else.
 func TestDefaultEntriesReconcileInterval(t *testing.T) {
 	t.Parallel()
 	base := DefaultEntries(Intervals{ViewFlush: 10 * time.Second, Trending: 5 * time.Minute})
 	fast := DefaultEntries(Intervals{ViewFlush: 10 * time.Second, Trending: 5 * time.Minute, Reconcile: 5 * time.Second})
 	require.Len(t, fast, len(base))
 	reconcilers := map[string]bool{tasks.TypeVideosReconcile: true, tasks.TypeAIReconcile: true,
-		tasks.TypeFramesReconcile: true, tasks.TypePaymentsReconcile: true}
+		tasks.TypeFramesReconcile: true, tasks.TypePaymentsReconcile: true, tasks.TypeNotifyOutbox: true}
 	for i, e := range fast {
 		require.Equal(t, base[i].Name, e.Name)
 		if reconcilers[e.Name] {

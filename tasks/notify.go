@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type NotifyPayload struct {
 	CommentID   *uuid.UUID `json:"comment_id,omitempty"`
 	AIJobID     *uuid.UUID `json:"ai_job_id,omitempty"`
 	Message     *string    `json:"message,omitempty"`
+	// OutboxID is the notification_outbox row the delivery settles
+	// (migration 00032); the delivery deletes it with the notification. It
+	// is no part of the event's identity (taskID).
+	OutboxID *uuid.UUID `json:"outbox_id,omitempty"`
 }
 
 // validate checks the ids each type needs.
@@ -145,4 +150,62 @@ func (c *Client) EnqueueNotify(ctx context.Context, p NotifyPayload) error {
 		return err
 	}
 	return c.Enqueue(ctx, task)
+}
+
+// taskInfoGetter reads a task's state; *asynq.Inspector, the usual Deleter,
+// is one.
+type taskInfoGetter interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+}
+
+// RequeueNotify enqueues the delivery of an event that is still owed (the
+// outbox drain). Like EnqueueNotify, a task of the same event that is
+// waiting, retrying or running is left to deliver it; but one that asynq
+// archived (its retries spent) never runs again, so it is deleted and the
+// delivery enqueued afresh. That needs the client's Deleter to be an
+// *asynq.Inspector (WithDeleter); without one an archived task stays.
+func (c *Client) RequeueNotify(ctx context.Context, p NotifyPayload) error {
+	task, err := NewNotifyTask(p)
+	if err != nil {
+		return err
+	}
+	_, err = c.enqueuer.EnqueueContext(ctx, task)
+	if err == nil || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	if !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", TypeNotify, err)
+	}
+	insp, ok := c.deleter.(taskInfoGetter)
+	if !ok {
+		return nil
+	}
+	info, err := insp.GetTaskInfo(QueueDefault, p.taskID())
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+		// Gone since the conflict (it ran): enqueue again below.
+	case err != nil:
+		return fmt.Errorf("requeue %s: %w", TypeNotify, err)
+	case info.State != asynq.TaskStateArchived:
+		return nil
+	default:
+		err := c.deleter.DeleteTask(QueueDefault, p.taskID())
+		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return fmt.Errorf("requeue %s: delete the archived task: %w", TypeNotify, err)
+		}
+	}
+	return c.Enqueue(ctx, task)
+}
+
+// TypeNotifyOutbox enqueues the delivery of every notification_outbox row
+// that is older than NOTIFICATION_OUTBOX_AGE and due (migration 00032): the
+// notifications whose fast-path task was lost. The scheduler runs it every
+// minute.
+const TypeNotifyOutbox = "notify:outbox"
+
+// NewNotifyOutboxTask is the periodic outbox drain, on QueueDefault next to
+// the deliveries it enqueues.
+func NewNotifyOutboxTask() *asynq.Task {
+	return asynq.NewTask(TypeNotifyOutbox, []byte("{}"),
+		asynq.Queue(QueueDefault), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
 }

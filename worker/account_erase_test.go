@@ -160,16 +160,13 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 
 	video := dbtest.Video(t, store, dbtest.VideoOpts{Owner: owner.ID, NoMedia: true}).ID
 	for _, u := range []uuid.UUID{other.ID, gone.ID} {
-		_, err = store.LikeAdd(ctx, db.LikeAddParams{ID: db.NewID(), UserID: u, VideoID: video})
-		require.NoError(t, err)
+		dbtest.Like(t, store, dbtest.LikeOpts{User: u, Video: video})
 	}
-	kept, err := store.CommentCreate(ctx, db.CommentCreateParams{ID: db.NewID(), UserID: other.ID, VideoID: video, Content: "stays"})
-	require.NoError(t, err)
+	kept := dbtest.Comment(t, store, dbtest.CommentOpts{Author: other.ID, Video: video, Content: "stays"})
 	for range 2 {
-		_, err = store.CommentCreate(ctx, db.CommentCreateParams{ID: db.NewID(), UserID: gone.ID, VideoID: video, Content: "goes"})
-		require.NoError(t, err)
+		dbtest.Comment(t, store, dbtest.CommentOpts{Author: gone.ID, Video: video, Content: "goes"})
 	}
-	_, err = store.CommentLikeAdd(ctx, db.CommentLikeAddParams{ID: db.NewID(), UserID: gone.ID, CommentID: kept.ID})
+	_, _, err = store.LikeComment(ctx, gone.ID, kept, other.ID, video)
 	require.NoError(t, err)
 	// A public glitch of the video by the account that goes.
 	glitch := dbtest.Video(t, store, dbtest.VideoOpts{Owner: gone.ID, NoMedia: true, OriginalVideoID: &video}).ID
@@ -179,7 +176,7 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 		t.Helper()
 		var c [4]int
 		require.NoError(t, pool.QueryRow(ctx, `SELECT v.like_count, v.comment_count, v.glitch_count, c.like_count
-			FROM videos v, comments c WHERE v.id = $1 AND c.id = $2`, video, kept.ID).Scan(&c[0], &c[1], &c[2], &c[3]))
+			FROM videos v, comments c WHERE v.id = $1 AND c.id = $2`, video, kept).Scan(&c[0], &c[1], &c[2], &c[3]))
 		return c
 	}
 	recount := func() [4]int {
@@ -191,7 +188,7 @@ func TestAccountDeletionCountsOnce(t *testing.T) {
 			(SELECT count(*) FROM video_glitches g JOIN videos gv ON gv.id = g.glitch_video_id JOIN users u ON u.id = gv.user_id
 			  WHERE g.original_video_id = $1 AND gv.status = 'completed' AND gv.is_public AND gv.deleted_at IS NULL AND u.is_active),
 			(SELECT count(*) FROM comment_likes cl JOIN users u ON u.id = cl.user_id WHERE cl.comment_id = $2 AND u.is_active)`,
-			video, kept.ID).Scan(&c[0], &c[1], &c[2], &c[3]))
+			video, kept).Scan(&c[0], &c[1], &c[2], &c[3]))
 		return c
 	}
 	require.Equal(t, [4]int{2, 3, 1, 1}, counts())

@@ -21,6 +21,7 @@ import (
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/media"
+	"github.com/lokiz/lokiz/notification"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
@@ -434,7 +435,9 @@ func (h *AIHandler) Finalize(ctx context.Context, jobID uuid.UUID) error {
 		return err
 	}
 	if job.Status == lokiz.JobCompleted {
-		return h.notifyDone(ctx, job) // a retry after the completion committed
+		// A retry after the completion committed: its notifications are
+		// in the outbox, delivered by the fast path or the drain.
+		return nil
 	}
 	if lokiz.JobTerminal(job.Status) || job.PredictionID == nil {
 		return nil
@@ -545,7 +548,8 @@ func (h *AIHandler) complete(ctx context.Context, job db.AIJob, p replicate.Pred
 }
 
 func (h *AIHandler) completed(ctx context.Context, job db.AIJob, c db.AIJobCompletion) error {
-	done, err := h.store.CompleteAIJob(ctx, c)
+	c.Notify = "Your " + lokiz.JobTypeLabel(job.JobType) + " is ready"
+	done, owed, err := h.store.CompleteAIJob(ctx, c)
 	if err != nil {
 		return fmt.Errorf("complete job: %w", err)
 	}
@@ -566,43 +570,20 @@ func (h *AIHandler) completed(ctx context.Context, job db.AIJob, c db.AIJobCompl
 		}
 		return nil
 	}
-	job.Status = lokiz.JobCompleted
 	h.log.InfoContext(ctx, "ai job completed", "job_id", job.ID, "job_type", job.JobType)
-	return h.notifyDone(ctx, job)
-}
-
-// notifyDone tells the job's owner, and for a glitch the source's owner.
-// The notification tasks have ids of their own, so a repeat sends nothing
-// twice.
-func (h *AIHandler) notifyDone(ctx context.Context, job db.AIJob) error {
-	msg := "Your " + lokiz.JobTypeLabel(job.JobType) + " is ready"
-	if err := h.tasks.EnqueueNotify(ctx, tasks.NotifyPayload{
-		Type: tasks.NotifyAIJob, RecipientID: job.UserID, AIJobID: &job.ID, Message: &msg,
-	}); err != nil {
-		return err
-	}
-	if job.GlitchType == nil || job.SourceVideoID == nil {
-		return nil
-	}
-	src, err := h.store.VideoGetByID(ctx, *job.SourceVideoID)
-	if db.IsNotFound(err) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("load source video: %w", err)
-	}
-	if src.UserID == job.UserID {
-		return nil // glitching your own video tells nobody
-	}
-	return h.tasks.EnqueueNotify(ctx, tasks.NotifyPayload{
-		Type: tasks.NotifyGlitch, RecipientID: src.UserID, ActorID: &job.UserID, VideoID: &src.ID, AIJobID: &job.ID,
-	})
+	// The owner's notification, and the source owner's for a glitch, were
+	// committed to the outbox with the completion; this is the fast path.
+	notification.Send(ctx, h.tasks, h.log, owed)
+	return nil
 }
 
 // fail ends an open job as status with its refund, tells the owner, and
 // logs; a job that had already ended is left as it is.
 func (h *AIHandler) fail(ctx context.Context, jobID uuid.UUID, status, userMsg, reason, predStatus string) {
-	job, ended, err := h.store.EndAIJob(ctx, db.AIJobEnding{
+	job, ended, owed, err := h.store.EndAIJobNotifying(ctx, db.AIJobEnding{
 		ID: jobID, Status: status, ErrorMessage: userMsg, Reason: reason, PredictionStatus: predStatus,
+	}, func(job db.AIJob) string {
+		return "Your " + lokiz.JobTypeLabel(job.JobType) + " " + status + "; your credits were refunded"
 	})
 	if err != nil {
 		// Left open: the reconciler comes back to it.
@@ -613,12 +594,7 @@ func (h *AIHandler) fail(ctx context.Context, jobID uuid.UUID, status, userMsg, 
 		return
 	}
 	h.log.InfoContext(ctx, "ai job ended", "job_id", jobID, "status", status, "reason", reason, "refunded", job.CreditsUsed)
-	msg := "Your " + lokiz.JobTypeLabel(job.JobType) + " " + status + "; your credits were refunded"
-	if err := h.tasks.EnqueueNotify(ctx, tasks.NotifyPayload{
-		Type: tasks.NotifyAIJob, RecipientID: job.UserID, AIJobID: &job.ID, Message: &msg,
-	}); err != nil {
-		h.log.WarnContext(ctx, "notify ai job ended", "job_id", jobID, "error", err)
-	}
+	notification.Send(ctx, h.tasks, h.log, owed) // committed with the ending
 }
 
 // CancelPrediction stops the prediction of a job the user canceled. The job

@@ -39,6 +39,7 @@ func NewMux(d Deps) *asynq.ServeMux {
 	}
 	mux.Handle(tasks.TypeViewsFlush, NewViewsFlushHandler(views.NewFlusher(d.Redis, d.Store), d.Logger))
 	mux.Handle(tasks.TypeNotify, NewNotifyHandler(d.Store, d.Redis, d.Storage, d.Logger).WithGroupWindow(d.NotificationGroupWindow))
+	mux.Handle(tasks.TypeNotifyOutbox, NewNotifyOutboxHandler(d.Store, d.Tasks, d.Logger, d.NotificationOutboxAge))
 	mux.Handle(tasks.TypeAIReconcile, NewAIReconcileHandler(d.Store, d.Tasks, d.Logger).WithStuckAfter(d.AIStuckAfter))
 	mux.Handle(tasks.TypeFramesReconcile, NewFramesReconcileHandler(d.Store, d.Storage, d.Tasks, d.Media.FrameMaxAge, d.Logger).WithStuckAfter(d.FramesStuckAfter))
 	subs := &billing.Subscriptions{Store: d.Store} // no provider: nothing to renew or sync, expiry still runs

@@ -32,6 +32,11 @@ const pushPrivateURLTTL = 5 * time.Minute
 // its target, anything else is a row of its own (db.DeliverNotification).
 // What changed is published on notification.Channel(recipient): a group
 // whole, with its id, new seq, count and latest actors.
+//
+// A task that names its outbox row (payload outbox_id, migration 00032)
+// deletes it in the transaction that stores the notification or finds it
+// must store nothing, and drops it when the delivery fails for good; a
+// transient failure leaves it for asynq's retries and then the drain.
 type NotifyHandler struct {
 	store   *db.Store
 	rdb     redis.UniversalClient
@@ -59,17 +64,29 @@ func (h *NotifyHandler) WithGroupWindow(d time.Duration) *NotifyHandler {
 func (h *NotifyHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.ParseNotify(t)
 	if err != nil {
+		// A payload that breaks a rule is never delivered: it is not owed.
+		if p.OutboxID != nil {
+			if derr := h.store.DropNotificationOutbox(ctx, *p.OutboxID); derr != nil {
+				return fmt.Errorf("%w (and %w)", derr, err) // retried: the drop is
+			}
+		}
 		return err
 	}
 	d, err := h.store.DeliverNotification(ctx, db.NewNotification{
 		Type: p.Type, RecipientID: p.RecipientID, ActorID: p.ActorID,
 		VideoID: p.VideoID, CommentID: p.CommentID, AIJobID: p.AIJobID, Message: p.Message,
-		GroupWindow: h.groupWindow,
+		GroupWindow: h.groupWindow, OutboxID: p.OutboxID,
 	})
 	if err != nil {
 		if code := lokiz.ErrorCode(err); code == lokiz.ENOTFOUND || code == lokiz.EINVALID {
 			// A referenced row vanished between check and insert, or the
-			// payload breaks a rule: retrying cannot help.
+			// payload breaks a rule: retrying cannot help, so the event is
+			// no longer owed either.
+			if p.OutboxID != nil {
+				if derr := h.store.DropNotificationOutbox(ctx, *p.OutboxID); derr != nil {
+					return fmt.Errorf("%w (and %w)", err, derr)
+				}
+			}
 			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 		}
 		return err

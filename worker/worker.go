@@ -60,6 +60,10 @@ type Deps struct {
 	// follows, glitches) takes new actors after its first event; zero means
 	// db.DefaultNotificationGroupWindow.
 	NotificationGroupWindow time.Duration
+	// NotificationOutboxAge is how old an undelivered notification's
+	// outbox row must be before notify:outbox enqueues its delivery again
+	// (NOTIFICATION_OUTBOX_AGE); zero means db.DefaultNotificationOutboxAge.
+	NotificationOutboxAge time.Duration
 	// Mailer sends the e-mail tasks; without it (no SMTP_HOST) they are
 	// dropped.
 	Mailer *mail.Mailer

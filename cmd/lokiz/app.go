@@ -428,7 +428,8 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tc := tasks.NewClient(qc)
+	// The inspector lets the outbox drain replace an archived delivery.
+	tc := tasks.NewClient(qc).WithDeleter(asynq.NewInspectorFromRedisClient(a.rdb))
 	bill, err := a.billingService(tc)
 	if err != nil {
 		return err
@@ -445,6 +446,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		AI: worker.AIConfig{WebhookURL: a.webhookURL(), PollMin: a.cfg.AI.PollMin, PollMax: a.cfg.AI.PollMax,
 			MaxOutputBytes: a.cfg.AI.OutputMaxBytes, Outputs: a.outputPolicy()},
 		NotificationGroupWindow: a.cfg.Worker.NotificationGroupWindow,
+		NotificationOutboxAge:   a.cfg.Worker.NotificationOutboxAge,
 		VideoStuckAfter:         a.cfg.Worker.VideoStuckAfter,
 		AIStuckAfter:            a.cfg.Worker.AIStuckAfter,
 		FramesStuckAfter:        a.cfg.Worker.FramesStuckAfter,

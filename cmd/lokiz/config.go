@@ -316,6 +316,10 @@ type WorkerConfig struct {
 	// long after its first event a grouped notification (likes of a video,
 	// follows, glitches of a video) still takes new actors while unread.
 	NotificationGroupWindow time.Duration
+	// NotificationOutboxAge is NOTIFICATION_OUTBOX_AGE, default 30s: how
+	// old a notification's outbox row must be (its fast-path task lost)
+	// before notify:outbox enqueues its delivery again.
+	NotificationOutboxAge time.Duration
 	// VideoStuckAfter (VIDEO_STUCK_AFTER, default 20m) is how long a video
 	// may stay processing before videos:reconcile enqueues its finalize
 	// again; AIStuckAfter (AI_STUCK_AFTER, default 2m) is how long an open
@@ -466,6 +470,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	c.Worker.Concurrency = p.intIn("WORKER_CONCURRENCY", 10, 1, 1000)
 	c.Worker.NotificationGroupWindow = p.duration("NOTIFICATION_GROUP_WINDOW", db.DefaultNotificationGroupWindow)
+	c.Worker.NotificationOutboxAge = p.duration("NOTIFICATION_OUTBOX_AGE", db.DefaultNotificationOutboxAge)
 	c.Worker.VideoStuckAfter = p.duration("VIDEO_STUCK_AFTER", worker.StuckAfter)
 	c.Worker.AIStuckAfter = p.duration("AI_STUCK_AFTER", worker.AIStuckAfter)
 	if c.Worker.VideoStuckAfter < time.Second || c.Worker.AIStuckAfter < time.Second {

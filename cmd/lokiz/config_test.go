@@ -32,6 +32,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, 12, c.Auth.BcryptCost)
 	require.Equal(t, 10, c.Worker.Concurrency)
 	require.Equal(t, 24*time.Hour, c.Worker.NotificationGroupWindow)
+	require.Equal(t, 30*time.Second, c.Worker.NotificationOutboxAge)
 	require.Equal(t, 20*time.Second, c.ShutdownTimeout)
 	require.Equal(t, slog.LevelInfo, c.Log.Level)
 	require.Equal(t, "text", c.Log.Format)
@@ -74,6 +75,7 @@ func TestLoadConfigProduction(t *testing.T) {
 		"SHUTDOWN_TIMEOUT":     "45s",
 
 		"NOTIFICATION_GROUP_WINDOW": "6h",
+		"NOTIFICATION_OUTBOX_AGE":   "2m",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, strings.Repeat("k", 40), c.Auth.SecretKey)
@@ -82,6 +84,7 @@ func TestLoadConfigProduction(t *testing.T) {
 	require.Equal(t, slog.LevelWarn, c.Log.Level)
 	require.Equal(t, 32, c.Worker.Concurrency)
 	require.Equal(t, 6*time.Hour, c.Worker.NotificationGroupWindow)
+	require.Equal(t, 2*time.Minute, c.Worker.NotificationOutboxAge)
 	require.Equal(t, 45*time.Second, c.ShutdownTimeout)
 	require.Empty(t, c.Dash.Password, "production has no default dashboard password")
 	require.Error(t, c.RequireDashboardPassword())
@@ -109,14 +112,15 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		"REPLICATE_TIMEOUT":        "500ms",
 
 		"NOTIFICATION_GROUP_WINDOW": "-1h",
+		"NOTIFICATION_OUTBOX_AGE":   "0s",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
 		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL",
-		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "REPLICATE_TIMEOUT", "NOTIFICATION_GROUP_WINDOW"} {
+		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "REPLICATE_TIMEOUT", "NOTIFICATION_GROUP_WINDOW", "NOTIFICATION_OUTBOX_AGE"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Equal(t, 17, strings.Count(err.Error(), "\n  - "), err.Error())
+	require.Equal(t, 18, strings.Count(err.Error(), "\n  - "), err.Error())
 }
 
 func TestLoadConfigShortSecretInProduction(t *testing.T) {

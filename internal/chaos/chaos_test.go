@@ -189,7 +189,7 @@ func newHarness(t *testing.T, seed int64) *harness {
 		// Recovery within the run: reconcilers every 5 s, short patience.
 		"RECONCILE_INTERVAL": "5s", "VIDEO_STUCK_AFTER": "20s", "AI_STUCK_AFTER": "15s", "PAYMENTS_RECONCILE_AFTER": "15s",
 		"FRAMES_STUCK_AFTER":  "20s",
-		"VIEW_FLUSH_INTERVAL": "2s",
+		"VIEW_FLUSH_INTERVAL": "2s", "NOTIFICATION_OUTBOX_AGE": "5s",
 		// The driver is one client on loopback: the per-IP and per-user
 		// limits would answer 429 to most of the mix.
 		"AUTH_RATE_LIMIT": "100000", "VIEW_RATE_LIMIT": "1000000", "SEARCH_RATE_LIMIT": "100000",
@@ -881,6 +881,7 @@ func (h *harness) check(conn *pgx.Conn, settled bool) []string {
 	v = append(v, h.queryViolations(conn, "notification group doubled (two open groups for one target)",
 		`SELECT user_id, type, video_id, count(*) FROM notifications WHERE group_open
 		  GROUP BY user_id, type, video_id HAVING count(*) > 1`)...)
+	v = append(v, h.notificationsLost(conn)...)
 	v = append(v, h.serverErrorsOutsideFaults()...)
 	return v
 }
