@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
@@ -72,8 +71,8 @@ func (s *Server) replicateWebhook(c *gin.Context) {
 	if db.IsNotFound(err) {
 		// The prediction id may not be stored yet (a very fast model): the
 		// job named in the URL is settled by its own poll then.
-		id, perr := uuid.Parse(c.Query("job"))
-		if perr != nil {
+		id, ok := webhookJobParam(c)
+		if !ok {
 			c.JSON(http.StatusOK, gin.H{"status": "ignored"})
 			return
 		}
