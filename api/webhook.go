@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -50,11 +49,8 @@ func (s *Server) replicateWebhook(c *gin.Context) {
 		s.writeError(c, lokiz.Errorf(lokiz.EUNAUTHORIZED, "The webhook signature does not match"))
 		return
 	}
-	var pred struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(body, &pred); err != nil || pred.ID == "" {
+	pred, err := replicate.ParseWebhookBody(body)
+	if err != nil {
 		s.writeError(c, lokiz.ValidationError(fieldErr("must be a prediction with an id", "body")))
 		return
 	}
