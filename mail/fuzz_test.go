@@ -79,8 +79,8 @@ func FuzzUnsubscribeToken(f *testing.F) {
 		if got, err := mail.ParseUnsubscribeToken(secret, otherTok); err != nil || got != other {
 			t.Fatalf("token of %v parses to %v, %v", other, got, err)
 		}
-		refused("other user's id, this signature", otherTok[:21]+tok[21:], secret)
-		refused("this id, other user's signature", tok[:21]+otherTok[21:], secret)
+		refused("other user's id, this signature", otherTok[:22]+tok[22:], secret)
+		refused("this id, other user's signature", tok[:22]+otherTok[22:], secret)
 	})
 }
 
