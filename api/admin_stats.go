@@ -326,14 +326,7 @@ func (s *Server) adminUsers(c *gin.Context) {
 	status := enumParam(c, "status", adminUserStatuses, &errs)
 	role := enumParam(c, "role", adminUserRoles, &errs)
 	tier := enumParam(c, "tier", adminUserTiers, &errs)
-	var q *string
-	if v := strings.ToLower(strings.TrimSpace(c.Query("q"))); v != "" {
-		if len(v) > 254 {
-			errs = append(errs, fieldErr("must be at most 254 characters", "query", "q"))
-		}
-		v = likePattern(v)
-		q = &v
-	}
+	q := adminUserQuery(c, &errs)
 	if len(errs) > 0 {
 		s.writeError(c, lokiz.ValidationError(errs...))
 		return
@@ -376,22 +369,8 @@ func (s *Server) adminVideos(c *gin.Context) {
 	}
 	var errs []lokiz.FieldError
 	status := enumParam(c, "status", adminVideoStatuses, &errs)
-	var owner *uuid.UUID
-	if v := c.Query("owner_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			errs = append(errs, fieldErr("must be a UUID", "query", "owner_id"))
-		}
-		owner = &id
-	}
-	var q *string
-	if v := strings.TrimSpace(c.Query("q")); v != "" {
-		if len([]rune(v)) > 200 {
-			errs = append(errs, fieldErr("must be at most 200 characters", "query", "q"))
-		}
-		v = likePattern(v)
-		q = &v
-	}
+	owner := uuidParam(c, "owner_id", &errs)
+	q := adminVideoQuery(c, &errs)
 	if len(errs) > 0 {
 		s.writeError(c, lokiz.ValidationError(errs...))
 		return

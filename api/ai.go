@@ -306,22 +306,9 @@ func (s *Server) listAIJobs(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var jobType, status *string
-	var errs []lokiz.FieldError
-	if v := c.Query("job_type"); v != "" {
-		if !lokiz.ValidJobType(v) {
-			errs = append(errs, fieldErr(oneOf(lokiz.JobTypes), "query", "job_type"))
-		}
-		jobType = &v
-	}
-	if v := c.Query("status"); v != "" {
-		if !slices.Contains(lokiz.JobStatuses, v) {
-			errs = append(errs, fieldErr(oneOf(lokiz.JobStatuses), "query", "status"))
-		}
-		status = &v
-	}
-	if len(errs) > 0 {
-		s.writeError(c, lokiz.ValidationError(errs...))
+	jobType, status, err := aiJobFilter(c)
+	if err != nil {
+		s.writeError(c, err)
 		return
 	}
 	rows, err := s.store.AIJobsOfUser(ctx, db.AIJobsOfUserParams{

@@ -3,7 +3,6 @@ package api
 import (
 	"math"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -97,13 +96,10 @@ func (s *Server) creditHistory(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var typ *string
-	if t := c.Query("transaction_type"); t != "" {
-		if !slices.Contains(lokiz.CreditTypes, t) {
-			s.writeError(c, lokiz.ValidationError(fieldErr(oneOf(lokiz.CreditTypes), "query", "transaction_type")))
-			return
-		}
-		typ = &t
+	typ, err := creditTypeParam(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	rows, err := s.store.CreditHistory(ctx, db.CreditHistoryParams{UserID: mustUser(c).ID, TransactionType: typ,
 		Lim: int32(size), Off: int32((page - 1) * size)})

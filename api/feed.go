@@ -377,14 +377,10 @@ func (s *Server) prefetch(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	count := 5
-	if raw := c.Query("count"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 10 {
-			s.writeError(c, lokiz.ValidationError(fieldErr("must be a whole number from 1 to 10", "query", "count")))
-			return
-		}
-		count = n
+	count, err := prefetchCount(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	f, err := s.loadFeed(c, algorithm, optionalUserID(c), count)
 	if err != nil {

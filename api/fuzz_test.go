@@ -7,6 +7,7 @@ package api
 // (docs/reliability.md, "Fuzzing").
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -512,7 +515,202 @@ func FuzzQueryParams(f *testing.F) {
 		} else if id2, err := pathUUID(queryContext("", id.String()), "id"); err != nil || id2 != id {
 			t.Fatalf("pathUUID(%q) = %v, but its canonical form gives %v, %v", pathID, id, id2, err)
 		}
+
+		checkHandlerParams(t, c, rawQuery)
 	})
+}
+
+// checkHandlerParams is FuzzQueryParams' part for the parsers of one
+// handler's parameters (params.go). Each refusal is a 422 naming exactly
+// its parameters; each accepted value is in its documented range or set
+// (or the default when absent) and, written back canonically, parses to
+// the same value.
+func checkHandlerParams(t *testing.T, c *gin.Context, rawQuery string) {
+	t.Helper()
+	q := c.Request.URL.Query()
+	canonical := func(name, v string) *gin.Context {
+		return queryContext(url.Values{name: {v}}.Encode(), "")
+	}
+
+	// Whole numbers: count (prefetch) and depth (glitch tree), 1–10.
+	for _, w := range []struct {
+		name      string
+		parse     func(*gin.Context) (int, error)
+		most, def int
+	}{{"count", prefetchCount, maxPrefetchCount, defaultPrefetchCount}, {"depth", treeDepth, maxTreeDepth, defaultTreeDepth}} {
+		n, err := w.parse(c)
+		if err != nil {
+			requireParamError(t, err, w.name)
+			continue
+		}
+		if n < 1 || n > w.most || (q.Get(w.name) == "" && n != w.def) {
+			t.Fatalf("%s of %q = %d", w.name, rawQuery, n)
+		}
+		if n2, err := w.parse(canonical(w.name, strconv.Itoa(n))); err != nil || n2 != n {
+			t.Fatalf("%s of %q = %d, but %d gives %d, %v", w.name, rawQuery, n, n, n2, err)
+		}
+	}
+
+	// sort: latest (absent) or popular.
+	if sort, err := glitchSort(c); err != nil {
+		requireParamError(t, err, "sort")
+	} else if !slices.Contains(glitchSorts, sort) || (!q.Has("sort") && sort != "latest") {
+		t.Fatalf("glitchSort(%q) = %q", rawQuery, sort)
+	} else if s2, err := glitchSort(canonical("sort", sort)); err != nil || s2 != sort {
+		t.Fatalf("glitchSort(%q) = %q, but sent back gives %q, %v", rawQuery, sort, s2, err)
+	}
+
+	// Words: nil when absent, else one of the list.
+	word := func(name string, got *string, allowed []string) {
+		t.Helper()
+		switch {
+		case got == nil && q.Get(name) != "":
+			t.Fatalf("%s of %q lost %q", name, rawQuery, q.Get(name))
+		case got != nil && (*got != q.Get(name) || !slices.Contains(allowed, *got)):
+			t.Fatalf("%s of %q accepted %q", name, rawQuery, *got)
+		}
+	}
+	if jobType, status, err := aiJobFilter(c); err != nil {
+		requireParamError(t, err, "job_type", "status")
+	} else {
+		word("job_type", jobType, lokiz.JobTypes)
+		word("status", status, lokiz.JobStatuses)
+		canon := url.Values{}
+		if jobType != nil {
+			canon.Set("job_type", *jobType)
+		}
+		if status != nil {
+			canon.Set("status", *status)
+		}
+		j2, s2, err := aiJobFilter(queryContext(canon.Encode(), ""))
+		if err != nil || !reflect.DeepEqual(j2, jobType) || !reflect.DeepEqual(s2, status) {
+			t.Fatalf("aiJobFilter(%q) = %v, %v, but %q gives %v, %v, %v", rawQuery, jobType, status, canon.Encode(), j2, s2, err)
+		}
+	}
+	for _, w := range []struct {
+		name    string
+		parse   func(*gin.Context) (*string, error)
+		allowed []string
+	}{{"transaction_type", creditTypeParam, lokiz.CreditTypes}, {"status", videoStatusParam, lokiz.VideoStatuses}} {
+		v, err := w.parse(c)
+		if err != nil {
+			requireParamError(t, err, w.name)
+			continue
+		}
+		word(w.name, v, w.allowed)
+		if v != nil {
+			if v2, err := w.parse(canonical(w.name, *v)); err != nil || v2 == nil || *v2 != *v {
+				t.Fatalf("%s of %q = %q, but sent back gives %v, %v", w.name, rawQuery, *v, v2, err)
+			}
+		}
+	}
+
+	// owner_id: a UUID, canonical when sent back.
+	var errs []lokiz.FieldError
+	if owner := uuidParam(c, "owner_id", &errs); len(errs) > 0 {
+		requireParamError(t, lokiz.ValidationError(errs...), "owner_id")
+	} else if (owner == nil) != (q.Get("owner_id") == "") {
+		t.Fatalf("uuidParam(%q) = %v", rawQuery, owner)
+	} else if owner != nil {
+		var e2 []lokiz.FieldError
+		if o2 := uuidParam(canonical("owner_id", owner.String()), "owner_id", &e2); len(e2) > 0 || *o2 != *owner {
+			t.Fatalf("uuidParam(%q) = %v, but sent back gives %v, %v", rawQuery, owner, o2, e2)
+		}
+	}
+
+	// q of the admin lists: a LIKE pattern matching exactly the trimmed
+	// (for users, lower-cased) text, within its length.
+	for _, w := range []struct {
+		parse func(*gin.Context, *[]lokiz.FieldError) *string
+		text  func(string) string
+		fits  func(string) bool
+	}{
+		{adminUserQuery, func(s string) string { return strings.ToLower(strings.TrimSpace(s)) },
+			func(s string) bool { return len(s) <= maxAdminUserQueryBytes }},
+		{adminVideoQuery, strings.TrimSpace,
+			func(s string) bool { return utf8.RuneCountInString(s) <= maxAdminVideoQueryRunes }},
+	} {
+		var errs []lokiz.FieldError
+		pat := w.parse(c, &errs)
+		text := w.text(q.Get("q"))
+		if len(errs) > 0 {
+			requireParamError(t, lokiz.ValidationError(errs...), "q")
+			if w.fits(text) {
+				t.Fatalf("q %q refused within its length", text)
+			}
+			continue
+		}
+		if (pat == nil) != (text == "") || !w.fits(text) {
+			t.Fatalf("q of %q = %v", rawQuery, pat)
+		}
+		if pat != nil {
+			if lit, ok := likeLiteral(*pat); !ok || lit != text {
+				t.Fatalf("q %q gives the pattern %q, which matches %q, %v", text, *pat, lit, ok)
+			}
+		}
+	}
+
+	// since: a seq ≥ 0 or a notification id, each stable when sent back.
+	if seq, id, set, err := socketSinceParam(c); err != nil {
+		requireParamError(t, err, "since")
+	} else if set != (strings.TrimSpace(q.Get("since")) != "") || seq < 0 || (id != nil && seq != 0) {
+		t.Fatalf("socketSinceParam(%q) = %d, %v, %v", rawQuery, seq, id, set)
+	} else if set {
+		back := strconv.FormatInt(seq, 10)
+		if id != nil {
+			back = id.String()
+		}
+		seq2, id2, set2, err := socketSinceParam(canonical("since", back))
+		if err != nil || !set2 || seq2 != seq || !reflect.DeepEqual(id2, id) {
+			t.Fatalf("socketSinceParam(%q) = %d, %v, but %q gives %d, %v, %v", rawQuery, seq, id, back, seq2, id2, err)
+		}
+	}
+
+	// token: the query's, trimmed.
+	if tok := socketQueryToken(c); tok != strings.TrimSpace(q.Get("token")) {
+		t.Fatalf("socketQueryToken(%q) = %q", rawQuery, tok)
+	}
+
+	// job: a UUID or nothing (the webhook ignores the rest), stable.
+	if id, ok := webhookJobParam(c); ok {
+		if id2, ok2 := webhookJobParam(canonical("job", id.String())); !ok2 || id2 != id {
+			t.Fatalf("webhookJobParam(%q) = %v, but sent back gives %v", rawQuery, id, id2)
+		}
+	}
+}
+
+// requireParamError checks that err is a 422 whose fields are all query
+// parameters among names.
+func requireParamError(t *testing.T, err error, names ...string) {
+	t.Helper()
+	requireValidationError(t, err, "query")
+	var le *lokiz.Error
+	errors.As(err, &le)
+	for _, fe := range le.Fields {
+		if len(fe.Loc) != 2 || !slices.Contains(names, fmt.Sprint(fe.Loc[1])) {
+			t.Fatalf("field error %#v names none of %q", fe, names)
+		}
+	}
+}
+
+// likeLiteral reads a LIKE pattern made by likePattern back into the text
+// it matches; ok is false when it holds a bare wildcard or a dangling
+// escape.
+func likeLiteral(pat string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(pat); i++ {
+		switch pat[i] {
+		case '%', '_':
+			return "", false
+		case '\\':
+			if i+1 == len(pat) || !strings.ContainsRune(`\%_`, rune(pat[i+1])) {
+				return "", false
+			}
+			i++
+		}
+		b.WriteByte(pat[i])
+	}
+	return b.String(), true
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -706,4 +904,107 @@ func exprString(e ast.Expr) string {
 func sameReviewCursor(a, b reviewCursor) bool {
 	return a.AsOf.Equal(b.AsOf) && a.Open == b.Open && a.FirstAt.Equal(b.FirstAt) && a.Target == b.Target &&
 		a.At.Equal(b.At) && a.ID == b.ID
+}
+
+// FuzzCleanParams sends a request with any path parameter and query
+// string, read off the wire as the server reads it, through a gin engine
+// with the cleanParams middleware in front of a handler that records what
+// it is given. Properties:
+//   - the request is refused exactly when some path or query value is
+//     refused by lokiz.CleanText (one line), and the refusal is a 422 in the
+//     contract's shape (detail, code validation_error, the request id) whose
+//     fields name those parameters under path or query with CleanText's
+//     message; nothing else (no 500) is answered;
+//   - what the handler is given is, value for value, CleanText's output for
+//     what was sent (the same keys, the same number of values), so every
+//     value it reads is a fixed point of the rule.
+func FuzzCleanParams(f *testing.F) {
+	gin.SetMode(gin.TestMode)
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	type seen struct {
+		path  string
+		query url.Values
+	}
+	var got *seen
+	r := gin.New()
+	r.Use(withRequestID)
+	r.GET("/v1/x/:id", s.cleanParams, func(c *gin.Context) {
+		got = &seen{path: c.Param("id"), query: c.Request.URL.Query()}
+		c.Status(http.StatusOK)
+	})
+	f.Fuzz(func(t *testing.T, pathValue, rawQuery string) {
+		if pathValue == "" || strings.Contains(pathValue, "/") {
+			pathValue = "p" + strings.ReplaceAll(pathValue, "/", "_") // one path segment, so the route matches
+		}
+		target := "/v1/x/" + url.PathEscape(pathValue)
+		if rawQuery != "" {
+			target += "?" + rawQuery
+		}
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: api.test\r\n\r\n")))
+		if err != nil {
+			return // the server answers 400 before any handler
+		}
+		sentPath := req.URL.Path[len("/v1/x/"):]
+		sentQuery := req.URL.Query()
+		var refused []lokiz.FieldError
+		if _, problem := lokiz.CleanText(sentPath, lokiz.TextLine); problem != "" {
+			refused = append(refused, lokiz.FieldError{Loc: []any{"path", "id"}, Msg: problem})
+		}
+		for _, key := range slices.Sorted(maps.Keys(sentQuery)) {
+			for _, v := range sentQuery[key] {
+				if _, problem := lokiz.CleanText(v, lokiz.TextLine); problem != "" {
+					refused = append(refused, lokiz.FieldError{Loc: []any{"query", key}, Msg: problem})
+				}
+			}
+		}
+
+		got = nil
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		switch w.Code {
+		case http.StatusOK:
+			if len(refused) > 0 || got == nil {
+				t.Fatalf("%q passed although %+v", target, refused)
+			}
+			want, _ := lokiz.CleanText(sentPath, lokiz.TextLine)
+			if got.path != want {
+				t.Fatalf("%q: the handler got the path value %q, want %q", target, got.path, want)
+			}
+			if len(got.query) != len(sentQuery) {
+				t.Fatalf("%q: the handler got the query %v, sent %v", target, got.query, sentQuery)
+			}
+			for key, values := range sentQuery {
+				if len(got.query[key]) != len(values) {
+					t.Fatalf("%q: the handler got %q = %q, sent %q", target, key, got.query[key], values)
+				}
+				for i, v := range values {
+					want, _ := lokiz.CleanText(v, lokiz.TextLine)
+					if g := got.query[key][i]; g != want {
+						t.Fatalf("%q: the handler got %q = %q, want %q", target, key, g, want)
+					}
+				}
+			}
+		case http.StatusUnprocessableEntity:
+			if got != nil || len(refused) == 0 {
+				t.Fatalf("%q refused, handler reached %v, CleanText refuses %+v", target, got != nil, refused)
+			}
+			var body struct {
+				Detail    string             `json:"detail"`
+				Code      string             `json:"code"`
+				Errors    []lokiz.FieldError `json:"errors"`
+				RequestID string             `json:"request_id"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Detail == "" ||
+				body.Code != lokiz.EVALIDATION || body.RequestID == "" || body.RequestID != w.Header().Get("X-Request-ID") {
+				t.Fatalf("%q: refusal %s is not in the contract's shape (%v)", target, w.Body.Bytes(), err)
+			}
+			wantJSON, _ := json.Marshal(refused)
+			gotJSON, _ := json.Marshal(body.Errors)
+			if !bytes.Equal(wantJSON, gotJSON) {
+				t.Fatalf("%q: refusal names %s, want %s", target, gotJSON, wantJSON)
+			}
+		default:
+			t.Fatalf("%q: status %d: %s", target, w.Code, w.Body.Bytes())
+		}
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -58,7 +57,11 @@ func (s *Server) listGlitches(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	sort := c.DefaultQuery("sort", "latest")
+	sort, err := glitchSort(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	var vs []db.Video
 	var us []db.User
 	var next *string
@@ -112,9 +115,6 @@ func (s *Server) listGlitches(c *gin.Context) {
 		for _, r := range rows {
 			vs, us = append(vs, r.Video), append(us, r.User)
 		}
-	default:
-		s.writeError(c, lokiz.ValidationError(fieldErr("must be latest or popular", "query", "sort")))
-		return
 	}
 	out, err := s.videoResponses(ctx, vs, us)
 	if err != nil {
@@ -188,14 +188,10 @@ func (s *Server) glitchTree(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	depth := defaultTreeDepth
-	if raw := c.Query("depth"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxTreeDepth {
-			s.writeError(c, lokiz.ValidationError(fieldErr("must be a whole number from 1 to 10", "query", "depth")))
-			return
-		}
-		depth = n
+	depth, err := treeDepth(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	viewer := optionalUserID(c)
 	root, err := s.visibleVideo(ctx, id, viewer)

@@ -129,7 +129,7 @@ func (s *Server) socketCaller(c *gin.Context) (caller, error) {
 	var err error
 	if c.GetHeader("Authorization") != "" {
 		u, err = s.authenticate(c)
-	} else if tok := strings.TrimSpace(c.Query("token")); tok != "" {
+	} else if tok := socketQueryToken(c); tok != "" {
 		u, err = s.authenticateBearer(c, tok)
 	} else {
 		err = lokiz.Errorf(lokiz.EUNAUTHORIZED, "Not authenticated: send Authorization: Bearer <token> or ?token=")
@@ -148,18 +148,11 @@ func (s *Server) socketCaller(c *gin.Context) (caller, error) {
 // caller's notifications, which stands for its current seq. replay is false
 // without since.
 func (s *Server) socketSince(c *gin.Context, me uuid.UUID) (since int64, replay bool, err error) {
-	raw := strings.TrimSpace(c.Query("since"))
-	if raw == "" {
-		return 0, false, nil
+	seq, id, set, err := socketSinceParam(c)
+	if err != nil || id == nil {
+		return seq, set, err
 	}
-	if n, perr := strconv.ParseInt(raw, 10, 64); perr == nil && n >= 0 {
-		return n, true, nil
-	}
-	id, perr := uuid.Parse(raw)
-	if perr != nil {
-		return 0, false, lokiz.ValidationError(fieldErr("must be a notification seq (a whole number ≥ 0) or a notification id", "query", "since"))
-	}
-	seq, err := s.store.NotificationSeqOfUser(c.Request.Context(), db.NotificationSeqOfUserParams{ID: id, UserID: me})
+	seq, err = s.store.NotificationSeqOfUser(c.Request.Context(), db.NotificationSeqOfUserParams{ID: *id, UserID: me})
 	if db.IsNotFound(err) {
 		return 0, false, &lokiz.Error{Code: lokiz.ENOTFOUND, Reason: "since_not_found",
 			Message: "Notification not found: reconnect with a seq, or without since after refetching the list"}

@@ -489,13 +489,10 @@ func (s *Server) listUserVideos(c *gin.Context, userID uuid.UUID) {
 		s.writeError(c, err)
 		return
 	}
-	var status *string
-	if st := c.Query("status"); st != "" {
-		if !slices.Contains(lokiz.VideoStatuses, st) {
-			s.writeError(c, lokiz.ValidationError(fieldErr(oneOf(lokiz.VideoStatuses), "query", "status")))
-			return
-		}
-		status = &st
+	status, err := videoStatusParam(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	viewer := optionalUserID(c)
 	if viewer == nil || *viewer != userID {

@@ -1,14 +1,12 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/db"
@@ -51,11 +49,8 @@ func (s *Server) replicateWebhook(c *gin.Context) {
 		s.writeError(c, lokiz.Errorf(lokiz.EUNAUTHORIZED, "The webhook signature does not match"))
 		return
 	}
-	var pred struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(body, &pred); err != nil || pred.ID == "" {
+	pred, err := replicate.ParseWebhookBody(body)
+	if err != nil {
 		s.writeError(c, lokiz.ValidationError(fieldErr("must be a prediction with an id", "body")))
 		return
 	}
@@ -72,8 +67,8 @@ func (s *Server) replicateWebhook(c *gin.Context) {
 	if db.IsNotFound(err) {
 		// The prediction id may not be stored yet (a very fast model): the
 		// job named in the URL is settled by its own poll then.
-		id, perr := uuid.Parse(c.Query("job"))
-		if perr != nil {
+		id, ok := webhookJobParam(c)
+		if !ok {
 			c.JSON(http.StatusOK, gin.H{"status": "ignored"})
 			return
 		}

@@ -38,10 +38,13 @@ func UnsubscribeToken(secret []byte, userID uuid.UUID) string {
 // with this key.
 var ErrBadUnsubscribeToken = errors.New("invalid unsubscribe token")
 
-// ParseUnsubscribeToken returns the user an unsubscribe token names.
+// ParseUnsubscribeToken returns the user an unsubscribe token names. Only
+// the exact spelling UnsubscribeToken writes is accepted: base64's decoder
+// alone would also take the token with CR or LF inside it or with the two
+// unused low bits of its last character set.
 func ParseUnsubscribeToken(secret []byte, token string) (uuid.UUID, error) {
 	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != 32 {
+	if err != nil || len(b) != 32 || base64.RawURLEncoding.EncodeToString(b) != token {
 		return uuid.Nil, ErrBadUnsubscribeToken
 	}
 	id, err := uuid.FromBytes(b[:16])

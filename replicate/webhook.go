@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -78,4 +79,32 @@ func VerifyWebhook(secret string, header http.Header, body []byte, now time.Time
 		return "", fmt.Errorf("%w: sent %s, now %s", ErrWebhookTimestamp, sent.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return id, nil
+}
+
+// ErrWebhookBody is a verified webhook body that is not a prediction with
+// an id.
+var ErrWebhookBody = errors.New("replicate: webhook body is not a prediction with an id")
+
+// WebhookPrediction is what the webhook route reads from a verified body:
+// which prediction it is about, and the status it reports. The status is
+// kept as sent, known or not (Status.Terminal and Status.JobStatus say
+// what an unknown one means); the route trusts neither, and the worker
+// reads the prediction from Replicate itself.
+type WebhookPrediction struct {
+	ID     string
+	Status Status
+}
+
+// ParseWebhookBody decodes a verified webhook body: a JSON object with a
+// non-empty string id, and a string status when it has one. Anything else,
+// another status type included, is ErrWebhookBody.
+func ParseWebhookBody(body []byte) (WebhookPrediction, error) {
+	var p struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil || p.ID == "" {
+		return WebhookPrediction{}, ErrWebhookBody
+	}
+	return WebhookPrediction{ID: p.ID, Status: Status(p.Status)}, nil
 }
