@@ -77,6 +77,7 @@ func (s *Server) createComment(c *gin.Context) {
 		return
 	}
 	s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyComment, RecipientID: target.UserID, ActorID: &me.ID, VideoID: &id, CommentID: &cm.ID})
+	s.signalsChanged(c, me.ID)
 	c.JSON(http.StatusCreated, s.commentResponse(ctx, db.Comment(cm), me, false))
 }
 

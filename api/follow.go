@@ -67,6 +67,7 @@ func (s *Server) follow(c *gin.Context) {
 	if created {
 		status = http.StatusCreated
 		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyFollow, RecipientID: target.ID, ActorID: &me.ID})
+		s.signalsChanged(c, me.ID)
 	}
 	c.JSON(status, followResponse{ID: f.ID, Follower: s.basicUser(ctx, me), Following: s.basicUser(ctx, target),
 		CreatedAt: f.CreatedAt.UTC(), IsFollowing: true})
@@ -85,6 +86,7 @@ func (s *Server) unfollow(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.signalsChanged(c, me)
 	c.JSON(http.StatusOK, gin.H{"user_id": id, "is_following": false, "following": false})
 }
 

@@ -52,6 +52,7 @@ func (s *Server) likeVideo(c *gin.Context) {
 	}
 	if res.Created {
 		s.notify(ctx, tasks.NotifyPayload{Type: tasks.NotifyLike, RecipientID: target.UserID, ActorID: &me, VideoID: &id})
+		s.signalsChanged(c, me)
 	}
 	like, err := s.store.LikeGet(ctx, db.LikeGetParams{UserID: me, VideoID: id})
 	if err != nil {
@@ -86,6 +87,7 @@ func (s *Server) unlikeVideo(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.signalsChanged(c, me)
 	c.JSON(http.StatusOK, unlikeResponse{VideoID: id, LikeCount: res.LikeCount, Liked: false})
 }
 
