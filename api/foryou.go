@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -23,9 +25,13 @@ import (
 // signalsChanged tells the "for you" ranker that the caller's signals
 // changed (a like, a follow, a block, a comment), so that their next first
 // page asks for a new ranking. A failure only delays that: it is logged.
+// The change is committed already, so a client that went away does not
+// cancel the record.
 func (s *Server) signalsChanged(c *gin.Context, user uuid.UUID) {
-	if err := s.foryou.SignalsChanged(c.Request.Context(), user); err != nil {
-		s.log.WarnContext(c.Request.Context(), "record for-you signal change", "error", err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 2*time.Second)
+	defer cancel()
+	if err := s.foryou.SignalsChanged(ctx, user); err != nil {
+		s.log.WarnContext(ctx, "record for-you signal change", "error", err)
 	}
 }
 
