@@ -10,7 +10,7 @@ endif
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test services build vet lint sqlc sqlc-check bench fuzz chaos clean
+.PHONY: run test services build vet lint sqlc sqlc-check bench fuzz chaos load clean
 
 ## run: make sure Postgres, Redis and ffmpeg are there, then start every role in one process
 run: services build
@@ -58,6 +58,13 @@ fuzz:
 CHAOS_DURATION ?= 8m
 chaos:
 	CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -timeout 60m -run '^TestChaos$$' -v ./internal/chaos/
+
+## load: seed a private database (lokiz seed -bulk), start api and worker, drive them with wrk; one table (docs/benchmarks.md, "Load harness")
+# `make load LOAD_DURATION=30s LOAD_CONNECTIONS="20 500"`; the other settings are in scripts/load.sh.
+LOAD_DURATION ?= 10s
+LOAD_CONNECTIONS ?= 20 500
+load:
+	LOAD_DURATION=$(LOAD_DURATION) LOAD_CONNECTIONS="$(LOAD_CONNECTIONS)" ./scripts/load.sh
 
 clean:
 	rm -rf bin

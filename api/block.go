@@ -52,6 +52,9 @@ func (s *Server) block(c *gin.Context) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		// A block hides each from the other's "for you" feed.
+		s.signalsChanged(c, me)
+		s.signalsChanged(c, id)
 	}
 	c.JSON(status, blockResponse{ID: b.ID, BlockerID: me, BlockedID: id, BlockedUser: s.basicUser(ctx, target), CreatedAt: b.CreatedAt.UTC()})
 }
@@ -97,6 +100,8 @@ func (s *Server) unblock(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.signalsChanged(c, mustUser(c).ID)
+	s.signalsChanged(c, id)
 	c.Status(http.StatusNoContent)
 }
 

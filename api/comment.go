@@ -76,6 +76,7 @@ func (s *Server) createComment(c *gin.Context) {
 		return
 	}
 	s.notify(ctx, owed)
+	s.signalsChanged(c, me.ID)
 	c.JSON(http.StatusCreated, s.commentResponse(ctx, db.Comment(cm), me, false))
 }
 

@@ -66,6 +66,7 @@ func (s *Server) follow(c *gin.Context) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		s.signalsChanged(c, me.ID)
 	}
 	c.JSON(status, followResponse{ID: f.ID, Follower: s.basicUser(ctx, me), Following: s.basicUser(ctx, target),
 		CreatedAt: f.CreatedAt.UTC(), IsFollowing: true})
@@ -84,6 +85,7 @@ func (s *Server) unfollow(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.signalsChanged(c, me)
 	c.JSON(http.StatusOK, gin.H{"user_id": id, "is_following": false, "following": false})
 }
 

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -16,8 +18,22 @@ import (
 // The personalized ("for you") feed pages a ranking of the caller's own
 // (package foryou), stored for an hour, like trending: a cursor holds its
 // order and no video repeats. A first page is served from the caller's
-// latest ranking while the worker computes the next one; only a caller with
-// no recent ranking waits for one.
+// latest ranking; the worker computes the next one when the caller's
+// signals changed or the ranking is old (foryou.FirstPage), not on every
+// read. Only a caller with no recent ranking waits for one.
+
+// signalsChanged tells the "for you" ranker that the caller's signals
+// changed (a like, a follow, a block, a comment), so that their next first
+// page asks for a new ranking. A failure only delays that: it is logged.
+// The change is committed already, so a client that went away does not
+// cancel the record.
+func (s *Server) signalsChanged(c *gin.Context, user uuid.UUID) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 2*time.Second)
+	defer cancel()
+	if err := s.foryou.SignalsChanged(ctx, user); err != nil {
+		s.log.WarnContext(ctx, "record for-you signal change", "error", err)
+	}
+}
 
 // personalizedFeed serves the caller's "for you" ranking. ok is false when
 // there is nothing to personalize (no candidates) or the cursor is not a
@@ -39,16 +55,19 @@ func (s *Server) personalizedFeed(c *gin.Context, viewer uuid.UUID, size int) (l
 		f, err := s.snapshotPage(ctx, &viewer, "personalized", cur, pageSize)
 		return f, err == nil, cursorExpired(err)
 	}
-	snap, err := s.foryou.Latest(ctx, viewer)
+	snap, refresh, err := s.foryou.FirstPage(ctx, viewer)
 	if err != nil {
 		return loadedFeed{}, false, err
 	}
 	if snap != "" {
 		f, err := s.snapshotPage(ctx, &viewer, "personalized", trendCursor{Snapshot: snap}, pageSize)
 		if err == nil {
-			// The next first page gets a ranking computed after this one.
-			if err := s.tasks.Enqueue(ctx, tasks.NewForYouRefreshTask(viewer)); err != nil {
-				s.log.WarnContext(ctx, "enqueue for-you refresh", "error", err)
+			// The caller's signals changed since this ranking was started,
+			// or it is getting old: a later first page gets a new one.
+			if refresh {
+				if err := s.tasks.Enqueue(ctx, tasks.NewForYouRefreshTask(viewer)); err != nil {
+					s.log.WarnContext(ctx, "enqueue for-you refresh", "error", err)
+				}
 			}
 			return f, true, nil
 		} else if !errors.Is(err, trending.ErrSnapshotGone) {

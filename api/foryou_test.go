@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -100,14 +101,18 @@ func TestPersonalizedFeed(t *testing.T) {
 }
 
 // TestPersonalizedFirstPageIsPrecomputed: the first first page computes the
-// caller's ranking; the next one is served from it at once and asks the
-// worker for a new ranking, which the first page after that serves.
+// caller's ranking; the next ones are served from it at once. A refresh
+// follows what changed, not how often the page is read: fifty reads with
+// nothing new ask the worker for nothing, a like makes the next read ask
+// for exactly one refresh (however many reads follow), and the first page
+// after that refresh serves the new ranking.
 func TestPersonalizedFirstPageIsPrecomputed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	token, viewer := e.register("pre_viewer")
 	_, author := e.register("pre_author")
+	_, other := e.register("pre_other")
 	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/follows/users/" + author, token: token}).Status)
 	for i := range 5 {
 		e.video(author, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Duration(i) * time.Minute)})
@@ -127,27 +132,61 @@ func TestPersonalizedFirstPageIsPrecomputed(t *testing.T) {
 	}
 	insp := asynq.NewInspectorFromRedisClient(e.rdb)
 	refreshID := "foryou:refresh:" + viewer
+	queued := func() bool {
+		_, err := insp.GetTaskInfo(tasks.QueueDefault, refreshID)
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
 
 	first := snapshotOf(page())
-	_, err := insp.GetTaskInfo(tasks.QueueDefault, refreshID)
-	require.ErrorIs(t, err, asynq.ErrTaskNotFound, "computed in the request: nothing to refresh yet")
+	require.False(t, queued(), "computed in the request: nothing to refresh yet")
 
-	// A new video arrives; the next first page is the ranking already made.
-	newest := e.video(author, dbtest.VideoOpts{})
-	res := page()
-	require.Equal(t, first, snapshotOf(res))
-	require.NotEqual(t, newest, res.Body["videos"].([]any)[0].(map[string]any)["id"])
+	// Nothing the ranking uses changed: fifty first pages are the same
+	// ranking and ask the worker for nothing. A new video of the followed
+	// creator is not the viewer's signal: it waits for the ranking's age.
+	e.video(author, dbtest.VideoOpts{})
+	for range 50 {
+		require.Equal(t, first, snapshotOf(page()))
+	}
+	require.False(t, queued(), "reads alone enqueue no refresh")
+
+	// A like changes the viewer's signals: the next first page, still the
+	// ranking already made, asks for one refresh; fifty more ask for no
+	// other, even once the first request is gone from the queue.
+	liked := e.video(other, dbtest.VideoOpts{})
+	require.Equal(t, http.StatusCreated, e.do(req{method: "POST", path: "/v1/likes/videos/" + liked, token: token}).Status)
+	require.Equal(t, first, snapshotOf(page()))
 	info, err := insp.GetTaskInfo(tasks.QueueDefault, refreshID)
 	require.NoError(t, err, "the worker is asked for the next ranking")
 	require.Equal(t, tasks.TypeForYouRefresh, info.Type)
 	require.NoError(t, insp.DeleteTask(tasks.QueueDefault, refreshID))
+	for range 50 {
+		page()
+	}
+	require.False(t, queued(), "one signal change, one refresh")
 
 	// The worker's refresh (run here directly) is what the next first page
-	// serves: the new video leads.
+	// serves: the liked creator's other video is a candidate now, and
+	// nothing is due.
+	otherVideo := e.video(other, dbtest.VideoOpts{CreatedAt: time.Now().Add(-time.Hour)})
 	_, err = foryou.New(e.store, e.rdb, trending.New(e.rdb)).Refresh(ctx, uuid.MustParse(viewer))
 	require.NoError(t, err)
-	res = page()
+	res := page()
 	require.NotEqual(t, first, snapshotOf(res))
-	require.Equal(t, newest, res.Body["videos"].([]any)[0].(map[string]any)["id"])
-	_ = insp.DeleteTask(tasks.QueueDefault, refreshID)
+	var ids []string
+	for p := res; ; {
+		for _, v := range p.Body["videos"].([]any) {
+			ids = append(ids, v.(map[string]any)["id"].(string))
+		}
+		if p.Body["has_more"] != true {
+			break
+		}
+		p = e.do(req{method: "GET", path: "/v1/feed/for-you?page_size=2&cursor=" + url.QueryEscape(p.Body["next_cursor"].(string)), token: token})
+		require.Equal(t, http.StatusOK, p.Status, "%s", p.Raw)
+	}
+	require.Contains(t, ids, otherVideo)
+	require.False(t, queued(), "the new ranking is newer than the like")
 }

@@ -50,6 +50,9 @@ func (s *Server) likeVideo(c *gin.Context) {
 		return
 	}
 	s.notify(ctx, owed)
+	if res.Created {
+		s.signalsChanged(c, me)
+	}
 	like, err := s.store.LikeGet(ctx, db.LikeGetParams{UserID: me, VideoID: id})
 	if err != nil {
 		s.writeError(c, err)
@@ -83,6 +86,7 @@ func (s *Server) unlikeVideo(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.signalsChanged(c, me)
 	c.JSON(http.StatusOK, unlikeResponse{VideoID: id, LikeCount: res.LikeCount, Liked: false})
 }
 

@@ -4,10 +4,18 @@
 // its own so cursors page over a fixed order.
 //
 // Rankings are computed ahead of the read: the api serves the first page
-// from the user's latest ranking while a foryou:refresh task computes the
-// next one on the worker, so a first page costs a Redis read instead of the
-// candidates query. Only a user without a recent ranking (the first open,
-// or after Fresh of inactivity) waits for one to be computed.
+// from the user's latest ranking, so a first page costs a Redis read instead
+// of the candidates query. Only a user without a recent ranking (the first
+// open, or after Fresh of inactivity) waits for one to be computed.
+//
+// A new ranking follows what changed, not how often the page is read: the
+// api records when a user's signals change (SignalsChanged: a like, a
+// follow, a block, a comment), and a first page asks the worker for a new
+// ranking (a foryou:refresh task) only when the signals changed after the
+// latest ranking was started, or that ranking is older than RefreshAfter
+// (new videos of followed creators, a new trending ranking). A claim in
+// Redis per user and reason makes that one request however many first
+// pages are read meanwhile.
 package foryou
 
 import (
@@ -15,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,13 +43,24 @@ const (
 	// pointer to it lives this long (the snapshot itself an hour, so its
 	// cursors outlive the pointer).
 	Fresh = 15 * time.Minute
+	// RefreshAfter is the age after which a ranking is recomputed on the
+	// next first page even when the user's signals did not change.
+	RefreshAfter = 5 * time.Minute
+	// claimTTL is how long one reason to refresh (a signal change, or one
+	// ranking's age) is claimed: the first page that claims it enqueues the
+	// refresh, the others within claimTTL do not.
+	claimTTL = time.Minute
 )
 
 // SnapshotPrefix starts the snapshot name of every personalized ranking;
 // a user's are SnapshotPrefix + "<user id>." + a timestamp.
 const SnapshotPrefix = "foryou."
 
-const latestKey = "lokiz:foryou:latest:"
+const (
+	latestKey  = "lokiz:foryou:latest:"
+	changedKey = "lokiz:foryou:changed:" // unix nanoseconds of the last signal change
+	claimKey   = "lokiz:foryou:claim:"   // + user id + ":" + reason
+)
 
 // Ranker computes and finds users' rankings.
 type Ranker struct {
@@ -69,15 +89,75 @@ func (r *Ranker) Latest(ctx context.Context, viewer uuid.UUID) (string, error) {
 	return snap, nil
 }
 
+// FirstPage returns what a first page needs in one Redis round trip:
+// viewer's latest ranking while it is fresh ("" when there is none), and
+// whether this read should ask for a new one. refresh is true at most once
+// per reason: signals that changed after the latest ranking was started, or
+// a latest ranking older than RefreshAfter.
+func (r *Ranker) FirstPage(ctx context.Context, viewer uuid.UUID) (snap string, refresh bool, err error) {
+	user := viewer.String()
+	vals, err := r.rdb.MGet(ctx, latestKey+user, changedKey+user).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("foryou: latest ranking: %w", err)
+	}
+	snap, _ = vals[0].(string)
+	if snap == "" {
+		return "", false, nil
+	}
+	changed, _ := vals[1].(string)
+	reason := refreshReason(snap, changed, time.Now())
+	if reason == "" {
+		return snap, false, nil
+	}
+	ok, err := r.rdb.SetNX(ctx, claimKey+user+":"+reason, 1, claimTTL).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("foryou: claim refresh: %w", err)
+	}
+	return snap, ok, nil
+}
+
+// refreshReason says why the ranking snap should be recomputed at now, or
+// "" when it should not: "signals.<changed>" when the signals changed (at
+// changed, unix nanoseconds, "" when unknown) after snap was started,
+// "age.<snap's stamp>" when snap is older than RefreshAfter. A snapshot
+// name without a readable stamp counts as old.
+func refreshReason(snap, changed string, now time.Time) string {
+	stamp := snap[strings.LastIndexByte(snap, '.')+1:]
+	ranked, err := strconv.ParseInt(stamp, 36, 64)
+	if err != nil {
+		return "age." + stamp
+	}
+	if c, err := strconv.ParseInt(changed, 10, 64); err == nil && c > ranked {
+		return "signals." + changed
+	}
+	if now.Sub(time.Unix(0, ranked)) > RefreshAfter {
+		return "age." + stamp
+	}
+	return ""
+}
+
+// SignalsChanged records that viewer's ranking signals (likes, follows,
+// blocks, comments) changed now: the next first page asks for a new
+// ranking. The record lives as long as a latest ranking (Fresh).
+func (r *Ranker) SignalsChanged(ctx context.Context, viewer uuid.UUID) error {
+	err := r.rdb.Set(ctx, changedKey+viewer.String(), strconv.FormatInt(time.Now().UnixNano(), 10), Fresh).Err()
+	if err != nil {
+		return fmt.Errorf("foryou: record signal change: %w", err)
+	}
+	return nil
+}
+
 // Refresh computes a new ranking for viewer, stores it and makes it the
 // latest. It returns "" (and stores nothing) when viewer has nothing to
-// rank.
+// rank. The ranking's name carries the time its computation started, so a
+// signal that changes during the computation asks for the next one.
 func (r *Ranker) Refresh(ctx context.Context, viewer uuid.UUID) (string, error) {
+	started := time.Now()
 	ids, err := r.Compute(ctx, viewer)
 	if err != nil || len(ids) == 0 {
 		return "", err
 	}
-	snap := UserPrefix(viewer) + strconv.FormatInt(time.Now().UnixNano(), 36)
+	snap := UserPrefix(viewer) + strconv.FormatInt(started.UnixNano(), 36)
 	if err := r.ranking.Keep(ctx, snap, ids); err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"sync"
 	"time"
@@ -319,15 +320,33 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 			a.log.Warn("sockets still open at the end of the shutdown timeout", "component", "realtime", "open", hub.Len())
 		}
 	}
-	if a.cfg.HTTP.MetricsAddr == "" {
+	if a.cfg.HTTP.MetricsAddr == "" && a.cfg.HTTP.PprofAddr == "" {
 		return a.serveHTTP(ctx, "api", a.cfg.HTTP.Addr, srv.Handler(), drain, ready)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.serveHTTP(gctx, "api", a.cfg.HTTP.Addr, srv.Handler(), drain, ready) })
-	g.Go(func() error {
-		return a.serveHTTP(gctx, "metrics", a.cfg.HTTP.MetricsAddr, metricsMux(srv.Metrics()), nil, nil)
-	})
+	if a.cfg.HTTP.MetricsAddr != "" {
+		g.Go(func() error {
+			return a.serveHTTP(gctx, "metrics", a.cfg.HTTP.MetricsAddr, metricsMux(srv.Metrics()), nil, nil)
+		})
+	}
+	if a.cfg.HTTP.PprofAddr != "" {
+		g.Go(func() error { return a.serveHTTP(gctx, "pprof", a.cfg.HTTP.PprofAddr, pprofMux(), nil, nil) })
+	}
 	return g.Wait()
+}
+
+// pprofMux serves net/http/pprof's profiles under /debug/pprof/, on the
+// opt-in loopback listener PPROF_ADDR (the load harness takes the api's
+// CPU profile through it).
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // metricsMux serves h at /metrics, on a listener of its own.

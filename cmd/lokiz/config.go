@@ -114,6 +114,10 @@ type HTTPConfig struct {
 	// Prometheus metrics; empty serves them nowhere but on the dashboard of
 	// `lokiz dev`. They are never on the public api port.
 	MetricsAddr string
+	// PprofAddr (PPROF_ADDR) is an opt-in loopback listen address for the
+	// api's net/http/pprof profiles (/debug/pprof/...); empty serves them
+	// nowhere. Only a loopback host is accepted: profiles show internals.
+	PprofAddr string
 }
 
 // AuthConfig configures tokens, password hashing and auth rate limits.
@@ -439,6 +443,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			p.fail("METRICS_ADDR must be host:port or :port, not %q", c.HTTP.MetricsAddr)
 		} else if c.HTTP.MetricsAddr == c.HTTP.Addr {
 			p.fail("METRICS_ADDR must differ from HTTP_ADDR: metrics stay off the public api port")
+		}
+	}
+	c.HTTP.PprofAddr = p.str("PPROF_ADDR", "")
+	if c.HTTP.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.HTTP.PprofAddr)
+		ip := net.ParseIP(host)
+		if err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			p.fail("PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060, not %q", c.HTTP.PprofAddr)
+		} else if c.HTTP.PprofAddr == c.HTTP.Addr || c.HTTP.PprofAddr == c.HTTP.MetricsAddr {
+			p.fail("PPROF_ADDR must differ from HTTP_ADDR and METRICS_ADDR")
 		}
 	}
 

@@ -234,6 +234,23 @@ func TestMetricsAddr(t *testing.T) {
 	}
 }
 
+// TestPprofAddr: profiles are opt-in and only on a loopback address.
+func TestPprofAddr(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.HTTP.PprofAddr, "off unless asked for")
+	for _, good := range []string{"127.0.0.1:6060", "[::1]:6060", "localhost:6060"} {
+		c, err := LoadConfig(envMap(map[string]string{"PPROF_ADDR": good}))
+		require.NoError(t, err, good)
+		require.Equal(t, good, c.HTTP.PprofAddr)
+	}
+	for _, bad := range []string{"6060", ":6060", "0.0.0.0:6060", "10.0.0.5:6060", "example.com:6060", "127.0.0.1:8000"} {
+		_, err := LoadConfig(envMap(map[string]string{"PPROF_ADDR": bad, "HTTP_ADDR": "127.0.0.1:8000"}))
+		require.ErrorContains(t, err, "PPROF_ADDR", bad)
+	}
+}
+
 // TestAIOutputConfig: the output allow-list and size cap, and production's
 // https-only provider; the simulator's origin is allowed only in
 // development with a plain-http provider, or for the simulator dev started.

@@ -40,7 +40,7 @@ func init() {
 		{"dashboard", "serve asynqmon and queue metrics (DASHBOARD_ADDR, default :8081)", "lokiz dashboard", runDashboard},
 		{"migrate", "apply or list database migrations", "lokiz migrate up|status", runMigrate},
 		{"dev", "run migrations, then api, worker, scheduler and dashboard in one process", "lokiz dev", runDev},
-		{"seed", "create demo accounts and videos (idempotent) for local development", "lokiz seed [-password P]", runSeed},
+		{"seed", "create demo accounts and videos (idempotent) for local development, or with -bulk a sized data set for load runs", "lokiz seed [-password P] [-bulk [-users N] [-videos N] [-likes N] [-follows N]]", runSeed},
 		{"admin", "create an admin, or grant or revoke the role (each change is audited)", adminUsage, runAdmin},
 		{"replicate-sim", "serve a Replicate-compatible simulator that makes real media with ffmpeg (development and tests)", "lokiz replicate-sim [-addr :8090]", runReplicateSim},
 	}

@@ -277,9 +277,22 @@ func (a *app) runAll(ctx context.Context, apiReady chan<- string) error {
 // runSeed creates demo accounts; running it again changes nothing.
 func runSeed(ctx context.Context, env *environment, args []string) error {
 	fs := newFlags(env, "seed")
-	password := fs.String("password", "lokiz-demo-1234", "password of the demo accounts")
+	password := fs.String("password", "lokiz-demo-1234", "password of the demo accounts (and of the bulk accounts)")
+	bulk := fs.Bool("bulk", false, "instead of the demo accounts, fill an empty database with set-based SQL: -users accounts "+
+		"(bulk_000001...), -videos videos, -likes likes and -follows follows (the load harness, docs/benchmarks.md)")
+	var size bulkSize
+	fs.IntVar(&size.users, "users", 200, "with -bulk: accounts")
+	fs.IntVar(&size.videos, "videos", 2000, "with -bulk: videos")
+	fs.IntVar(&size.likes, "likes", 16700, "with -bulk: likes")
+	fs.IntVar(&size.follows, "follows", 0, "with -bulk: follows")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *bulk {
+		if err := size.check(); err != nil {
+			fmt.Fprintln(env.stderr, err)
+			return errUsage
+		}
 	}
 	if msg := lokiz.ValidatePassword(*password); msg != "" {
 		fmt.Fprintf(env.stderr, "-password %s\n", msg)
@@ -296,6 +309,15 @@ func runSeed(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer a.close()
+	if *bulk {
+		took, err := a.seedBulk(ctx, size, *password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "seeded %d users, %d videos, %d likes, %d follows in %.2f s; the accounts bulk_000001... log in with the password %q\n",
+			size.users, size.videos, size.likes, size.follows, took.Seconds(), *password)
+		return nil
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(*password), a.cfg.Auth.BcryptCost)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
