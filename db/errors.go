@@ -3,7 +3,9 @@ package db
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,7 +55,12 @@ func IsUnavailable(err error) bool {
 		// crash shutdown, cannot connect now (starting up, recovering).
 		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 	}
-	return false
+	// A pooled connection whose server went away (a restart, a killed
+	// backend) fails its next statement with the socket's end rather than
+	// a server message: pgx closes it and says so, or the read ends early,
+	// or the write finds the peer gone.
+	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // IsNotFound reports whether err means "no such row".
