@@ -163,7 +163,8 @@ type matrixRow struct {
 	build func(c *cell) req
 	send  func(c *cell) int
 	// freshCaller: the owner, other and admin cells act as a fresh account
-	// of their kind, for operations that end sessions or the account.
+	// of their kind, for operations that end sessions or the account, or
+	// change what the identity may see (blocks).
 	freshCaller bool
 	// ok lists the statuses an allowed caller must get; empty means any
 	// status below 500 that is not 401 or 403.
@@ -334,11 +335,15 @@ func matrixRows() map[string]matrixRow {
 		"checkFollows": {build: withBody(static("/v1/follows/check-batch"), func(c *cell) any {
 			return map[string]any{"user_ids": []string{c.w.owner.id.String()}}
 		}), ok: []int{http.StatusOK}},
-		"blockUser":         {build: get(target("/v1/blocks/users/%s")), ok: created},
-		"unblockUser":       {build: get(target("/v1/blocks/users/%s")), ok: created},
+		// Blocks by fresh callers: the cells run in parallel, and a block
+		// of the bystander by a shared identity would hide the bystander's
+		// video and comment from that identity's other cells (reportVideo,
+		// report, follow) while it lasts.
+		"blockUser":         {build: get(target("/v1/blocks/users/%s")), freshCaller: true, ok: created},
+		"unblockUser":       {build: get(target("/v1/blocks/users/%s")), freshCaller: true, ok: created},
 		"listBlocks":        {build: get(static("/v1/blocks")), ok: []int{http.StatusOK}},
-		"blockUserLegacy":   {build: withBody(static("/v1/moderation/block"), func(c *cell) any { return map[string]any{"blocked_user_id": c.w.target.id} }), ok: created},
-		"unblockUserLegacy": {build: get(target("/v1/moderation/block/%s")), ok: created},
+		"blockUserLegacy":   {build: withBody(static("/v1/moderation/block"), func(c *cell) any { return map[string]any{"blocked_user_id": c.w.target.id} }), freshCaller: true, ok: created},
+		"unblockUserLegacy": {build: get(target("/v1/moderation/block/%s")), freshCaller: true, ok: created},
 		"listBlocksLegacy":  {build: get(static("/v1/moderation/blocks")), ok: []int{http.StatusOK}},
 		"isBlocked":         {build: get(owner("/v1/moderation/is-blocked/%s")), ok: []int{http.StatusOK}},
 		"bookmark":          {build: get(pv("/v1/bookmarks/videos/%s")), ok: created},
