@@ -1,6 +1,12 @@
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"context"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/lokiz/lokiz/db"
+)
 
 // Routes exposes the route table to the external tests.
 func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
@@ -29,4 +35,9 @@ func ResetAdminStatsCache(s *Server) {
 	s.statsCache.mu.Lock()
 	s.statsCache.body = nil
 	s.statsCache.mu.Unlock()
+}
+
+// NotifyForTest is the handlers' post-commit enqueue of owed notifications.
+func (s *Server) NotifyForTest(ctx context.Context, rows []db.NotificationOutbox) {
+	s.notify(ctx, rows)
 }

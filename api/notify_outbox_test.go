@@ -88,3 +88,33 @@ func TestActionsOweTheirNotificationWhenTheEnqueueFails(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	require.Equal(t, float64(4), res.Body["total"], "%s", res.Raw)
 }
+
+// TestNotifyOutlivesTheClient: the handlers enqueue an action's owed
+// notifications after the commit; a client that went away by then (its
+// request context canceled) does not cancel that enqueue, so the delivery
+// is queued at once rather than left to the outbox drain.
+func TestNotifyOutlivesTheClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, owner := e.register("gone_owner")
+	_, actor := e.register("gone_actor")
+	video := e.video(owner, dbtest.VideoOpts{})
+	_, owed, err := e.store.LikeVideo(context.Background(), uuid.MustParse(actor), uuid.MustParse(video), uuid.MustParse(owner))
+	require.NoError(t, err)
+	require.Len(t, owed, 1)
+
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	e.srv.NotifyForTest(gone, owed)
+
+	info, err := asynq.NewInspectorFromRedisClient(e.rdb).ListPendingTasks(tasks.QueueDefault, asynq.PageSize(10000))
+	require.NoError(t, err)
+	queued := false
+	for _, ti := range info {
+		var p tasks.NotifyPayload
+		if ti.Type == tasks.TypeNotify && json.Unmarshal(ti.Payload, &p) == nil && p.OutboxID != nil && *p.OutboxID == owed[0].ID {
+			queued = true
+		}
+	}
+	require.True(t, queued, "the like's notification is queued although the client went away")
+}
