@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"github.com/lokiz/lokiz/internal/testproc"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -71,8 +73,8 @@ type harness struct {
 	rng   *rand.Rand
 	rngMu sync.Mutex
 
-	pg      *postgres
-	redis   *redisProc
+	pg      *testproc.Postgres
+	redis   *testproc.Redis
 	apis    []*role
 	workers []*role
 	scheds  []*role
@@ -123,9 +125,9 @@ func newHarness(t *testing.T, seed int64) *harness {
 		client: &http.Client{Timeout: 30 * time.Second}, countedBy: map[string]int{}, quietCounted: map[string]int{},
 		stripeCounts: map[string]int{}, frameAnswers: map[int]int{},
 	}
-	h.pg = startPostgres(t)
-	h.redis = startRedis(t)
-	conn, err := pgx.Connect(context.Background(), h.pg.url("postgres"))
+	h.pg = testproc.StartPostgres(t)
+	h.redis = testproc.StartRedis(t)
+	conn, err := pgx.Connect(context.Background(), h.pg.URL("postgres"))
 	require.NoError(t, err)
 	_, err = conn.Exec(context.Background(), "CREATE DATABASE lokiz")
 	require.NoError(t, err)
@@ -173,7 +175,7 @@ func newHarness(t *testing.T, seed int64) *harness {
 
 	vars := map[string]string{
 		"PATH": os.Getenv("PATH"), "LOKIZ_ENV": "development",
-		"DATABASE_URL": h.pg.url("lokiz"), "REDIS_URL": h.redis.url(), "PUBLIC_BASE_URL": h.public,
+		"DATABASE_URL": h.pg.URL("lokiz"), "REDIS_URL": h.redis.URL(), "PUBLIC_BASE_URL": h.public,
 		"SECRET_KEY": strings.Repeat("c", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "4",
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "LOG_LEVEL": "warn", "STORAGE_DIR": filepath.Join(dir, "storage"),
 		"DB_MAX_CONNS":        "10",
@@ -215,7 +217,7 @@ func newHarness(t *testing.T, seed int64) *harness {
 	require.NoError(t, err, "migrate: %s", out)
 
 	mk := func(name, addr string) *role {
-		extra := map[string]string{"DASHBOARD_ADDR": fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		extra := map[string]string{"DASHBOARD_ADDR": fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(t))}
 		if addr != "" {
 			extra["HTTP_ADDR"] = addr
 		}
@@ -224,7 +226,7 @@ func newHarness(t *testing.T, seed int64) *harness {
 		return r
 	}
 	for i := range 2 {
-		h.apis = append(h.apis, mk(fmt.Sprintf("api-%d", i+1), fmt.Sprintf("127.0.0.1:%d", freePort(t))))
+		h.apis = append(h.apis, mk(fmt.Sprintf("api-%d", i+1), fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(t))))
 		h.workers = append(h.workers, mk(fmt.Sprintf("worker-%d", i+1), ""))
 		h.scheds = append(h.scheds, mk(fmt.Sprintf("scheduler-%d", i+1), ""))
 	}
@@ -488,7 +490,7 @@ func (h *harness) step() {
 // activeOf waits (up to within) for a task of one of types to be running
 // on a worker, as the private Redis's inspector sees it.
 func (h *harness) activeOf(within time.Duration, types ...string) string {
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: fmt.Sprintf("127.0.0.1:%d", h.redis.port)})
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: fmt.Sprintf("127.0.0.1:%d", h.redis.Port)})
 	defer insp.Close()
 	want := map[string]bool{}
 	for _, ty := range types {
@@ -522,8 +524,8 @@ func (h *harness) restart(r *role) {
 		}
 		require.Less(h.t, attempt, 3, "%s does not come back: %v\n%s", r.name, err, r.tail())
 		r.kill()
-		if errors.Is(err, errPortTaken) {
-			addr := fmt.Sprintf("127.0.0.1:%d", freePort(h.t))
+		if errors.Is(err, testproc.ErrPortTaken) {
+			addr := fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(h.t))
 			h.t.Logf("chaos: %v; %s moves to %s", err, r.name, addr)
 			r.moveTo(addr)
 		}
@@ -586,17 +588,17 @@ func (h *harness) injectOne(kind string) {
 	case "redis_restart":
 		end := h.beginFault("redis_restart")
 		h.t.Logf("chaos: restart redis")
-		h.redis.kill()
+		h.redis.Kill()
 		time.Sleep(time.Duration(200+h.intn(2000)) * time.Millisecond)
-		h.redis.start(h.t)
+		h.redis.Start(h.t)
 		time.Sleep(3 * time.Second) // clients reconnect
 		end()
 	case "pg_restart":
 		end := h.beginFault("pg_restart")
 		h.t.Logf("chaos: restart postgres")
-		require.NoError(h.t, h.pg.stop())
+		require.NoError(h.t, h.pg.Stop())
 		time.Sleep(time.Duration(200+h.intn(2000)) * time.Millisecond)
-		h.pg.start(h.t)
+		h.pg.Start(h.t)
 		time.Sleep(3 * time.Second) // pools reconnect
 		end()
 	case "api_kill":
@@ -734,7 +736,7 @@ func (h *harness) run(duration time.Duration) {
 }
 
 func (h *harness) db() *pgx.Conn {
-	conn, err := pgx.Connect(context.Background(), h.pg.url("lokiz"))
+	conn, err := pgx.Connect(context.Background(), h.pg.URL("lokiz"))
 	require.NoError(h.t, err)
 	return conn
 }

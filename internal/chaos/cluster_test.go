@@ -1,21 +1,17 @@
 package chaos
 
 import (
+	"github.com/lokiz/lokiz/internal/testproc"
+
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"os/exec"
-	"os/user"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,250 +19,11 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
 // The chaos run owns its Redis and PostgreSQL: it kills and restarts them,
 // so it never touches the shared servers other tests use.
-
-const redisServer = "/usr/bin/redis-server"
-
-// pgBin is the newest Debian PostgreSQL server's tools (initdb, pg_ctl):
-// /usr/lib/postgresql/<major>/bin, whichever major the machine has.
-var pgBin = func() string {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	best, bestMajor := "/usr/lib/postgresql/15/bin", -1
-	for _, d := range dirs {
-		major, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
-		if err == nil && major > bestMajor {
-			if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-				best, bestMajor = d, major
-			}
-		}
-	}
-	return best
-}()
-
-// freePort returns a loopback port nothing listens on right now. It is
-// released before the server that will use it binds it, so another process
-// may take it meanwhile: every start below notices (errPortTaken) and
-// tries again on another port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
-}
-
-// errPortTaken is a server's start that failed because its port was taken.
-var errPortTaken = errors.New("port taken")
-
-// bindFailed reports whether a server's log says its listen address was
-// taken (redis-server, postgres and lokiz all say "address already in use").
-func bindFailed(log string) bool {
-	return strings.Contains(strings.ToLower(log), "address already in use")
-}
-
-// asPostgres runs a PostgreSQL tool as the postgres OS user when this
-// process is root (initdb refuses root), as itself otherwise.
-func asPostgres(name string, args ...string) *exec.Cmd {
-	if os.Geteuid() == 0 {
-		return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(pgBin, name)}, args...)...)
-	}
-	return exec.Command(filepath.Join(pgBin, name), args...)
-}
-
-// postgres is a private PostgreSQL cluster in a temporary directory.
-type postgres struct {
-	dir, sock, log string
-	port           int
-}
-
-func startPostgres(t *testing.T) *postgres {
-	return startPostgresOn(t, func() int { return freePort(t) })
-}
-
-// startPostgresOn initializes the cluster and starts it on a port from
-// pick, on another one when that port is taken.
-func startPostgresOn(t *testing.T, pick func() int) *postgres {
-	t.Helper()
-	root, err := os.MkdirTemp("", "lokiz-chaos-pg")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		require.NoError(t, err, "running as root needs the postgres OS user for initdb")
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		require.NoError(t, os.Chown(root, uid, gid))
-	}
-	p := &postgres{dir: filepath.Join(root, "data"), sock: root, log: filepath.Join(root, "pg.log")}
-	out, err := asPostgres("initdb", "-D", p.dir, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8").CombinedOutput()
-	require.NoError(t, err, "initdb: %s", out)
-	for attempt := 1; ; attempt++ {
-		p.port = pick()
-		err = p.launch()
-		if err == nil {
-			break
-		}
-		require.ErrorIs(t, err, errPortTaken)
-		require.Less(t, attempt, 5, "postgres: every port tried was taken")
-		t.Logf("chaos: postgres port %d was taken; another one", p.port)
-	}
-	t.Cleanup(func() { _ = p.stop() })
-	return p
-}
-
-// start starts the cluster again on its port (the processes' DATABASE_URL
-// names it): a port taken meanwhile is waited for.
-func (p *postgres) start(t *testing.T) {
-	t.Helper()
-	var err error
-	for range 20 {
-		if err = p.launch(); !errors.Is(err, errPortTaken) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	require.NoError(t, err)
-}
-
-// launch is one `pg_ctl start`; errPortTaken when the postmaster could
-// not bind its port.
-func (p *postgres) launch() error {
-	var logSize int64
-	if fi, err := os.Stat(p.log); err == nil {
-		logSize = fi.Size()
-	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", p.port, p.sock)
-	out, err := asPostgres("pg_ctl", "-D", p.dir, "-o", opts, "-l", p.log, "-w", "-t", "60", "start").CombinedOutput()
-	if err == nil {
-		return nil
-	}
-	var tail []byte
-	if f, ferr := os.Open(p.log); ferr == nil {
-		_, _ = f.Seek(logSize, io.SeekStart)
-		tail, _ = io.ReadAll(f)
-		f.Close()
-	}
-	if bindFailed(string(tail)) {
-		return fmt.Errorf("postgres on %d: %w", p.port, errPortTaken)
-	}
-	return fmt.Errorf("pg_ctl start: %w: %s\n%s", err, out, tail)
-}
-
-// stop is an immediate shutdown: the postmaster and its backends quit
-// without a checkpoint, as after a crash; the next start recovers.
-func (p *postgres) stop() error {
-	return asPostgres("pg_ctl", "-D", p.dir, "-m", "immediate", "-w", "stop").Run()
-}
-
-func (p *postgres) url(db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.port, db)
-}
-
-// redisProc is a private redis-server without persistence: a restart
-// loses every key, queued tasks included.
-type redisProc struct {
-	port int
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *bytes.Buffer
-}
-
-func startRedis(t *testing.T) *redisProc { return startRedisOn(t, func() int { return freePort(t) }) }
-
-// startRedisOn starts redis-server on a port from pick, on another one when
-// that port is taken.
-func startRedisOn(t *testing.T, pick func() int) *redisProc {
-	t.Helper()
-	r := &redisProc{}
-	t.Cleanup(r.kill)
-	for attempt := 1; ; attempt++ {
-		r.port = pick()
-		err := r.launch()
-		if err == nil {
-			return r
-		}
-		require.ErrorIs(t, err, errPortTaken)
-		require.Less(t, attempt, 5, "redis-server: every port tried was taken")
-		t.Logf("chaos: redis port %d was taken; another one", r.port)
-	}
-}
-
-// start starts redis-server again on its port (the processes' REDIS_URL
-// names it): a port still in TIME_WAIT, or taken meanwhile, is waited for.
-func (r *redisProc) start(t *testing.T) {
-	t.Helper()
-	var err error
-	for range 50 {
-		if err = r.launch(); !errors.Is(err, errPortTaken) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	require.NoError(t, err, "redis-server on %d", r.port)
-}
-
-// launch is one start of redis-server. It returns once the server on the
-// port answers as this process (INFO's process_id is its pid), or
-// errPortTaken when the process could not bind it or another server
-// answers there.
-func (r *redisProc) launch() error {
-	r.log = &bytes.Buffer{}
-	r.cmd = exec.Command(redisServer, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
-	var mu sync.Mutex
-	r.cmd.Stdout = lockedWriter{mu: &mu, b: r.log}
-	r.cmd.Stderr = r.cmd.Stdout
-	if err := r.cmd.Start(); err != nil {
-		return err
-	}
-	done := make(chan struct{})
-	r.done = done
-	cmd := r.cmd
-	go func() { _ = cmd.Wait(); close(done) }()
-	client := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port), MaxRetries: -1,
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: time.Second})
-	defer client.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			mu.Lock()
-			log := r.log.String()
-			mu.Unlock()
-			if bindFailed(log) {
-				return fmt.Errorf("redis on %d: %w", r.port, errPortTaken)
-			}
-			return fmt.Errorf("redis-server exited: %s", log)
-		default:
-		}
-		info, err := client.Info(context.Background(), "server").Result()
-		if err == nil {
-			if strings.Contains(info, fmt.Sprintf("process_id:%d\r\n", cmd.Process.Pid)) {
-				return nil
-			}
-			r.kill()
-			return fmt.Errorf("another redis answers on %d: %w", r.port, errPortTaken)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.kill()
-	return fmt.Errorf("redis-server did not answer on %d", r.port)
-}
-
-func (r *redisProc) kill() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
-}
-
-func (r *redisProc) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
 
 // role is one `lokiz <role>` process, restartable with the same env.
 type role struct {
@@ -279,20 +36,6 @@ type role struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	up   atomic.Bool
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.b.Len() > 4<<20 { // keep the tail readable, not the whole run
-		w.b.Reset()
-	}
-	return w.b.Write(p)
 }
 
 // address is the api's HTTP address (host:port); it changes when a
@@ -316,14 +59,14 @@ func (r *role) moveTo(addr string) {
 }
 
 // start starts the process; an api is started once it answers /ready. A
-// process that exits first is an error (errPortTaken when its log says its
+// process that exits first is an error (testproc.ErrPortTaken when its log says its
 // address was taken).
 func (r *role) start() error {
 	r.mu.Lock()
 	cmd := exec.Command(r.bin, r.roleName())
 	cmd.Env = slices.Clone(r.env)
 	addr := r.addr
-	w := lockedWriter{mu: &r.mu, b: r.logs}
+	w := testproc.LockedWriter{Mu: &r.mu, B: r.logs}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logStart := r.logs.Len()
@@ -345,8 +88,8 @@ func (r *role) start() error {
 				log = r.logs.String()[logStart:]
 			}
 			r.mu.Unlock()
-			if bindFailed(log) {
-				return fmt.Errorf("%s on %s: %w", r.name, addr, errPortTaken)
+			if testproc.BindFailed(log) {
+				return fmt.Errorf("%s on %s: %w", r.name, addr, testproc.ErrPortTaken)
 			}
 			return fmt.Errorf("%s exited before it was ready", r.name)
 		default:

@@ -1,4 +1,4 @@
-package chaos
+package testproc
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestStartMovesOffATakenPort: when the port freePort picked is taken
+// TestStartMovesOffATakenPort: when the port FreePort picked is taken
 // before the server binds it, redis-server and PostgreSQL are started on
 // another one (and a restart on the new port works).
 func TestStartMovesOffATakenPort(t *testing.T) {
@@ -26,43 +26,43 @@ func TestStartMovesOffATakenPort(t *testing.T) {
 			if n == 1 {
 				return taken
 			}
-			return freePort(t)
+			return FreePort(t)
 		}, &n
 	}
 
 	t.Run("Redis", func(t *testing.T) {
 		pick, n := picker()
-		r := startRedisOn(t, pick)
+		r := StartRedisOn(t, pick)
 		require.Equal(t, 2, *n, "the taken port was given up for a second one")
-		require.NotEqual(t, taken, r.port)
-		r.kill()
-		r.start(t) // a restart keeps the new port
-		require.NoError(t, pingRedis(r.port))
+		require.NotEqual(t, taken, r.Port)
+		r.Kill()
+		r.Start(t) // a restart keeps the new port
+		require.NoError(t, pingRedis(r.Port))
 	})
 	t.Run("Postgres", func(t *testing.T) {
 		pick, n := picker()
-		p := startPostgresOn(t, pick)
+		p := StartPostgresOn(t, pick)
 		require.Equal(t, 2, *n)
-		require.NotEqual(t, taken, p.port)
-		conn, err := pgx.Connect(context.Background(), p.url("postgres"))
+		require.NotEqual(t, taken, p.Port)
+		conn, err := pgx.Connect(context.Background(), p.URL("postgres"))
 		require.NoError(t, err)
 		var one int
 		require.NoError(t, conn.QueryRow(context.Background(), "SELECT 1").Scan(&one))
 		require.NoError(t, conn.Close(context.Background()))
 	})
 	t.Run("RedisRestartWaitsForItsPort", func(t *testing.T) {
-		r := startRedis(t)
-		port := r.port
-		r.kill()
+		r := StartRedis(t)
+		port := r.Port
+		r.Kill()
 		require.ErrorIs(t, func() error {
 			// While another listener holds it, the start cannot take it.
 			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 			require.NoError(t, err)
 			defer ln.Close()
-			return r.launch()
-		}(), errPortTaken)
-		r.start(t)
-		require.Equal(t, port, r.port)
+			return r.Launch()
+		}(), ErrPortTaken)
+		r.Start(t)
+		require.Equal(t, port, r.Port)
 		require.NoError(t, pingRedis(port))
 	})
 }
