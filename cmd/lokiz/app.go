@@ -471,6 +471,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		FramesStuckAfter:        a.cfg.Worker.FramesStuckAfter,
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
+		Queues:          a.cfg.Worker.Queues,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
 	})
 	return w.Run(ctx)

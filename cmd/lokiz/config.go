@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
+	"github.com/lokiz/lokiz/tasks"
 	"github.com/lokiz/lokiz/worker"
 )
 
@@ -316,6 +319,11 @@ type RealtimeConfig struct {
 // WorkerConfig configures the asynq server.
 type WorkerConfig struct {
 	Concurrency int // WORKER_CONCURRENCY, default 10
+	// Queues (WORKER_QUEUES, default every queue) are the queues this
+	// process serves, with tasks.QueueWeights' weights: a fleet can give
+	// ffmpeg work (media) and Replicate work (ai, ai_priority) processes
+	// of their own (docs/scaling.md).
+	Queues map[string]int
 	// NotificationGroupWindow is NOTIFICATION_GROUP_WINDOW, default 24h: how
 	// long after its first event a grouped notification (likes of a video,
 	// follows, glitches of a video) still takes new actors while unread.
@@ -483,6 +491,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Auth.APIKeyMaxPerUser = p.intIn("API_KEY_MAX_PER_USER", 10, 1, 1000)
 
 	c.Worker.Concurrency = p.intIn("WORKER_CONCURRENCY", 10, 1, 1000)
+	c.Worker.Queues = p.workerQueues("WORKER_QUEUES")
 	c.Worker.NotificationGroupWindow = p.duration("NOTIFICATION_GROUP_WINDOW", db.DefaultNotificationGroupWindow)
 	c.Worker.NotificationOutboxAge = p.duration("NOTIFICATION_OUTBOX_AGE", db.DefaultNotificationOutboxAge)
 	c.Worker.VideoStuckAfter = p.duration("VIDEO_STUCK_AFTER", worker.StuckAfter)
@@ -846,6 +855,27 @@ func (p *parser) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
+}
+
+// workerQueues reads a comma-separated subset of the task queues; unset
+// means every queue. Each keeps its weight from tasks.QueueWeights.
+func (p *parser) workerQueues(name string) map[string]int {
+	all := tasks.QueueWeights()
+	names := p.list(name, nil)
+	if names == nil {
+		return all
+	}
+	out := make(map[string]int, len(names))
+	for _, q := range names {
+		w, ok := all[q]
+		if !ok {
+			known := slices.Sorted(maps.Keys(all))
+			p.fail("%s: unknown queue %q (the queues: %s)", name, q, strings.Join(known, ", "))
+			return all
+		}
+		out[q] = w
+	}
+	return out
 }
 
 func (p *parser) list(name string, def []string) []string {

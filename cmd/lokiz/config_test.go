@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lokiz/lokiz/tasks"
 	"github.com/stretchr/testify/require"
 )
 
@@ -522,4 +523,23 @@ func TestLoadConfigPoolLimits(t *testing.T) {
 		require.Contains(t, err.Error(), want)
 	}
 	require.Equal(t, 4, strings.Count(err.Error(), "\n  - "), err.Error())
+}
+
+// TestWorkerQueues: WORKER_QUEUES picks the queues a worker process
+// serves, each with its usual weight; unset is every queue, and a name
+// that is not a queue is a configuration error that lists the queues.
+func TestWorkerQueues(t *testing.T) {
+	c, err := LoadConfig(envMap(map[string]string{"LOKIZ_ENV": "development"}))
+	require.NoError(t, err)
+	require.Equal(t, tasks.QueueWeights(), c.Worker.Queues)
+
+	c, err = LoadConfig(envMap(map[string]string{"LOKIZ_ENV": "development", "WORKER_QUEUES": " ai_priority, ai ,critical"}))
+	require.NoError(t, err)
+	all := tasks.QueueWeights()
+	require.Equal(t, map[string]int{tasks.QueueAIPriority: all[tasks.QueueAIPriority], tasks.QueueAI: all[tasks.QueueAI],
+		tasks.QueueCritical: all[tasks.QueueCritical]}, c.Worker.Queues)
+
+	_, err = LoadConfig(envMap(map[string]string{"LOKIZ_ENV": "development", "WORKER_QUEUES": "media,ffmpeg"}))
+	require.ErrorContains(t, err, `WORKER_QUEUES: unknown queue "ffmpeg"`)
+	require.ErrorContains(t, err, "ai, ai_priority, critical, default, email, low, media")
 }
