@@ -449,7 +449,7 @@ func (rs *replicaRows) Next() bool {
 	if !rs.r.fallBack(rs.ctx, rs.sql, err) {
 		return false
 	}
-	rs.Rows.Close()
+	rs.Close() // the replica's rows, replaced below
 	rows, err := rs.r.primary.Query(rs.ctx, rs.sql, rs.args...)
 	if err != nil {
 		rs.err = err

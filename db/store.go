@@ -88,7 +88,9 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back
 // otherwise. Only SQL belongs in fn: no Redis, no HTTP, no sleeping.
 func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
-	noteWrite(ctx)
+	if s.replica != nil {
+		noteWrite(ctx) // its request's later reads stay on the primary
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return fn(s.WithTx(tx))
 	})
