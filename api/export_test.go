@@ -41,3 +41,10 @@ func ResetAdminStatsCache(s *Server) {
 func (s *Server) NotifyForTest(ctx context.Context, rows []db.NotificationOutbox) {
 	s.notify(ctx, rows)
 }
+
+// ReadOnlyPosts are the POST routes that do not pin their caller to the
+// primary (api/replica.go).
+var ReadOnlyPosts = readOnlyPosts
+
+// ReadPinPrefix starts the read-your-writes keys.
+const ReadPinPrefix = readPinPrefix

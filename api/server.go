@@ -132,6 +132,12 @@ type Config struct {
 	// ActivityDedup is how long a user counted by this process is not
 	// sent to Redis again (default activity.DefaultDedup, 5 minutes).
 	ActivityDedup time.Duration
+	// ReadAfterWrite is the read-your-writes window of a Store with a read
+	// replica (DATABASE_READ_AFTER_WRITE): after a signed-in caller's
+	// mutating request, that caller's reads stay on the primary this long
+	// (api/replica.go). Zero, or a Store without a replica, reads the
+	// primary only.
+	ReadAfterWrite time.Duration
 }
 
 // Deps are the api's collaborators, built by cmd/lokiz.
@@ -328,7 +334,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 	// The 1 MiB body limit is for the JSON API; /storage/ takes uploads.
 	// cleanParams holds every path and query parameter to the user-text rule.
-	v1 := r.Group("/v1", s.limitBody, s.cleanParams)
+	v1 := r.Group("/v1", s.limitBody, s.cleanParams, s.pinAfterSlowWrite)
 	auth := s.requireAuth
 	// optional checks a token when one is sent (a bad one is 401) and lets
 	// anonymous callers through. Every route below runs auth or optional,
@@ -339,6 +345,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// key): API keys, sessions, the password, account deletion, payments.
 	session := s.requireSession
 	authLimit := s.limitByIP("auth", cfg.AuthRateLimit, cfg.AuthRateWindow)
+	// read lets a route's reads go to the read replica (DATABASE_READ_URL):
+	// feeds, search, profiles and lists, after the caller is known
+	// (api/replica.go). Without a replica it only calls the next handler.
+	read := s.replicaRead
 
 	// Accounts, sessions and profiles (reference §1.1, §1.10).
 	v1.POST("/auth/register", authLimit, s.register)
@@ -366,9 +376,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.DevMail != nil {
 		r.GET("/dev/mail", gin.WrapH(deps.DevMail))
 	}
-	v1.GET("/users/:user_id", optional, s.getUser)
-	v1.POST("/users/batch-info", optional, s.batchUsers)
-	v1.GET("/users/:user_id/videos", optional, s.listVideosOfUser)
+	v1.GET("/users/:user_id", optional, read, s.getUser)
+	v1.POST("/users/batch-info", optional, read, s.batchUsers)
+	v1.GET("/users/:user_id/videos", optional, read, s.listVideosOfUser)
 
 	// Uploads, drafts, videos, video lists and feeds (reference §1.2, §1.6,
 	// §1.18; CONTRACT.md §3).
@@ -379,11 +389,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/videos/drafts/:draft_id", auth, s.getDraft)
 	v1.PUT("/videos/drafts/:draft_id", auth, s.saveDraft)
 	v1.DELETE("/videos/drafts/:draft_id", auth, s.deleteDraft)
-	v1.GET("/videos", optional, s.listVideos)
-	v1.GET("/videos/feed", optional, s.feed)
-	v1.GET("/videos/prefetch", optional, s.prefetch)
-	v1.GET("/feed/following", optional, s.followingFeed)
-	v1.GET("/feed/for-you", optional, s.forYouFeed)
+	v1.GET("/videos", optional, read, s.listVideos)
+	v1.GET("/videos/feed", optional, read, s.feed)
+	v1.GET("/videos/prefetch", optional, read, s.prefetch)
+	v1.GET("/feed/following", optional, read, s.followingFeed)
+	v1.GET("/feed/for-you", optional, read, s.forYouFeed)
 	v1.GET("/videos/me", auth, s.listMyVideos)
 	v1.POST("/videos/batch-metadata", optional, s.batchVideoMetadata)
 	v1.GET("/videos/:video_id", optional, s.getVideo)
@@ -399,12 +409,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.DELETE("/likes/videos/:video_id", auth, s.unlikeVideo)
 	v1.GET("/likes/videos/:video_id/check", auth, s.checkLike)
 	v1.POST("/likes/check-batch", auth, s.checkLikes)
-	v1.GET("/users/:user_id/liked-videos", optional, s.listLikedVideos)
+	v1.GET("/users/:user_id/liked-videos", optional, read, s.listLikedVideos)
 	v1.POST("/follows/users/:user_id", auth, s.follow)
 	v1.DELETE("/follows/users/:user_id", auth, s.unfollow)
 	v1.GET("/follows/users/:user_id/check", auth, s.checkFollow)
-	v1.GET("/follows/users/:user_id/followers", optional, s.listFollowers)
-	v1.GET("/follows/users/:user_id/following", optional, s.listFollowings)
+	v1.GET("/follows/users/:user_id/followers", optional, read, s.listFollowers)
+	v1.GET("/follows/users/:user_id/following", optional, read, s.listFollowings)
 	v1.POST("/follows/check-batch", auth, s.checkFollows)
 	v1.POST("/blocks/users/:user_id", auth, s.block)
 	v1.DELETE("/blocks/users/:user_id", auth, s.unblock)
@@ -437,7 +447,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// the same guard.
 	v1.GET("/reports", session, s.requireAdmin, s.listReviewReports)
 	v1.POST("/comments/videos/:video_id", auth, s.commentQuota(), s.createComment)
-	v1.GET("/comments/videos/:video_id", optional, s.listComments)
+	v1.GET("/comments/videos/:video_id", optional, read, s.listComments)
 	v1.PATCH("/comments/:comment_id", auth, s.updateComment)
 	v1.DELETE("/comments/:comment_id", auth, s.deleteComment)
 	v1.POST("/comments/batch-info", auth, s.batchComments)
@@ -446,7 +456,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.GET("/comments/comments/:comment_id/like/check", auth, s.checkCommentLike)
 
 	// The glitch graph (reference §1.4, §3.5; CONTRACT.md §4).
-	v1.GET("/glitch/videos/:video_id/glitches", optional, s.listGlitches)
+	v1.GET("/glitch/videos/:video_id/glitches", optional, read, s.listGlitches)
 	v1.GET("/glitch/videos/:video_id/source", optional, s.glitchSource)
 	v1.GET("/glitch/videos/:video_id/tree", optional, s.glitchTree)
 
@@ -502,18 +512,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 	// Search (reference §1.12; CONTRACT.md §3).
 	searchLimit := s.limitByIP("search", cfg.SearchRateLimit, time.Minute)
-	v1.GET("/search", optional, searchLimit, s.searchAll)
-	v1.GET("/search/users", optional, searchLimit, s.searchUsers)
-	v1.GET("/search/videos", optional, searchLimit, s.searchVideos)
-	v1.GET("/search/autocomplete", optional, searchLimit, s.autocomplete)
+	v1.GET("/search", optional, searchLimit, read, s.searchAll)
+	v1.GET("/search/users", optional, searchLimit, read, s.searchUsers)
+	v1.GET("/search/videos", optional, searchLimit, read, s.searchVideos)
+	v1.GET("/search/autocomplete", optional, searchLimit, read, s.autocomplete)
 	v1.GET("/search/history", auth, s.listSearchHistory)
 	v1.POST("/search/history", auth, s.limitByCaller("search-history", cfg.SearchHistoryRateLimit, time.Minute), s.addSearchHistory)
 	v1.DELETE("/search/history/clear", auth, s.clearSearchHistory)
 	v1.DELETE("/search/history/:history_id", auth, s.deleteSearchHistory)
 
 	// Hashtags (reference §1.13).
-	v1.GET("/hashtags/trending", optional, s.trendingHashtags)
-	v1.GET("/hashtags/:hashtag_name/videos", optional, s.hashtagVideos)
+	v1.GET("/hashtags/trending", optional, read, s.trendingHashtags)
+	v1.GET("/hashtags/:hashtag_name/videos", optional, read, s.hashtagVideos)
 	v1.POST("/hashtags/batch-stats", optional, s.hashtagBatchStats)
 
 	// Notifications (reference §1.11; CONTRACT.md §3).
@@ -530,7 +540,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	v1.POST("/bookmarks/videos/:video_id", auth, s.bookmark)
 	v1.DELETE("/bookmarks/videos/:video_id", auth, s.unbookmark)
 	v1.GET("/bookmarks/videos/:video_id/check", auth, s.checkBookmark)
-	v1.GET("/bookmarks", auth, s.listBookmarks)
+	v1.GET("/bookmarks", auth, read, s.listBookmarks)
 	shareLimit := s.limitByCaller("shares", cfg.ShareRateLimit, time.Minute)
 	v1.POST("/videos/:video_id/share", optional, shareLimit, s.shareVideo)
 	v1.POST("/shares/videos/:video_id", optional, shareLimit, s.shareVideo)

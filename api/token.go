@@ -136,6 +136,7 @@ func (s *Server) authenticate(c *gin.Context) (caller, error) {
 	u, err := s.authenticateBearer(c, raw)
 	if err == nil {
 		s.touchActivity(u.ID)
+		s.pinBeforeWrite(c, u.ID) // read-your-writes (api/replica.go)
 	}
 	return u, err
 }

@@ -24,6 +24,23 @@ type PoolOptions struct {
 
 // Open connects a pool to url and pings it.
 func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, error) {
+	cfg, err := poolConfig(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// poolConfig is the pool configuration of url with opts applied.
+func poolConfig(url string, opts PoolOptions) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -38,22 +55,15 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 	if opts.AcquireTimeout > 0 {
 		cfg.ConnConfig.Tracer = &acquireLimiter{wait: opts.AcquireTimeout}
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open database pool: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("ping database: %w", err)
-	}
-	return pool, nil
+	return cfg, nil
 }
 
 // Store is the single entry point to Postgres: the generated queries plus the
 // hand-written business transactions.
 type Store struct {
 	*Queries
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	replica *Replica
 }
 
 // NewStore returns a Store over pool.
@@ -61,12 +71,26 @@ func NewStore(pool *pgxpool.Pool) *Store {
 	return &Store{Queries: New(pool), pool: pool}
 }
 
+// NewStoreWithReplica returns a Store whose generated queries go through r
+// (db/replica.go): reads that their context allows (AllowReplica) go to the
+// replica, everything else to r's primary, which InTx and Pool use.
+func NewStoreWithReplica(r *Replica) *Store {
+	return &Store{Queries: New(r), pool: r.primary, replica: r}
+}
+
+// Replica is the store's read router; nil when every statement goes to
+// the one pool.
+func (s *Store) Replica() *Replica { return s.replica }
+
 // Pool returns the underlying pool (for health checks and migrations).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back
 // otherwise. Only SQL belongs in fn: no Redis, no HTTP, no sleeping.
 func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
+	if s.replica != nil {
+		noteWrite(ctx) // its request's later reads stay on the primary
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		return fn(s.WithTx(tx))
 	})

@@ -235,6 +235,11 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 	if err := registerPoolMetrics(a.apiMetrics, a.pool); err != nil {
 		return err
 	}
+	store, stopReplica, err := a.readStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopReplica()
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- hub.Run(hubCtx) }()
@@ -294,8 +299,10 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		EmailEnabled:                    a.cfg.Email.Enabled(),
 		WelcomeCreditsAfterVerification: a.cfg.Email.WelcomeAfterVerification,
 		EmailRequestLimit:               a.cfg.Email.RequestLimit,
+		// Read replica (issue 17).
+		ReadAfterWrite: a.cfg.DB.ReadAfterWrite,
 	}, api.Deps{
-		Store: a.store, Redis: a.rdb, Tasks: tc, Logger: a.log,
+		Store: store, Redis: a.rdb, Tasks: tc, Logger: a.log,
 		Storage: a.storage, StorageHandler: storageHandler(a.storage),
 		Views:        views.NewCounter(a.rdb, a.cfg.Auth.SecretKey, views.DedupeWindow),
 		Trending:     trending.New(a.rdb),
@@ -334,6 +341,76 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		g.Go(func() error { return a.serveHTTP(gctx, "pprof", a.cfg.HTTP.PprofAddr, pprofMux(), nil, nil) })
 	}
 	return g.Wait()
+}
+
+// readStore is the api's store: a.store, or with DATABASE_READ_URL one
+// whose replica-allowed reads go to the replica (db/replica.go), checked
+// every DATABASE_READ_CHECK_INTERVAL until stop is called. The replica's
+// routing, state and lag are api metrics. The worker, scheduler and
+// dashboard never read the replica: they act on what they read.
+func (a *app) readStore(ctx context.Context) (store *db.Store, stop func(), err error) {
+	if a.cfg.DB.ReadURL == "" {
+		return a.store, func() {}, nil
+	}
+	rp, err := db.OpenReplicaPool(a.cfg.DB.ReadURL, db.PoolOptions{MaxConns: a.cfg.DB.MaxConns,
+		StatementTimeout: a.cfg.DB.StatementTimeout, AcquireTimeout: a.cfg.DB.PoolWait})
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_READ_URL: %w", err)
+	}
+	r := db.NewReplica(ctx, a.pool, rp, db.ReplicaOptions{CheckInterval: a.cfg.DB.ReadCheckInterval,
+		MaxLag: a.cfg.DB.ReadMaxLag, Logger: a.log})
+	if r.State() != db.ReplicaUp {
+		a.log.Warn("the read replica does not serve reads yet; the primary serves them until it does", "state", r.State().String())
+	}
+	if err := registerReplicaMetrics(a.apiMetrics, r); err != nil {
+		rp.Close()
+		return nil, nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(rctx) }()
+	return db.NewStoreWithReplica(r), func() {
+		cancel()
+		<-done
+		rp.Close()
+	}, nil
+}
+
+// registerReplicaMetrics exposes where replica-allowed reads went, and the
+// replica's state and lag.
+func registerReplicaMetrics(reg prometheus.Registerer, r *db.Replica) error {
+	cs := []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lokiz_db_replica_up",
+			Help: "1 while the read replica serves reads (answering, lag within DATABASE_READ_MAX_LAG), else 0.",
+		}, func() float64 {
+			if r.State() == db.ReplicaUp {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lokiz_db_replica_lag_seconds",
+			Help: "The read replica's replay lag at the last check that reached it.",
+		}, func() float64 { return r.Lag().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lokiz_db_replica_pool_acquired_conns",
+			Help: "Read replica connections of this process's pool in use.",
+		}, func() float64 { return float64(r.Pool().Stat().AcquiredConns()) }),
+	}
+	for reason := range db.ReadReason(len(db.ReadReasons)) {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "lokiz_db_routed_reads_total",
+			Help:        "Statements of the replica-allowed routes (feeds, search, profiles, lists) by the pool that served them and why.",
+			ConstLabels: prometheus.Labels{"target": reason.Target(), "reason": db.ReadReasons[reason]},
+		}, func() float64 { return float64(r.Reads(reason)) }))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register replica metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // pprofMux serves net/http/pprof's profiles under /debug/pprof/, on the

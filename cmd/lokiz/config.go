@@ -93,6 +93,22 @@ type DBConfig struct {
 	// MaxConns are busy (DB_POOL_WAIT_TIMEOUT, default 1s); past it the
 	// api answers 503 overloaded with Retry-After.
 	PoolWait time.Duration
+	// ReadURL is a streaming replica of DATABASE_URL's database
+	// (DATABASE_READ_URL, default none): the api sends the reads of its
+	// feed, search, profile and list routes there (db/replica.go). Unset,
+	// every statement goes to DATABASE_URL.
+	ReadURL string
+	// ReadAfterWrite is the read-your-writes window (DATABASE_READ_AFTER_WRITE,
+	// default 5s): after a signed-in caller's write, their reads go to the
+	// primary this long. At least ReadMaxLag + ReadCheckInterval when
+	// ReadMaxLag bounds the lag.
+	ReadAfterWrite time.Duration
+	// ReadMaxLag is the replica's replay lag past which reads go to the
+	// primary (DATABASE_READ_MAX_LAG, default 2s; 0 means no bound).
+	ReadMaxLag time.Duration
+	// ReadCheckInterval is how often the api checks the replica
+	// (DATABASE_READ_CHECK_INTERVAL, default 1s, 100ms-1m).
+	ReadCheckInterval time.Duration
 }
 
 // RedisConfig configures Redis.
@@ -411,6 +427,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.DB.PoolWait = p.duration("DB_POOL_WAIT_TIMEOUT", defaultDBPoolWait)
 	if c.DB.PoolWait > time.Minute {
 		p.fail("DB_POOL_WAIT_TIMEOUT must be at most 1m, not %s", c.DB.PoolWait)
+	}
+	c.DB.ReadURL = p.secret("DATABASE_READ_URL", "")
+	if u, err := url.Parse(c.DB.ReadURL); c.DB.ReadURL != "" && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
+		p.fail("DATABASE_READ_URL must be a postgres:// URL")
+	}
+	c.DB.ReadAfterWrite = p.duration("DATABASE_READ_AFTER_WRITE", 5*time.Second)
+	c.DB.ReadMaxLag = p.durationOrOff("DATABASE_READ_MAX_LAG", 2*time.Second)
+	c.DB.ReadCheckInterval = p.duration("DATABASE_READ_CHECK_INTERVAL", time.Second)
+	if c.DB.ReadCheckInterval < 100*time.Millisecond || c.DB.ReadCheckInterval > time.Minute {
+		p.fail("DATABASE_READ_CHECK_INTERVAL must be between 100ms and 1m, not %s", c.DB.ReadCheckInterval)
+	}
+	if c.DB.ReadAfterWrite > time.Hour {
+		p.fail("DATABASE_READ_AFTER_WRITE must be at most 1h, not %s", c.DB.ReadAfterWrite)
+	}
+	if c.DB.ReadURL != "" && c.DB.ReadMaxLag > 0 && c.DB.ReadAfterWrite < c.DB.ReadMaxLag+c.DB.ReadCheckInterval {
+		p.fail("DATABASE_READ_AFTER_WRITE (%s) must be at least DATABASE_READ_MAX_LAG + DATABASE_READ_CHECK_INTERVAL (%s): "+
+			"otherwise a caller may read the replica before it holds their change", c.DB.ReadAfterWrite, c.DB.ReadMaxLag+c.DB.ReadCheckInterval)
 	}
 
 	c.Redis.URL = p.secret("REDIS_URL", devRedis)

@@ -114,14 +114,18 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 
 		"NOTIFICATION_GROUP_WINDOW": "-1h",
 		"NOTIFICATION_OUTBOX_AGE":   "0s",
+
+		"DATABASE_READ_URL":            "mysql://y",
+		"DATABASE_READ_CHECK_INTERVAL": "10ms",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
 		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL",
-		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "REPLICATE_TIMEOUT", "NOTIFICATION_GROUP_WINDOW", "NOTIFICATION_OUTBOX_AGE"} {
+		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "REPLICATE_TIMEOUT", "NOTIFICATION_GROUP_WINDOW", "NOTIFICATION_OUTBOX_AGE",
+		"DATABASE_READ_URL", "DATABASE_READ_CHECK_INTERVAL"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Equal(t, 18, strings.Count(err.Error(), "\n  - "), err.Error())
+	require.Equal(t, 20, strings.Count(err.Error(), "\n  - "), err.Error())
 }
 
 func TestLoadConfigShortSecretInProduction(t *testing.T) {
@@ -132,6 +136,41 @@ func TestLoadConfigShortSecretInProduction(t *testing.T) {
 	}))
 	require.ErrorContains(t, err, "SECRET_KEY must be at least 32 characters")
 	require.ErrorContains(t, err, "BCRYPT_COST must be at least 10 in production")
+}
+
+// TestLoadConfigReadReplica: the read replica's settings, their defaults,
+// and the window that must cover the lag bound plus a check.
+func TestLoadConfigReadReplica(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.DB.ReadURL)
+	require.Equal(t, 5*time.Second, c.DB.ReadAfterWrite)
+	require.Equal(t, 2*time.Second, c.DB.ReadMaxLag)
+	require.Equal(t, time.Second, c.DB.ReadCheckInterval)
+
+	c, err = LoadConfig(envMap(map[string]string{
+		"DATABASE_READ_URL": "postgres://replica/lokiz", "DATABASE_READ_AFTER_WRITE": "2s",
+		"DATABASE_READ_MAX_LAG": "0", "DATABASE_READ_CHECK_INTERVAL": "200ms",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "postgres://replica/lokiz", c.DB.ReadURL)
+	require.Equal(t, 2*time.Second, c.DB.ReadAfterWrite)
+	require.Zero(t, c.DB.ReadMaxLag, "0 sets no bound")
+
+	_, err = LoadConfig(envMap(map[string]string{
+		"DATABASE_READ_URL": "postgres://replica/lokiz", "DATABASE_READ_AFTER_WRITE": "2s", "DATABASE_READ_MAX_LAG": "2s",
+	}))
+	require.ErrorContains(t, err, "DATABASE_READ_AFTER_WRITE (2s) must be at least DATABASE_READ_MAX_LAG + DATABASE_READ_CHECK_INTERVAL (3s)")
+	for _, bad := range []map[string]string{
+		{"DATABASE_READ_AFTER_WRITE": "0"},
+		{"DATABASE_READ_AFTER_WRITE": "2h"},
+		{"DATABASE_READ_MAX_LAG": "-1s"},
+		{"DATABASE_READ_CHECK_INTERVAL": "2m"},
+	} {
+		_, err = LoadConfig(envMap(bad))
+		require.Error(t, err, "%v", bad)
+	}
 }
 
 // TestLoadConfigPrivacyLimits: the limits of issue 11's private searches
