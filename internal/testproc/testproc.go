@@ -170,6 +170,9 @@ type Redis struct {
 	// Args are extra redis-server arguments (a replicaof, cluster or
 	// sentinel setting), given at every start.
 	Args []string
+	// Conf is a config file given as redis-server's first argument (a
+	// sentinel needs one it can rewrite), or "".
+	Conf string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 	Log  *bytes.Buffer
@@ -219,8 +222,12 @@ func (r *Redis) Start(t *testing.T) {
 // answers there.
 func (r *Redis) Launch() error {
 	r.Log = &bytes.Buffer{}
-	r.cmd = exec.Command(RedisServer, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	var conf []string
+	if r.Conf != "" {
+		conf = []string{r.Conf}
+	}
+	r.cmd = exec.Command(RedisServer, append(conf, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no")...)
 	r.cmd.Args = append(r.cmd.Args, r.Args...)
 	var mu sync.Mutex
 	r.cmd.Stdout = LockedWriter{Mu: &mu, B: r.Log}
