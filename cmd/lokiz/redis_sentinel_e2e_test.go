@@ -56,8 +56,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 	pool, err := db.Open(ctx, dbURL, db.PoolOptions{MaxConns: 2})
 	require.NoError(t, err)
 	defer pool.Close()
-	ownerToken, owner := c.register("owner_ha")
-	_ = ownerToken
+	_, owner := c.register("owner_ha")
 	const nVideos, nUsers = 4, 30
 	videos := make([]string, nVideos)
 	for i := range videos {
@@ -72,8 +71,8 @@ func TestRedisSentinelFailover(t *testing.T) {
 	// i%nVideos: each pair once, so the view counts and the like is new).
 	// It reports what was acknowledged; an error answer is not retried: the
 	// client saw a failure, so the system owes nothing.
-	type acked struct{ like, view bool }
-	step := func(i int) (a acked, statuses []int) {
+	type outcome struct{ like, view bool }
+	step := func(i int) (a outcome, statuses []int) {
 		tok, vid := tokens[i/nVideos], videos[i%nVideos]
 		status, _ := c.call("POST", "/v1/likes/videos/"+vid, tok, nil)
 		a.like = status == http.StatusCreated
@@ -85,7 +84,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 	}
 	var likes, views [nVideos]int // acknowledged, per video
 	var preKillViews int
-	record := func(i int, a acked) {
+	record := func(i int, a outcome) {
 		if a.like {
 			likes[i%nVideos]++
 		}
