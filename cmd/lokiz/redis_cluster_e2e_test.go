@@ -15,6 +15,7 @@ import (
 
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/redisurl"
 	"github.com/lokiz/lokiz/internal/testproc"
 )
 
@@ -39,7 +40,7 @@ func TestRedisClusterJourney(t *testing.T) {
 		"DASHBOARD_PASSWORD": "cluster-dash",
 		"SECRET_KEY":         strings.Repeat("c", 40), "BCRYPT_COST": "4", "WORKER_CONCURRENCY": "2",
 		"SHUTDOWN_TIMEOUT": "5s", "LOG_FORMAT": "json", "STORAGE_DIR": t.TempDir(),
-		"VIEW_FLUSH_INTERVAL": "1s",
+		"VIEW_FLUSH_INTERVAL": "1s", "TRENDING_INTERVAL": "1s",
 	})
 	aliceToken, alice := c.register("alice_cl")
 	bobToken, _ := c.register("bob_cl")
@@ -87,7 +88,33 @@ func TestRedisClusterJourney(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, "%v", out)
 	}
 
-	// asynqmon on a ClusterClient: its queue list and its cluster page.
+	// trending:recompute publishes a snapshot and then its pointer (two
+	// slots); the for-you ranking above read it.
+	cfg, err := redisurl.Parse(cluster.URL())
+	require.NoError(t, err)
+	rdb := cfg.NewClient(2, time.Second)
+	defer rdb.Close()
+	require.Eventually(t, func() bool {
+		snap, err := rdb.Get(context.Background(), "lokiz:trending:current").Result()
+		return err == nil && snap != "" && rdb.Exists(context.Background(), "lokiz:trending:snapshot:"+snap).Val() == 1
+	}, 30*time.Second, 100*time.Millisecond, "no trending snapshot published; logs:\n%s", c.logs)
+
+	// asynqmon on a ClusterClient: its queue list, its cluster page and the
+	// scheduler's entries (the heartbeat writes its list and then the index,
+	// two slots).
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest("GET", "http://"+dashAddr+"/monitoring/api/scheduler_entries", nil)
+		req.SetBasicAuth("admin", "cluster-dash")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Entries []any `json:"entries"`
+		}
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&out) == nil && len(out.Entries) > 0
+	}, 30*time.Second, 200*time.Millisecond, "asynqmon lists no scheduler entries")
 	for _, path := range []string{"/monitoring/api/queues", "/monitoring/api/redis_info"} {
 		req, _ := http.NewRequest("GET", "http://"+dashAddr+path, nil)
 		req.SetBasicAuth("admin", "cluster-dash")
