@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/internal/redisurl"
@@ -39,5 +40,17 @@ func TestSentinelSetAndCluster(t *testing.T) {
 		// A multi-key command over slots of different nodes is refused:
 		// the check the Cluster tests rely on is real.
 		require.ErrorContains(t, c.MGet(ctx, "a", "b", "c").Err(), "CROSSSLOT")
+		// The key pairs LOKIZ used together before their hash tags (see
+		// docs/operations.md, Redis deployments) were refused: an MGET by
+		// Redis, a MULTI by go-redis itself; the tagged ones are not.
+		u := "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+		require.ErrorContains(t, c.MGet(ctx, "lokiz:foryou:latest:"+u, "lokiz:foryou:changed:"+u).Err(), "CROSSSLOT")
+		require.NoError(t, c.MGet(ctx, "lokiz:foryou:{"+u+"}:latest", "lokiz:foryou:{"+u+"}:changed").Err())
+		_, err = c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, "lokiz:trending:snapshot:s1", "x", 0)
+			p.Set(ctx, "lokiz:trending:current", "s1", 0)
+			return nil
+		})
+		require.ErrorIs(t, err, goredis.ErrCrossSlot)
 	})
 }
