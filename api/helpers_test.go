@@ -143,11 +143,17 @@ func newEnv(t testing.TB, mutate ...func(*api.Config)) *testEnv {
 // newEnvWithStore is newEnv over a database the caller provides.
 func newEnvWithStore(t testing.TB, store *db.Store, mutate ...func(*api.Config)) *testEnv {
 	t.Helper()
+	return newEnvWithRedis(t, store, newRedis(t), mutate...)
+}
+
+// newEnvWithRedis is newEnv over a database and a Redis client the caller
+// provides (a client with a pool of its own size, say).
+func newEnvWithRedis(t testing.TB, store *db.Store, rdb *redis.Client, mutate ...func(*api.Config)) *testEnv {
+	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	rdb := newRedis(t)
 	qc := asynq.NewClientFromRedisClient(rdb)
 	t.Cleanup(func() { _ = qc.Close() })
 	logger, logs := testkit.NewLogger()

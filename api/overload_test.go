@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lokiz/lokiz/db"
 	"github.com/lokiz/lokiz/db/dbtest"
+	"github.com/lokiz/lokiz/internal/testkit"
 )
 
 // A request that finds every PostgreSQL connection busy waits at most the
@@ -81,4 +84,43 @@ func TestPoolWaitCallerDeadlineIsNotPoolBusy(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.False(t, db.IsPoolBusy(err), "%v", err)
 	require.Zero(t, db.PoolWaitTimeouts(pool))
+}
+
+// A request that finds every Redis connection busy waits at most
+// REDIS_POOL_TIMEOUT (the client's PoolTimeout), then answers 503
+// unavailable, reason overloaded, with Retry-After, and is counted under
+// dependency="redis"; once the connection is free the same request counts.
+func TestRedisPoolExhaustedIs503Overloaded(t *testing.T) {
+	t.Parallel()
+	const wait = 300 * time.Millisecond
+	rdb := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(), DB: redisDB, PoolSize: 1, PoolTimeout: wait})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store := dbtest.NewStore(t)
+	e := newEnvWithRedis(t, store, rdb)
+	_, owner := e.register("redis_pool_owner")
+	video := dbtest.Video(t, store, dbtest.VideoOpts{Owner: uuid.MustParse(owner), NoMedia: true}).ID
+
+	held := rdb.Conn() // takes the pool's only connection on first use
+	require.NoError(t, held.Ping(context.Background()).Err())
+	start := time.Now()
+	res := e.do(req{method: "POST", path: "/v1/videos/" + video.String() + "/view", unspecified: true})
+	took := time.Since(start)
+	require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Raw)
+	require.Equal(t, "unavailable", res.Body["code"], "%s", res.Raw)
+	require.Equal(t, "overloaded", reason(res))
+	require.Equal(t, "1", res.Header.Get("Retry-After"))
+	require.GreaterOrEqual(t, took, wait, "the request waited for a connection first")
+	require.Less(t, took, wait+2*time.Second, "and not much longer than the wait")
+	require.NoError(t, held.Close())
+
+	res = e.do(req{method: "POST", path: "/v1/videos/" + video.String() + "/view", unspecified: true})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	require.Equal(t, true, res.Body["counted"], "%s", res.Raw)
+
+	require.NotContains(t, e.logs.String(), `"level":"ERROR"`)
+	w := httptest.NewRecorder()
+	e.srv.Metrics().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body, _ := io.ReadAll(w.Body)
+	require.Contains(t, string(body), `lokiz_http_overloaded_total{dependency="redis"} 1`)
+	require.NotContains(t, string(body), `status="500"`)
 }

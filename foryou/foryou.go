@@ -56,11 +56,19 @@ const (
 // a user's are SnapshotPrefix + "<user id>." + a timestamp.
 const SnapshotPrefix = "foryou."
 
-const (
-	latestKey  = "lokiz:foryou:latest:"
-	changedKey = "lokiz:foryou:changed:" // unix nanoseconds of the last signal change
-	claimKey   = "lokiz:foryou:claim:"   // + user id + ":" + reason
-)
+// A user's keys share the hash tag {<user id>}, so FirstPage's MGET of the
+// pointer and the marker is one command on one node of a Redis Cluster
+// (before the tag they were lokiz:foryou:latest:<id> and so on; a deploy
+// that renames them leaves each user one synchronous ranking, as when the
+// pointer expires).
+func userKey(user, name string) string { return "lokiz:foryou:{" + user + "}:" + name }
+
+// latestKey names the user's latest ranking; changedKey holds the unix
+// nanoseconds of the last signal change; claimKey, one per refresh reason,
+// is the claim on that refresh.
+func latestKey(user string) string        { return userKey(user, "latest") }
+func changedKey(user string) string       { return userKey(user, "changed") }
+func claimKey(user, reason string) string { return userKey(user, "claim:"+reason) }
 
 // Ranker computes and finds users' rankings.
 type Ranker struct {
@@ -80,7 +88,7 @@ func UserPrefix(viewer uuid.UUID) string { return SnapshotPrefix + viewer.String
 // Latest returns the name of viewer's most recent ranking while it is
 // fresh, or "" when there is none.
 func (r *Ranker) Latest(ctx context.Context, viewer uuid.UUID) (string, error) {
-	snap, err := r.rdb.Get(ctx, latestKey+viewer.String()).Result()
+	snap, err := r.rdb.Get(ctx, latestKey(viewer.String())).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	} else if err != nil {
@@ -96,7 +104,7 @@ func (r *Ranker) Latest(ctx context.Context, viewer uuid.UUID) (string, error) {
 // a latest ranking older than RefreshAfter.
 func (r *Ranker) FirstPage(ctx context.Context, viewer uuid.UUID) (snap string, refresh bool, err error) {
 	user := viewer.String()
-	vals, err := r.rdb.MGet(ctx, latestKey+user, changedKey+user).Result()
+	vals, err := r.rdb.MGet(ctx, latestKey(user), changedKey(user)).Result()
 	if err != nil {
 		return "", false, fmt.Errorf("foryou: latest ranking: %w", err)
 	}
@@ -109,7 +117,7 @@ func (r *Ranker) FirstPage(ctx context.Context, viewer uuid.UUID) (snap string, 
 	if reason == "" {
 		return snap, false, nil
 	}
-	ok, err := r.rdb.SetNX(ctx, claimKey+user+":"+reason, 1, claimTTL).Result()
+	ok, err := r.rdb.SetNX(ctx, claimKey(user, reason), 1, claimTTL).Result()
 	if err != nil {
 		return "", false, fmt.Errorf("foryou: claim refresh: %w", err)
 	}
@@ -140,7 +148,7 @@ func refreshReason(snap, changed string, now time.Time) string {
 // blocks, comments) changed now: the next first page asks for a new
 // ranking. The record lives as long as a latest ranking (Fresh).
 func (r *Ranker) SignalsChanged(ctx context.Context, viewer uuid.UUID) error {
-	err := r.rdb.Set(ctx, changedKey+viewer.String(), strconv.FormatInt(time.Now().UnixNano(), 10), Fresh).Err()
+	err := r.rdb.Set(ctx, changedKey(viewer.String()), strconv.FormatInt(time.Now().UnixNano(), 10), Fresh).Err()
 	if err != nil {
 		return fmt.Errorf("foryou: record signal change: %w", err)
 	}
@@ -161,7 +169,7 @@ func (r *Ranker) Refresh(ctx context.Context, viewer uuid.UUID) (string, error) 
 	if err := r.ranking.Keep(ctx, snap, ids); err != nil {
 		return "", err
 	}
-	if err := r.rdb.Set(ctx, latestKey+viewer.String(), snap, Fresh).Err(); err != nil {
+	if err := r.rdb.Set(ctx, latestKey(viewer.String()), snap, Fresh).Err(); err != nil {
 		return "", fmt.Errorf("foryou: remember ranking: %w", err)
 	}
 	return snap, nil

@@ -66,19 +66,23 @@ func (s *Scheduler) beat(ctx context.Context, now time.Time) error {
 	}
 	s.hb.mu.Unlock()
 	key := schedulerEntriesKey(s.hb.id)
+	// The list is replaced in one MULTI, and the index that names it is
+	// written after: asynq's fixed key names put the two in different Redis
+	// Cluster slots, which one MULTI cannot span.
 	pipe := s.rdb.TxPipeline()
-	pipe.ZAdd(ctx, allSchedulersKey, redis.Z{Score: float64(now.Add(ttl).Unix()), Member: key})
 	pipe.Del(ctx, key)
 	pipe.LPush(ctx, key, args...)
 	pipe.Expire(ctx, key, ttl)
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	return s.rdb.ZAdd(ctx, allSchedulersKey, redis.Z{Score: float64(now.Add(ttl).Unix()), Member: key}).Err()
 }
 
 // clearBeat removes this replica's entries at a clean stop.
 func (s *Scheduler) clearBeat(ctx context.Context) {
 	key := schedulerEntriesKey(s.hb.id)
-	pipe := s.rdb.TxPipeline()
+	pipe := s.rdb.Pipeline() // two slots in a Cluster, as in beat
 	pipe.ZRem(ctx, allSchedulersKey, key)
 	pipe.Del(ctx, key)
 	if _, err := pipe.Exec(ctx); err != nil {

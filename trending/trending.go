@@ -30,8 +30,11 @@ type Ranking struct {
 // New returns a Ranking over rdb.
 func New(rdb redis.UniversalClient) *Ranking { return &Ranking{rdb: rdb} }
 
-// Publish stores ids (best first) as snapshot and makes it current in one
-// transaction, so readers see either the old ranking or the whole new one.
+// Publish stores ids (best first) as snapshot and then makes it current,
+// so readers see either the old ranking or the whole new one. The pointer
+// is set after the snapshot's transaction rather than inside it: the two
+// keys hash to different slots of a Redis Cluster, where one MULTI cannot
+// hold both.
 func (r *Ranking) Publish(ctx context.Context, snapshot string, ids []uuid.UUID) error {
 	return r.store(ctx, snapshot, ids, true)
 }
@@ -55,11 +58,13 @@ func (r *Ranking) store(ctx context.Context, snapshot string, ids []uuid.UUID, c
 		pipe.ZAdd(ctx, key, members...)
 	}
 	pipe.Expire(ctx, key, snapshotLife)
-	if current {
-		pipe.Set(ctx, currentKey, snapshot, 0)
-	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("store ranking snapshot: %w", err)
+	}
+	if current {
+		if err := r.rdb.Set(ctx, currentKey, snapshot, 0).Err(); err != nil {
+			return fmt.Errorf("make ranking snapshot current: %w", err)
+		}
 	}
 	return nil
 }

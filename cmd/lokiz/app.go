@@ -28,6 +28,7 @@ import (
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/dashboard"
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/internal/redisurl"
 	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/mail/mailtest"
 	"github.com/lokiz/lokiz/payments"
@@ -50,7 +51,7 @@ type app struct {
 	log     *slog.Logger
 	pool    *pgxpool.Pool
 	store   *db.Store
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	storage storage.Store
 	catalog replicate.Catalog
 	// tierLimits are the catalog's studio limits of each tier.
@@ -165,17 +166,17 @@ func (a *app) connect(ctx context.Context, requireSchema bool) error {
 			return err
 		}
 	}
-	opts, err := redis.ParseURL(a.cfg.Redis.URL)
+	rc, err := redisurl.Parse(a.cfg.Redis.URL)
 	if err != nil {
 		a.close()
 		return fmt.Errorf("parse REDIS_URL: %w", err)
 	}
-	opts.PoolSize, opts.PoolTimeout = a.cfg.Redis.PoolSize, a.cfg.Redis.PoolTimeout
-	a.rdb = redis.NewClient(opts)
+	a.rdb = rc.NewClient(a.cfg.Redis.PoolSize, a.cfg.Redis.PoolTimeout)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		a.close()
-		return fmt.Errorf("connect to Redis (REDIS_URL): %w", err)
+		return fmt.Errorf("connect to Redis (REDIS_URL, %s): %w", rc, err)
 	}
+	a.log.Debug("redis connected", "redis", rc.String())
 	st, err := storage.New(ctx, storage.Config{
 		Backend: a.cfg.Storage.Backend,
 		Local: storage.LocalConfig{

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/internal/redisurl"
 	"github.com/lokiz/lokiz/mail"
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
@@ -449,8 +450,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Redis.URL = p.secret("REDIS_URL", devRedis)
 	if c.Redis.URL == "" {
 		p.fail("REDIS_URL is required in production")
-	} else if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		p.fail("REDIS_URL must be a redis:// or rediss:// URL")
+	} else if _, err := redisurl.Parse(c.Redis.URL); err != nil {
+		p.fail("REDIS_URL: %v (forms: redis://host:port/db, redis-sentinel://host1:port1,host2:port2/<master-name>[/db], redis-cluster://host1:port1,host2:port2)", err)
 	}
 	c.Redis.PoolSize = p.intIn("REDIS_POOL_SIZE", defaultRedisPoolSize, 1, 10000)
 	c.Redis.PoolTimeout = p.duration("REDIS_POOL_TIMEOUT", defaultRedisPoolTimeout)

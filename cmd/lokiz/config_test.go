@@ -582,3 +582,34 @@ func TestWorkerQueues(t *testing.T) {
 	require.ErrorContains(t, err, `WORKER_QUEUES: unknown queue "ffmpeg"`)
 	require.ErrorContains(t, err, "ai, ai_priority, critical, default, email, low, media")
 }
+
+// TestLoadConfigRedisURLForms: REDIS_URL takes a server, a Sentinel set or
+// a Cluster node list (internal/redisurl), and refuses the rest at startup
+// without echoing a password.
+func TestLoadConfigRedisURLForms(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{
+		"redis://127.0.0.1:6379/0",
+		"rediss://:pw@cache.example:6380/1",
+		"redis-sentinel://s1:26379,s2:26379,s3:26379/mymaster",
+		"redis-sentinel://:pw@s1:26379,s2:26379/mymaster/2?sentinel_password=x",
+		"redis-cluster://n1:7000,n2:7001,n3:7002",
+		"redis-cluster://:pw@n1:7000/0",
+	} {
+		c, err := LoadConfig(envMap(map[string]string{"REDIS_URL": ok}))
+		require.NoError(t, err, ok)
+		require.Equal(t, ok, c.Redis.URL)
+	}
+	for bad, want := range map[string]string{
+		"redis-sentinel://s1:26379,s2:26379":         "master's name",
+		"redis-cluster://:hunter2@n1:7000,n2:7001/3": "only database 0",
+		"redis-sentinel://:hunter2@s1:x/m":           "bad address",
+		"memcached://x":                              "unknown scheme",
+	} {
+		_, err := LoadConfig(envMap(map[string]string{"REDIS_URL": bad}))
+		require.ErrorContains(t, err, "REDIS_URL: ", bad)
+		require.ErrorContains(t, err, want, bad)
+		require.NotContains(t, err.Error(), "hunter2")
+		require.Equal(t, 1, strings.Count(err.Error(), "\n  - "), err.Error())
+	}
+}

@@ -170,9 +170,16 @@ type Redis struct {
 	// Args are extra redis-server arguments (a replicaof, cluster or
 	// sentinel setting), given at every start.
 	Args []string
+	// Conf is a config file given as redis-server's first argument (a
+	// sentinel needs one it can rewrite), or "".
+	Conf string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 	Log  *bytes.Buffer
+	// dir is the process's working directory, where a replica writes the
+	// RDB of its full sync: a temporary one, removed by Kill, never the
+	// test's package directory.
+	dir string
 }
 
 // StartRedis starts redis-server on a free port; args are extra
@@ -219,9 +226,21 @@ func (r *Redis) Start(t *testing.T) {
 // answers there.
 func (r *Redis) Launch() error {
 	r.Log = &bytes.Buffer{}
-	r.cmd = exec.Command(RedisServer, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	var conf []string
+	if r.Conf != "" {
+		conf = []string{r.Conf}
+	}
+	r.cmd = exec.Command(RedisServer, append(conf, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no")...)
 	r.cmd.Args = append(r.cmd.Args, r.Args...)
+	if r.dir == "" {
+		dir, err := os.MkdirTemp("", "lokiz-redis")
+		if err != nil {
+			return err
+		}
+		r.dir = dir
+	}
+	r.cmd.Dir = r.dir
 	var mu sync.Mutex
 	r.cmd.Stdout = LockedWriter{Mu: &mu, B: r.Log}
 	r.cmd.Stderr = r.cmd.Stdout
@@ -266,6 +285,10 @@ func (r *Redis) Kill() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
 		<-r.done
+	}
+	if r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+		r.dir = ""
 	}
 }
 
