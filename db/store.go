@@ -35,6 +35,7 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	cfg.AfterConnect = registerTypes
 	if opts.AcquireTimeout > 0 {
 		cfg.ConnConfig.Tracer = &acquireLimiter{wait: opts.AcquireTimeout}
 	}
