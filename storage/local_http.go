@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -95,9 +96,25 @@ func expiry(now time.Time, ttl time.Duration) int64 {
 // re-derived from validated values before verifying, so none can contain the
 // separator.
 func (l *Local) sign(method, key string, expires int64, contentType string, maxBytes int64) string {
-	mac := hmac.New(sha256.New, l.key)
-	fmt.Fprintf(mac, "%s\n%s\n%d\n%s\n%d", method, key, expires, contentType, maxBytes)
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	// The MAC is pooled: hmac.New hashes the key into its inner and outer
+	// pads, and Reset restores them without doing it again.
+	mac, ok := l.macs.Get().(hash.Hash)
+	if ok {
+		mac.Reset()
+	} else {
+		mac = hmac.New(sha256.New, l.key)
+	}
+	var buf [256]byte
+	msg := append(buf[:0], method...)
+	msg = append(append(msg, '\n'), key...)
+	msg = strconv.AppendInt(append(msg, '\n'), expires, 10)
+	msg = append(append(msg, '\n'), contentType...)
+	msg = strconv.AppendInt(append(msg, '\n'), maxBytes, 10)
+	mac.Write(msg)
+	var sum [sha256.Size]byte
+	sig := base64.RawURLEncoding.EncodeToString(mac.Sum(sum[:0]))
+	l.macs.Put(mac)
+	return sig
 }
 
 // Handler serves the URLs that PresignPut and URL sign, under
