@@ -28,7 +28,7 @@ type Local struct {
 	root            *os.Root // every file access goes through it, so no name can leave Dir
 	baseURL         string
 	key             []byte
-	macs            sync.Pool // of hmac.New(sha256.New, key), for sign
+	macs            sync.Pool // of *pooledMAC over key, for sign
 	transferTimeout time.Duration
 	log             *slog.Logger
 	now             func() time.Time

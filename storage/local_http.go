@@ -96,24 +96,23 @@ func expiry(now time.Time, ttl time.Duration) int64 {
 // re-derived from validated values before verifying, so none can contain the
 // separator.
 func (l *Local) sign(method, key string, expires int64, contentType string, maxBytes int64) string {
-	// The MAC is pooled: hmac.New hashes the key into its inner and outer
-	// pads, and Reset restores them without doing it again.
-	mac, ok := l.macs.Get().(hash.Hash)
+	// The MAC is pooled with its buffers: hmac.New hashes the key into its
+	// inner and outer pads, and Reset restores them without doing it again.
+	m, ok := l.macs.Get().(*pooledMAC)
 	if ok {
-		mac.Reset()
+		m.mac.Reset()
 	} else {
-		mac = hmac.New(sha256.New, l.key)
+		m = &pooledMAC{mac: hmac.New(sha256.New, l.key)}
 	}
-	var buf [256]byte
-	msg := append(buf[:0], method...)
+	msg := append(m.buf[:0], method...)
 	msg = append(append(msg, '\n'), key...)
 	msg = strconv.AppendInt(append(msg, '\n'), expires, 10)
 	msg = append(append(msg, '\n'), contentType...)
-	msg = strconv.AppendInt(append(msg, '\n'), maxBytes, 10)
-	mac.Write(msg)
-	var sum [sha256.Size]byte
-	sig := base64.RawURLEncoding.EncodeToString(mac.Sum(sum[:0]))
-	l.macs.Put(mac)
+	m.buf = strconv.AppendInt(append(msg, '\n'), maxBytes, 10)
+	m.mac.Write(m.buf)
+	m.sum = m.mac.Sum(m.sum[:0])
+	sig := base64.RawURLEncoding.EncodeToString(m.sum)
+	l.macs.Put(m)
 	return sig
 }
 
@@ -344,4 +343,10 @@ func writeJSONError(w http.ResponseWriter, status int, code, detail string) {
 		Detail string `json:"detail"`
 		Code   string `json:"code"`
 	}{detail, code})
+}
+
+// pooledMAC is a keyed MAC with its message and sum buffers, reused whole.
+type pooledMAC struct {
+	mac      hash.Hash
+	buf, sum []byte
 }
