@@ -46,7 +46,7 @@ func TestUUIDCodecRoundTrip(t *testing.T) {
 				gotNil   *uuid.UUID
 				gotPtr   *uuid.UUID
 				gotSlice []uuid.UUID
-				gotNull  uuid.UUID = a // NULL into a plain uuid leaves the zero uuid
+				gotNull  = a // NULL into a plain uuid leaves the zero uuid
 			)
 			var nilPtr *uuid.UUID
 			err := pool.QueryRow(ctx, `SELECT $1::uuid, $1::uuid::text, $2::uuid, $3::uuid, $4::uuid[], NULL::uuid`,
