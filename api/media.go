@@ -18,6 +18,9 @@ func (s *Server) mediaURL(ctx context.Context, key *string) *string {
 	}
 	now := time.Now()
 	expiry := now.Truncate(time.Hour).Add(time.Hour + s.cfg.MediaURLTTL)
+	if u, ok := s.mediaURLs.get(*key, expiry); ok {
+		return &u
+	}
 	u, err := s.storage.URL(ctx, *key, expiry.Sub(now))
 	if err != nil {
 		// A key we stored ourselves always renders; log and show no media
@@ -25,6 +28,7 @@ func (s *Server) mediaURL(ctx context.Context, key *string) *string {
 		s.log.ErrorContext(ctx, "render media url", "key", *key, "error", err)
 		return nil
 	}
+	s.mediaURLs.put(*key, expiry, u)
 	return &u
 }
 

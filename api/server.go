@@ -202,6 +202,8 @@ type Server struct {
 	activity   *activity.Tracker
 	inspector  *tasks.Inspector
 	statsCache statsCache
+	// mediaURLs holds the public media URLs of the current hour (mediaURL).
+	mediaURLs mediaCache
 	// afterSocketRegister, set by tests only, runs between a socket's
 	// registration and its catch-up read.
 	afterSocketRegister atomic.Pointer[func()]

@@ -52,6 +52,7 @@ func poolConfig(url string, opts PoolOptions) (*pgxpool.Config, error) {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(opts.StatementTimeout.Milliseconds())
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	cfg.AfterConnect = registerTypes
 	if opts.AcquireTimeout > 0 {
 		cfg.ConnConfig.Tracer = &acquireLimiter{wait: opts.AcquireTimeout}
 	}

@@ -18,7 +18,8 @@
 # LOAD_THREADS (2), LOAD_ROWS (every row), LOAD_USERS (200), LOAD_VIDEOS
 # (2000), LOAD_LIKES (16700), LOAD_FOLLOWS (2000), LOAD_OUT (load-out: logs,
 # profiles, the table), LOAD_PORT_BASE (55400: PostgreSQL +0, Redis +1, api
-# +2, pprof +3).
+# +2, pprof +3), LOAD_BIN (a lokiz binary to measure instead of building
+# bin/lokiz from the tree: before/after runs of two builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,9 +68,14 @@ done
 
 mkdir -p "$OUT" bin
 rm -f "$OUT"/*.log "$OUT"/*.txt "$OUT"/*.pprof
-log "building bin/lokiz"
-go build -o bin/lokiz ./cmd/lokiz
-LOKIZ=$(realpath bin/lokiz)
+if [ -n "${LOAD_BIN:-}" ]; then
+	LOKIZ=$(realpath "$LOAD_BIN")
+	log "using $LOKIZ (LOAD_BIN)"
+else
+	log "building bin/lokiz"
+	go build -o bin/lokiz ./cmd/lokiz
+	LOKIZ=$(realpath bin/lokiz)
+fi
 
 TMP=$(mktemp -d /tmp/lokiz-load.XXXXXX)
 PIDS=()

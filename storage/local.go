@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -27,6 +28,7 @@ type Local struct {
 	root            *os.Root // every file access goes through it, so no name can leave Dir
 	baseURL         string
 	key             []byte
+	macs            sync.Pool // of *pooledMAC over key, for sign
 	transferTimeout time.Duration
 	log             *slog.Logger
 	now             func() time.Time

@@ -19,9 +19,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +70,7 @@ func ValidSource(s string) bool {
 type Counter struct {
 	rdb          redis.UniversalClient
 	key          []byte
+	macs         sync.Pool // of *pooledMAC over key, for keyedHash
 	dedupeWindow time.Duration
 	now          func() time.Time
 }
@@ -86,21 +89,38 @@ func (c *Counter) ViewerID(userID *uuid.UUID, ip, userAgent string) string {
 	if userID != nil {
 		return "u:" + userID.String()
 	}
-	mac := hmac.New(sha256.New, c.key)
-	mac.Write([]byte(ip))
-	mac.Write([]byte{0})
-	mac.Write([]byte(userAgent))
-	return "a:" + hex.EncodeToString(mac.Sum(nil)[:16])
+	return "a:" + c.keyedHash(ip, userAgent)
 }
 
 // clientHash is a keyed hash of a client IP alone, for the per-IP cap on
 // anonymous viewers.
 func (c *Counter) clientHash(ip string) string {
-	mac := hmac.New(sha256.New, c.key)
-	mac.Write([]byte("ip"))
-	mac.Write([]byte{0})
-	mac.Write([]byte(ip))
-	return hex.EncodeToString(mac.Sum(nil)[:16])
+	return c.keyedHash("ip", ip)
+}
+
+// keyedHash is the hex of the first 16 bytes of HMAC-SHA256(key, a "\x00"
+// b): ViewerID hashes (ip, user agent), clientHash ("ip", ip). The MAC
+// comes from a pool: hmac.New hashes the key into its pads on every call,
+// Reset restores them.
+func (c *Counter) keyedHash(a, b string) string {
+	m, ok := c.macs.Get().(*pooledMAC)
+	if ok {
+		m.mac.Reset()
+	} else {
+		m = &pooledMAC{mac: hmac.New(sha256.New, c.key)}
+	}
+	m.buf = append(append(append(m.buf[:0], a...), 0), b...)
+	m.mac.Write(m.buf)
+	m.sum = m.mac.Sum(m.sum[:0])
+	out := hex.EncodeToString(m.sum[:16])
+	c.macs.Put(m)
+	return out
+}
+
+// pooledMAC is a keyed MAC with its message and sum buffers, reused whole.
+type pooledMAC struct {
+	mac      hash.Hash
+	buf, sum []byte
 }
 
 // recordScript counts a view unless this viewer was counted for this video
