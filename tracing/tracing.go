@@ -67,7 +67,13 @@ func Start(ctx context.Context, cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
-	return newProvider(cfg, sdktrace.WithBatcher(exp)), nil
+	return New(cfg, exp), nil
+}
+
+// New returns a provider that batches spans to exp in the background, as
+// Start does with its OTLP exporter.
+func New(cfg Config, exp sdktrace.SpanExporter) *Provider {
+	return newProvider(cfg, sdktrace.WithBatcher(exp))
 }
 
 // NewSyncProvider returns a provider that hands every span to exp as it
