@@ -54,7 +54,7 @@ func TestTraceRequests(t *testing.T) {
 	require.Equal(t, "0102030405060708", root.Links[0].SpanContext.SpanID().String())
 	attrs := map[string]string{}
 	for _, kv := range root.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	require.Equal(t, "/v1/videos/:video_id/view", attrs["http.route"])
 	require.Equal(t, "200", attrs["http.response.status_code"])

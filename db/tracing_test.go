@@ -61,7 +61,7 @@ func TestPoolTracing(t *testing.T) {
 	require.Equal(t, codes.Unset, get.Status.Code, "no rows is an answer")
 	attrs := map[string]string{}
 	for _, kv := range get.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	require.Equal(t, "postgresql", attrs["db.system.name"])
 	require.Contains(t, attrs["db.query.text"], "$1")
