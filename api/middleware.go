@@ -90,6 +90,9 @@ func (s *Server) accessLog(c *gin.Context) {
 		slog.Int("bytes", c.Writer.Size()),
 		slog.String("ip", c.ClientIP()),
 	}
+	if id := traceID(c); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
 	if u, ok := currentUser(c); ok {
 		attrs = append(attrs, slog.String("user_id", u.ID.String()))
 		if u.APIKeyID != uuid.Nil {

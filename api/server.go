@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lokiz/lokiz"
 	"github.com/lokiz/lokiz/activity"
@@ -180,6 +181,9 @@ type Deps struct {
 	// Activity counts active users; nil builds one over Redis with
 	// Config.ActivityPrefix.
 	Activity *activity.Tracker
+	// Tracer starts each request's server span (package tracing); nil
+	// (tracing off) installs no tracing middleware.
+	Tracer trace.Tracer
 }
 
 // Server is the api: a gin engine plus what its handlers share.
@@ -313,6 +317,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	r.ContextWithFallback = true
 	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("api: TRUSTED_PROXIES: %w", err)
+	}
+	if deps.Tracer != nil {
+		r.Use(traceRequests(deps.Tracer))
 	}
 	r.Use(withRequestID, s.recoverPanics, s.accessLog, metrics.observe, s.cors)
 	r.NoRoute(func(c *gin.Context) { s.writeError(c, lokiz.Errorf(lokiz.ENOTFOUND, "Not found")) })

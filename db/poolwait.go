@@ -102,8 +102,13 @@ func (l *acquireLimiter) TraceAcquireEnd(ctx context.Context, _ *pgxpool.Pool, d
 // since it opened (0 for a pool without an acquire timeout): the
 // lokiz_db_pool_wait_timeouts_total metric.
 func PoolWaitTimeouts(pool *pgxpool.Pool) int64 {
-	if l, ok := pool.Config().ConnConfig.Tracer.(*acquireLimiter); ok {
-		return l.timeouts.Load()
+	switch t := pool.Config().ConnConfig.Tracer.(type) {
+	case *acquireLimiter:
+		return t.timeouts.Load()
+	case *spanTracer:
+		if t.limiter != nil {
+			return t.limiter.timeouts.Load()
+		}
 	}
 	return 0
 }

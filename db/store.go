@@ -20,6 +20,9 @@ type PoolOptions struct {
 	// connection when all MaxConns are busy; past it the statement fails
 	// with ErrPoolBusy. 0 waits as long as the caller's context.
 	AcquireTimeout time.Duration
+	// Tracing makes a span of each statement run under a recording span
+	// (package tracing). Off, no tracer is installed for it.
+	Tracing bool
 }
 
 // Open connects a pool to url and pings it.
@@ -53,8 +56,13 @@ func poolConfig(url string, opts PoolOptions) (*pgxpool.Config, error) {
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	cfg.AfterConnect = registerTypes
+	var limiter *acquireLimiter
 	if opts.AcquireTimeout > 0 {
-		cfg.ConnConfig.Tracer = &acquireLimiter{wait: opts.AcquireTimeout}
+		limiter = &acquireLimiter{wait: opts.AcquireTimeout}
+		cfg.ConnConfig.Tracer = limiter
+	}
+	if opts.Tracing {
+		cfg.ConnConfig.Tracer = &spanTracer{limiter: limiter}
 	}
 	return cfg, nil
 }

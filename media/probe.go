@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lokiz/lokiz/media/internal/ffrun"
+	"github.com/lokiz/lokiz/tracing"
 )
 
 // InputFormats lists the demuxers ffmpeg and ffprobe may use on an input
@@ -186,9 +187,11 @@ const probeTimeout = 2 * time.Minute
 
 // runFFprobe runs ffprobe with os/exec: ffmpeg-go's ProbeWithTimeout builds
 // its own context from context.Background(), so it cannot be cancelled.
-func runFFprobe(ctx context.Context, path string) ([]byte, error) {
+func runFFprobe(ctx context.Context, path string) (out []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	ctx, span := ffrun.Span(ctx, "ffprobe")
+	defer func() { tracing.End(span, err) }()
 	var stdout bytes.Buffer
 	var stderr ffrun.Tail
 	cmd := exec.CommandContext(ctx, "ffprobe",
@@ -198,7 +201,7 @@ func runFFprobe(ctx context.Context, path string) ([]byte, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	if err == nil {
 		return stdout.Bytes(), nil
 	}

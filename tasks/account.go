@@ -28,7 +28,7 @@ const AccountEraseTimeout = 10 * time.Minute
 // jobs to end before it finishes.
 func NewAccountEraseTask(userID uuid.UUID) *asynq.Task {
 	payload, _ := json.Marshal(UserPayload{UserID: userID}) // cannot fail
-	return asynq.NewTask(TypeAccountErase, payload,
+	return newTask(TypeAccountErase, payload,
 		asynq.Queue(QueueLow),
 		asynq.TaskID(TypeAccountErase+":"+userID.String()),
 		asynq.MaxRetry(20),
@@ -38,6 +38,6 @@ func NewAccountEraseTask(userID uuid.UUID) *asynq.Task {
 
 // NewAccountsReconcileTask is the periodic account-erasure reconciler.
 func NewAccountsReconcileTask() *asynq.Task {
-	return asynq.NewTask(TypeAccountsReconcile, []byte("{}"),
+	return newTask(TypeAccountsReconcile, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
 }

@@ -48,7 +48,7 @@ type AIJobPayload struct {
 // NewAIRunTask runs a job on queue (QueueAI or QueueAIPriority).
 func NewAIRunTask(jobID uuid.UUID, queue string) *asynq.Task {
 	payload, _ := json.Marshal(AIJobPayload{JobID: jobID}) // cannot fail
-	return asynq.NewTask(TypeAIRun, payload,
+	return newTask(TypeAIRun, payload,
 		asynq.Queue(queue),
 		asynq.TaskID(aiRunTaskID(jobID)),
 		asynq.MaxRetry(8),
@@ -67,7 +67,7 @@ func NewAIPollTask(jobID uuid.UUID, queue string, n int, tag string) *asynq.Task
 	if tag != "" {
 		id += ":" + tag
 	}
-	return asynq.NewTask(TypeAIPoll, payload,
+	return newTask(TypeAIPoll, payload,
 		asynq.Queue(queue),
 		asynq.TaskID(id),
 		asynq.MaxRetry(5),
@@ -78,7 +78,7 @@ func NewAIPollTask(jobID uuid.UUID, queue string, n int, tag string) *asynq.Task
 // NewAIFinalizeTask settles a job whose prediction ended.
 func NewAIFinalizeTask(jobID uuid.UUID, queue string) *asynq.Task {
 	payload, _ := json.Marshal(AIJobPayload{JobID: jobID}) // cannot fail
-	return asynq.NewTask(TypeAIFinalize, payload,
+	return newTask(TypeAIFinalize, payload,
 		asynq.Queue(queue),
 		asynq.TaskID(TypeAIFinalize+":"+jobID.String()),
 		asynq.MaxRetry(8),
@@ -89,7 +89,7 @@ func NewAIFinalizeTask(jobID uuid.UUID, queue string) *asynq.Task {
 // NewAICancelTask cancels a canceled job's prediction at Replicate.
 func NewAICancelTask(jobID uuid.UUID) *asynq.Task {
 	payload, _ := json.Marshal(AIJobPayload{JobID: jobID}) // cannot fail
-	return asynq.NewTask(TypeAICancel, payload,
+	return newTask(TypeAICancel, payload,
 		asynq.Queue(QueueCritical),
 		asynq.TaskID(TypeAICancel+":"+jobID.String()),
 		asynq.MaxRetry(10),
@@ -99,7 +99,7 @@ func NewAICancelTask(jobID uuid.UUID) *asynq.Task {
 
 // NewAIReconcileTask is the periodic AI reconciler.
 func NewAIReconcileTask() *asynq.Task {
-	return asynq.NewTask(TypeAIReconcile, []byte("{}"),
+	return newTask(TypeAIReconcile, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
 }
 

@@ -16,6 +16,6 @@ const TypeBansExpire = "bans:expire"
 // idempotent (a lifted ban is no longer found), so a retry or a second run
 // is harmless.
 func NewBansExpireTask() *asynq.Task {
-	return asynq.NewTask(TypeBansExpire, []byte("{}"),
+	return newTask(TypeBansExpire, []byte("{}"),
 		asynq.Queue(QueueDefault), asynq.MaxRetry(2), asynq.Timeout(time.Minute))
 }

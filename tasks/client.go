@@ -7,6 +7,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/lokiz/lokiz/tracing"
 )
 
 // Enqueuer puts a task on a queue. *asynq.Client satisfies it as is.
@@ -60,9 +63,37 @@ func (c *Client) DeleteAIRun(jobID uuid.UUID, queue string) error {
 // Enqueue enqueues task with opts appended to the options its constructor
 // set. It returns nil when the task is already enqueued.
 func (c *Client) Enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Option) error {
-	_, err := c.enqueuer.EnqueueContext(ctx, task, opts...)
+	_, err := c.enqueue(ctx, task, opts...)
 	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}
 	return fmt.Errorf("enqueue %s: %w", task.Type(), err)
+}
+
+// enqueue is the one call to the Enqueuer. Under a recording span (an api
+// request, a running task) it makes the producer span and puts the trace
+// context in the task's headers (tracing.StartEnqueue), so the task's run
+// continues the same trace; a conflict with a task already queued is not a
+// failure of the span.
+func (c *Client) enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	if !tracing.Active(ctx) {
+		return c.enqueuer.EnqueueContext(ctx, task, opts...)
+	}
+	ctx, span := tracing.StartEnqueue(ctx, task)
+	info, err := c.enqueuer.EnqueueContext(ctx, task, opts...)
+	tracing.EnqueuedAs(span, info)
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		span.SetAttributes(attribute.Bool("lokiz.task.duplicate", true))
+		span.End()
+	} else {
+		tracing.End(span, err)
+	}
+	return info, err
+}
+
+// newTask is asynq.NewTask with an empty header map, into which Enqueue
+// writes the trace context: asynq keeps a task's options private, so a
+// task cannot be rebuilt with headers after its constructor ran.
+func newTask(typename string, payload []byte, opts ...asynq.Option) *asynq.Task {
+	return asynq.NewTaskWithHeaders(typename, payload, map[string]string{}, opts...)
 }

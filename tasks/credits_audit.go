@@ -23,7 +23,7 @@ type CreditsAuditPayload struct{}
 // each run a tick-scoped one, and an on-demand audit may run beside it.
 func NewCreditsAuditTask() *asynq.Task {
 	payload, _ := json.Marshal(CreditsAuditPayload{}) // cannot fail: empty struct
-	return asynq.NewTask(TypeCreditsAudit, payload,
+	return newTask(TypeCreditsAudit, payload,
 		asynq.Queue(QueueLow),
 		asynq.MaxRetry(3),
 		asynq.Timeout(2*time.Minute),

@@ -49,7 +49,7 @@ type EmailVerifyPayload struct {
 // NewEmailVerifyTask returns the task of one verification mail.
 func NewEmailVerifyTask(userID, requestID uuid.UUID) *asynq.Task {
 	b, _ := json.Marshal(EmailVerifyPayload{UserID: userID, RequestID: requestID})
-	return asynq.NewTask(TypeEmailVerify, b, emailOpts(TypeEmailVerify+":"+userID.String()+":"+requestID.String())...)
+	return newTask(TypeEmailVerify, b, emailOpts(TypeEmailVerify+":"+userID.String()+":"+requestID.String())...)
 }
 
 // ParseEmailVerify decodes the payload; a bad one wraps asynq.SkipRetry.
@@ -72,7 +72,7 @@ type EmailPasswordResetPayload struct {
 // NewEmailPasswordResetTask returns the task of one reset request.
 func NewEmailPasswordResetTask(email string, requestID uuid.UUID) *asynq.Task {
 	b, _ := json.Marshal(EmailPasswordResetPayload{Email: email, RequestID: requestID})
-	return asynq.NewTask(TypeEmailPasswordReset, b, emailOpts(TypeEmailPasswordReset+":"+requestID.String())...)
+	return newTask(TypeEmailPasswordReset, b, emailOpts(TypeEmailPasswordReset+":"+requestID.String())...)
 }
 
 // ParseEmailPasswordReset decodes the payload; a bad one wraps asynq.SkipRetry.
@@ -94,7 +94,7 @@ func NewEmailNotifyTask(p NotifyPayload) (*asynq.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new %s task: %w", TypeEmailNotify, err)
 	}
-	return asynq.NewTask(TypeEmailNotify, b, emailOpts(EmailNotifyTaskID(p))...), nil
+	return newTask(TypeEmailNotify, b, emailOpts(EmailNotifyTaskID(p))...), nil
 }
 
 // EmailNotifyTaskID is the TaskID of a notification's mail task, also the
@@ -139,7 +139,7 @@ func DigestPeriodEnd(t time.Time, period time.Duration) time.Time {
 func NewEmailDigestTask(userID uuid.UUID, until time.Time, period time.Duration) *asynq.Task {
 	b, _ := json.Marshal(EmailDigestPayload{UserID: userID, Until: until.UTC()})
 	id := EmailDigestTaskID(userID, until)
-	return asynq.NewTask(TypeEmailDigest, b,
+	return newTask(TypeEmailDigest, b,
 		asynq.Queue(QueueEmail), asynq.TaskID(id), asynq.MaxRetry(emailMaxRetry),
 		asynq.Timeout(emailTimeout), asynq.ProcessAt(until), asynq.Retention(max(period, time.Hour)))
 }

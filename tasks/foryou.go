@@ -23,7 +23,7 @@ type UserPayload struct {
 // more.
 func NewForYouRefreshTask(userID uuid.UUID) *asynq.Task {
 	payload, _ := json.Marshal(UserPayload{UserID: userID}) // cannot fail
-	return asynq.NewTask(TypeForYouRefresh, payload,
+	return newTask(TypeForYouRefresh, payload,
 		asynq.Queue(QueueDefault),
 		asynq.TaskID(TypeForYouRefresh+":"+userID.String()),
 		asynq.MaxRetry(1),

@@ -14,7 +14,7 @@ const TypeFramesReconcile = "frames:reconcile"
 
 // NewFramesReconcileTask is the periodic frames reconciler.
 func NewFramesReconcileTask() *asynq.Task {
-	return asynq.NewTask(TypeFramesReconcile, []byte("{}"),
+	return newTask(TypeFramesReconcile, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
 }
 
@@ -23,7 +23,7 @@ func NewFramesReconcileTask() *asynq.Task {
 // archived, and enqueueing attempt n twice is a no-op.
 func NewFramesCaptureRequeueTask(captureID uuid.UUID, n int) *asynq.Task {
 	t := NewFramesCaptureTask(captureID)
-	return asynq.NewTask(t.Type(), t.Payload(),
+	return newTask(t.Type(), t.Payload(),
 		asynq.Queue(QueueMedia),
 		asynq.TaskID(TypeFramesCapture+":"+captureID.String()+":r"+strconv.Itoa(n)),
 		asynq.MaxRetry(3),

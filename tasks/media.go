@@ -34,7 +34,7 @@ type VideoPayload struct {
 // again (a second complete, the reconciler) a no-op while it is queued.
 func NewVideoFinalizeTask(videoID uuid.UUID) *asynq.Task {
 	payload, _ := json.Marshal(VideoPayload{VideoID: videoID}) // cannot fail
-	return asynq.NewTask(TypeVideoFinalize, payload,
+	return newTask(TypeVideoFinalize, payload,
 		asynq.Queue(QueueMedia),
 		asynq.TaskID(TypeVideoFinalize+":"+videoID.String()),
 		asynq.MaxRetry(5),
@@ -53,13 +53,13 @@ func ParseVideoPayload(t *asynq.Task) (VideoPayload, error) {
 
 // NewVideosReconcileTask is the periodic media reconciler.
 func NewVideosReconcileTask() *asynq.Task {
-	return asynq.NewTask(TypeVideosReconcile, []byte("{}"),
+	return newTask(TypeVideosReconcile, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
 }
 
 // NewViewsFlushTask is the periodic view flush.
 func NewViewsFlushTask() *asynq.Task {
-	return asynq.NewTask(TypeViewsFlush, []byte("{}"),
+	return newTask(TypeViewsFlush, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(2*time.Minute))
 }
 
@@ -74,7 +74,7 @@ type FramesPayload struct {
 // NewFramesCaptureTask captures the frames of one capture request.
 func NewFramesCaptureTask(captureID uuid.UUID) *asynq.Task {
 	payload, _ := json.Marshal(FramesPayload{CaptureID: captureID}) // cannot fail
-	return asynq.NewTask(TypeFramesCapture, payload,
+	return newTask(TypeFramesCapture, payload,
 		asynq.Queue(QueueMedia),
 		asynq.TaskID(TypeFramesCapture+":"+captureID.String()),
 		asynq.MaxRetry(3),
@@ -96,14 +96,14 @@ const TypeTrendingRecompute = "trending:recompute"
 
 // NewTrendingRecomputeTask is the periodic trending computation.
 func NewTrendingRecomputeTask() *asynq.Task {
-	return asynq.NewTask(TypeTrendingRecompute, []byte("{}"),
+	return newTask(TypeTrendingRecompute, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
 }
 
 // NewTrendingBootstrapTask asks for a first ranking when there is none yet.
 // Its fixed id keeps a burst of requests to one task for a minute.
 func NewTrendingBootstrapTask() *asynq.Task {
-	return asynq.NewTask(TypeTrendingRecompute, []byte("{}"),
+	return newTask(TypeTrendingRecompute, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute),
 		asynq.TaskID("trending:bootstrap"), asynq.Retention(time.Minute))
 }
@@ -124,7 +124,7 @@ const (
 // minute. The TaskID dedupes a repeated delete while it is queued.
 func NewVideoPurgeTask(videoID uuid.UUID) *asynq.Task {
 	payload, _ := json.Marshal(VideoPayload{VideoID: videoID}) // cannot fail
-	return asynq.NewTask(TypeVideoPurge, payload,
+	return newTask(TypeVideoPurge, payload,
 		asynq.Queue(QueueDefault),
 		asynq.TaskID(TypeVideoPurge+":"+videoID.String()),
 		asynq.MaxRetry(5),
@@ -134,7 +134,7 @@ func NewVideoPurgeTask(videoID uuid.UUID) *asynq.Task {
 
 // NewVideosPurgeTask is the periodic purge sweep.
 func NewVideosPurgeTask() *asynq.Task {
-	return asynq.NewTask(TypeVideosPurge, []byte("{}"),
+	return newTask(TypeVideosPurge, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
 }
 
@@ -175,7 +175,7 @@ type MediaSyncPayload struct {
 func NewVideoMediaSyncTask(videoID uuid.UUID, changedAt time.Time) *asynq.Task {
 	change := changedAt.UnixNano()
 	payload, _ := json.Marshal(MediaSyncPayload{VideoID: videoID, Change: change}) // cannot fail
-	return asynq.NewTask(TypeVideoMediaSync, payload,
+	return newTask(TypeVideoMediaSync, payload,
 		asynq.Queue(QueueDefault),
 		asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeVideoMediaSync, videoID, change)),
 		asynq.MaxRetry(10),
@@ -188,7 +188,7 @@ func NewVideoMediaSyncTask(videoID uuid.UUID, changedAt time.Time) *asynq.Task {
 func NewUserMediaSyncTask(userID uuid.UUID, changedAt time.Time) *asynq.Task {
 	change := changedAt.UnixNano()
 	payload, _ := json.Marshal(MediaSyncPayload{UserID: userID, Change: change}) // cannot fail
-	return asynq.NewTask(TypeUserMediaSync, payload,
+	return newTask(TypeUserMediaSync, payload,
 		asynq.Queue(QueueDefault),
 		asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeUserMediaSync, userID, change)),
 		asynq.MaxRetry(10),

@@ -121,7 +121,7 @@ func NewNotifyTask(p NotifyPayload) (*asynq.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new %s task: %w", TypeNotify, err)
 	}
-	return asynq.NewTask(TypeNotify, payload,
+	return newTask(TypeNotify, payload,
 		asynq.Queue(QueueDefault),
 		asynq.TaskID(p.taskID()),
 		asynq.MaxRetry(5),
@@ -169,7 +169,7 @@ func (c *Client) RequeueNotify(ctx context.Context, p NotifyPayload) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.enqueuer.EnqueueContext(ctx, task)
+	_, err = c.enqueue(ctx, task)
 	if err == nil || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}
@@ -206,6 +206,6 @@ const TypeNotifyOutbox = "notify:outbox"
 // NewNotifyOutboxTask is the periodic outbox drain, on QueueDefault next to
 // the deliveries it enqueues.
 func NewNotifyOutboxTask() *asynq.Task {
-	return asynq.NewTask(TypeNotifyOutbox, []byte("{}"),
+	return newTask(TypeNotifyOutbox, []byte("{}"),
 		asynq.Queue(QueueDefault), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
 }

@@ -49,7 +49,7 @@ type OrderPayload struct {
 // idempotent too, so a later enqueue (a refund, the reconciler) is safe.
 func NewPaymentFulfillTask(orderID uuid.UUID) *asynq.Task {
 	payload, _ := json.Marshal(OrderPayload{OrderID: orderID}) // cannot fail
-	return asynq.NewTask(TypePaymentFulfill, payload,
+	return newTask(TypePaymentFulfill, payload,
 		asynq.Queue(QueueCritical),
 		asynq.TaskID(TypePaymentFulfill+":"+orderID.String()),
 		asynq.MaxRetry(12),
@@ -78,7 +78,7 @@ type ChargePayload struct {
 // refund) is safe.
 func NewStripeChargeRefundedTask(chargeID string) *asynq.Task {
 	payload, _ := json.Marshal(ChargePayload{ChargeID: chargeID}) // cannot fail
-	return asynq.NewTask(TypeStripeChargeRefunded, payload,
+	return newTask(TypeStripeChargeRefunded, payload,
 		asynq.Queue(QueueCritical),
 		asynq.TaskID(TypeStripeChargeRefunded+":"+chargeID),
 		asynq.MaxRetry(12),
@@ -118,7 +118,7 @@ func NewSubscriptionSyncTaskFor(p SubscriptionPayload) *asynq.Task {
 	if p.InvoiceID != "" {
 		id += ":" + p.InvoiceID
 	}
-	return asynq.NewTask(TypeSubscriptionSync, payload,
+	return newTask(TypeSubscriptionSync, payload,
 		asynq.Queue(QueueCritical),
 		asynq.TaskID(id),
 		asynq.MaxRetry(12),
@@ -145,19 +145,19 @@ func ParseSubscriptionPayload(t *asynq.Task) (SubscriptionPayload, error) {
 
 // NewPaymentsReconcileTask is the periodic payment reconciler.
 func NewPaymentsReconcileTask() *asynq.Task {
-	return asynq.NewTask(TypePaymentsReconcile, []byte("{}"),
+	return newTask(TypePaymentsReconcile, []byte("{}"),
 		asynq.Queue(QueueCritical), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
 }
 
 // NewSubscriptionsRenewTask is the periodic renewal of the subscriptions
 // we bill ourselves.
 func NewSubscriptionsRenewTask() *asynq.Task {
-	return asynq.NewTask(TypeSubscriptionsRenew, []byte("{}"),
+	return newTask(TypeSubscriptionsRenew, []byte("{}"),
 		asynq.Queue(QueueCritical), asynq.MaxRetry(2), asynq.Timeout(5*time.Minute))
 }
 
 // NewSubscriptionsExpireTask is the periodic expiry of ended subscriptions.
 func NewSubscriptionsExpireTask() *asynq.Task {
-	return asynq.NewTask(TypeSubscriptionsExpire, []byte("{}"),
+	return newTask(TypeSubscriptionsExpire, []byte("{}"),
 		asynq.Queue(QueueCritical), asynq.MaxRetry(2), asynq.Timeout(2*time.Minute))
 }

@@ -14,6 +14,6 @@ const TypeStatsFlush = "stats:flush"
 // NewStatsFlushTask returns a stats:flush task on QueueLow with 3 retries
 // and a 2-minute timeout.
 func NewStatsFlushTask() *asynq.Task {
-	return asynq.NewTask(TypeStatsFlush, []byte("{}"),
+	return newTask(TypeStatsFlush, []byte("{}"),
 		asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(2*time.Minute))
 }

@@ -3,15 +3,18 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lokiz/lokiz/activity"
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/foryou"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/tracing"
 	"github.com/lokiz/lokiz/trending"
 	"github.com/lokiz/lokiz/views"
 )
@@ -20,6 +23,9 @@ import (
 // logging middleware. Tests call its ProcessTask directly.
 func NewMux(d Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	if d.Tracer != nil {
+		mux.Use(traceTasks(d.Tracer))
+	}
 	mux.Use(logTasks(d.Logger))
 	mux.Handle(tasks.TypeCreditsAudit, NewCreditsAuditHandler(d.Store, d.Logger))
 	mux.Handle(tasks.TypeVideoFinalize, NewVideoFinalizeHandler(d.Store, d.Storage, d.Media, d.Logger))
@@ -90,6 +96,9 @@ func logTasks(logger *slog.Logger) asynq.MiddlewareFunc {
 					slog.Int64("duration_ms", time.Since(start).Milliseconds()),
 					slog.String("outcome", outcome),
 				}, extra...)
+				if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+					attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+				}
 				logger.LogAttrs(ctx, level, "task processed", attrs...)
 			}
 
@@ -113,6 +122,29 @@ func logTasks(logger *slog.Logger) asynq.MiddlewareFunc {
 				logLine(slog.LevelWarn, outcomeError, slog.Any("error", err))
 			}
 			return err
+		})
+	}
+}
+
+// traceTasks runs each task in a consumer span, the child of the trace
+// context the task carries in its headers (its enqueue's producer span), or
+// the root of a new trace for a task without one (the scheduler's, or one
+// queued before tracing). A handler's error or panic marks the span failed.
+func traceTasks(tracer trace.Tracer) asynq.MiddlewareFunc {
+	return func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) (err error) {
+			id, _ := asynq.GetTaskID(ctx)
+			queue, _ := asynq.GetQueueName(ctx)
+			retry, _ := asynq.GetRetryCount(ctx)
+			ctx, span := tracing.StartTask(ctx, tracer, t, queue, id, retry)
+			defer func() {
+				if p := recover(); p != nil {
+					tracing.End(span, fmt.Errorf("panic: %v", p))
+					panic(p)
+				}
+				tracing.End(span, err)
+			}()
+			return next.ProcessTask(ctx, t)
 		})
 	}
 }

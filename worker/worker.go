@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lokiz/lokiz/billing"
 	"github.com/lokiz/lokiz/db"
@@ -78,6 +79,9 @@ type Deps struct {
 	// FramesStuckAfter (FRAMES_STUCK_AFTER) is frames:reconcile's patience;
 	// zero means FramesStuckAfter.
 	FramesStuckAfter time.Duration
+	// Tracer starts each task's consumer span (package tracing); nil
+	// (tracing off) installs no tracing middleware.
+	Tracer trace.Tracer
 }
 
 // New returns a Worker that shares d.Redis (it never closes it) and logs

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lokiz/lokiz"
@@ -38,6 +41,7 @@ import (
 	"github.com/lokiz/lokiz/scheduler"
 	"github.com/lokiz/lokiz/storage"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/tracing"
 	"github.com/lokiz/lokiz/trending"
 	"github.com/lokiz/lokiz/views"
 	"github.com/lokiz/lokiz/worker"
@@ -76,6 +80,11 @@ type app struct {
 	providersOnce sync.Once
 	providers     payments.Providers
 	providersErr  error
+	// tracing is the process's tracer provider, nil when tracing is off
+	// (startTracing); spanExporter replaces the OTLP exporter in tests.
+	tracing      *tracing.Provider
+	spanExporter sdktrace.SpanExporter
+	role         string
 }
 
 // loadApp reads and validates the configuration of role, then builds the
@@ -96,7 +105,44 @@ func loadApp(env *environment, role string) (*app, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &app{cfg: cfg, log: log, catalog: catalog.Models, tierLimits: catalog.TierLimits, apiMetrics: reg, listen: env.Listen}, nil
+	return &app{cfg: cfg, log: log, catalog: catalog.Models, tierLimits: catalog.TierLimits, apiMetrics: reg, listen: env.Listen,
+		spanExporter: env.spanExporter, role: role}, nil
+}
+
+// startTracing builds the tracer provider when tracing is configured (or a
+// test gave the environment an exporter). Call it before connect: the
+// database pool, the Redis client and the HTTP clients are instrumented only
+// when it is on.
+func (a *app) startTracing(ctx context.Context) error {
+	cfg := tracing.Config{
+		Endpoint:       a.cfg.Tracing.Endpoint,
+		ServiceName:    cmp.Or(a.cfg.Tracing.ServiceName, "lokiz-"+a.role),
+		ServiceVersion: version,
+		SampleRatio:    a.cfg.Tracing.SampleRatio,
+	}
+	if a.spanExporter != nil {
+		a.tracing = tracing.NewSyncProvider(cfg, a.spanExporter)
+		return nil
+	}
+	p, err := tracing.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		a.log.Info("tracing on", "endpoint", cfg.Endpoint, "service", cfg.ServiceName, "sample_ratio", cfg.SampleRatio)
+	}
+	a.tracing = p
+	return nil
+}
+
+// httpClient is a client for an outside service with timeout, whose
+// requests make client spans when tracing is on.
+func (a *app) httpClient(timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if a.tracing != nil {
+		c = tracing.Client(c)
+	}
+	return c
 }
 
 // outputPolicy is where the worker may download AI outputs from: the
@@ -137,7 +183,7 @@ func (a *app) replicateClient() (*replicate.Client, error) {
 		return nil, nil
 	}
 	return replicate.New(replicate.Config{BaseURL: a.cfg.AI.ReplicateBaseURL, Token: a.cfg.AI.ReplicateToken,
-		HTTPClient: &http.Client{Timeout: a.cfg.AI.Timeout}})
+		HTTPClient: a.httpClient(a.cfg.AI.Timeout)})
 }
 
 // webhookURL is where predictions report, or "" to poll only.
@@ -152,7 +198,7 @@ func (a *app) webhookURL() string {
 // when the database is behind the binary's migrations.
 func (a *app) connect(ctx context.Context, requireSchema bool) error {
 	pool, err := db.Open(ctx, a.cfg.DB.URL, db.PoolOptions{MaxConns: a.cfg.DB.MaxConns,
-		StatementTimeout: a.cfg.DB.StatementTimeout, AcquireTimeout: a.cfg.DB.PoolWait})
+		StatementTimeout: a.cfg.DB.StatementTimeout, AcquireTimeout: a.cfg.DB.PoolWait, Tracing: a.tracing != nil})
 	if err != nil {
 		return fmt.Errorf("connect to Postgres (DATABASE_URL): %w", err)
 	}
@@ -172,6 +218,9 @@ func (a *app) connect(ctx context.Context, requireSchema bool) error {
 		return fmt.Errorf("parse REDIS_URL: %w", err)
 	}
 	a.rdb = rc.NewClient(a.cfg.Redis.PoolSize, a.cfg.Redis.PoolTimeout)
+	if a.tracing != nil {
+		a.rdb.AddHook(tracing.RedisHook{})
+	}
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		a.close()
 		return fmt.Errorf("connect to Redis (REDIS_URL, %s): %w", rc, err)
@@ -187,6 +236,7 @@ func (a *app) connect(ctx context.Context, requireSchema bool) error {
 			Bucket: a.cfg.Storage.S3Bucket, Region: a.cfg.Storage.S3Region,
 			Endpoint: a.cfg.Storage.S3Endpoint, PublicURL: a.cfg.Storage.S3PublicURL,
 			Credentials: s3Credentials(a.cfg.Storage),
+			HTTPClient:  a.s3HTTPClient(),
 		},
 	})
 	if err != nil {
@@ -197,7 +247,17 @@ func (a *app) connect(ctx context.Context, requireSchema bool) error {
 	return nil
 }
 
-// close releases connections in order: Redis, then Postgres last.
+// s3HTTPClient is nil (the SDK's own client) with tracing off, and the
+// SDK's transport wrapped in client spans with it on.
+func (a *app) s3HTTPClient() *http.Client {
+	if a.tracing == nil {
+		return nil
+	}
+	return &http.Client{Transport: tracing.Transport(awshttp.NewBuildableClient().GetTransport())}
+}
+
+// close releases connections in order: Redis, then Postgres, then flushes
+// the spans not yet exported.
 func (a *app) close() {
 	if c, ok := a.storage.(io.Closer); ok {
 		_ = c.Close()
@@ -207,6 +267,14 @@ func (a *app) close() {
 	}
 	if a.pool != nil {
 		a.pool.Close()
+	}
+	if a.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.tracing.Shutdown(ctx); err != nil {
+			a.log.Warn("tracing: spans not flushed at exit", "error", err)
+		}
+		a.tracing = nil
 	}
 }
 
@@ -313,6 +381,7 @@ func (a *app) serveAPI(ctx context.Context, ready chan<- string) error {
 		Billing:      bill,
 		DevMail:      a.devMailHandler(),
 		Realtime:     hub,
+		Tracer:       a.tracing.Tracer(),
 	})
 	if err != nil {
 		return err
@@ -547,6 +616,7 @@ func (a *app) runWorkerRole(ctx context.Context) error {
 		VideoStuckAfter:         a.cfg.Worker.VideoStuckAfter,
 		AIStuckAfter:            a.cfg.Worker.AIStuckAfter,
 		FramesStuckAfter:        a.cfg.Worker.FramesStuckAfter,
+		Tracer:                  a.tracing.Tracer(),
 	}, worker.Config{
 		Concurrency:     a.cfg.Worker.Concurrency,
 		Queues:          a.cfg.Worker.Queues,
@@ -596,6 +666,7 @@ func (a *app) runSchedulerRole(ctx context.Context) error {
 func (a *app) paymentProviders() (payments.Providers, error) {
 	var p payments.Providers
 	if cfg, ok := a.cfg.Payments.Stripe(); ok {
+		cfg.HTTPClient = a.httpClient(30 * time.Second)
 		s, err := payments.NewStripe(cfg)
 		if err != nil {
 			return p, fmt.Errorf("stripe: %w", err)
@@ -603,6 +674,7 @@ func (a *app) paymentProviders() (payments.Providers, error) {
 		p.Stripe = s
 	}
 	if cfg, ok := a.cfg.Payments.Toss(); ok {
+		cfg.HTTPClient = a.httpClient(30 * time.Second)
 		t, err := payments.NewToss(cfg)
 		if err != nil {
 			return p, fmt.Errorf("toss: %w", err)

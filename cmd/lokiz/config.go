@@ -23,6 +23,7 @@ import (
 	"github.com/lokiz/lokiz/payments"
 	"github.com/lokiz/lokiz/replicate"
 	"github.com/lokiz/lokiz/tasks"
+	"github.com/lokiz/lokiz/tracing"
 	"github.com/lokiz/lokiz/worker"
 )
 
@@ -73,11 +74,32 @@ type Config struct {
 	Email EmailConfig
 	// Realtime configures the api's notification WebSocket.
 	Realtime RealtimeConfig
+	// Tracing configures OpenTelemetry tracing (off unless an OTLP endpoint
+	// is set).
+	Tracing TracingConfig
 	// ShutdownTimeout bounds the drain of every role (SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// Warnings are non-fatal notes found while loading (a generated secret).
 	Warnings []string
 }
+
+// TracingConfig configures OpenTelemetry tracing, read from the SDK's
+// standard variables. Tracing is on when an OTLP endpoint is set.
+type TracingConfig struct {
+	// Endpoint is the OTLP/HTTP traces URL:
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, or OTEL_EXPORTER_OTLP_ENDPOINT
+	// with /v1/traces appended; empty (both unset) turns tracing off.
+	Endpoint string
+	// ServiceName is OTEL_SERVICE_NAME; empty means lokiz-<role>.
+	ServiceName string
+	// SampleRatio is the share of new traces recorded
+	// (OTEL_TRACES_SAMPLER_ARG, 0 to 1, default 1): parent-based, so a
+	// task continues its request's decision.
+	SampleRatio float64
+}
+
+// On reports whether tracing is configured.
+func (c TracingConfig) On() bool { return c.Endpoint != "" }
 
 // LogConfig configures the process logger.
 type LogConfig struct {
@@ -671,6 +693,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 
+	c.Tracing = p.tracingConfig()
+
 	if len(p.errs) > 0 {
 		return Config{}, errors.New("invalid configuration:\n  - " + strings.Join(p.errs, "\n  - "))
 	}
@@ -732,6 +756,32 @@ func (p *parser) secret(name, def string) string {
 		return def
 	}
 	return v
+}
+
+// tracingConfig reads the OpenTelemetry variables.
+func (p *parser) tracingConfig() TracingConfig {
+	var c TracingConfig
+	if v := p.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""); v != "" {
+		if err := tracing.CheckEndpoint(v); err != nil {
+			p.fail("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT %v, not %q", err, v)
+		}
+		c.Endpoint = v
+	} else if v := p.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""); v != "" {
+		if err := tracing.CheckEndpoint(v); err != nil {
+			p.fail("OTEL_EXPORTER_OTLP_ENDPOINT %v, not %q", err, v)
+		}
+		c.Endpoint = strings.TrimRight(v, "/") + "/v1/traces"
+	}
+	c.ServiceName = p.str("OTEL_SERVICE_NAME", "")
+	c.SampleRatio = 1
+	if v := p.str("OTEL_TRACES_SAMPLER_ARG", ""); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r >= 0 && r <= 1) {
+			p.fail("OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, not %q", v)
+		}
+		c.SampleRatio = r
+	}
+	return c
 }
 
 // paymentsConfig reads the payment providers' settings. A provider's other

@@ -117,15 +117,18 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 
 		"DATABASE_READ_URL":            "mysql://y",
 		"DATABASE_READ_CHECK_INTERVAL": "10ms",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318",
+		"OTEL_TRACES_SAMPLER_ARG":     "1.5",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
 		"WORKER_CONCURRENCY", "SHUTDOWN_TIMEOUT", "BCRYPT_COST", "SECRET_KEY and SECRET_KEY_FILE", "TRENDING_INTERVAL", "FEED_CACHE_TTL",
 		"REPLICATE_BASE_URL", "REPLICATE_WEBHOOK_SECRET", "AI_POLL_MIN", "REPLICATE_TIMEOUT", "NOTIFICATION_GROUP_WINDOW", "NOTIFICATION_OUTBOX_AGE",
-		"DATABASE_READ_URL", "DATABASE_READ_CHECK_INTERVAL"} {
+		"DATABASE_READ_URL", "DATABASE_READ_CHECK_INTERVAL",
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER_ARG"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Equal(t, 20, strings.Count(err.Error(), "\n  - "), err.Error())
+	require.Equal(t, 22, strings.Count(err.Error(), "\n  - "), err.Error())
 }
 
 func TestLoadConfigShortSecretInProduction(t *testing.T) {
@@ -612,4 +615,31 @@ func TestLoadConfigRedisURLForms(t *testing.T) {
 		require.NotContains(t, err.Error(), "hunter2")
 		require.Equal(t, 1, strings.Count(err.Error(), "\n  - "), err.Error())
 	}
+}
+
+// TestLoadConfigTracing: tracing is off unless an OTLP endpoint is set; the
+// traces endpoint is used as is, the base endpoint gets /v1/traces; the
+// sampling ratio defaults to 1.
+func TestLoadConfigTracing(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig(envMap(map[string]string{}))
+	require.NoError(t, err)
+	require.False(t, c.Tracing.On())
+	require.Equal(t, 1.0, c.Tracing.SampleRatio)
+
+	c, err = LoadConfig(envMap(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"}))
+	require.NoError(t, err)
+	require.True(t, c.Tracing.On())
+	require.Equal(t, "http://collector:4318/v1/traces", c.Tracing.Endpoint)
+
+	c, err = LoadConfig(envMap(map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":        "http://collector:4318",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example.com/otlp/v1/traces",
+		"OTEL_SERVICE_NAME":                  "lokiz-api-eu",
+		"OTEL_TRACES_SAMPLER_ARG":            "0.25",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "https://traces.example.com/otlp/v1/traces", c.Tracing.Endpoint)
+	require.Equal(t, "lokiz-api-eu", c.Tracing.ServiceName)
+	require.Equal(t, 0.25, c.Tracing.SampleRatio)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/lokiz/lokiz/internal/testkit"
 	"github.com/lokiz/lokiz/media/mediatest"
@@ -40,10 +41,17 @@ func startDev(t *testing.T, vars map[string]string) *devClient {
 // ends (it must then exit cleanly) and waits until its api is ready.
 func runRoleForTest(t *testing.T, vars map[string]string, role string, logs *testkit.LogBuffer) *devClient {
 	t.Helper()
+	return runRoleTraced(t, vars, role, logs, nil)
+}
+
+// runRoleTraced is runRoleForTest with the role's spans going to exp
+// (environment.spanExporter); nil leaves tracing to vars.
+func runRoleTraced(t *testing.T, vars map[string]string, role string, logs *testkit.LogBuffer, exp sdktrace.SpanExporter) *devClient {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs, listen: testListen}, []string{role})
+		done <- run(ctx, &environment{getenv: envMap(vars), stdout: io.Discard, stderr: logs, listen: testListen, spanExporter: exp}, []string{role})
 	}()
 	t.Cleanup(func() {
 		cancel()

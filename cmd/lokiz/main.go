@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -59,6 +61,10 @@ type environment struct {
 	// capture or Toss simulator, a parallel test) can take the port
 	// between choosing it and serving on it.
 	listen func(addr string) (net.Listener, error)
+	// spanExporter, when not nil, receives the spans of the roles that
+	// trace (api, worker, dev) as they end, with tracing on whatever the
+	// OTEL variables say: tests read them back from an in-memory exporter.
+	spanExporter sdktrace.SpanExporter
 }
 
 // Listen opens a TCP listener on addr through env.listen, or net.Listen.

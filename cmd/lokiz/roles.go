@@ -45,7 +45,13 @@ func startRole(ctx context.Context, env *environment, name string, args []string
 			return nil, err
 		}
 	}
+	if name == "api" || name == "worker" { // the roles that start spans
+		if err := a.startTracing(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.connect(ctx, true); err != nil {
+		a.close() // flushes nothing yet, stops the exporter
 		return nil, err
 	}
 	return a, nil
@@ -159,7 +165,11 @@ func runDev(ctx context.Context, env *environment, args []string) error {
 	if err := a.cfg.RequireCORSOrigins(); err != nil {
 		return err
 	}
+	if err := a.startTracing(ctx); err != nil {
+		return err
+	}
 	if err := a.connect(ctx, false); err != nil {
+		a.close()
 		return err
 	}
 	defer a.close()

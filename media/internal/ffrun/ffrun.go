@@ -13,6 +13,10 @@ import (
 	"time"
 
 	ffmpeg "github.com/u2takey/ffmpeg-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/lokiz/lokiz/tracing"
 )
 
 // waitDelay bounds how long Run waits for ffmpeg's stderr to close after the
@@ -29,8 +33,10 @@ var quiet sync.Once
 // Run returns an error wrapping ctx.Err(). Other failures carry the tail of
 // ffmpeg's stderr. Run always adds -nostdin (a worker has no terminal, and
 // ffmpeg would otherwise read commands from stdin), -y and a quiet log level.
-func Run(ctx context.Context, s *ffmpeg.Stream) error {
+func Run(ctx context.Context, s *ffmpeg.Stream) (err error) {
 	quiet.Do(func() { ffmpeg.LogCompiledCommand = false })
+	ctx, span := Span(ctx, "ffmpeg")
+	defer func() { tracing.End(span, err) }()
 
 	var stderr Tail
 	s = s.GlobalArgs("-nostdin", "-hide_banner", "-loglevel", "error")
@@ -57,7 +63,9 @@ func Run(ctx context.Context, s *ffmpeg.Stream) error {
 // name) under ctx, with the same global options, killing and error reporting
 // as Run. It is for the few commands ffmpeg-go's graph builder cannot express
 // reliably.
-func RunArgs(ctx context.Context, args []string) error {
+func RunArgs(ctx context.Context, args []string) (err error) {
+	ctx, span := Span(ctx, "ffmpeg")
+	defer func() { tracing.End(span, err) }()
 	var stderr Tail
 	full := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, args...)
 	cmd := exec.CommandContext(ctx, "ffmpeg", full...)
@@ -73,6 +81,14 @@ func RunArgs(ctx context.Context, args []string) error {
 		return fmt.Errorf("ffmpeg: %w", err)
 	}
 	return nil
+}
+
+// Span starts the span of one run of program (ffmpeg, ffprobe) under the
+// recording span in ctx, if any (package tracing). It names the program
+// only: the arguments hold file paths.
+func Span(ctx context.Context, program string) (context.Context, trace.Span) {
+	return tracing.Child(ctx, program, trace.SpanKindInternal,
+		attribute.String("process.executable.name", program))
 }
 
 // Seconds formats a time in seconds the way ffmpeg options want it: fixed
