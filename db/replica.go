@@ -394,17 +394,6 @@ func isPgError(err error) bool {
 	return errors.As(err, &pgErr)
 }
 
-// queryName is sqlc's name of a statement ("-- name: FeedFollowing :many"
-// → FeedFollowing), for logs; never the arguments.
-func queryName(sql string) string {
-	if rest, ok := strings.CutPrefix(sql, "-- name: "); ok {
-		if name, _, ok := strings.Cut(rest, " "); ok {
-			return name
-		}
-	}
-	return "unnamed"
-}
-
 // replicaRow is QueryRow on the replica, run at Scan, where its error
 // shows.
 type replicaRow struct {
