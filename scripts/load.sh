@@ -171,6 +171,24 @@ preflight() {
 	[[ $code == 2?? ]] || { echo "row $1: the request answers $code, not 2xx" >&2; exit 1; }
 }
 
+# drain waits (at most 3 minutes) until the worker has no task pending or
+# running in any queue, so that a row does not share the cores with the
+# backlog the previous one left (the like row leaves one notification
+# delivery per like). It prints the seconds it waited.
+drain() {
+	local start queued q
+	start=$(date +%s.%N)
+	for _ in $(seq 1800); do
+		queued=0
+		for q in $(redis-cli -p "$REDIS_PORT" SMEMBERS asynq:queues); do
+			queued=$((queued + $(redis-cli -p "$REDIS_PORT" LLEN "asynq:{$q}:pending") + $(redis-cli -p "$REDIS_PORT" LLEN "asynq:{$q}:active")))
+		done
+		[ "$queued" -eq 0 ] && break
+		sleep 0.1
+	done
+	echo "$(date +%s.%N) - $start" | bc
+}
+
 secs=${DURATION%s}
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
@@ -199,6 +217,7 @@ for c in $CONNECTIONS; do
 			wait "$prof" || true
 			go tool pprof -top -nodecount=30 "$LOKIZ" "$OUT/foryou-c$c.cpu.pprof" >"$OUT/foryou-c$c.cpu.top.txt" 2>/dev/null || true
 		fi
+		log "$row: the worker's queues drained in $(drain) s"
 		sleep 1
 	done
 done
