@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -41,25 +37,7 @@ func BenchmarkViewCountHTTPTracing(b *testing.B) {
 			e := newTracedEnv(b, p)
 			_, owner := e.register("viewtrace")
 			id := e.video(owner, dbtest.VideoOpts{})
-			srv := httptest.NewServer(e.h)
-			defer srv.Close()
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients * 2}}
-			url := srv.URL + "/v1/videos/" + id + "/view"
-			run := uuid.NewString()
-			runConcurrent(b, func(i int64) error {
-				req, _ := http.NewRequest("POST", url, strings.NewReader(`{"source":"feed"}`))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("User-Agent", fmt.Sprintf("bench-%s-%d", run, i))
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					return fmt.Errorf("status %d", resp.StatusCode)
-				}
-				return nil
-			})
+			postViews(b, e.h, id)
 		})
 	}
 }

@@ -100,7 +100,14 @@ func viewBenchEnv(b *testing.B) (*testEnv, string) {
 
 func BenchmarkViewCountHTTP(b *testing.B) {
 	e, id := viewBenchEnv(b)
-	srv := httptest.NewServer(e.h)
+	postViews(b, e.h, id)
+}
+
+// postViews runs the view benchmark's load: anonymous views of video id,
+// each from a distinct viewer, sent by benchClients clients over loopback
+// to h.
+func postViews(b *testing.B, h http.Handler, id string) {
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients * 2}}
 	url := srv.URL + "/v1/videos/" + id + "/view"
