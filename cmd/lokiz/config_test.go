@@ -117,8 +117,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 
 		"DATABASE_READ_URL":            "mysql://y",
 		"DATABASE_READ_CHECK_INTERVAL": "10ms",
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318",
-		"OTEL_TRACES_SAMPLER_ARG":     "1.5",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":  "collector:4318",
+		"OTEL_TRACES_SAMPLER_ARG":      "1.5",
 	}))
 	require.Error(t, err)
 	for _, want := range []string{"LOKIZ_ENV", "DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",

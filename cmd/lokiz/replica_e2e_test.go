@@ -33,19 +33,7 @@ import (
 func TestReadReplica(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	primary := testproc.StartPostgres(t)
-	pc, err := pgx.Connect(ctx, primary.URL("postgres"))
-	require.NoError(t, err)
-	_, err = pc.Exec(ctx, "CREATE DATABASE lokiz")
-	require.NoError(t, err)
-	require.NoError(t, pc.Close(ctx))
-	pool, err := db.Open(ctx, primary.URL("lokiz"), db.PoolOptions{MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = db.Migrate(ctx, pool)
-	require.NoError(t, err)
-	store := db.NewStore(pool)
-	replica := testproc.StartReplica(t, primary)
+	primary, replica, store := primaryWithReplica(t)
 
 	apiAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	const window = 2 * time.Second
@@ -112,7 +100,7 @@ func TestReadReplica(t *testing.T) {
 	status, _ = c.call("GET", "/v1/search/videos?q=firstclip", bobToken, nil)
 	require.Equal(t, http.StatusOK, status)
 	var remembered int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM search_history WHERE query = 'firstclip'").Scan(&remembered))
+	require.NoError(t, store.Pool().QueryRow(ctx, "SELECT count(*) FROM search_history WHERE query = 'firstclip'").Scan(&remembered))
 	require.Equal(t, 1, remembered, "the search was remembered on the primary")
 	require.Equal(t, []string{second, first}, videoIDs(t, c, "/v1/videos", bobToken), "bob, who just wrote, reads the primary")
 
@@ -156,20 +144,7 @@ func TestReadReplica(t *testing.T) {
 // primary's newer rows show), and back in once it has caught up.
 func TestReadReplicaLagBound(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	primary := testproc.StartPostgres(t)
-	pc, err := pgx.Connect(ctx, primary.URL("postgres"))
-	require.NoError(t, err)
-	_, err = pc.Exec(ctx, "CREATE DATABASE lokiz")
-	require.NoError(t, err)
-	require.NoError(t, pc.Close(ctx))
-	pool, err := db.Open(ctx, primary.URL("lokiz"), db.PoolOptions{MaxConns: 4})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = db.Migrate(ctx, pool)
-	require.NoError(t, err)
-	store := db.NewStore(pool)
-	replica := testproc.StartReplica(t, primary)
+	primary, replica, store := primaryWithReplica(t)
 
 	apiAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	c := runRoleForTest(t, map[string]string{
@@ -244,4 +219,24 @@ func scrapeMetric(t *testing.T, url, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// primaryWithReplica starts a private PostgreSQL with a migrated "lokiz"
+// database and a streaming replica of it (pg_basebackup), and returns both
+// with a store on the primary.
+func primaryWithReplica(t *testing.T) (primary, replica *testproc.Postgres, store *db.Store) {
+	t.Helper()
+	ctx := context.Background()
+	primary = testproc.StartPostgres(t)
+	pc, err := pgx.Connect(ctx, primary.URL("postgres"))
+	require.NoError(t, err)
+	_, err = pc.Exec(ctx, "CREATE DATABASE lokiz")
+	require.NoError(t, err)
+	require.NoError(t, pc.Close(ctx))
+	pool, err := db.Open(ctx, primary.URL("lokiz"), db.PoolOptions{MaxConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = db.Migrate(ctx, pool)
+	require.NoError(t, err)
+	return primary, testproc.StartReplica(t, primary), db.NewStore(pool)
 }
