@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lokiz/lokiz/internal/keyedmac"
 )
 
 // FuzzLocalSignedURL signs a download (GET) or upload (PUT) URL for a
@@ -24,7 +26,7 @@ func FuzzLocalSignedURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, otherKey string, ttlSecs, maxBytes int64, put bool, pos int, b byte, extra string) {
 		start := time.Date(2026, 12, 2, 12, 0, 0, 123456789, time.UTC)
 		now := start
-		l := &Local{key: []byte("fuzz signing key"), baseURL: "http://lokiz.test", now: func() time.Time { return now }}
+		l := &Local{mac: keyedmac.New([]byte("fuzz signing key")), baseURL: "http://lokiz.test", now: func() time.Time { return now }}
 		ttl := MinTTL + time.Duration(uint64(ttlSecs)%uint64((MaxTTL-MinTTL)/time.Second+1))*time.Second
 		method := http.MethodGet
 		var raw string

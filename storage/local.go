@@ -15,9 +15,10 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lokiz/lokiz/internal/keyedmac"
 )
 
 // Local keeps objects as files under one directory and hands out URLs,
@@ -27,8 +28,7 @@ import (
 type Local struct {
 	root            *os.Root // every file access goes through it, so no name can leave Dir
 	baseURL         string
-	key             []byte
-	macs            sync.Pool // of *pooledMAC over key, for sign
+	mac             *keyedmac.MAC // over key, for sign
 	transferTimeout time.Duration
 	log             *slog.Logger
 	now             func() time.Time
@@ -68,7 +68,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	return &Local{
 		root:            root,
 		baseURL:         baseURL,
-		key:             DeriveKey(cfg.SecretKey),
+		mac:             keyedmac.New(DeriveKey(cfg.SecretKey)),
 		transferTimeout: cmp.Or(cfg.TransferTimeout, 30*time.Minute),
 		log:             cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		now:             now,

@@ -3,12 +3,10 @@ package storage
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -96,23 +94,14 @@ func expiry(now time.Time, ttl time.Duration) int64 {
 // re-derived from validated values before verifying, so none can contain the
 // separator.
 func (l *Local) sign(method, key string, expires int64, contentType string, maxBytes int64) string {
-	// The MAC is pooled with its buffers: hmac.New hashes the key into its
-	// inner and outer pads, and Reset restores them without doing it again.
-	m, ok := l.macs.Get().(*pooledMAC)
-	if ok {
-		m.mac.Reset()
-	} else {
-		m = &pooledMAC{mac: hmac.New(sha256.New, l.key)}
-	}
-	msg := append(m.buf[:0], method...)
-	msg = append(append(msg, '\n'), key...)
-	msg = strconv.AppendInt(append(msg, '\n'), expires, 10)
-	msg = append(append(msg, '\n'), contentType...)
-	m.buf = strconv.AppendInt(append(msg, '\n'), maxBytes, 10)
-	m.mac.Write(m.buf)
-	m.sum = m.mac.Sum(m.sum[:0])
-	sig := base64.RawURLEncoding.EncodeToString(m.sum)
-	l.macs.Put(m)
+	var sig string
+	l.mac.Sum(func(msg []byte) []byte {
+		msg = append(msg, method...)
+		msg = append(append(msg, '\n'), key...)
+		msg = strconv.AppendInt(append(msg, '\n'), expires, 10)
+		msg = append(append(msg, '\n'), contentType...)
+		return strconv.AppendInt(append(msg, '\n'), maxBytes, 10)
+	}, func(sum []byte) { sig = base64.RawURLEncoding.EncodeToString(sum) })
 	return sig
 }
 
@@ -343,10 +332,4 @@ func writeJSONError(w http.ResponseWriter, status int, code, detail string) {
 		Detail string `json:"detail"`
 		Code   string `json:"code"`
 	}{detail, code})
-}
-
-// pooledMAC is a keyed MAC with its message and sum buffers, reused whole.
-type pooledMAC struct {
-	mac      hash.Hash
-	buf, sum []byte
 }

@@ -19,17 +19,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lokiz/lokiz/db"
+	"github.com/lokiz/lokiz/internal/keyedmac"
 )
 
 // Redis keys. They share the {views} hash tag so the scripts stay valid on a
@@ -69,8 +68,7 @@ func ValidSource(s string) bool {
 // per video (24 h by the contract).
 type Counter struct {
 	rdb          redis.UniversalClient
-	key          []byte
-	macs         sync.Pool // of *pooledMAC over key, for keyedHash
+	mac          *keyedmac.MAC // over key, for keyedHash
 	dedupeWindow time.Duration
 	now          func() time.Time
 }
@@ -78,9 +76,14 @@ type Counter struct {
 // NewCounter returns a Counter; secret keys the hash that turns an
 // anonymous viewer's IP and User-Agent into an opaque id.
 func NewCounter(rdb redis.UniversalClient, secret string, dedupeWindow time.Duration) *Counter {
+	return &Counter{rdb: rdb, mac: keyedmac.New(counterKey(secret)), dedupeWindow: dedupeWindow, now: time.Now}
+}
+
+// counterKey is the key of the viewer hashes, derived from the app secret.
+func counterKey(secret string) []byte {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte("lokiz-views"))
-	return &Counter{rdb: rdb, key: mac.Sum(nil), dedupeWindow: dedupeWindow, now: time.Now}
+	return mac.Sum(nil)
 }
 
 // ViewerID identifies a viewer for deduplication: the user id when signed
@@ -99,28 +102,12 @@ func (c *Counter) clientHash(ip string) string {
 }
 
 // keyedHash is the hex of the first 16 bytes of HMAC-SHA256(key, a "\x00"
-// b): ViewerID hashes (ip, user agent), clientHash ("ip", ip). The MAC
-// comes from a pool: hmac.New hashes the key into its pads on every call,
-// Reset restores them.
+// b): ViewerID hashes (ip, user agent), clientHash ("ip", ip).
 func (c *Counter) keyedHash(a, b string) string {
-	m, ok := c.macs.Get().(*pooledMAC)
-	if ok {
-		m.mac.Reset()
-	} else {
-		m = &pooledMAC{mac: hmac.New(sha256.New, c.key)}
-	}
-	m.buf = append(append(append(m.buf[:0], a...), 0), b...)
-	m.mac.Write(m.buf)
-	m.sum = m.mac.Sum(m.sum[:0])
-	out := hex.EncodeToString(m.sum[:16])
-	c.macs.Put(m)
+	var out string
+	c.mac.Sum(func(msg []byte) []byte { return append(append(append(msg, a...), 0), b...) },
+		func(sum []byte) { out = hex.EncodeToString(sum[:16]) })
 	return out
-}
-
-// pooledMAC is a keyed MAC with its message and sum buffers, reused whole.
-type pooledMAC struct {
-	mac      hash.Hash
-	buf, sum []byte
 }
 
 // recordScript counts a view unless this viewer was counted for this video
