@@ -423,7 +423,7 @@ func (a *app) readStore(ctx context.Context) (store *db.Store, stop func(), err 
 		return a.store, func() {}, nil
 	}
 	rp, err := db.OpenReplicaPool(a.cfg.DB.ReadURL, db.PoolOptions{MaxConns: a.cfg.DB.MaxConns,
-		StatementTimeout: a.cfg.DB.StatementTimeout, AcquireTimeout: a.cfg.DB.PoolWait})
+		StatementTimeout: a.cfg.DB.StatementTimeout, AcquireTimeout: a.cfg.DB.PoolWait, Tracing: a.tracing != nil})
 	if err != nil {
 		return nil, nil, fmt.Errorf("DATABASE_READ_URL: %w", err)
 	}
